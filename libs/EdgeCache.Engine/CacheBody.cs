@@ -1,0 +1,236 @@
+using System.Buffers;
+using System.IO.Pipelines;
+
+namespace EdgeCache.Engine;
+
+/// <summary>
+/// An append-only, segmented response body. One writer appends while any number of readers
+/// read along (read-while-write); once <see cref="Complete"/> is called the body is immutable and
+/// hits share its segments without copying. A body that ends with <see cref="Fail"/> is never
+/// stored: readers see the failure and the transfer is cut short, never padded or replaced.
+/// </summary>
+public sealed class CacheBody
+{
+    private const int DefaultSegmentSize = 64 * 1024;
+
+    private readonly List<byte[]> _segments = [];
+    private readonly object _gate = new();
+    private readonly int _segmentSize;
+    private long _length;
+    private int _lastSegmentFill;
+    private TaskCompletionSource _changed = NewSignal();
+    private Exception? _failure;
+
+    public CacheBody(long? expectedLength = null, int segmentSize = DefaultSegmentSize)
+    {
+        // A body whose length is known and small enough is held in one array.
+        _segmentSize = expectedLength is > 0 and <= 16 * 1024 * 1024 ? (int)expectedLength.Value : segmentSize;
+    }
+
+    /// <summary>A complete body over existing bytes (tests, small synthetic bodies).</summary>
+    public static CacheBody FromBytes(byte[] bytes)
+    {
+        var body = new CacheBody(bytes.Length);
+        if (bytes.Length > 0)
+        {
+            body._segments.Add(bytes);
+            body._length = bytes.Length;
+            body._lastSegmentFill = bytes.Length;
+        }
+
+        body.Complete();
+        return body;
+    }
+
+    public long Length => Volatile.Read(ref _length);
+
+    private volatile bool _completed;
+
+    public bool IsCompleted => _completed;
+
+    public bool IsFailed => _failure is not null;
+
+    public void Append(ReadOnlySpan<byte> data)
+    {
+        lock (_gate)
+        {
+            if (IsCompleted || _failure is not null)
+            {
+                throw new InvalidOperationException("The body is already complete.");
+            }
+
+            while (!data.IsEmpty)
+            {
+                if (_segments.Count == 0 || _lastSegmentFill == _segments[^1].Length)
+                {
+                    _segments.Add(GC.AllocateUninitializedArray<byte>(_segmentSize));
+                    _lastSegmentFill = 0;
+                }
+
+                var segment = _segments[^1];
+                var n = Math.Min(segment.Length - _lastSegmentFill, data.Length);
+                data[..n].CopyTo(segment.AsSpan(_lastSegmentFill));
+                _lastSegmentFill += n;
+                data = data[n..];
+                Volatile.Write(ref _length, _length + n);
+            }
+
+            Signal();
+        }
+    }
+
+    public void Complete()
+    {
+        lock (_gate)
+        {
+            if (_segments.Count > 0 && _lastSegmentFill < _segments[^1].Length)
+            {
+                // Trim the last segment so a stored body holds no slack.
+                Array.Resize(ref System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_segments)[^1], _lastSegmentFill);
+            }
+
+            _completed = true;
+            Signal();
+        }
+    }
+
+    public void Fail(Exception error)
+    {
+        lock (_gate)
+        {
+            _failure ??= error;
+            Signal();
+        }
+    }
+
+    /// <summary>
+    /// Writes bytes [offset, offset+count) to <paramref name="writer"/> as they arrive; a negative
+    /// count means "to the end". Throws when the writer failed before the range was complete, so the
+    /// caller can cut the transfer instead of sending a short or padded body.
+    /// </summary>
+    public async Task CopyToAsync(PipeWriter writer, long offset, long count, CancellationToken cancellationToken)
+    {
+        var end = count < 0 ? long.MaxValue : offset + count;
+        while (offset < end)
+        {
+            ReadOnlyMemory<byte> chunk;
+            Task wait;
+            lock (_gate)
+            {
+                if (offset < _length)
+                {
+                    chunk = Slice(offset, end);
+                    wait = Task.CompletedTask;
+                }
+                else if (_failure is not null)
+                {
+                    throw new IOException("The upstream response body ended early.", _failure);
+                }
+                else if (IsCompleted)
+                {
+                    if (count < 0) return;
+                    throw new IOException("The body is shorter than requested.");
+                }
+                else
+                {
+                    chunk = default;
+                    wait = _changed.Task;
+                }
+            }
+
+            if (chunk.IsEmpty)
+            {
+                await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            var flush = await writer.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+            if (flush.IsCanceled || flush.IsCompleted) return;
+            offset += chunk.Length;
+        }
+    }
+
+    /// <summary>The whole body when it is complete and held in one array (the common hit case).</summary>
+    public bool TryGetSingleSegment(out ReadOnlyMemory<byte> memory)
+    {
+        if (IsCompleted && _segments.Count <= 1)
+        {
+            memory = _segments.Count == 0 ? ReadOnlyMemory<byte>.Empty : _segments[0];
+            return true;
+        }
+
+        memory = default;
+        return false;
+    }
+
+    /// <summary>Waits until the body is complete (true) or failed (false).</summary>
+    public async Task<bool> WaitForCompletionAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task wait;
+            lock (_gate)
+            {
+                if (_failure is not null) return false;
+                if (IsCompleted) return true;
+                wait = _changed.Task;
+            }
+
+            await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The bytes of a complete body as one sequence over the stored segments (no copy).</summary>
+    public ReadOnlySequence<byte> AsSequence()
+    {
+        if (!IsCompleted) throw new InvalidOperationException("The body is not complete.");
+        if (_segments.Count == 0) return ReadOnlySequence<byte>.Empty;
+        if (_segments.Count == 1) return new ReadOnlySequence<byte>(_segments[0]);
+        Segment? first = null, last = null;
+        foreach (var s in _segments)
+        {
+            var seg = new Segment(s, last?.RunningIndex + last?.Memory.Length ?? 0);
+            if (first is null) first = seg; else last!.SetNext(seg);
+            last = seg;
+        }
+
+        return new ReadOnlySequence<byte>(first!, 0, last!, last!.Memory.Length);
+    }
+
+    public byte[] ToArrayForTests()
+    {
+        var seq = AsSequence();
+        return seq.ToArray();
+    }
+
+    private ReadOnlyMemory<byte> Slice(long offset, long end)
+    {
+        // Segments are all _segmentSize long except possibly the last (after Complete).
+        var index = (int)(offset / _segmentSize);
+        var within = (int)(offset % _segmentSize);
+        var segment = _segments[index];
+        var available = index == _segments.Count - 1 && !IsCompleted ? _lastSegmentFill : segment.Length;
+        var n = (int)Math.Min(available - within, end - offset);
+        return new ReadOnlyMemory<byte>(segment, within, n);
+    }
+
+    private void Signal()
+    {
+        var old = _changed;
+        _changed = NewSignal();
+        old.TrySetResult();
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private sealed class Segment : ReadOnlySequenceSegment<byte>
+    {
+        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
+        {
+            Memory = memory;
+            RunningIndex = runningIndex;
+        }
+
+        public void SetNext(Segment next) => Next = next;
+    }
+}

@@ -1,0 +1,66 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
+
+namespace EdgeCache.Engine;
+
+/// <summary>Evaluating a client's conditional request against a stored response (RFC 9111 §4.3.2, RFC 9110 §13).</summary>
+public static class Conditionals
+{
+    public static bool HasConditions(IHeaderDictionary request) =>
+        request.ContainsKey(HeaderNames.IfNoneMatch) || request.ContainsKey(HeaderNames.IfModifiedSince)
+        || request.ContainsKey(HeaderNames.IfMatch) || request.ContainsKey(HeaderNames.IfUnmodifiedSince);
+
+    /// <summary>True when a GET/HEAD for this stored response should be answered 304 (§13.1.2, §13.1.3).</summary>
+    public static bool IsNotModified(IHeaderDictionary request, CachedResponse stored)
+    {
+        if (stored.StatusCode != 200) return false;
+        var inm = request.IfNoneMatch;
+        if (!StringValues.IsNullOrEmpty(inm))
+        {
+            // If-None-Match takes precedence; If-Modified-Since is then ignored (§13.2.2).
+            return stored.ETag is { } etag && AnyWeakMatch(inm, etag);
+        }
+
+        var ims = request.IfModifiedSince;
+        if (!StringValues.IsNullOrEmpty(ims) && HeaderUtilities.TryParseDate(ims[0], out var since))
+        {
+            var lastModified = stored.LastModified ?? CachedResponse.ParseDate(stored.GetHeader(HeaderNames.Date));
+            return lastModified is { } lm && lm <= since;
+        }
+
+        return false;
+    }
+
+    /// <summary>If-Range (§13.1.5): true when the range may be applied.</summary>
+    public static bool IfRangeAllows(IHeaderDictionary request, CachedResponse stored)
+    {
+        var ifRange = request.IfRange;
+        if (StringValues.IsNullOrEmpty(ifRange)) return true;
+        var v = ifRange[0]!.Trim();
+        if (v.StartsWith('"') || v.StartsWith("W/", StringComparison.Ordinal))
+        {
+            // Strong comparison: a weak validator never matches.
+            return stored.ETag is { } etag && !etag.StartsWith("W/", StringComparison.Ordinal) && !v.StartsWith("W/", StringComparison.Ordinal) && etag == v;
+        }
+
+        return HeaderUtilities.TryParseDate(v, out var date) && stored.LastModified is { } lm && lm == date;
+    }
+
+    private static bool AnyWeakMatch(StringValues header, string etag)
+    {
+        var opaque = Opaque(etag);
+        foreach (var line in header)
+        {
+            if (line is null) continue;
+            foreach (var item in line.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (item == "*" || Opaque(item) == opaque) return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static string Opaque(string tag) => tag.StartsWith("W/", StringComparison.Ordinal) ? tag[2..] : tag;
+}

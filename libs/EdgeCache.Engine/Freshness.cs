@@ -1,0 +1,75 @@
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
+
+namespace EdgeCache.Engine;
+
+/// <summary>Freshness lifetime and age arithmetic of RFC 9111 §4.2.</summary>
+public static class Freshness
+{
+    /// <summary>Status codes that are heuristically cacheable (RFC 9110 §15.1).</summary>
+    public static bool IsHeuristicallyCacheable(int status) =>
+        status is 200 or 203 or 204 or 206 or 300 or 301 or 308 or 404 or 405 or 410 or 414 or 501;
+
+    /// <summary>
+    /// The freshness lifetime for a shared cache (§4.2.1): s-maxage, then max-age, then
+    /// Expires minus Date, then a heuristic (§4.2.2) when allowed. Returns null when the response
+    /// carries no explicit freshness and no heuristic applies.
+    /// </summary>
+    public static (TimeSpan Lifetime, bool Heuristic)? Lifetime(
+        int status, CacheDirectives cc, bool useExpires, StringValues expires, DateTimeOffset date, DateTimeOffset? lastModified, HeuristicOptions heuristics)
+    {
+        if (cc.SharedMaxAge is { } smax) return (Seconds(smax), false);
+        if (cc.MaxAge is { } max) return (Seconds(max), false);
+        if (useExpires && expires.Count > 0)
+        {
+            // An invalid Expires, such as "0", is a time in the past (§5.3). Several values: use the first.
+            if (!HeaderUtilities.TryParseDate(expires[0], out var exp)) return (TimeSpan.Zero, false);
+            var delta = exp - date;
+            return (delta > TimeSpan.Zero ? delta : TimeSpan.Zero, false);
+        }
+
+        if (lastModified is { } lm && (IsHeuristicallyCacheable(status) || cc.Public) && heuristics.Fraction > 0)
+        {
+            var since = date - lm;
+            if (since <= TimeSpan.Zero) return (TimeSpan.Zero, true);
+            var h = TimeSpan.FromTicks((long)(since.Ticks * heuristics.Fraction));
+            return (h > heuristics.Max ? heuristics.Max : h, true);
+        }
+
+        return null;
+    }
+
+    /// <summary>corrected_initial_age of §4.2.3.</summary>
+    public static TimeSpan CorrectedInitialAge(DateTimeOffset requestTime, DateTimeOffset responseTime, DateTimeOffset dateValue, TimeSpan ageValue)
+    {
+        var apparentAge = Max(TimeSpan.Zero, responseTime - dateValue);
+        var responseDelay = Max(TimeSpan.Zero, responseTime - requestTime);
+        var correctedAgeValue = ageValue + responseDelay;
+        return Max(apparentAge, correctedAgeValue);
+    }
+
+    /// <summary>current_age of §4.2.3.</summary>
+    public static TimeSpan CurrentAge(TimeSpan correctedInitialAge, DateTimeOffset responseTime, DateTimeOffset now) =>
+        correctedInitialAge + Max(TimeSpan.Zero, now - responseTime);
+
+    /// <summary>Parses an Age value (§5.1): non-negative delta-seconds; invalid values count as absent.</summary>
+    public static TimeSpan ParseAge(StringValues age)
+    {
+        if (age.Count == 0) return TimeSpan.Zero;
+        var v = CacheDirectives.Delta((age[0] ?? "").AsSpan().Trim(), true);
+        return v < 0 ? TimeSpan.Zero : Seconds(v);
+    }
+
+    /// <summary>The Age header value in whole seconds, as sent to clients.</summary>
+    public static long AgeSeconds(TimeSpan age) => Math.Min((long)age.TotalSeconds, CacheDirectives.MaxDeltaSeconds);
+
+    private static TimeSpan Seconds(long s) => s < 0 ? TimeSpan.Zero : TimeSpan.FromSeconds(s);
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+}
+
+/// <summary>Heuristic freshness (RFC 9111 §4.2.2): a fraction of the time since Last-Modified, capped.</summary>
+public sealed record HeuristicOptions(double Fraction, TimeSpan Max)
+{
+    public static readonly HeuristicOptions Default = new(0.1, TimeSpan.FromDays(1));
+}

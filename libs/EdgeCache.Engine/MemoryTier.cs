@@ -1,0 +1,202 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Http;
+
+namespace EdgeCache.Engine;
+
+/// <summary>
+/// The hot tier: stored responses by primary key, each key holding its Vary variants. Bounded in
+/// bytes. Lookups are lock-free and never copy a body; eviction is CLOCK (second chance): a hit sets
+/// a reference bit, and the evictor skips referenced entries once before dropping them.
+/// </summary>
+public sealed class MemoryTier
+{
+    private readonly ConcurrentDictionary<string, Node> _nodes = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<Node> _clock = new();
+    private readonly object _evictLock = new();
+    private long _bytes;
+    private long _evictions;
+
+    public MemoryTier(long budgetBytes, long maxObjectBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(budgetBytes);
+        BudgetBytes = budgetBytes;
+        MaxObjectBytes = Math.Min(maxObjectBytes, budgetBytes);
+    }
+
+    public long BudgetBytes { get; }
+
+    public long MaxObjectBytes { get; }
+
+    public long Bytes => Interlocked.Read(ref _bytes);
+
+    public long Evictions => Interlocked.Read(ref _evictions);
+
+    public int Count => _nodes.Count;
+
+    /// <summary>Returns the variant of <paramref name="primaryKey"/> that the request selects, or null.
+    /// <paramref name="urlKnown"/> tells a vary-miss (the URL is stored, the variant is not) from a uri-miss.</summary>
+    public CachedResponse? Get(string primaryKey, IHeaderDictionary requestHeaders, out bool urlKnown)
+    {
+        if (!_nodes.TryGetValue(primaryKey, out var node))
+        {
+            urlKnown = false;
+            return null;
+        }
+
+        urlKnown = true;
+        var variants = node.Variants;
+        foreach (var v in variants)
+        {
+            if (Vary.Matches(v, requestHeaders))
+            {
+                node.Referenced = true;
+                return v;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Stores a complete response, replacing the variant with the same secondary key.</summary>
+    public bool Set(string primaryKey, CachedResponse response)
+    {
+        if (!response.Body.IsCompleted) throw new ArgumentException("Only complete bodies are stored.", nameof(response));
+        var size = response.Size;
+        if (size > MaxObjectBytes) return false;
+
+        while (true)
+        {
+            var node = _nodes.GetOrAdd(primaryKey, static k => new Node(k));
+            lock (node)
+            {
+                if (node.Removed) continue;
+                var old = node.Variants;
+                var list = new List<CachedResponse>(old.Length + 1);
+                long delta = size;
+                foreach (var v in old)
+                {
+                    if (SameVariant(v, response))
+                    {
+                        delta -= v.Size;
+                    }
+                    else
+                    {
+                        list.Add(v);
+                    }
+                }
+
+                list.Add(response);
+                node.Variants = [.. list];
+                node.Size += delta;
+                node.Referenced = true;
+                Interlocked.Add(ref _bytes, delta);
+                if (!node.Queued)
+                {
+                    node.Queued = true;
+                    _clock.Enqueue(node);
+                }
+            }
+
+            break;
+        }
+
+        EvictIfNeeded();
+        return true;
+    }
+
+    /// <summary>Removes every variant of a URL. Returns how many variants were removed.</summary>
+    public int Remove(string primaryKey)
+    {
+        if (!_nodes.TryRemove(primaryKey, out var node)) return 0;
+        return Drop(node);
+    }
+
+    /// <summary>Removes or replaces entries that match a predicate (purges). Returns how many changed.</summary>
+    public int Update(Func<string, bool> keyFilter, Func<CachedResponse, CachedResponse?> change)
+    {
+        var changed = 0;
+        foreach (var (key, node) in _nodes)
+        {
+            if (!keyFilter(key)) continue;
+            lock (node)
+            {
+                if (node.Removed) continue;
+                var list = new List<CachedResponse>(node.Variants.Length);
+                long delta = 0;
+                foreach (var v in node.Variants)
+                {
+                    var n = change(v);
+                    if (!ReferenceEquals(n, v)) changed++;
+                    if (n is null) { delta -= v.Size; continue; }
+                    delta += n.Size - v.Size;
+                    list.Add(n);
+                }
+
+                node.Variants = [.. list];
+                node.Size += delta;
+                Interlocked.Add(ref _bytes, delta);
+            }
+
+            if (node.Variants.Length == 0 && _nodes.TryRemove(new KeyValuePair<string, Node>(key, node)))
+            {
+                Drop(node);
+            }
+        }
+
+        return changed;
+    }
+
+    private int Drop(Node node)
+    {
+        lock (node)
+        {
+            if (node.Removed) return 0;
+            node.Removed = true;
+            var count = node.Variants.Length;
+            Interlocked.Add(ref _bytes, -node.Size);
+            node.Size = 0;
+            node.Variants = [];
+            return count;
+        }
+    }
+
+    private void EvictIfNeeded()
+    {
+        if (Interlocked.Read(ref _bytes) <= BudgetBytes) return;
+        lock (_evictLock)
+        {
+            // Bounded sweep: every node gets at most one second chance per pass.
+            var budget = _clock.Count * 2 + 1;
+            while (Interlocked.Read(ref _bytes) > BudgetBytes && budget-- > 0 && _clock.TryDequeue(out var node))
+            {
+                if (node.Removed) continue;
+                if (node.Referenced)
+                {
+                    node.Referenced = false;
+                    _clock.Enqueue(node);
+                    continue;
+                }
+
+                node.Queued = false;
+                if (_nodes.TryRemove(new KeyValuePair<string, Node>(node.Key, node)))
+                {
+                    Drop(node);
+                    Interlocked.Increment(ref _evictions);
+                }
+            }
+        }
+    }
+
+    private static bool SameVariant(CachedResponse a, CachedResponse b) =>
+        a.VaryNames.AsSpan().SequenceEqual(b.VaryNames) && a.VaryValues.AsSpan().SequenceEqual(b.VaryValues);
+
+    private sealed class Node(string key)
+    {
+        public string Key { get; } = key;
+        public volatile CachedResponse[] Variants = [];
+        public long Size;
+        public volatile bool Referenced;
+        public bool Queued;
+        public bool Removed;
+    }
+}

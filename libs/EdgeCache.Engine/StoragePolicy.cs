@@ -1,0 +1,82 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
+
+namespace EdgeCache.Engine;
+
+/// <summary>Why a response was or was not stored.</summary>
+public enum StoreDecision
+{
+    Store,
+    MethodNotCacheable,
+    StatusNotCacheable,
+    RequestNoStore,
+    ResponseNoStore,
+    Private,
+    Authorization,
+    SetCookie,
+    VaryStar,
+    NoFreshnessInformation,
+    TooLarge,
+}
+
+/// <summary>RFC 9111 §3 (storing responses) for a shared cache, plus the Set-Cookie safety setting.</summary>
+public static class StoragePolicy
+{
+    /// <summary>
+    /// The directives this cache obeys for a response: a valid, non-empty CDN-Cache-Control wins
+    /// and then Cache-Control and Expires are ignored (RFC 9213 §2.1).
+    /// </summary>
+    public static (CacheDirectives Directives, bool UseExpires) EffectiveDirectives(IHeaderDictionary responseHeaders)
+    {
+        var cdn = responseHeaders[HeaderRules.CdnCacheControl];
+        if (!StringValues.IsNullOrEmpty(cdn))
+        {
+            var parsed = CacheDirectives.Parse(cdn);
+            if (parsed.Present) return (parsed, false);
+        }
+
+        return (CacheDirectives.Parse(responseHeaders.CacheControl), true);
+    }
+
+    public static StoreDecision Evaluate(string method, IHeaderDictionary requestHeaders, int status, IHeaderDictionary responseHeaders, HostCachePolicy policy)
+    {
+        // §3: the method is cacheable (GET; HEAD is answered from stored GET responses).
+        if (!HttpMethods.IsGet(method)) return StoreDecision.MethodNotCacheable;
+
+        // §3: final status code, and one this cache understands. 206 and 304 are not stored whole.
+        if (status < 200 || status == 206 || status == 304) return StoreDecision.StatusNotCacheable;
+
+        var request = CacheDirectives.Parse(requestHeaders.CacheControl);
+        if (request.NoStore) return StoreDecision.RequestNoStore;
+
+        var (cc, useExpires) = EffectiveDirectives(responseHeaders);
+        if (cc.NoStore) return StoreDecision.ResponseNoStore;
+        if (cc.Private) return StoreDecision.Private;
+
+        // §3.5: a shared cache must not store a response to a request with Authorization unless
+        // the response explicitly allows it.
+        if (requestHeaders.ContainsKey(HeaderNames.Authorization) && !(cc.MustRevalidate || cc.Public || cc.SharedMaxAge is not null))
+        {
+            return StoreDecision.Authorization;
+        }
+
+        if (!policy.StoreSetCookie && responseHeaders.ContainsKey(HeaderNames.SetCookie)) return StoreDecision.SetCookie;
+
+        foreach (var name in Vary.ParseNames(responseHeaders.Vary))
+        {
+            if (name == "*") return StoreDecision.VaryStar;
+        }
+
+        // §3: explicit freshness (Expires, max-age, s-maxage), public, a heuristically cacheable
+        // status, or no-cache (stored but always revalidated, §5.2.2.4) with a validator.
+        var explicitFresh = cc.SharedMaxAge is not null || cc.MaxAge is not null || (useExpires && responseHeaders.ContainsKey(HeaderNames.Expires));
+        if (explicitFresh || cc.Public || Freshness.IsHeuristicallyCacheable(status)) return StoreDecision.Store;
+        if (cc.NoCache && (responseHeaders.ContainsKey(HeaderNames.ETag) || responseHeaders.ContainsKey(HeaderNames.LastModified)))
+        {
+            return StoreDecision.Store;
+        }
+
+        return StoreDecision.NoFreshnessInformation;
+    }
+}

@@ -1,0 +1,124 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
+
+namespace EdgeCache.Engine;
+
+/// <summary>Secondary keys (RFC 9111 §4.1): the request header values that a stored response's Vary names.</summary>
+public static class Vary
+{
+    /// <summary>Encodings whose presence in Accept-Encoding matters to a variant; everything else is noise.</summary>
+    private static readonly string[] KnownEncodings = ["br", "gzip", "zstd", "deflate"];
+
+    /// <summary>Parses a Vary field into lower-cased names; "*" is kept as its own name.</summary>
+    public static string[] ParseNames(StringValues vary)
+    {
+        if (StringValues.IsNullOrEmpty(vary)) return [];
+        var names = new List<string>();
+        foreach (var line in vary)
+        {
+            if (line is null) continue;
+            foreach (var raw in line.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                var name = raw.ToLowerInvariant();
+                if (!names.Contains(name)) names.Add(name);
+            }
+        }
+
+        return [.. names];
+    }
+
+    public static string[] SelectValues(string[] names, IHeaderDictionary requestHeaders)
+    {
+        if (names.Length == 0) return [];
+        var values = new string[names.Length];
+        for (var i = 0; i < names.Length; i++)
+        {
+            values[i] = Normalize(names[i], requestHeaders[names[i]]);
+        }
+
+        return values;
+    }
+
+    /// <summary>True when the request selects this stored variant (§4.1). Vary: * never matches.</summary>
+    public static bool Matches(CachedResponse stored, IHeaderDictionary requestHeaders)
+    {
+        var names = stored.VaryNames;
+        for (var i = 0; i < names.Length; i++)
+        {
+            if (names[i] == "*") return false;
+            if (!string.Equals(stored.VaryValues[i], Normalize(names[i], requestHeaders[names[i]]), StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Normalises a request header value for comparison: lines are joined with ", ", runs of
+    /// whitespace folded (§4.1 allows combining and normalising). Accept-Encoding becomes the sorted
+    /// set of known codings the client accepts (q &gt; 0), or "identity", so needless variants are avoided.
+    /// </summary>
+    public static string Normalize(string name, StringValues value)
+    {
+        if (name == "accept-encoding") return NormalizeAcceptEncoding(value);
+        if (StringValues.IsNullOrEmpty(value)) return "";
+        var joined = value.Count == 1 ? value[0]! : string.Join(", ", value.ToArray());
+        return FoldWhitespace(joined.Trim());
+    }
+
+    public static string NormalizeAcceptEncoding(StringValues value)
+    {
+        if (StringValues.IsNullOrEmpty(value)) return "identity";
+        Span<bool> accepted = stackalloc bool[KnownEncodings.Length];
+        var wildcard = false;
+        foreach (var line in value)
+        {
+            if (line is null) continue;
+            foreach (var item in line.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                var semi = item.IndexOf(';');
+                var coding = (semi < 0 ? item : item[..semi]).Trim();
+                if (semi >= 0 && IsZeroQ(item.AsSpan(semi + 1))) continue;
+                if (coding == "*") { wildcard = true; continue; }
+                for (var i = 0; i < KnownEncodings.Length; i++)
+                {
+                    if (coding.Equals(KnownEncodings[i], StringComparison.OrdinalIgnoreCase)) accepted[i] = true;
+                }
+            }
+        }
+
+        var result = "";
+        for (var i = 0; i < KnownEncodings.Length; i++)
+        {
+            if (accepted[i] || wildcard) result = result.Length == 0 ? KnownEncodings[i] : result + "," + KnownEncodings[i];
+        }
+
+        return result.Length == 0 ? "identity" : result;
+    }
+
+    private static bool IsZeroQ(ReadOnlySpan<char> parameters)
+    {
+        parameters = parameters.Trim();
+        if (!parameters.StartsWith("q=", StringComparison.OrdinalIgnoreCase)) return false;
+        var q = parameters[2..].Trim();
+        foreach (var c in q)
+        {
+            if (c is not ('0' or '.')) return false;
+        }
+
+        return true;
+    }
+
+    private static string FoldWhitespace(string s)
+    {
+        var needs = false;
+        for (var i = 1; i < s.Length; i++)
+        {
+            if (char.IsWhiteSpace(s[i]) && char.IsWhiteSpace(s[i - 1])) { needs = true; break; }
+        }
+
+        return needs ? string.Join(' ', s.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)) : s;
+    }
+}

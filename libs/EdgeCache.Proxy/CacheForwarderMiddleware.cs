@@ -1,0 +1,281 @@
+using System.Collections.Frozen;
+using EdgeCache.Engine;
+using EdgeCache.Proxy.Internal;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
+using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.LoadBalancing;
+using Yarp.ReverseProxy.Model;
+
+namespace EdgeCache.Proxy;
+
+/// <summary>
+/// The cache's step inside YARP's proxy pipeline (after route and cluster selection, with the
+/// cluster's healthy destinations): collapses misses into one upstream fetch, revalidates, serves
+/// stale content where allowed, stores what may be stored, and passes the rest through.
+/// </summary>
+internal sealed class CacheForwarderMiddleware
+{
+    private readonly CacheEngine _engine;
+    private readonly UpstreamClient _upstream;
+    private readonly FrozenDictionary<string, ILoadBalancingPolicy> _policies;
+
+#pragma warning disable IDE0060 // the pipeline's next step (YARP's own forwarder) is never called: this step forwards.
+    public CacheForwarderMiddleware(RequestDelegate next, CacheEngine engine, UpstreamClient upstream, IEnumerable<ILoadBalancingPolicy> policies)
+#pragma warning restore IDE0060
+    {
+        _engine = engine;
+        _upstream = upstream;
+        _policies = policies.ToFrozenDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
+    }
+
+    public async Task InvokeAsync(HttpContext ctx)
+    {
+        var state = ctx.Features.Get<CacheRequestState>()
+            ?? throw new InvalidOperationException("CacheLookupMiddleware must run before the reverse proxy.");
+        var proxy = ctx.GetReverseProxyFeature();
+        var cluster = proxy.Route.Cluster ?? throw new InvalidOperationException("The route has no cluster.");
+        var policyName = proxy.Cluster.Config.LoadBalancingPolicy ?? LoadBalancingPolicies.PowerOfTwoChoices;
+        if (!_policies.TryGetValue(policyName, out var policy))
+        {
+            throw new InvalidOperationException($"Load balancing policy '{policyName}' is not registered.");
+        }
+
+        var target = new UpstreamTarget
+        {
+            Cluster = cluster,
+            Destinations = proxy.AvailableDestinations,
+            Policy = policy,
+            KeyHash = ctx.Features.Get<CacheKeyFeature>()?.KeyHash ?? RendezvousHash.HashKey(state.Key),
+            HostPolicy = state.Policy,
+        };
+
+        switch (state.Mode)
+        {
+            case RequestMode.Pass:
+                await PassAsync(ctx, state, target).ConfigureAwait(false);
+                break;
+            case RequestMode.StaleWhileRevalidate:
+                var stored = state.Stored!;
+                StartBackgroundRevalidation(UpstreamRequest.From(ctx, HttpMethods.Get, state.Key), target, state);
+                var ttl = (long)Math.Floor((stored.FreshnessLifetime - stored.CurrentAge(_engine.Time.GetUtcNow())).TotalSeconds);
+                await ResponseWriter.WriteEntryAsync(ctx, _engine, stored, Status(hit: true, null, null, false, false, ttl, "memory; stale-while-revalidate"), StringValues.Empty).ConfigureAwait(false);
+                break;
+            default:
+                await FetchAndServeAsync(ctx, state, target).ConfigureAwait(false);
+                break;
+        }
+    }
+
+    private async Task PassAsync(HttpContext ctx, CacheRequestState state, UpstreamTarget target)
+    {
+        var request = UpstreamRequest.From(ctx, ctx.Request.Method, state.Key);
+        var (error, status) = await _upstream.PassAsync(ctx, request, target, state.PassReason).ConfigureAwait(false);
+        if (error != ForwarderError.None)
+        {
+            var code = error is ForwarderError.RequestTimedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway;
+            await ResponseWriter.WriteErrorAsync(ctx, _engine, code, UpstreamErrorMessage(error), Status(false, state.PassReason, null, false, false, null, null)).ConfigureAwait(false);
+            return;
+        }
+
+        // RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI and
+        // the same-origin Location and Content-Location.
+        if (status is >= 200 and < 400 && !HttpMethods.IsGet(ctx.Request.Method) && !HttpMethods.IsHead(ctx.Request.Method)
+            && !HttpMethods.IsOptions(ctx.Request.Method))
+        {
+            _engine.Invalidate(state.Key);
+            InvalidateReferenced(ctx, state, ctx.Response.Headers.Location);
+            InvalidateReferenced(ctx, state, ctx.Response.Headers.ContentLocation);
+        }
+    }
+
+    private void InvalidateReferenced(HttpContext ctx, CacheRequestState state, StringValues value)
+    {
+        if (value.Count != 1 || string.IsNullOrEmpty(value[0])) return;
+        var baseUri = new Uri(state.Key);
+        if (!Uri.TryCreate(baseUri, value[0], out var target)) return;
+        if (target.Scheme != baseUri.Scheme || !string.Equals(target.Authority, baseUri.Authority, StringComparison.OrdinalIgnoreCase)) return;
+        _engine.Invalidate(CacheKey.Build(target.Scheme, target.Authority, target.PathAndQuery, state.Policy));
+        _ = ctx;
+    }
+
+    private async Task FetchAndServeAsync(HttpContext ctx, CacheRequestState state, UpstreamTarget target)
+    {
+        var request = UpstreamRequest.From(ctx, HttpMethods.Get, state.Key);
+        FetchResult result;
+        var collapsed = false;
+        if (state.MayCollapse)
+        {
+            var flight = _engine.Flights.JoinOrStart(state.Key, out var leader);
+            if (leader)
+            {
+                result = await LeadAsync(flight, request, target, state).ConfigureAwait(false);
+            }
+            else
+            {
+                result = await flight.Outcome.Task.WaitAsync(ctx.RequestAborted).ConfigureAwait(false);
+                collapsed = true;
+                if (!Fits(result, ctx.Request.Headers))
+                {
+                    // Not shareable, or another variant: this request fetches on its own.
+                    collapsed = false;
+                    result = await FetchOnceAsync(request, target, state).ConfigureAwait(false);
+                }
+            }
+        }
+        else
+        {
+            result = await FetchOnceAsync(request, target, state).ConfigureAwait(false);
+        }
+
+        await ServeAsync(ctx, state, result, collapsed).ConfigureAwait(false);
+    }
+
+    private async Task<FetchResult> LeadAsync(FlightTable.Flight flight, UpstreamRequest request, UpstreamTarget target, CacheRequestState state)
+    {
+        FetchResult? result = null;
+        try
+        {
+            result = await FetchOnceAsync(request, target, state).ConfigureAwait(false);
+            return result;
+        }
+        finally
+        {
+            _engine.Flights.Complete(flight, result ?? new FetchResult { Kind = FetchKind.Failed, Response = new UpstreamResponse { Error = ForwarderError.Request } });
+        }
+    }
+
+    private void StartBackgroundRevalidation(UpstreamRequest request, UpstreamTarget target, CacheRequestState state)
+    {
+        // One background refresh per key: a fetch already in flight serves the purpose.
+        var flight = _engine.Flights.TryStart(state.Key);
+        if (flight is null) return;
+        _ = Task.Run(async () =>
+        {
+            FetchResult? result = null;
+            try
+            {
+                result = await FetchOnceAsync(request, target, state).ConfigureAwait(false);
+                if (result.Kind == FetchKind.Failed) Log.BackgroundRevalidationFailed(_engine.Logger, result.Response.Error.ToString());
+            }
+            catch (Exception ex)
+            {
+                Log.BackgroundRevalidationFailed(_engine.Logger, ex.Message);
+            }
+            finally
+            {
+                _engine.Flights.Complete(flight, result ?? new FetchResult { Kind = FetchKind.Failed, Response = new UpstreamResponse { Error = ForwarderError.Request } });
+            }
+        });
+    }
+
+    private async Task<FetchResult> FetchOnceAsync(UpstreamRequest request, UpstreamTarget target, CacheRequestState state)
+    {
+        var validate = state.Stored;
+        var response = await _upstream.FetchAsync(request, target, validate, state.DropClientNoCache, CancellationToken.None).ConfigureAwait(false);
+        if (response.Failed)
+        {
+            return new FetchResult { Kind = FetchKind.Failed, Response = response };
+        }
+
+        var heuristics = _engine.Heuristics;
+        if (response.StatusCode == StatusCodes.Status304NotModified && validate is not null && response.SentValidators)
+        {
+            // RFC 9111 §4.3.4: freshen the stored response with the 304's fields.
+            var updated = CachedResponseFactory.Freshen(validate, response.Headers, request.Headers, response.RequestTime, response.ResponseTime, heuristics);
+            if (state.MayStore) _engine.Memory.Set(state.Key, updated);
+            return new FetchResult { Kind = FetchKind.Revalidated, Entry = updated, Response = response };
+        }
+
+        var decision = state.MayStore
+            ? StoragePolicy.Evaluate(HttpMethods.Get, request.Headers, response.StatusCode, response.Headers, state.Policy)
+            : StoreDecision.RequestNoStore;
+        if (decision == StoreDecision.Store && response.ContentLength > _engine.Memory.MaxObjectBytes)
+        {
+            decision = StoreDecision.TooLarge;
+        }
+
+        if (decision != StoreDecision.Store)
+        {
+            Log.NotStored(_engine.Logger, state.Key, decision.ToString());
+            return new FetchResult { Kind = FetchKind.NotShareable, Response = response };
+        }
+
+        var entry = CachedResponseFactory.Create(response.StatusCode, response.Headers, request.Headers, response.Body, response.RequestTime, response.ResponseTime, heuristics);
+        _ = StoreWhenCompleteAsync(state.Key, entry);
+        return new FetchResult { Kind = FetchKind.Storable, Entry = entry, Response = response };
+    }
+
+    private async Task StoreWhenCompleteAsync(string key, CachedResponse entry)
+    {
+        // Only a complete body is ever stored: a transfer that breaks leaves nothing behind.
+        if (await entry.Body.WaitForCompletionAsync(CancellationToken.None).ConfigureAwait(false) && _engine.Memory.Set(key, entry))
+        {
+            Log.Stored(_engine.Logger, key, entry.Body.Length);
+        }
+    }
+
+    private async Task ServeAsync(HttpContext ctx, CacheRequestState state, FetchResult result, bool collapsed)
+    {
+        var stale = state.Stored;
+        var fwd = stale is not null ? (state.ClientForcedRevalidation ? "request" : "stale") : state.UrlKnown ? "vary-miss" : "uri-miss";
+        int? upstreamStatus = result.Kind == FetchKind.Failed ? null : result.Response.StatusCode;
+
+        var upstreamError = result.Kind == FetchKind.Failed || upstreamStatus is 500 or 502 or 503 or 504;
+        if (upstreamError && stale is not null && MayServeStaleOnError(stale, state.RequestDirectives))
+        {
+            // RFC 5861 §4: stale-if-error.
+            var ttl = Ttl(stale);
+            await ResponseWriter.WriteEntryAsync(ctx, _engine, stale, Status(false, fwd, upstreamStatus, false, collapsed, ttl, "memory; stale-if-error"), StringValues.Empty).ConfigureAwait(false);
+            return;
+        }
+
+        switch (result.Kind)
+        {
+            case FetchKind.Failed:
+                var code = result.Response.ErrorStatus;
+                await ResponseWriter.WriteErrorAsync(ctx, _engine, code, UpstreamErrorMessage(result.Response.Error), Status(false, fwd, null, false, collapsed, null, null)).ConfigureAwait(false);
+                break;
+            case FetchKind.Revalidated:
+                await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, Status(false, fwd, 304, state.MayStore, collapsed, Ttl(result.Entry!), null), StringValues.Empty).ConfigureAwait(false);
+                break;
+            case FetchKind.Storable:
+                await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, Status(false, fwd, upstreamStatus, true, collapsed, Ttl(result.Entry!), null), result.UpstreamCacheStatus).ConfigureAwait(false);
+                break;
+            default:
+                await ResponseWriter.WriteUpstreamAsync(ctx, _engine, result.Response, Status(false, fwd, upstreamStatus, false, collapsed, null, null)).ConfigureAwait(false);
+                break;
+        }
+    }
+
+    private bool MayServeStaleOnError(CachedResponse stale, CacheDirectives request)
+    {
+        if (stale.MustRevalidateWhenStale) return false;
+        var age = stale.CurrentAge(_engine.Time.GetUtcNow());
+        var staleBy = age - stale.FreshnessLifetime;
+        if (staleBy <= TimeSpan.Zero && !stale.MarkedStale) return true;
+        var allowed = Math.Max(stale.Directives.StaleIfError ?? -1, request.StaleIfError ?? -1);
+        return allowed >= 0 && staleBy <= TimeSpan.FromSeconds(allowed);
+    }
+
+    private static bool Fits(FetchResult result, IHeaderDictionary requestHeaders) => result.Kind switch
+    {
+        FetchKind.Failed => true,
+        FetchKind.NotShareable => false,
+        _ => Vary.Matches(result.Entry!, requestHeaders),
+    };
+
+    private long Ttl(CachedResponse entry) =>
+        (long)Math.Floor((entry.FreshnessLifetime - entry.CurrentAge(_engine.Time.GetUtcNow())).TotalSeconds);
+
+    private string Status(bool hit, string? fwd, int? fwdStatus, bool stored, bool collapsed, long? ttl, string? detail) =>
+        CacheStatus.Format(_engine.Options.CacheName, hit, fwd, fwdStatus, stored, collapsed, ttl, detail);
+
+    private static string UpstreamErrorMessage(ForwarderError error) => error switch
+    {
+        ForwarderError.RequestTimedOut => "the upstream did not answer in time.",
+        ForwarderError.NoAvailableDestinations => "no upstream is available for this host.",
+        ForwarderError.Request => "the upstream could not be reached.",
+        _ => $"the upstream failed ({error}).",
+    };
+}

@@ -1,0 +1,143 @@
+using EdgeCache.Engine;
+using EdgeCache.Proxy.Internal;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
+
+namespace EdgeCache.Proxy;
+
+/// <summary>
+/// The first cache step, before YARP: refuses hosts no route serves (421), answers fresh hits
+/// straight from the memory tier, and hands everything else to <see cref="CacheForwarderMiddleware"/>
+/// inside YARP's pipeline with its decision (fetch, revalidate, serve stale while revalidating, pass).
+/// </summary>
+public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engine)
+{
+    public Task InvokeAsync(HttpContext ctx)
+    {
+        var request = ctx.Request;
+        var method = request.Method;
+        if (HttpMethods.IsConnect(method) || HttpMethods.IsTrace(method))
+        {
+            ctx.Response.Headers.Allow = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS";
+            return ResponseWriter.WriteErrorAsync(ctx, engine, StatusCodes.Status405MethodNotAllowed, $"{method} is not supported by this cache.", Status(fwd: "method"));
+        }
+
+        if (ctx.GetEndpoint() is null)
+        {
+            // Never an open proxy: only hosts with a configured route are forwarded.
+            Log.Misdirected(engine.Logger);
+            return ResponseWriter.WriteErrorAsync(ctx, engine, StatusCodes.Status421MisdirectedRequest, "this EdgeCache node serves no site for the requested host.", engine.Options.CacheName);
+        }
+
+        var host = request.Host.Value ?? "";
+        var policy = engine.Options.PolicyFor(host);
+        var key = CacheKey.Build(request.Scheme, host, PathAndQuery(ctx), policy);
+        var isGet = HttpMethods.IsGet(method);
+        if (!isGet && !HttpMethods.IsHead(method))
+        {
+            return Forward(ctx, new CacheRequestState
+            {
+                Mode = RequestMode.Pass, Key = key, Policy = policy, RequestDirectives = default, PassReason = "method",
+            });
+        }
+
+        var directives = CacheDirectives.Parse(request.Headers.CacheControl);
+        var clientNoCache = directives.NoCache || (!directives.Present && IsPragmaNoCache(request.Headers.Pragma));
+        var honour = policy.ClientNoCache == ClientNoCacheMode.Revalidate;
+        var effective = honour ? directives : directives with { NoCache = false, MaxAge = null };
+        var forced = honour && clientNoCache;
+
+        if (request.Headers.ContainsKey(HeaderNames.Authorization) || request.Headers.ContainsKey(HeaderNames.Upgrade))
+        {
+            // Credentials: never answered from, or collapsed with, another user's request; the
+            // response is stored only when it explicitly allows it (RFC 9111 §3.5).
+            return Forward(ctx, new CacheRequestState
+            {
+                Mode = request.Headers.ContainsKey(HeaderNames.Upgrade) ? RequestMode.Pass : RequestMode.Fetch,
+                Key = key, Policy = policy, RequestDirectives = effective, MayCollapse = false, MayStore = !directives.NoStore,
+                DropClientNoCache = !honour,
+            });
+        }
+
+        var stored = engine.Memory.Get(key, request.Headers, out var urlKnown);
+        var mode = RequestMode.Fetch;
+        if (stored is not null && !forced)
+        {
+            var now = engine.Time.GetUtcNow();
+            var age = stored.CurrentAge(now);
+            var lifetime = stored.FreshnessLifetime;
+            var fresh = !stored.MarkedStale && lifetime > age;
+            var ageAllowed = effective.MaxAge is not { } maxAge || (maxAge >= 0 && age <= TimeSpan.FromSeconds(maxAge));
+            var ttl = (long)Math.Floor((lifetime - age).TotalSeconds);
+
+            if (fresh && ageAllowed && !stored.Directives.NoCache
+                && (effective.MinFresh is not { } minFresh || (minFresh >= 0 && lifetime - age >= TimeSpan.FromSeconds(minFresh))))
+            {
+                return ResponseWriter.WriteEntryAsync(ctx, engine, stored, HitStatus(ttl), StringValues.Empty);
+            }
+
+            // Stale: only where the client or the response allows it (RFC 9111 §4.2.4, RFC 5861).
+            var staleBy = age - lifetime;
+            var mayServeStale = !fresh && ageAllowed && !stored.MustRevalidateWhenStale && !stored.Directives.NoCache;
+            if (mayServeStale && effective.MaxStale is { } maxStale && maxStale >= 0 && staleBy <= TimeSpan.FromSeconds(maxStale) && !stored.MarkedStale)
+            {
+                return ResponseWriter.WriteEntryAsync(ctx, engine, stored, HitStatus(ttl), StringValues.Empty);
+            }
+
+            if (mayServeStale && stored.Directives.StaleWhileRevalidate is { } swr && swr >= 0 && staleBy <= TimeSpan.FromSeconds(swr))
+            {
+                mode = RequestMode.StaleWhileRevalidate;
+            }
+        }
+
+        if (directives.OnlyIfCached && mode != RequestMode.StaleWhileRevalidate)
+        {
+            // §5.2.1.7: no stored response that satisfies the request, and no forwarding allowed.
+            return ResponseWriter.WriteErrorAsync(ctx, engine, StatusCodes.Status504GatewayTimeout, "only-if-cached was requested and no suitable stored response is held.", Status(fwd: urlKnown ? "vary-miss" : "uri-miss"));
+        }
+
+        return Forward(ctx, new CacheRequestState
+        {
+            Mode = mode,
+            Key = key,
+            Policy = policy,
+            RequestDirectives = effective,
+            Stored = stored,
+            UrlKnown = urlKnown,
+            ClientForcedRevalidation = forced && stored is not null,
+            DropClientNoCache = !honour,
+            MayStore = !directives.NoStore,
+        });
+    }
+
+    private Task Forward(HttpContext ctx, CacheRequestState state)
+    {
+        ctx.Features.Set(state);
+        ctx.Features.Set(new CacheKeyFeature(RendezvousHash.HashKey(state.Key)));
+        return next(ctx);
+    }
+
+    private string HitStatus(long ttl) => CacheStatus.Format(engine.Options.CacheName, hit: true, fwd: null, fwdStatus: null, stored: false, collapsed: false, ttl, "memory");
+
+    private string Status(string fwd) => CacheStatus.Format(engine.Options.CacheName, hit: false, fwd, null, false, false, null, null);
+
+    private static bool IsPragmaNoCache(StringValues pragma)
+    {
+        foreach (var v in pragma)
+        {
+            if (v is not null && v.Contains("no-cache", StringComparison.OrdinalIgnoreCase)) return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>The request target's path and query exactly as received (origin-form).</summary>
+    private static string PathAndQuery(HttpContext ctx)
+    {
+        var raw = ctx.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        if (raw is { Length: > 0 } && raw[0] == '/') return raw;
+        return ctx.Request.PathBase.ToUriComponent() + ctx.Request.Path.ToUriComponent() + ctx.Request.QueryString.ToUriComponent();
+    }
+}

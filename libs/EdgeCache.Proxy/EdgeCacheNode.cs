@@ -1,0 +1,159 @@
+using System.Net;
+using EdgeCache.Proxy.Internal;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.LoadBalancing;
+
+namespace EdgeCache.Proxy;
+
+/// <summary>
+/// Builds an edge or shield node: Kestrel on the traffic and admin endpoints, the cache engine,
+/// and YARP routes and clusters from the <c>ReverseProxy</c> configuration section. The hosts'
+/// Program.cs files and the functional tests both start nodes through this.
+/// </summary>
+public static class EdgeCacheNode
+{
+    private const string AdminConnectionItem = "EdgeCache.Admin";
+
+    public static WebApplication Build(NodeRole role, string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        configure?.Invoke(builder);
+        AddServices(builder, role);
+        var app = builder.Build();
+        ConfigurePipeline(app);
+        return app;
+    }
+
+    private static void AddServices(WebApplicationBuilder builder, NodeRole role)
+    {
+        var services = builder.Services;
+        services.AddOptions<EdgeCacheOptions>()
+            .Bind(builder.Configuration.GetSection(EdgeCacheOptions.SectionName))
+            .PostConfigure(o => o.Role = role)
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<EdgeCacheOptions>, EdgeCacheOptionsValidator>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<CacheEngine>();
+        services.AddSingleton<UpstreamClient>();
+        services.AddSingleton<NodeEndpoints>();
+        services.AddSingleton<ILoadBalancingPolicy, ConsistentHashLoadBalancingPolicy>();
+        services.AddSingleton<IForwarderHttpClientFactory, TimeoutHttpClientFactory>();
+        services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"));
+
+        var listen = builder.Configuration.GetSection(EdgeCacheOptions.SectionName + ":Listen").Get<ListenSettings>() ?? new ListenSettings();
+        var shutdown = builder.Configuration.GetValue<TimeSpan?>(EdgeCacheOptions.SectionName + ":ShutdownTimeout") ?? TimeSpan.FromSeconds(30);
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdown);
+
+        builder.WebHost.ConfigureKestrel((context, kestrel) =>
+        {
+            kestrel.AddServerHeader = false;
+            var endpoints = kestrel.ApplicationServices.GetRequiredService<NodeEndpoints>();
+            foreach (var url in listen.Traffic)
+            {
+                Listen(kestrel, url, listen, admin: false, h2c: false, endpoints);
+            }
+
+            foreach (var url in listen.Http2Cleartext)
+            {
+                Listen(kestrel, url, listen, admin: false, h2c: true, endpoints);
+            }
+
+            if (!string.IsNullOrEmpty(listen.Admin))
+            {
+                Listen(kestrel, listen.Admin, listen, admin: true, h2c: false, endpoints);
+            }
+        });
+    }
+
+    private static void Listen(KestrelServerOptions kestrel, string url, ListenSettings settings, bool admin, bool h2c, NodeEndpoints endpoints)
+    {
+        // Invalid URLs are reported by EdgeCacheOptionsValidator, which names the setting.
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")) return;
+        var address = uri.Host is "localhost" ? IPAddress.Loopback : IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) ? ip : IPAddress.Loopback;
+        kestrel.Listen(address, uri.Port, lo =>
+        {
+            // HTTP/2 needs ALPN (TLS) or prior knowledge (a dedicated h2c endpoint).
+            lo.Protocols = h2c ? HttpProtocols.Http2 : HttpProtocols.Http1;
+            if (uri.Scheme == "https" && !admin && settings.CertificatePath is { } cert)
+            {
+                lo.Protocols = HttpProtocols.Http1AndHttp2;
+                lo.UseHttps(cert, settings.CertificatePassword);
+            }
+
+            if (admin)
+            {
+                lo.Use(next => connection =>
+                {
+                    connection.Items[AdminConnectionItem] = true;
+                    return next(connection);
+                });
+                endpoints.Admin = lo;
+            }
+            else
+            {
+                endpoints.Traffic.Add(lo);
+            }
+        });
+    }
+
+    private static void ConfigurePipeline(WebApplication app)
+    {
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        var options = app.Services.GetRequiredService<IOptions<EdgeCacheOptions>>();
+        app.UseWhen(IsAdmin, admin => admin.Run(ctx => AdminAsync(ctx, lifetime)));
+        app.UseRouting();
+        app.UseMiddleware<CacheLookupMiddleware>();
+        app.MapReverseProxy(pipeline => pipeline.UseMiddleware<CacheForwarderMiddleware>());
+
+        lifetime.ApplicationStarted.Register(() =>
+        {
+            var endpoints = app.Services.GetRequiredService<NodeEndpoints>();
+            var o = options.Value;
+            Log.Listening(app.Logger, o.Role, o.NodeId, string.Join(", ", endpoints.Traffic.Select(t => t.IPEndPoint?.ToString())), endpoints.Admin?.IPEndPoint?.ToString() ?? "off");
+        });
+    }
+
+    private static bool IsAdmin(HttpContext ctx) =>
+        ctx.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(AdminConnectionItem) == true;
+
+    private static Task AdminAsync(HttpContext ctx, IHostApplicationLifetime lifetime)
+    {
+        ctx.Response.ContentType = "text/plain; charset=utf-8";
+        ctx.Response.Headers.CacheControl = "no-store";
+        switch (ctx.Request.Path.Value)
+        {
+            case "/healthz":
+                return ctx.Response.WriteAsync("ok\n");
+            case "/readyz":
+                var ready = lifetime.ApplicationStarted.IsCancellationRequested && !lifetime.ApplicationStopping.IsCancellationRequested;
+                ctx.Response.StatusCode = ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
+                return ctx.Response.WriteAsync(ready ? "ready\n" : "not ready\n");
+            default:
+                ctx.Response.StatusCode = StatusCodes.Status404NotFound;
+                return ctx.Response.WriteAsync("Admin endpoints: /healthz, /readyz\n");
+        }
+    }
+}
+
+/// <summary>The endpoints a node listens on; after start-up they carry the bound ports (port 0 in tests).</summary>
+public sealed class NodeEndpoints
+{
+    public List<ListenOptions> Traffic { get; } = [];
+
+    public ListenOptions? Admin { get; set; }
+
+    public Uri TrafficUri(int index = 0) => new($"http://{Traffic[index].IPEndPoint}");
+
+    public Uri? AdminUri => Admin is null ? null : new Uri($"http://{Admin.IPEndPoint}");
+}

@@ -1,0 +1,78 @@
+using EdgeCache.Engine;
+
+namespace EdgeCache.Proxy;
+
+/// <summary>
+/// Node settings, bound from the <c>EdgeCache</c> configuration section and validated at start-up.
+/// Routes and upstream clusters are YARP's own <c>ReverseProxy</c> section.
+/// </summary>
+public sealed class EdgeCacheOptions
+{
+    public const string SectionName = "EdgeCache";
+
+    /// <summary>Set by the host (edge or shield); not read from configuration.</summary>
+    public NodeRole Role { get; set; }
+
+    /// <summary>This node's stable name: its Via pseudonym and, for shields, its identity in the hash.
+    /// Default: the machine name.</summary>
+    public string NodeId { get; set; } = Environment.MachineName;
+
+    /// <summary>Bytes the memory tier may hold. Default 256 MiB.</summary>
+    public long MemoryBudgetBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Largest object the memory tier stores; larger ones are passed through. Default 16 MiB.</summary>
+    public long MaxObjectBytes { get; set; } = 16L * 1024 * 1024;
+
+    /// <summary>Fraction of (Date − Last-Modified) used as heuristic freshness (RFC 9111 §4.2.2). Default 0.1; 0 turns heuristics off.</summary>
+    public double HeuristicFraction { get; set; } = 0.1;
+
+    /// <summary>Cap on heuristic freshness. Default 1 day.</summary>
+    public TimeSpan HeuristicMaxAge { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>Remove CDN-Cache-Control from responses to clients. Default: true on edges, false on
+    /// shields (so the edges behind them still see it).</summary>
+    public bool? StripCdnCacheControl { get; set; }
+
+    /// <summary>Caching policy for hosts that <see cref="Hosts"/> does not name.</summary>
+    public HostCachePolicy Defaults { get; set; } = new();
+
+    /// <summary>Per-host caching policy, by host name (no port), case-insensitive.</summary>
+    public Dictionary<string, HostCachePolicy> Hosts { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    public ListenSettings Listen { get; set; } = new();
+
+    /// <summary>How long a stopping node (SIGTERM) lets requests in flight finish. Default 30 s.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The Cache-Status cache name of this tier (RFC 9211).</summary>
+    public string CacheName => Role == NodeRole.Edge ? "EdgeCache-Edge" : "EdgeCache-Shield";
+
+    public bool StripsCdnCacheControl => StripCdnCacheControl ?? Role == NodeRole.Edge;
+
+    public HostCachePolicy PolicyFor(string host)
+    {
+        if (Hosts.Count == 0) return Defaults;
+        var colon = host.LastIndexOf(':');
+        var name = colon > 0 && host.IndexOf(']') < colon ? host[..colon] : host;
+        return Hosts.TryGetValue(name, out var p) ? p : Defaults;
+    }
+}
+
+/// <summary>Where a node listens. Traffic and admin are separate ports; admin binds to loopback by default.</summary>
+public sealed class ListenSettings
+{
+    /// <summary>Traffic endpoints, e.g. <c>http://127.0.0.1:8081</c>: HTTP/1.1 on http URLs, HTTP/1.1 and
+    /// HTTP/2 (ALPN) on https URLs, which need <see cref="CertificatePath"/>. Required.</summary>
+    public string[] Traffic { get; set; } = [];
+
+    /// <summary>Cleartext HTTP/2 (prior knowledge, h2c) endpoints, e.g. <c>http://127.0.0.1:8083</c>. Optional.</summary>
+    public string[] Http2Cleartext { get; set; } = [];
+
+    /// <summary>Admin endpoint (health, later metrics), e.g. <c>http://127.0.0.1:9081</c>. Empty turns it off.</summary>
+    public string Admin { get; set; } = "";
+
+    /// <summary>PFX certificate for https traffic endpoints (TLS with HTTP/2 by ALPN).</summary>
+    public string? CertificatePath { get; set; }
+
+    public string? CertificatePassword { get; set; }
+}

@@ -1,0 +1,48 @@
+using Microsoft.Extensions.Options;
+
+namespace EdgeCache.Proxy;
+
+/// <summary>Validates <see cref="EdgeCacheOptions"/> at start-up; each failure names the setting.</summary>
+public sealed class EdgeCacheOptionsValidator : IValidateOptions<EdgeCacheOptions>
+{
+    public ValidateOptionsResult Validate(string? name, EdgeCacheOptions o)
+    {
+        var errors = new List<string>();
+        const string S = EdgeCacheOptions.SectionName;
+        if (string.IsNullOrWhiteSpace(o.NodeId) || o.NodeId.Any(c => char.IsWhiteSpace(c) || c == ','))
+        {
+            errors.Add($"{S}:NodeId must be a non-empty name without spaces or commas (got '{o.NodeId}').");
+        }
+
+        if (o.MemoryBudgetBytes <= 0) errors.Add($"{S}:MemoryBudgetBytes must be positive (got {o.MemoryBudgetBytes}).");
+        if (o.MaxObjectBytes <= 0) errors.Add($"{S}:MaxObjectBytes must be positive (got {o.MaxObjectBytes}).");
+        if (o.HeuristicFraction is < 0 or > 1) errors.Add($"{S}:HeuristicFraction must be between 0 and 1 (got {o.HeuristicFraction}).");
+        if (o.HeuristicMaxAge < TimeSpan.Zero) errors.Add($"{S}:HeuristicMaxAge must not be negative.");
+        if (o.ShutdownTimeout < TimeSpan.Zero) errors.Add($"{S}:ShutdownTimeout must not be negative.");
+        if (o.Defaults.Validate() is { } d) errors.Add($"{S}:Defaults: {d}.");
+        foreach (var (host, policy) in o.Hosts)
+        {
+            if (policy.Validate() is { } p) errors.Add($"{S}:Hosts:{host}: {p}.");
+        }
+
+        if (o.Listen.Traffic.Length == 0) errors.Add($"{S}:Listen:Traffic must name at least one URL.");
+        foreach (var url in o.Listen.Traffic.Concat(o.Listen.Http2Cleartext).Append(o.Listen.Admin).Where(u => !string.IsNullOrEmpty(u)))
+        {
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            {
+                errors.Add($"{S}:Listen: '{url}' is not an http:// or https:// URL.");
+            }
+            else if (uri.Scheme == "https" && string.IsNullOrEmpty(o.Listen.CertificatePath))
+            {
+                errors.Add($"{S}:Listen:CertificatePath is required for the https endpoint '{url}'.");
+            }
+        }
+
+        if (!string.IsNullOrEmpty(o.Listen.CertificatePath) && !File.Exists(o.Listen.CertificatePath))
+        {
+            errors.Add($"{S}:Listen:CertificatePath '{o.Listen.CertificatePath}' does not exist.");
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

@@ -1,0 +1,48 @@
+using EdgeCache.Engine;
+
+namespace EdgeCache.Proxy.Internal;
+
+internal enum RequestMode
+{
+    /// <summary>Forward as is; nothing is stored (unsafe methods, bypassed requests).</summary>
+    Pass,
+
+    /// <summary>Fetch (collapsed) and store when allowed; <see cref="CacheRequestState.Stored"/> is revalidated when set.</summary>
+    Fetch,
+
+    /// <summary>Serve <see cref="CacheRequestState.Stored"/> now and revalidate it in the background (RFC 5861 §3).</summary>
+    StaleWhileRevalidate,
+}
+
+/// <summary>What the lookup middleware decided, handed to the forwarding step inside YARP's pipeline.</summary>
+internal sealed class CacheRequestState
+{
+    public required RequestMode Mode { get; init; }
+
+    public required string Key { get; init; }
+
+    public required HostCachePolicy Policy { get; init; }
+
+    public required CacheDirectives RequestDirectives { get; init; }
+
+    /// <summary>A stored response that did not satisfy the request as it was (stale, or no-cache).</summary>
+    public CachedResponse? Stored { get; init; }
+
+    /// <summary>The URL is stored, but not the variant this request selects.</summary>
+    public bool UrlKnown { get; init; }
+
+    /// <summary>The client asked to revalidate (no-cache) and the host's policy honours it.</summary>
+    public bool ClientForcedRevalidation { get; init; }
+
+    /// <summary>Drop the client's no-cache before forwarding (host policy Ignore).</summary>
+    public bool DropClientNoCache { get; init; }
+
+    /// <summary>The Cache-Status fwd reason for a pass (method, bypass).</summary>
+    public string PassReason { get; init; } = "bypass";
+
+    /// <summary>Store the response when allowed (false for requests carrying no-store).</summary>
+    public bool MayStore { get; init; } = true;
+
+    /// <summary>Collapse with other requests (false when the request carries credentials).</summary>
+    public bool MayCollapse { get; init; } = true;
+}

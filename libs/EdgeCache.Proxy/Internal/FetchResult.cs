@@ -1,0 +1,30 @@
+using EdgeCache.Engine;
+using Microsoft.Extensions.Primitives;
+
+namespace EdgeCache.Proxy.Internal;
+
+internal enum FetchKind
+{
+    /// <summary>A storable response; <see cref="FetchResult.Entry"/> streams in and is stored once complete.</summary>
+    Storable,
+
+    /// <summary>A 304 freshened the stored response.</summary>
+    Revalidated,
+
+    /// <summary>The response may not be shared; only the leader uses it, waiters fetch on their own.</summary>
+    NotShareable,
+
+    /// <summary>No response came from upstream.</summary>
+    Failed,
+}
+
+internal sealed class FetchResult
+{
+    public required FetchKind Kind { get; init; }
+
+    public CachedResponse? Entry { get; init; }
+
+    public required UpstreamResponse Response { get; init; }
+
+    public StringValues UpstreamCacheStatus => Response.Headers[HeaderRules.CacheStatus];
+}

@@ -1,0 +1,103 @@
+using EdgeCache.Engine;
+using Microsoft.Extensions.Primitives;
+
+namespace EdgeCache.Proxy.Internal;
+
+/// <summary>What a forwarded request carries beyond the client's end-to-end fields (RFC 9110 §7.6).</summary>
+internal static class RequestRewriter
+{
+    private static readonly string[] ClientValidators = ["If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"];
+
+    /// <summary>
+    /// Removes hop-by-hop fields and those named in Connection, forwards the client's original Host,
+    /// appends the client to X-Forwarded-For and this node to Via.
+    /// </summary>
+    public static void Apply(HttpRequestMessage proxyRequest, UpstreamRequest request, CacheEngine engine, StringValues clientConnection)
+    {
+        var h = proxyRequest.Headers;
+        var named = HeaderRules.ConnectionOptions(clientConnection);
+        if (named is not null)
+        {
+            foreach (var name in named)
+            {
+                h.Remove(name);
+                proxyRequest.Content?.Headers.Remove(name);
+            }
+        }
+
+        foreach (var name in (string[])["Connection", "Keep-Alive", "Proxy-Connection", "TE", "Upgrade", "Trailer", "Proxy-Authorization"])
+        {
+            h.Remove(name);
+        }
+
+        h.Host = request.Host.Value;
+
+        var xff = request.Headers["X-Forwarded-For"];
+        h.Remove("X-Forwarded-For");
+        var client = request.RemoteIp?.ToString();
+        if (client is not null)
+        {
+            h.TryAddWithoutValidation("X-Forwarded-For", StringValues.IsNullOrEmpty(xff) ? client : string.Join(", ", xff.ToArray()) + ", " + client);
+        }
+        else if (!StringValues.IsNullOrEmpty(xff))
+        {
+            h.TryAddWithoutValidation("X-Forwarded-For", (IEnumerable<string?>)xff);
+        }
+
+        var via = request.Protocol switch
+        {
+            "HTTP/2" => "2 " + engine.Options.NodeId,
+            "HTTP/3" => "3 " + engine.Options.NodeId,
+            "HTTP/1.0" => "1.0 " + engine.Options.NodeId,
+            _ => engine.ViaToken,
+        };
+        h.Remove("Via");
+        var incomingVia = request.Headers["Via"];
+        h.TryAddWithoutValidation("Via", StringValues.IsNullOrEmpty(incomingVia) ? via : string.Join(", ", incomingVia.ToArray()) + ", " + via);
+    }
+
+    /// <summary>
+    /// For cache fetches: the client's own validators and Range are not forwarded (the cache asks for
+    /// the full representation and answers them itself); the stored response's validators are sent
+    /// when it is being revalidated (RFC 9111 §4.3.1).
+    /// </summary>
+    public static bool ApplyFetch(HttpRequestMessage proxyRequest, CachedResponse? validate, bool dropClientNoCache)
+    {
+        var h = proxyRequest.Headers;
+        foreach (var name in ClientValidators) h.Remove(name);
+        if (dropClientNoCache)
+        {
+            h.Remove("Cache-Control");
+            h.Remove("Pragma");
+        }
+
+        if (validate is null) return false;
+        var sent = false;
+        if (validate.ETag is { } etag)
+        {
+            sent = h.TryAddWithoutValidation("If-None-Match", etag);
+        }
+
+        var lm = validate.GetHeader("Last-Modified");
+        if (lm.Count > 0)
+        {
+            sent |= h.TryAddWithoutValidation("If-Modified-Since", lm[0]);
+        }
+
+        return sent;
+    }
+
+    /// <summary>Hands the host's connect timeout to the connection factory (see <see cref="TimeoutHttpClientFactory"/>).</summary>
+    public static void SetConnectTimeout(Microsoft.AspNetCore.Http.HttpContext httpContext, HttpRequestMessage proxyRequest)
+    {
+        if (httpContext.Items[UpstreamClient.ConnectTimeoutItem] is TimeSpan t)
+        {
+            proxyRequest.Options.Set(UpstreamClient.ConnectTimeoutKey, t);
+        }
+    }
+
+    /// <summary>Appends this node to a response's Via (RFC 9110 §7.6.3).</summary>
+    public static StringValues AppendVia(StringValues existing, string token) =>
+        StringValues.IsNullOrEmpty(existing) ? new StringValues(token) : StringValues.Concat(existing, token);
+
+}

@@ -1,0 +1,177 @@
+using EdgeCache.Engine;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
+
+namespace EdgeCache.Proxy.Internal;
+
+/// <summary>Writes responses to clients: stored entries (hits, and misses as they stream in), upstream
+/// responses that are not stored, and the node's own errors.</summary>
+internal static class ResponseWriter
+{
+    /// <summary>Fields a 304 carries when the 200 would have (RFC 9110 §15.4.5).</summary>
+    private static readonly string[] NotModifiedFields = ["Cache-Control", "Content-Location", "Date", "ETag", "Expires", "Vary", "Last-Modified"];
+
+    public static async Task WriteEntryAsync(HttpContext ctx, CacheEngine engine, CachedResponse entry, string cacheStatus, StringValues upstreamCacheStatus)
+    {
+        var request = ctx.Request;
+        var response = ctx.Response;
+        var headers = response.Headers;
+        var now = engine.Time.GetUtcNow();
+        var age = Freshness.AgeSeconds(entry.CurrentAge(now));
+        var isHead = HttpMethods.IsHead(request.Method);
+
+        // A conditional request is answered from the stored response (RFC 9111 §4.3.2).
+        if (Conditionals.IsNotModified(request.Headers, entry))
+        {
+            response.StatusCode = StatusCodes.Status304NotModified;
+            foreach (var name in NotModifiedFields)
+            {
+                var v = entry.GetHeader(name);
+                if (v.Count > 0) headers[name] = v;
+            }
+
+            if (!engine.Options.StripsCdnCacheControl && entry.GetHeader(HeaderRules.CdnCacheControl) is { Count: > 0 } cdn)
+            {
+                headers[HeaderRules.CdnCacheControl] = cdn;
+            }
+
+            AddTierFields(headers, engine, entry, age, cacheStatus, upstreamCacheStatus);
+            return;
+        }
+
+        var status = entry.StatusCode;
+        long start = 0;
+        long? count = entry.Body.IsCompleted ? entry.Body.Length : KnownLength(entry);
+        string? contentRange = null;
+        if (status == StatusCodes.Status200OK && request.Headers.ContainsKey(HeaderNames.Range) && Conditionals.IfRangeAllows(request.Headers, entry))
+        {
+            if (count is null)
+            {
+                if (!await entry.Body.WaitForCompletionAsync(ctx.RequestAborted).ConfigureAwait(false))
+                {
+                    await WriteErrorAsync(ctx, engine, StatusCodes.Status502BadGateway, "The upstream response ended early.", cacheStatus).ConfigureAwait(false);
+                    return;
+                }
+
+                count = entry.Body.Length;
+            }
+
+            var total = count.Value;
+            switch (ByteRange.Evaluate(request.Headers.Range, total, out var s, out var n))
+            {
+                case RangeOutcome.Unsatisfiable:
+                    response.StatusCode = StatusCodes.Status416RangeNotSatisfiable;
+                    headers.ContentRange = "bytes */" + total;
+                    AddTierFields(headers, engine, entry, age, cacheStatus, upstreamCacheStatus);
+                    response.ContentLength = 0;
+                    return;
+                case RangeOutcome.Partial:
+                    status = StatusCodes.Status206PartialContent;
+                    start = s;
+                    count = n;
+                    contentRange = "bytes " + s + "-" + (s + n - 1) + "/" + total;
+                    break;
+            }
+        }
+
+        response.StatusCode = status;
+        var strip = engine.Options.StripsCdnCacheControl;
+        foreach (var h in entry.Headers)
+        {
+            if (h.Key.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)) continue;
+            if (strip && h.Key.Equals(HeaderRules.CdnCacheControl, StringComparison.OrdinalIgnoreCase)) continue;
+            headers.Append(h.Key, h.Value);
+        }
+
+        if (contentRange is not null) headers.ContentRange = contentRange;
+        if (status == StatusCodes.Status200OK) headers.AcceptRanges = "bytes";
+        AddTierFields(headers, engine, entry, age, cacheStatus, upstreamCacheStatus);
+        if (status is StatusCodes.Status204NoContent or < 200)
+        {
+            return;
+        }
+
+        if (count is { } c) response.ContentLength = c;
+        if (isHead) return;
+
+        if (start == 0 && entry.Body.TryGetSingleSegment(out var whole) && (count ?? whole.Length) == whole.Length)
+        {
+            await response.BodyWriter.WriteAsync(whole, ctx.RequestAborted).ConfigureAwait(false);
+            return;
+        }
+
+        await CopyBodyAsync(ctx, engine, entry.Body, start, count ?? -1).ConfigureAwait(false);
+    }
+
+    /// <summary>Streams an upstream response that is not stored (private, no-store, too large …).</summary>
+    public static async Task WriteUpstreamAsync(HttpContext ctx, CacheEngine engine, UpstreamResponse upstream, string cacheStatus)
+    {
+        var response = ctx.Response;
+        var headers = response.Headers;
+        response.StatusCode = upstream.StatusCode;
+        var strip = engine.Options.StripsCdnCacheControl;
+        foreach (var h in upstream.Headers)
+        {
+            if (h.Key.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)) continue;
+            if (h.Key.Equals(HeaderRules.CacheStatus, StringComparison.OrdinalIgnoreCase)) continue;
+            if (strip && h.Key.Equals(HeaderRules.CdnCacheControl, StringComparison.OrdinalIgnoreCase)) continue;
+            headers[h.Key] = h.Value;
+        }
+
+        headers.Via = RequestRewriter.AppendVia(headers.Via, engine.ViaToken);
+        headers[HeaderRules.CacheStatus] = StringValues.Concat(upstream.Headers[HeaderRules.CacheStatus], cacheStatus);
+        if (upstream.StatusCode is StatusCodes.Status204NoContent or StatusCodes.Status304NotModified or < 200) return;
+        if (upstream.ContentLength is { } length) response.ContentLength = length;
+        if (HttpMethods.IsHead(ctx.Request.Method)) return;
+        await CopyBodyAsync(ctx, engine, upstream.Body, 0, -1).ConfigureAwait(false);
+    }
+
+    public static Task WriteErrorAsync(HttpContext ctx, CacheEngine engine, int status, string message, string cacheStatus)
+    {
+        var response = ctx.Response;
+        if (response.HasStarted)
+        {
+            ctx.Abort();
+            return Task.CompletedTask;
+        }
+
+        response.Clear();
+        response.StatusCode = status;
+        response.ContentType = "text/plain; charset=utf-8";
+        response.Headers.CacheControl = "no-store";
+        response.Headers.Via = engine.ViaToken;
+        response.Headers[HeaderRules.CacheStatus] = cacheStatus;
+        return response.WriteAsync($"{status} {ReasonPhrase(status)}: {message}\n");
+    }
+
+    private static async Task CopyBodyAsync(HttpContext ctx, CacheEngine engine, CacheBody body, long start, long count)
+    {
+        try
+        {
+            await body.CopyToAsync(ctx.Response.BodyWriter, start, count, ctx.RequestAborted).ConfigureAwait(false);
+        }
+        catch (IOException ex) when (!ctx.RequestAborted.IsCancellationRequested)
+        {
+            // The upstream broke mid-body: cut the transfer so the client sees a truncated
+            // response, never a complete-looking wrong one.
+            Log.BodyFailed(engine.Logger, ex);
+            ctx.Abort();
+        }
+    }
+
+    private static void AddTierFields(IHeaderDictionary headers, CacheEngine engine, CachedResponse entry, long age, string cacheStatus, StringValues upstreamCacheStatus)
+    {
+        headers.Age = age.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        headers.Via = RequestRewriter.AppendVia(entry.GetHeader(HeaderNames.Via), engine.ViaToken);
+        headers[HeaderRules.CacheStatus] = upstreamCacheStatus.Count == 0 ? new StringValues(cacheStatus) : StringValues.Concat(upstreamCacheStatus, cacheStatus);
+    }
+
+    private static long? KnownLength(CachedResponse entry)
+    {
+        var cl = entry.GetHeader(HeaderNames.ContentLength);
+        return cl.Count == 1 && long.TryParse(cl[0], System.Globalization.NumberStyles.None, null, out var n) ? n : null;
+    }
+
+    private static string ReasonPhrase(int status) => Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status);
+}

@@ -1,0 +1,58 @@
+using EdgeCache.Engine;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace EdgeCache.Proxy.Internal;
+
+/// <summary>Transforms a cache fetch: request rewritten for the upstream, response head captured.</summary>
+internal sealed class FetchTransformer(CacheEngine engine, UpstreamRequest request, UpstreamResponse response, CachedResponse? validate, bool dropClientNoCache) : HttpTransformer
+{
+    public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+    {
+        await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken).ConfigureAwait(false);
+        RequestRewriter.Apply(proxyRequest, request, engine, request.Headers["Connection"]);
+        RequestRewriter.SetConnectTimeout(httpContext, proxyRequest);
+        response.SentValidators = RequestRewriter.ApplyFetch(proxyRequest, validate, dropClientNoCache);
+        response.RequestTime = engine.Time.GetUtcNow();
+    }
+
+    public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    {
+        await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken).ConfigureAwait(false);
+        if (proxyResponse is null) return false;
+        response.ResponseTime = engine.Time.GetUtcNow();
+        response.StatusCode = (int)proxyResponse.StatusCode;
+        response.ContentLength = proxyResponse.Content.Headers.ContentLength;
+        response.Body = new CacheBody(response.ContentLength);
+        response.Head.TrySetResult();
+        return true;
+    }
+}
+
+/// <summary>Transforms a pass-through request (unsafe methods, bypassed requests): forwarded and
+/// answered as the upstream answers, with this tier's Via and Cache-Status added.</summary>
+internal sealed class PassTransformer(CacheEngine engine, UpstreamRequest request, string fwd) : HttpTransformer
+{
+    public int? UpstreamStatus { get; private set; }
+
+    public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+    {
+        await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken).ConfigureAwait(false);
+        RequestRewriter.Apply(proxyRequest, request, engine, httpContext.Request.Headers.Connection);
+        RequestRewriter.SetConnectTimeout(httpContext, proxyRequest);
+    }
+
+    public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    {
+        var copy = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken).ConfigureAwait(false);
+        if (proxyResponse is null) return copy;
+        UpstreamStatus = (int)proxyResponse.StatusCode;
+        var headers = httpContext.Response.Headers;
+        if (engine.Options.StripsCdnCacheControl) headers.Remove(HeaderRules.CdnCacheControl);
+        headers.Via = RequestRewriter.AppendVia(headers.Via, engine.ViaToken);
+        var status = CacheStatus.Format(engine.Options.CacheName, hit: false, fwd, UpstreamStatus, stored: false, collapsed: false, ttlSeconds: null, detail: null);
+        headers[HeaderRules.CacheStatus] = StringValues.Concat(headers[HeaderRules.CacheStatus], status);
+        return copy;
+    }
+}

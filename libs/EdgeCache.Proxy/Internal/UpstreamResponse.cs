@@ -1,0 +1,34 @@
+using EdgeCache.Engine;
+using Microsoft.AspNetCore.Http;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace EdgeCache.Proxy.Internal;
+
+/// <summary>An upstream response as it arrives: the head first, then the body into a <see cref="CacheBody"/>.</summary>
+internal sealed class UpstreamResponse
+{
+    public int StatusCode { get; set; }
+
+    public HeaderDictionary Headers { get; } = new();
+
+    public CacheBody Body { get; set; } = null!;
+
+    public long? ContentLength { get; set; }
+
+    public DateTimeOffset RequestTime { get; set; }
+
+    public DateTimeOffset ResponseTime { get; set; }
+
+    /// <summary>The validators this fetch sent, when it revalidated a stored response.</summary>
+    public bool SentValidators { get; set; }
+
+    /// <summary>Set when no response head arrived.</summary>
+    public ForwarderError Error { get; set; }
+
+    public bool Failed => Error != ForwarderError.None;
+
+    internal TaskCompletionSource Head { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Status for a client when the upstream could not be reached: 504 for time-outs, else 502.</summary>
+    public int ErrorStatus => Error is ForwarderError.RequestTimedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway;
+}

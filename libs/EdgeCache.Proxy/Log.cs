@@ -1,0 +1,32 @@
+using Microsoft.Extensions.Logging;
+
+namespace EdgeCache.Proxy;
+
+/// <summary>Source-generated log messages. Event ids 1000–1999 belong to this project.
+/// Cache keys and query strings are logged only at Debug.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1001, LogLevel.Warning, "Upstream {Destination} failed ({Error}) for a {Method} request; it is marked unhealthy for {Reactivation}.")]
+    public static partial void UpstreamFailed(ILogger logger, string destination, string error, string method, TimeSpan reactivation);
+
+    [LoggerMessage(1002, LogLevel.Information, "Retrying an idempotent {Method} request on {Destination} after {Error}.")]
+    public static partial void Retrying(ILogger logger, string method, string destination, string error);
+
+    [LoggerMessage(1003, LogLevel.Debug, "Stored {Key} ({Bytes} bytes).")]
+    public static partial void Stored(ILogger logger, string key, long bytes);
+
+    [LoggerMessage(1004, LogLevel.Debug, "Not stored {Key}: {Reason}.")]
+    public static partial void NotStored(ILogger logger, string key, string reason);
+
+    [LoggerMessage(1005, LogLevel.Warning, "Background revalidation failed: {Error}.")]
+    public static partial void BackgroundRevalidationFailed(ILogger logger, string error);
+
+    [LoggerMessage(1006, LogLevel.Information, "Misdirected request: no route serves this host.")]
+    public static partial void Misdirected(ILogger logger);
+
+    [LoggerMessage(1007, LogLevel.Information, "EdgeCache {Role} node {NodeId} listening: traffic {Traffic}, admin {Admin}.")]
+    public static partial void Listening(ILogger logger, NodeRole role, string nodeId, string traffic, string admin);
+
+    [LoggerMessage(1008, LogLevel.Warning, "Upstream response body ended early; the entry was not stored and the client transfer was cut.")]
+    public static partial void BodyFailed(ILogger logger, Exception error);
+}
