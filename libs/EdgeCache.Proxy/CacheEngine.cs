@@ -8,10 +8,10 @@ namespace EdgeCache.Proxy;
 /// <summary>The node's cache: tiers, in-flight fetches and the settings they run by. One per node.</summary>
 public sealed class CacheEngine
 {
-    public CacheEngine(IOptions<EdgeCacheOptions> options, TimeProvider time, ILogger<CacheEngine> logger)
+    public CacheEngine(IOptions<EdgeCacheOptions> options, CacheClock clock, ILogger<CacheEngine> logger)
     {
         Options = options.Value;
-        Time = time;
+        Time = clock.Time;
         Logger = logger;
         Memory = new MemoryTier(Options.MemoryBudgetBytes, Options.MaxObjectBytes);
         Heuristics = new HeuristicOptions(Options.HeuristicFraction, Options.HeuristicMaxAge);

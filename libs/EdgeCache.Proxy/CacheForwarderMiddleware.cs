@@ -155,7 +155,7 @@ internal sealed class CacheForwarderMiddleware
             FetchResult? result = null;
             try
             {
-                result = await FetchOnceAsync(request, target, state).ConfigureAwait(false);
+                result = await FetchOnceAsync(request, target, state, background: true).ConfigureAwait(false);
                 if (result.Kind == FetchKind.Failed) Log.BackgroundRevalidationFailed(_engine.Logger, result.Response.Error.ToString());
             }
             catch (Exception ex)
@@ -169,10 +169,10 @@ internal sealed class CacheForwarderMiddleware
         });
     }
 
-    private async Task<FetchResult> FetchOnceAsync(UpstreamRequest request, UpstreamTarget target, CacheRequestState state)
+    private async Task<FetchResult> FetchOnceAsync(UpstreamRequest request, UpstreamTarget target, CacheRequestState state, bool background = false)
     {
         var validate = state.Stored;
-        var response = await _upstream.FetchAsync(request, target, validate, state.DropClientNoCache, CancellationToken.None).ConfigureAwait(false);
+        var response = await _upstream.FetchAsync(request, target, validate, state.DropClientNoCache, background, CancellationToken.None).ConfigureAwait(false);
         if (response.Failed)
         {
             return new FetchResult { Kind = FetchKind.Failed, Response = response };

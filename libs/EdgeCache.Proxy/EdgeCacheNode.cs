@@ -43,7 +43,7 @@ public static class EdgeCacheNode
             .PostConfigure(o => o.Role = role)
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<EdgeCacheOptions>, EdgeCacheOptionsValidator>();
-        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(CacheClock.System);
         services.AddSingleton<CacheEngine>();
         services.AddSingleton<UpstreamClient>();
         services.AddSingleton<NodeEndpoints>();

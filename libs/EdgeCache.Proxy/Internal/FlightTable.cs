@@ -11,7 +11,17 @@ internal sealed class FlightTable
 {
     private readonly ConcurrentDictionary<string, Flight> _flights = new(StringComparer.Ordinal);
 
+    private long _joined;
+
     public int Count => _flights.Count;
+
+    /// <summary>Requests that joined a fetch already in flight (collapsed), since start.</summary>
+    public long Collapsed => Interlocked.Read(ref _joined);
+
+    /// <summary>Requests that asked for a fetch, leaders and waiters, since start.</summary>
+    public long Requests => Interlocked.Read(ref _requests);
+
+    private long _requests;
 
     /// <summary>Joins the fetch in flight for <paramref name="key"/>, or starts one (leader = true).</summary>
     public Flight JoinOrStart(string key, out bool leader)
@@ -19,6 +29,8 @@ internal sealed class FlightTable
         var mine = new Flight(key);
         var flight = _flights.GetOrAdd(key, mine);
         leader = ReferenceEquals(flight, mine);
+        Interlocked.Increment(ref _requests);
+        if (!leader) Interlocked.Increment(ref _joined);
         return flight;
     }
 

@@ -61,14 +61,21 @@ internal static class RequestRewriter
     /// the full representation and answers them itself); the stored response's validators are sent
     /// when it is being revalidated (RFC 9111 §4.3.1).
     /// </summary>
-    public static bool ApplyFetch(HttpRequestMessage proxyRequest, CachedResponse? validate, bool dropClientNoCache)
+    public static bool ApplyFetch(HttpRequestMessage proxyRequest, CachedResponse? validate, bool dropClientNoCache, bool background)
     {
         var h = proxyRequest.Headers;
         foreach (var name in ClientValidators) h.Remove(name);
-        if (dropClientNoCache)
+        if (dropClientNoCache || background)
         {
             h.Remove("Cache-Control");
             h.Remove("Pragma");
+        }
+
+        if (background)
+        {
+            // A background refresh exists to get a fresh copy: a stale one from the next tier
+            // (its own stale-while-revalidate) would be useless, so ask it to revalidate too.
+            h.TryAddWithoutValidation("Cache-Control", "max-age=0");
         }
 
         if (validate is null) return false;

@@ -32,7 +32,7 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, IDestinationHealt
     public static readonly HttpRequestOptionsKey<TimeSpan> ConnectTimeoutKey = new("EdgeCache.ConnectTimeout");
 
     /// <summary>Fetches for the cache; returns once the response head arrived (the body keeps streaming into it) or the fetch failed.</summary>
-    public async Task<UpstreamResponse> FetchAsync(UpstreamRequest request, UpstreamTarget target, CachedResponse? validate, bool dropClientNoCache, CancellationToken cancellationToken)
+    public async Task<UpstreamResponse> FetchAsync(UpstreamRequest request, UpstreamTarget target, CachedResponse? validate, bool dropClientNoCache, bool background, CancellationToken cancellationToken)
     {
         DestinationState? failed = null;
         UpstreamResponse? last = null;
@@ -42,7 +42,7 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, IDestinationHealt
             if (destination is null) break;
             var response = new UpstreamResponse();
             var ctx = CaptureContext.Create(request, response, cancellationToken);
-            var transformer = new FetchTransformer(engine, request, response, validate, dropClientNoCache);
+            var transformer = new FetchTransformer(engine, request, response, validate, dropClientNoCache, background);
             var send = SendAsync(ctx, destination, target, transformer);
             await Task.WhenAny(response.Head.Task, send).ConfigureAwait(false);
             if (response.Head.Task.IsCompleted)

@@ -1,0 +1,327 @@
+using System.Net;
+using Microsoft.AspNetCore.Http;
+using EdgeCache.FunctionalTests.Infrastructure;
+
+namespace EdgeCache.FunctionalTests;
+
+/// <summary>The cache path end to end: edge → consistent-hashed shield → origin.</summary>
+[Collection(CdnFixtureGroup.Name)]
+public sealed class CachePathTests(Topology cdn)
+{
+    private static string NewPath() => "/t/" + Guid.NewGuid().ToString("N");
+
+    [Fact]
+    public async Task Second_request_is_an_edge_hit_and_the_origin_saw_one_request()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "hello world", ("Cache-Control", "max-age=60"));
+
+        using var first = await cdn.GetAsync(0, path);
+        using var second = await cdn.GetAsync(0, path);
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal("hello world", await first.BodyAsync());
+        Assert.Contains("fwd=uri-miss", first.EdgeStatus(), StringComparison.Ordinal);
+        Assert.Contains("stored", first.EdgeStatus(), StringComparison.Ordinal);
+        Assert.Equal("hello world", await second.BodyAsync());
+        Assert.StartsWith("EdgeCache-Edge; hit", second.EdgeStatus(), StringComparison.Ordinal);
+        Assert.Contains("detail=memory", second.EdgeStatus(), StringComparison.Ordinal);
+        Assert.Equal("", second.ShieldStatus());
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task The_other_edge_gets_the_object_from_the_shield_and_the_origin_still_saw_one()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "shared", ("Cache-Control", "max-age=60"));
+
+        using var viaEdge1 = await cdn.GetAsync(0, path);
+        using var viaEdge2 = await cdn.GetAsync(1, path);
+
+        Assert.Equal("shared", await viaEdge2.BodyAsync());
+        Assert.StartsWith("EdgeCache-Shield; hit", viaEdge2.ShieldStatus(), StringComparison.Ordinal);
+        Assert.Contains("fwd=uri-miss", viaEdge2.EdgeStatus(), StringComparison.Ordinal);
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Two_hundred_concurrent_misses_across_both_edges_reach_the_origin_once()
+    {
+        var path = NewPath();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        cdn.Origin.Map(path, async ctx =>
+        {
+            await release.Task.WaitAsync(TimeSpan.FromSeconds(20));
+            ctx.Response.Headers.CacheControl = "max-age=60";
+            await ctx.Response.WriteAsync("collapsed body");
+        });
+
+        var before = cdn.EdgeEngine(0).Flights.Requests + cdn.EdgeEngine(1).Flights.Requests;
+        var requests = Enumerable.Range(0, 200).Select(i => cdn.GetAsync(i % 2, path)).ToArray();
+
+        // Every request is waiting on a fetch before the origin answers.
+        await Topology.WaitUntilAsync(
+            () => cdn.EdgeEngine(0).Flights.Requests + cdn.EdgeEngine(1).Flights.Requests - before >= 200,
+            because: "all 200 requests joined a fetch");
+        release.SetResult();
+        var responses = await Task.WhenAll(requests);
+
+        foreach (var r in responses)
+        {
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            Assert.Equal("collapsed body", await r.BodyAsync());
+            r.Dispose();
+        }
+
+        Assert.Equal(1, cdn.Origin.Count(path));
+        Assert.Equal(198, responses.Count(r => r.EdgeStatus().Contains("collapsed", StringComparison.Ordinal)));
+    }
+
+    [Theory]
+    [InlineData("no-store, max-age=60")]
+    [InlineData("private, max-age=60")]
+    public async Task No_store_and_private_responses_are_not_stored(string cacheControl)
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "secret", ("Cache-Control", cacheControl));
+
+        using var first = await cdn.GetAsync(0, path);
+        using var second = await cdn.GetAsync(0, path);
+
+        Assert.Equal("secret", await second.BodyAsync());
+        Assert.DoesNotContain("stored", second.EdgeStatus(), StringComparison.Ordinal);
+        Assert.DoesNotContain("hit", second.EdgeStatus(), StringComparison.Ordinal);
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Responses_with_Set_Cookie_are_not_stored_by_default()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "with cookie", ("Cache-Control", "max-age=60"), ("Set-Cookie", "session=abc"));
+
+        using var first = await cdn.GetAsync(0, path);
+        using var second = await cdn.GetAsync(0, path);
+
+        Assert.Equal("session=abc", second.Header("Set-Cookie"));
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Set_Cookie_responses_are_stored_where_the_host_allows_it()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "with cookie", ("Cache-Control", "max-age=60"), ("Set-Cookie", "theme=dark"));
+
+        using var first = await cdn.GetAsync(0, path, Topology.CookieSite);
+        using var second = await cdn.GetAsync(0, path, Topology.CookieSite);
+
+        Assert.StartsWith("EdgeCache-Edge; hit", second.EdgeStatus(), StringComparison.Ordinal);
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Revalidation_with_an_ETag_is_a_304_upstream_and_a_200_to_the_client()
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.Headers.CacheControl = "max-age=10";
+            ctx.Response.Headers.ETag = "\"v1\"";
+            if (ctx.Request.Headers.IfNoneMatch == "\"v1\"")
+            {
+                ctx.Response.StatusCode = 304;
+                return Task.CompletedTask;
+            }
+
+            return ctx.Response.WriteAsync("versioned body");
+        });
+
+        using var first = await cdn.GetAsync(0, path);
+        cdn.Clock.Advance(TimeSpan.FromSeconds(11));
+        using var second = await cdn.GetAsync(0, path);
+
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        Assert.Equal("versioned body", await second.BodyAsync());
+        Assert.Contains("fwd=stale", second.EdgeStatus(), StringComparison.Ordinal);
+        Assert.Contains("fwd-status=304", second.EdgeStatus(), StringComparison.Ordinal);
+        var seen = cdn.Origin.Requests(path);
+        Assert.Equal(2, seen.Count);
+        Assert.Equal("\"v1\"", seen[1].Headers["If-None-Match"]);
+
+        // Freshened: the next request is a hit again.
+        using var third = await cdn.GetAsync(0, path);
+        Assert.StartsWith("EdgeCache-Edge; hit", third.EdgeStatus(), StringComparison.Ordinal);
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Stale_while_revalidate_serves_stale_at_once_and_refreshes_once_in_the_background()
+    {
+        var path = NewPath();
+        var version = 1;
+        var revalidation = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        cdn.Origin.Map(path, async ctx =>
+        {
+            var v = Volatile.Read(ref version);
+            if (v > 1) await revalidation.Task.WaitAsync(TimeSpan.FromSeconds(20));
+            ctx.Response.Headers.CacheControl = "max-age=10, stale-while-revalidate=60";
+            await ctx.Response.WriteAsync("version " + v);
+        });
+
+        using (await cdn.GetAsync(0, path))
+        {
+        }
+
+        Volatile.Write(ref version, 2);
+        cdn.Clock.Advance(TimeSpan.FromSeconds(15));
+
+        // The origin is holding the refresh; clients still get the stale copy immediately.
+        using var stale1 = await cdn.GetAsync(0, path);
+        using var stale2 = await cdn.GetAsync(0, path);
+        Assert.Equal("version 1", await stale1.BodyAsync());
+        Assert.Equal("version 1", await stale2.BodyAsync());
+        Assert.StartsWith("EdgeCache-Edge; hit", stale1.EdgeStatus(), StringComparison.Ordinal);
+        Assert.Contains("stale-while-revalidate", stale1.EdgeStatus(), StringComparison.Ordinal);
+
+        revalidation.SetResult();
+        await Topology.WaitUntilAsync(() => cdn.Origin.Count(path) == 2, because: "one background refresh");
+        await Topology.WaitUntilAsync(() => cdn.EdgeEngine(0).Flights.Count == 0, because: "refresh finished");
+        using var fresh = await cdn.GetAsync(0, path);
+        Assert.Equal("version 2", await fresh.BodyAsync());
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Stale_if_error_serves_the_stored_copy_when_the_origin_fails()
+    {
+        var path = NewPath();
+        var failing = false;
+        cdn.Origin.Map(path, ctx =>
+        {
+            if (Volatile.Read(ref failing))
+            {
+                ctx.Response.StatusCode = 503;
+                return ctx.Response.WriteAsync("origin down");
+            }
+
+            ctx.Response.Headers.CacheControl = "max-age=10, stale-if-error=600";
+            return ctx.Response.WriteAsync("good copy");
+        });
+
+        using (await cdn.GetAsync(0, path))
+        {
+        }
+
+        Volatile.Write(ref failing, true);
+        cdn.Clock.Advance(TimeSpan.FromSeconds(30));
+        using var response = await cdn.GetAsync(0, path);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("good copy", await response.BodyAsync());
+        // The shield's stale copy answered (its Cache-Status entry says so); the edge passed it on.
+        Assert.Contains("stale-if-error", response.Header("Cache-Status"), StringComparison.Ordinal);
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Without_stale_if_error_an_origin_error_reaches_the_client()
+    {
+        var path = NewPath();
+        var failing = false;
+        cdn.Origin.Map(path, ctx =>
+        {
+            if (Volatile.Read(ref failing))
+            {
+                ctx.Response.StatusCode = 503;
+                return ctx.Response.WriteAsync("origin down");
+            }
+
+            ctx.Response.Headers.CacheControl = "max-age=10";
+            return ctx.Response.WriteAsync("good copy");
+        });
+
+        using (await cdn.GetAsync(0, path))
+        {
+        }
+
+        Volatile.Write(ref failing, true);
+        cdn.Clock.Advance(TimeSpan.FromSeconds(30));
+        using var response = await cdn.GetAsync(0, path);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("origin down", await response.BodyAsync());
+    }
+
+    [Fact]
+    public async Task Vary_variants_are_kept_apart()
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.Headers.CacheControl = "max-age=60";
+            ctx.Response.Headers.Vary = "Accept-Language";
+            return ctx.Response.WriteAsync("lang=" + ctx.Request.Headers.AcceptLanguage);
+        });
+
+        async Task<string> Get(string lang)
+        {
+            using var r = await cdn.GetAsync(0, path, configure: m => m.Headers.Add("Accept-Language", lang));
+            return await r.BodyAsync() + "|" + r.EdgeStatus();
+        }
+
+        var en1 = await Get("en");
+        var fr1 = await Get("fr");
+        var en2 = await Get("en");
+        var fr2 = await Get("fr");
+
+        Assert.StartsWith("lang=en|", en1, StringComparison.Ordinal);
+        Assert.StartsWith("lang=fr|", fr1, StringComparison.Ordinal);
+        Assert.Contains("fwd=vary-miss", fr1, StringComparison.Ordinal);
+        Assert.StartsWith("lang=en|EdgeCache-Edge; hit", en2, StringComparison.Ordinal);
+        Assert.StartsWith("lang=fr|EdgeCache-Edge; hit", fr2, StringComparison.Ordinal);
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task An_unknown_host_gets_421_and_nothing_reaches_any_origin()
+    {
+        var before = cdn.Origin.TotalRequests;
+
+        using var edge = await cdn.GetAsync(0, "/anything", host: "evil.example.net");
+        var request = new HttpRequestMessage(HttpMethod.Get, new Uri(cdn.ShieldUri(0), "/anything"));
+        request.Headers.Host = "evil.example.net";
+        using var shield = await cdn.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.MisdirectedRequest, edge.StatusCode);
+        Assert.Equal(HttpStatusCode.MisdirectedRequest, shield.StatusCode);
+        Assert.Contains("serves no site", await edge.BodyAsync(), StringComparison.Ordinal);
+        Assert.Equal(before, cdn.Origin.TotalRequests);
+    }
+
+    [Fact]
+    public async Task Client_no_cache_revalidates_by_default_and_is_ignored_where_the_host_says_so()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "body", ("Cache-Control", "max-age=60"));
+
+        using (await cdn.GetAsync(0, path))
+        {
+        }
+
+        using var forced = await cdn.GetAsync(0, path, configure: m => m.Headers.CacheControl = new() { NoCache = true });
+        Assert.Contains("fwd=request", forced.EdgeStatus(), StringComparison.Ordinal);
+        Assert.Equal(2, cdn.Origin.Count(path));
+
+        var ignored = NewPath();
+        cdn.Origin.MapStatic(ignored, "body", ("Cache-Control", "max-age=60"));
+        using (await cdn.GetAsync(0, ignored, Topology.IgnoreSite))
+        {
+        }
+
+        using var notForced = await cdn.GetAsync(0, ignored, Topology.IgnoreSite, m => m.Headers.Pragma.ParseAdd("no-cache"));
+        Assert.StartsWith("EdgeCache-Edge; hit", notForced.EdgeStatus(), StringComparison.Ordinal);
+        Assert.Equal(1, cdn.Origin.Count(ignored));
+    }
+}

@@ -1,0 +1,174 @@
+using EdgeCache.Proxy;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+
+namespace EdgeCache.FunctionalTests.Infrastructure;
+
+/// <summary>
+/// A real local CDN on loopback: a test origin, shields and edges, each a Kestrel host on port 0.
+/// Cache time is a shared FakeTimeProvider (tests move it; sockets and YARP keep real time).
+/// Health-check intervals are sub-second so failover tests finish quickly.
+/// </summary>
+public class Topology : IAsyncLifetime
+{
+    public const string Site = "www.example.com";
+    public const string CookieSite = "cookies.example.com";
+    public const string IgnoreSite = "ignore.example.com";
+
+    private readonly int _shieldCount;
+    private readonly int _edgeCount;
+
+    public Topology() : this(shields: 2, edges: 2)
+    {
+    }
+
+    protected Topology(int shields, int edges)
+    {
+        _shieldCount = shields;
+        _edgeCount = edges;
+    }
+
+    public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
+
+    public TestOrigin Origin { get; private set; } = null!;
+
+    public List<WebApplication> Shields { get; } = [];
+
+    public List<WebApplication> Edges { get; } = [];
+
+    public HttpClient Client { get; } = new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, AutomaticDecompression = System.Net.DecompressionMethods.None, UseCookies = false })
+    {
+        Timeout = TimeSpan.FromSeconds(30),
+    };
+
+    public TimeSpan HealthInterval { get; } = TimeSpan.FromMilliseconds(250);
+
+    public Uri EdgeUri(int i) => Edges[i].Services.GetRequiredService<NodeEndpoints>().TrafficUri();
+
+    public Uri ShieldUri(int i) => Shields[i].Services.GetRequiredService<NodeEndpoints>().TrafficUri();
+
+    public CacheEngine EdgeEngine(int i) => Edges[i].Services.GetRequiredService<CacheEngine>();
+
+    public CacheEngine ShieldEngine(int i) => Shields[i].Services.GetRequiredService<CacheEngine>();
+
+    public async Task InitializeAsync()
+    {
+        Origin = await TestOrigin.StartAsync(Clock);
+        for (var i = 0; i < _shieldCount; i++)
+        {
+            var id = "shield-" + (char)('a' + i);
+            Shields.Add(await StartNodeAsync(NodeRole.Shield, ShieldConfig(id)));
+        }
+
+        for (var i = 0; i < _edgeCount; i++)
+        {
+            Edges.Add(await StartNodeAsync(NodeRole.Edge, EdgeConfig("edge-" + (i + 1))));
+        }
+    }
+
+    private static Dictionary<string, string?> Common(string id) => new()
+    {
+        ["EdgeCache:NodeId"] = id,
+        ["EdgeCache:Listen:Traffic:0"] = "http://127.0.0.1:0",
+        ["EdgeCache:Listen:Admin"] = "http://127.0.0.1:0",
+        ["EdgeCache:MemoryBudgetBytes"] = (64 * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["EdgeCache:ShutdownTimeout"] = "00:00:01",
+        [$"EdgeCache:Hosts:{CookieSite}:StoreSetCookie"] = "true",
+        [$"EdgeCache:Hosts:{IgnoreSite}:ClientNoCache"] = "Ignore",
+        ["EdgeCache:Defaults:ConnectTimeout"] = "00:00:01",
+        ["EdgeCache:Defaults:ResponseTimeout"] = "00:00:05",
+    };
+
+    protected virtual Dictionary<string, string?> ShieldConfig(string id)
+    {
+        var c = Common(id);
+        c["ReverseProxy:Routes:sites:ClusterId"] = "origin";
+        c["ReverseProxy:Routes:sites:Match:Path"] = "{**catch-all}";
+        for (var i = 0; i < Hosts.Length; i++) c[$"ReverseProxy:Routes:sites:Match:Hosts:{i}"] = Hosts[i];
+        c["ReverseProxy:Clusters:origin:Destinations:origin:Address"] = Origin.Uri.ToString();
+        return c;
+    }
+
+    protected virtual Dictionary<string, string?> EdgeConfig(string id)
+    {
+        var c = Common(id);
+        c["ReverseProxy:Routes:sites:ClusterId"] = "shields";
+        c["ReverseProxy:Routes:sites:Match:Path"] = "{**catch-all}";
+        for (var i = 0; i < Hosts.Length; i++) c[$"ReverseProxy:Routes:sites:Match:Hosts:{i}"] = Hosts[i];
+        c["ReverseProxy:Clusters:shields:LoadBalancingPolicy"] = ConsistentHashLoadBalancingPolicy.PolicyName;
+        c["ReverseProxy:Clusters:shields:HealthCheck:AvailableDestinationsPolicy"] = "HealthyOrPanic";
+        c["ReverseProxy:Clusters:shields:HealthCheck:Active:Enabled"] = "true";
+        c["ReverseProxy:Clusters:shields:HealthCheck:Active:Interval"] = HealthInterval.ToString();
+        c["ReverseProxy:Clusters:shields:HealthCheck:Active:Timeout"] = HealthInterval.ToString();
+        c["ReverseProxy:Clusters:shields:HealthCheck:Active:Policy"] = "ConsecutiveFailures";
+        c["ReverseProxy:Clusters:shields:HealthCheck:Active:Path"] = "/readyz";
+        c["ReverseProxy:Clusters:shields:HealthCheck:Passive:Enabled"] = "true";
+        c["ReverseProxy:Clusters:shields:HealthCheck:Passive:Policy"] = "TransportFailureRate";
+        c["ReverseProxy:Clusters:shields:HealthCheck:Passive:ReactivationPeriod"] = "00:00:02";
+        for (var i = 0; i < Shields.Count; i++)
+        {
+            var endpoints = Shields[i].Services.GetRequiredService<NodeEndpoints>();
+            var name = "shield-" + (char)('a' + i);
+            c[$"ReverseProxy:Clusters:shields:Destinations:{name}:Address"] = endpoints.TrafficUri().ToString();
+            c[$"ReverseProxy:Clusters:shields:Destinations:{name}:Health"] = endpoints.AdminUri!.ToString();
+        }
+
+        return c;
+    }
+
+    protected static readonly string[] Hosts = [Site, CookieSite, IgnoreSite, "img.example.com"];
+
+    private async Task<WebApplication> StartNodeAsync(NodeRole role, Dictionary<string, string?> config)
+    {
+        var app = EdgeCacheNode.Build(role, [], builder =>
+        {
+            builder.Configuration.Sources.Clear();
+            builder.Configuration.AddInMemoryCollection(config);
+            builder.Logging.ClearProviders();
+            builder.Services.AddSingleton(new CacheClock(Clock));
+        });
+        await app.StartAsync();
+        return app;
+    }
+
+    /// <summary>Sends a request to an edge with the given Host.</summary>
+    public Task<HttpResponseMessage> GetAsync(int edge, string pathAndQuery, string host = Site, Action<HttpRequestMessage>? configure = null, HttpMethod? method = null)
+    {
+        var request = new HttpRequestMessage(method ?? HttpMethod.Get, new Uri(EdgeUri(edge), pathAndQuery));
+        request.Headers.Host = host;
+        configure?.Invoke(request);
+        return Client.SendAsync(request);
+    }
+
+    /// <summary>Polls <paramref name="condition"/> until it holds or the deadline passes.</summary>
+    public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null, string? because = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("Condition not met in time: " + because);
+            await Task.Delay(10);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var app in Edges.Concat(Shields))
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+
+        await Origin.DisposeAsync();
+        Client.Dispose();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class CdnFixtureGroup : ICollectionFixture<Topology>
+{
+    public const string Name = "cdn";
+}
