@@ -9,9 +9,6 @@ namespace EdgeCache.Proxy.Internal;
 /// responses that are not stored, and the node's own errors.</summary>
 internal static class ResponseWriter
 {
-    /// <summary>Fields a 304 carries when the 200 would have (RFC 9110 §15.4.5).</summary>
-    private static readonly string[] NotModifiedFields = ["Cache-Control", "Content-Location", "Date", "ETag", "Expires", "Vary", "Last-Modified"];
-
     public static async Task WriteEntryAsync(HttpContext ctx, CacheEngine engine, CachedResponse entry, string cacheStatus, StringValues upstreamCacheStatus)
     {
         var request = ctx.Request;
@@ -25,15 +22,15 @@ internal static class ResponseWriter
         if (Conditionals.IsNotModified(request.Headers, entry))
         {
             response.StatusCode = StatusCodes.Status304NotModified;
-            foreach (var name in NotModifiedFields)
-            {
-                var v = entry.GetHeader(name);
-                if (v.Count > 0) headers[name] = v;
-            }
 
-            if (!engine.Options.StripsCdnCacheControl && entry.GetHeader(HeaderRules.CdnCacheControl) is { Count: > 0 } cdn)
+            // RFC 9110 §15.4.5 lists the fields a 304 must carry; it may carry more that guide
+            // cache updates, and the next tier down is a cache (RFC 9111 §4.3.4), so every stored
+            // field goes except those that describe a body.
+            foreach (var h in entry.Headers)
             {
-                headers[HeaderRules.CdnCacheControl] = cdn;
+                if (HeaderRules.IsKeptOnUpdate(h.Key)) continue;
+                if (engine.Options.StripsCdnCacheControl && h.Key.Equals(HeaderRules.CdnCacheControl, StringComparison.OrdinalIgnoreCase)) continue;
+                headers.Append(h.Key, h.Value);
             }
 
             AddTierFields(headers, engine, entry, age, cacheStatus, upstreamCacheStatus);

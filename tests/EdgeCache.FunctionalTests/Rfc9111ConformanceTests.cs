@@ -1,0 +1,536 @@
+using System.Net;
+using System.Net.Http.Headers;
+using EdgeCache.FunctionalTests.Infrastructure;
+using Microsoft.AspNetCore.Http;
+using HeaderUtilities = Microsoft.Net.Http.Headers.HeaderUtilities;
+
+namespace EdgeCache.FunctionalTests;
+
+/// <summary>
+/// One test per requirement of RFC 9111 (and the RFC 9110, 5861, 9211 and 9213 rules a shared
+/// cache must keep), named after the section, run through the whole chain: client → edge →
+/// shield → origin. Assertions are on what the client and the origin see.
+/// </summary>
+[Collection(CdnFixtureGroup.Name)]
+public sealed class Rfc9111ConformanceTests(Topology cdn)
+{
+    private static string NewPath() => "/rfc/" + Guid.NewGuid().ToString("N");
+
+    private async Task<HttpResponseMessage> Get(string path, Action<HttpRequestMessage>? configure = null, int edge = 0) =>
+        await cdn.GetAsync(edge, path, configure: configure);
+
+    private async Task<HttpResponseMessage> Send(HttpMethod method, string path, Action<HttpRequestMessage>? configure = null) =>
+        await cdn.GetAsync(0, path, configure: configure, method: method);
+
+    private static bool IsHit(HttpResponseMessage r) => r.EdgeStatus().StartsWith("EdgeCache-Edge; hit", StringComparison.Ordinal);
+
+    [Fact]
+    public async Task Rfc9111_3_a_response_with_max_age_is_stored_and_reused()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=60"));
+        (await Get(path)).Dispose();
+        using var r = await Get(path);
+        Assert.True(IsHit(r));
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9111_3_a_302_without_explicit_freshness_is_not_stored()
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.StatusCode = 302;
+            ctx.Response.Headers.Location = "/elsewhere";
+            return Task.CompletedTask;
+        });
+        (await Get(path)).Dispose();
+        using var r = await Get(path);
+        Assert.Equal(HttpStatusCode.Found, r.StatusCode);
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9111_3_a_302_with_max_age_is_stored()
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.StatusCode = 302;
+            ctx.Response.Headers.Location = "/elsewhere";
+            ctx.Response.Headers.CacheControl = "max-age=60";
+            return Task.CompletedTask;
+        });
+        (await Get(path)).Dispose();
+        using var r = await Get(path);
+        Assert.Equal(HttpStatusCode.Found, r.StatusCode);
+        Assert.Equal("/elsewhere", r.Header("Location"));
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9111_3_5_a_response_to_a_request_with_Authorization_is_not_stored_unless_allowed()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "mine", ("Cache-Control", "max-age=60"));
+        void Auth(HttpRequestMessage m) => m.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "t0ken");
+        (await Get(path, Auth)).Dispose();
+        (await Get(path)).Dispose();
+        Assert.Equal(2, cdn.Origin.Count(path));
+
+        var shared = NewPath();
+        cdn.Origin.MapStatic(shared, "shared", ("Cache-Control", "public, max-age=60"));
+        (await Get(shared, Auth)).Dispose();
+        using var r = await Get(shared);
+        Assert.True(IsHit(r));
+        Assert.Equal(1, cdn.Origin.Count(shared));
+    }
+
+    [Fact]
+    public async Task Rfc9111_4_1_Vary_star_never_matches()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=60"), ("Vary", "*"));
+        (await Get(path)).Dispose();
+        (await Get(path)).Dispose();
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9111_4_1_Accept_Encoding_is_normalised_before_matching_Vary()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=60"), ("Vary", "Accept-Encoding"));
+        (await Get(path, m => m.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip, br"))).Dispose();
+        using var r = await Get(path, m => m.Headers.TryAddWithoutValidation("Accept-Encoding", "br;q=1.0,gzip;q=0.8, unknown"));
+        Assert.True(IsHit(r));
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9111_4_2_1_s_maxage_overrides_max_age_in_a_shared_cache()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=1, s-maxage=100"));
+        (await Get(path)).Dispose();
+        cdn.Clock.Advance(TimeSpan.FromSeconds(10));
+        using var r = await Get(path);
+        Assert.True(IsHit(r));
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9111_4_2_1_Expires_gives_freshness_when_max_age_is_absent()
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.Headers.Expires = HeaderUtilities.FormatDate(cdn.Origin.Now.AddSeconds(60));
+            return ctx.Response.WriteAsync("x");
+        });
+        (await Get(path)).Dispose();
+        cdn.Clock.Advance(TimeSpan.FromSeconds(30));
+        using var r = await Get(path);
+        Assert.True(IsHit(r));
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9111_5_3_an_invalid_Expires_such_as_0_means_already_expired()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Expires", "0"));
+        (await Get(path)).Dispose();
+        using var r = await Get(path);
+        Assert.False(IsHit(r));
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9111_4_2_2_heuristic_freshness_from_Last_Modified()
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.Headers.LastModified = HeaderUtilities.FormatDate(cdn.Origin.Now.AddDays(-10));
+            return ctx.Response.WriteAsync("x");
+        });
+        (await Get(path)).Dispose();
+        cdn.Clock.Advance(TimeSpan.FromHours(1));
+        using var r = await Get(path);
+        Assert.True(IsHit(r));
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9111_4_2_3_Age_on_a_hit_is_the_resident_time_plus_the_initial_age()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=600"), ("Age", "20"));
+        using var first = await Get(path);
+        Assert.Equal("20", first.Header("Age"));
+        cdn.Clock.Advance(TimeSpan.FromSeconds(7));
+        using var hit = await Get(path);
+        Assert.True(IsHit(hit));
+        Assert.Equal("27", hit.Header("Age"));
+        using var fromShield = await Get(path, edge: 1);
+        Assert.Equal("27", fromShield.Header("Age"));
+    }
+
+    [Fact]
+    public async Task Rfc9111_4_2_3_an_upstream_Age_counts_against_freshness()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=60"), ("Age", "50"));
+        (await Get(path)).Dispose();
+        cdn.Clock.Advance(TimeSpan.FromSeconds(15));
+        using var r = await Get(path);
+        Assert.False(IsHit(r));
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9111_4_3_1_a_stale_response_with_Last_Modified_is_revalidated_with_If_Modified_Since()
+    {
+        var path = NewPath();
+        const string lm = "Mon, 02 Nov 2026 10:00:00 GMT";
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.Headers.CacheControl = "max-age=10";
+            ctx.Response.Headers.LastModified = lm;
+            if (ctx.Request.Headers.IfModifiedSince == lm)
+            {
+                ctx.Response.StatusCode = 304;
+                return Task.CompletedTask;
+            }
+
+            return ctx.Response.WriteAsync("body");
+        });
+        (await Get(path)).Dispose();
+        cdn.Clock.Advance(TimeSpan.FromSeconds(20));
+        using var r = await Get(path);
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        Assert.Equal("body", await r.BodyAsync());
+        Assert.Equal(lm, cdn.Origin.Requests(path)[1].Headers["If-Modified-Since"]);
+    }
+
+    [Fact]
+    public async Task Rfc9111_4_3_2_a_client_conditional_request_is_answered_304_from_the_cache()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "body", ("Cache-Control", "max-age=60"), ("ETag", "\"abc\""));
+        (await Get(path)).Dispose();
+        using var r = await Get(path, m => m.Headers.IfNoneMatch.ParseAdd("\"abc\""));
+        Assert.Equal(HttpStatusCode.NotModified, r.StatusCode);
+        Assert.Equal("\"abc\"", r.Header("ETag"));
+        Assert.Equal("", await r.BodyAsync());
+        Assert.Equal(1, cdn.Origin.Count(path));
+
+        using var other = await Get(path, m => m.Headers.IfNoneMatch.ParseAdd("\"other\""));
+        Assert.Equal(HttpStatusCode.OK, other.StatusCode);
+        Assert.Equal("body", await other.BodyAsync());
+    }
+
+    [Fact]
+    public async Task Rfc9111_4_3_4_a_304_updates_the_stored_header_fields()
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.Headers.CacheControl = "max-age=10";
+            ctx.Response.Headers.ETag = "\"e\"";
+            if (ctx.Request.Headers.IfNoneMatch == "\"e\"")
+            {
+                ctx.Response.Headers["X-Version"] = "2";
+                ctx.Response.StatusCode = 304;
+                return Task.CompletedTask;
+            }
+
+            ctx.Response.Headers["X-Version"] = "1";
+            return ctx.Response.WriteAsync("body");
+        });
+        (await Get(path)).Dispose();
+        cdn.Clock.Advance(TimeSpan.FromSeconds(20));
+        (await Get(path)).Dispose();
+        using var r = await Get(path);
+        Assert.True(IsHit(r));
+        Assert.Equal("2", r.Header("X-Version"));
+        Assert.Equal("body", await r.BodyAsync());
+    }
+
+    [Fact]
+    public async Task Rfc9111_4_4_a_successful_unsafe_request_invalidates_the_target_and_same_origin_Location()
+    {
+        var path = NewPath();
+        var other = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=600"));
+        cdn.Origin.MapStatic(other, "y", ("Cache-Control", "max-age=600"));
+        (await Get(path)).Dispose();
+        (await Get(other)).Dispose();
+
+        cdn.Origin.Map(path + "/update", _ => Task.CompletedTask);
+        cdn.Origin.Map(path, ctx =>
+        {
+            if (HttpMethods.IsPost(ctx.Request.Method))
+            {
+                ctx.Response.StatusCode = 201;
+                ctx.Response.Headers.Location = other;
+                return Task.CompletedTask;
+            }
+
+            ctx.Response.Headers.CacheControl = "max-age=600";
+            return ctx.Response.WriteAsync("x2");
+        });
+
+        using var post = await Send(HttpMethod.Post, path, m => m.Content = new StringContent("data"));
+        Assert.Equal(HttpStatusCode.Created, post.StatusCode);
+        Assert.Contains("fwd=method", post.EdgeStatus(), StringComparison.Ordinal);
+
+        using var afterPath = await Get(path);
+        using var afterOther = await Get(other);
+        Assert.False(IsHit(afterPath));
+        Assert.False(IsHit(afterOther));
+        Assert.Equal("x2", await afterPath.BodyAsync());
+    }
+
+    [Fact]
+    public async Task Rfc9111_4_4_a_failed_unsafe_request_does_not_invalidate()
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            if (HttpMethods.IsDelete(ctx.Request.Method))
+            {
+                ctx.Response.StatusCode = 500;
+                return Task.CompletedTask;
+            }
+
+            ctx.Response.Headers.CacheControl = "max-age=600";
+            return ctx.Response.WriteAsync("x");
+        });
+        (await Get(path)).Dispose();
+        using var delete = await Send(HttpMethod.Delete, path);
+        Assert.Equal(HttpStatusCode.InternalServerError, delete.StatusCode);
+        using var r = await Get(path);
+        Assert.True(IsHit(r));
+    }
+
+    [Fact]
+    public async Task Rfc9111_5_2_1_1_request_max_age_rejects_older_stored_responses()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=600"));
+        (await Get(path)).Dispose();
+        cdn.Clock.Advance(TimeSpan.FromSeconds(5));
+        using var r = await Get(path, m => m.Headers.CacheControl = new CacheControlHeaderValue { MaxAge = TimeSpan.FromSeconds(2) });
+        Assert.False(IsHit(r));
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9111_5_2_1_2_request_max_stale_accepts_a_stale_response()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=10"));
+        (await Get(path)).Dispose();
+        cdn.Clock.Advance(TimeSpan.FromSeconds(15));
+        using var r = await Get(path, m => m.Headers.CacheControl = new CacheControlHeaderValue { MaxStale = true, MaxStaleLimit = TimeSpan.FromSeconds(30) });
+        Assert.True(IsHit(r));
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9111_5_2_1_3_request_min_fresh_rejects_responses_that_will_soon_be_stale()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=60"));
+        (await Get(path)).Dispose();
+        cdn.Clock.Advance(TimeSpan.FromSeconds(50));
+        using var r = await Get(path, m => m.Headers.CacheControl = new CacheControlHeaderValue { MinFresh = TimeSpan.FromSeconds(20) });
+        Assert.False(IsHit(r));
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9111_5_2_1_5_request_no_store_prevents_storing_the_response()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=60"));
+        (await Get(path, m => m.Headers.CacheControl = new CacheControlHeaderValue { NoStore = true })).Dispose();
+        (await Get(path)).Dispose();
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9111_5_2_1_7_only_if_cached_gets_504_on_a_miss_and_the_stored_response_on_a_hit()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=60"));
+        void OnlyIfCached(HttpRequestMessage m) => m.Headers.CacheControl = new CacheControlHeaderValue { OnlyIfCached = true };
+        using var miss = await Get(path, OnlyIfCached);
+        Assert.Equal(HttpStatusCode.GatewayTimeout, miss.StatusCode);
+        Assert.Equal(0, cdn.Origin.Count(path));
+        (await Get(path)).Dispose();
+        using var hit = await Get(path, OnlyIfCached);
+        Assert.Equal(HttpStatusCode.OK, hit.StatusCode);
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9111_5_2_2_2_must_revalidate_forbids_serving_stale_even_with_stale_if_error()
+    {
+        var path = NewPath();
+        var failing = false;
+        cdn.Origin.Map(path, ctx =>
+        {
+            if (Volatile.Read(ref failing))
+            {
+                ctx.Response.StatusCode = 503;
+                return Task.CompletedTask;
+            }
+
+            ctx.Response.Headers.CacheControl = "max-age=10, must-revalidate, stale-if-error=600";
+            return ctx.Response.WriteAsync("x");
+        });
+        (await Get(path)).Dispose();
+        Volatile.Write(ref failing, true);
+        cdn.Clock.Advance(TimeSpan.FromSeconds(20));
+        using var r = await Get(path, m => m.Headers.CacheControl = new CacheControlHeaderValue { MaxStale = true });
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, r.StatusCode);
+    }
+
+    [Fact]
+    public async Task Rfc9111_5_2_2_4_response_no_cache_is_stored_but_revalidated_on_every_use()
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.Headers.CacheControl = "no-cache";
+            ctx.Response.Headers.ETag = "\"n\"";
+            if (ctx.Request.Headers.IfNoneMatch == "\"n\"")
+            {
+                ctx.Response.StatusCode = 304;
+                return Task.CompletedTask;
+            }
+
+            return ctx.Response.WriteAsync("body");
+        });
+        (await Get(path)).Dispose();
+        using var r = await Get(path);
+        Assert.Equal("body", await r.BodyAsync());
+        Assert.Equal(2, cdn.Origin.Count(path));
+        Assert.Equal("\"n\"", cdn.Origin.Requests(path)[1].Headers["If-None-Match"]);
+    }
+
+    [Fact]
+    public async Task Rfc9111_5_2_2_8_proxy_revalidate_forbids_a_shared_cache_from_serving_stale()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=10, proxy-revalidate"));
+        (await Get(path)).Dispose();
+        cdn.Clock.Advance(TimeSpan.FromSeconds(20));
+        using var r = await Get(path, m => m.Headers.CacheControl = new CacheControlHeaderValue { MaxStale = true });
+        Assert.False(IsHit(r));
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9110_9_3_2_HEAD_is_answered_from_a_stored_GET_response()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "0123456789", ("Cache-Control", "max-age=60"));
+        (await Get(path)).Dispose();
+        using var head = await Send(HttpMethod.Head, path);
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Equal(10, head.Content.Headers.ContentLength);
+        Assert.Equal("", await head.BodyAsync());
+        Assert.True(IsHit(head));
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9110_14_a_single_range_is_served_206_from_the_stored_full_response()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "0123456789abcdefghij", ("Cache-Control", "max-age=60"), ("ETag", "\"r\""));
+        using var miss = await Get(path, m => m.Headers.Range = new RangeHeaderValue(5, 9));
+        Assert.Equal(HttpStatusCode.PartialContent, miss.StatusCode);
+        Assert.Equal("56789", await miss.BodyAsync());
+        Assert.Equal("bytes 5-9/20", miss.Header("Content-Range"));
+        Assert.False(cdn.Origin.Requests(path)[0].Headers.ContainsKey("Range"));
+
+        using var suffix = await Get(path, m => m.Headers.Range = new RangeHeaderValue(null, 3));
+        Assert.Equal("hij", await suffix.BodyAsync());
+        using var longSuffix = await Get(path, m => m.Headers.Range = new RangeHeaderValue(null, 500));
+        Assert.Equal(HttpStatusCode.PartialContent, longSuffix.StatusCode);
+        Assert.Equal("0123456789abcdefghij", await longSuffix.BodyAsync());
+        using var unsatisfiable = await Get(path, m => m.Headers.Range = new RangeHeaderValue(100, 200));
+        Assert.Equal(HttpStatusCode.RequestedRangeNotSatisfiable, unsatisfiable.StatusCode);
+        Assert.Equal("bytes */20", unsatisfiable.Header("Content-Range"));
+        using var ifRangeMismatch = await Get(path, m =>
+        {
+            m.Headers.Range = new RangeHeaderValue(0, 1);
+            m.Headers.IfRange = new RangeConditionHeaderValue("\"other\"");
+        });
+        Assert.Equal(HttpStatusCode.OK, ifRangeMismatch.StatusCode);
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9110_7_6_hop_by_hop_fields_are_stripped_and_Via_Host_and_X_Forwarded_For_are_set()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=60"), ("X-Origin-Thing", "kept"));
+        using var r = await Get(path, m =>
+        {
+            m.Headers.Connection.Add("X-Hop");
+            m.Headers.TryAddWithoutValidation("X-Hop", "secret");
+            m.Headers.TryAddWithoutValidation("X-End-To-End", "kept");
+            m.Headers.TryAddWithoutValidation("X-Forwarded-For", "203.0.113.9");
+        });
+        var seen = cdn.Origin.Requests(path)[0].Headers;
+        Assert.False(seen.ContainsKey("X-Hop"));
+        Assert.Equal("kept", seen["X-End-To-End"]);
+        Assert.Equal(Topology.Site, seen["Host"]);
+        Assert.Equal("203.0.113.9, 127.0.0.1, 127.0.0.1", seen["X-Forwarded-For"]);
+        Assert.Equal("1.1 edge-1, 1.1 " + ShieldOf(r), seen["Via"]);
+        Assert.Equal("kept", r.Header("X-Origin-Thing"));
+        Assert.EndsWith("1.1 edge-1", r.Header("Via"), StringComparison.Ordinal);
+    }
+
+    private static string ShieldOf(HttpResponseMessage r) => r.Header("Via").Split(", ")[0].Split(' ')[1];
+
+    [Fact]
+    public async Task Rfc9213_CDN_Cache_Control_governs_the_tiers_and_is_removed_for_clients()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "no-store"), ("CDN-Cache-Control", "max-age=60"));
+        using var first = await Get(path);
+        using var second = await Get(path);
+        Assert.True(IsHit(second));
+        Assert.Equal("no-store", second.Header("Cache-Control"));
+        Assert.Equal("", second.Header("CDN-Cache-Control"));
+        Assert.Equal("", first.Header("CDN-Cache-Control"));
+        Assert.Equal(1, cdn.Origin.Count(path));
+
+        var forbidden = NewPath();
+        cdn.Origin.MapStatic(forbidden, "x", ("Cache-Control", "max-age=60"), ("CDN-Cache-Control", "no-store"));
+        (await Get(forbidden)).Dispose();
+        (await Get(forbidden)).Dispose();
+        Assert.Equal(2, cdn.Origin.Count(forbidden));
+    }
+
+    [Fact]
+    public async Task Rfc9211_each_tier_appends_its_Cache_Status_entry_with_the_edge_last()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=60"));
+        using var r = await Get(path);
+        var members = r.Headers.GetValues("Cache-Status").SelectMany(v => v.Split(", ")).ToList();
+        Assert.Equal(2, members.Count);
+        Assert.StartsWith("EdgeCache-Shield; fwd=uri-miss; fwd-status=200; stored", members[0], StringComparison.Ordinal);
+        Assert.StartsWith("EdgeCache-Edge; fwd=uri-miss; fwd-status=200; stored", members[1], StringComparison.Ordinal);
+        Assert.Equal("0", r.Header("Age"));
+    }
+}
