@@ -1,0 +1,250 @@
+using Microsoft.AspNetCore.Http;
+using static EdgeCache.Engine.Tests.TestData;
+
+namespace EdgeCache.Engine.Tests;
+
+public class StoragePolicyTests
+{
+    private static StoreDecision Evaluate(
+        HeaderDictionary response, HeaderDictionary? request = null, int status = 200, string method = "GET", HostCachePolicy? policy = null) =>
+        StoragePolicy.Evaluate(method, request ?? Headers(), status, response, policy ?? HostCachePolicy.Default);
+
+    [Fact]
+    public void Rfc9111_3_Plain_200_is_stored_heuristically()
+    {
+        Assert.Equal(StoreDecision.Store, Evaluate(Headers()));
+    }
+
+    [Fact]
+    public void Rfc9111_3_200_with_max_age_is_stored()
+    {
+        Assert.Equal(StoreDecision.Store, Evaluate(Headers(("Cache-Control", "max-age=60"))));
+    }
+
+    [Theory]
+    [InlineData("POST")]
+    [InlineData("PUT")]
+    [InlineData("DELETE")]
+    [InlineData("HEAD")]
+    [InlineData("OPTIONS")]
+    [InlineData("PATCH")]
+    public void Rfc9111_3_Only_GET_responses_are_stored(string method)
+    {
+        Assert.Equal(StoreDecision.MethodNotCacheable, Evaluate(Headers(("Cache-Control", "public, max-age=60")), method: method));
+    }
+
+    [Fact]
+    public void Rfc9111_3_GET_method_name_is_case_insensitive()
+    {
+        Assert.Equal(StoreDecision.Store, Evaluate(Headers(("Cache-Control", "max-age=60")), method: "get"));
+    }
+
+    [Theory]
+    [InlineData(100)]
+    [InlineData(103)]
+    [InlineData(206)]
+    [InlineData(304)]
+    public void Rfc9111_3_Interim_partial_and_not_modified_responses_are_not_stored(int status)
+    {
+        Assert.Equal(StoreDecision.StatusNotCacheable, Evaluate(Headers(("Cache-Control", "public, max-age=60")), status: status));
+    }
+
+    [Theory]
+    [InlineData(302)]
+    [InlineData(303)]
+    [InlineData(307)]
+    [InlineData(500)]
+    [InlineData(201)]
+    public void Rfc9111_3_Status_not_heuristically_cacheable_without_explicit_freshness_is_not_stored(int status)
+    {
+        Assert.Equal(StoreDecision.NoFreshnessInformation, Evaluate(Headers(("Last-Modified", Http(T0.AddDays(-1)))), status: status));
+    }
+
+    [Theory]
+    [InlineData("Cache-Control", "max-age=60")]
+    [InlineData("Cache-Control", "s-maxage=60")]
+    [InlineData("Cache-Control", "public")]
+    [InlineData("Expires", "Wed, 01 Jan 2025 13:00:00 GMT")]
+    [InlineData("Expires", "0")]
+    public void Rfc9111_3_302_with_explicit_freshness_or_public_is_stored(string name, string value)
+    {
+        Assert.Equal(StoreDecision.Store, Evaluate(Headers((name, value)), status: 302));
+    }
+
+    [Theory]
+    [InlineData(203)]
+    [InlineData(204)]
+    [InlineData(301)]
+    [InlineData(308)]
+    [InlineData(404)]
+    [InlineData(410)]
+    [InlineData(501)]
+    public void Rfc9111_3_Heuristically_cacheable_status_is_stored_without_explicit_freshness(int status)
+    {
+        Assert.Equal(StoreDecision.Store, Evaluate(Headers(), status: status));
+    }
+
+    [Fact]
+    public void Rfc9111_5_2_2_4_No_cache_with_validator_is_stored_for_revalidation()
+    {
+        Assert.Equal(StoreDecision.Store, Evaluate(Headers(("Cache-Control", "no-cache"), ("ETag", "\"v1\"")), status: 302));
+        Assert.Equal(StoreDecision.Store, Evaluate(Headers(("Cache-Control", "no-cache"), ("Last-Modified", Http(T0))), status: 302));
+        Assert.Equal(StoreDecision.NoFreshnessInformation, Evaluate(Headers(("Cache-Control", "no-cache")), status: 302));
+    }
+
+    [Fact]
+    public void Rfc9111_5_2_1_5_Request_no_store_is_not_stored()
+    {
+        var decision = Evaluate(Headers(("Cache-Control", "public, max-age=60")), Headers(("Cache-Control", "no-store")));
+
+        Assert.Equal(StoreDecision.RequestNoStore, decision);
+    }
+
+    [Theory]
+    [InlineData("no-store")]
+    [InlineData("public, max-age=60, no-store")]
+    [InlineData("NO-STORE")]
+    public void Rfc9111_5_2_2_5_Response_no_store_is_not_stored(string cacheControl)
+    {
+        Assert.Equal(StoreDecision.ResponseNoStore, Evaluate(Headers(("Cache-Control", cacheControl))));
+    }
+
+    [Theory]
+    [InlineData("private")]
+    [InlineData("private, max-age=60")]
+    [InlineData("private=\"Set-Cookie\", s-maxage=60")]
+    public void Rfc9111_5_2_2_7_Private_is_not_stored_by_a_shared_cache(string cacheControl)
+    {
+        Assert.Equal(StoreDecision.Private, Evaluate(Headers(("Cache-Control", cacheControl))));
+    }
+
+    [Theory]
+    [InlineData("max-age=60")]
+    [InlineData("")]
+    [InlineData("no-cache")]
+    public void Rfc9111_3_5_Authorization_without_explicit_permission_is_not_stored(string cacheControl)
+    {
+        var response = cacheControl.Length == 0 ? Headers() : Headers(("Cache-Control", cacheControl));
+
+        Assert.Equal(StoreDecision.Authorization, Evaluate(response, Headers(("Authorization", "Bearer abc"))));
+    }
+
+    [Theory]
+    [InlineData("public")]
+    [InlineData("public, max-age=60")]
+    [InlineData("s-maxage=60")]
+    [InlineData("must-revalidate, max-age=60")]
+    public void Rfc9111_3_5_Authorization_with_public_s_maxage_or_must_revalidate_is_stored(string cacheControl)
+    {
+        Assert.Equal(StoreDecision.Store, Evaluate(Headers(("Cache-Control", cacheControl)), Headers(("Authorization", "Bearer abc"))));
+    }
+
+    [Fact]
+    public void Rfc9111_7_3_Set_Cookie_is_not_stored_by_default()
+    {
+        var response = Headers(("Cache-Control", "public, max-age=60"), ("Set-Cookie", "session=1"));
+
+        Assert.False(HostCachePolicy.Default.StoreSetCookie);
+        Assert.Equal(StoreDecision.SetCookie, Evaluate(response));
+        Assert.Equal(StoreDecision.SetCookie, Evaluate(response, policy: new HostCachePolicy { StoreSetCookie = false }));
+    }
+
+    [Fact]
+    public void Rfc9111_7_3_Set_Cookie_is_stored_when_the_host_allows_it()
+    {
+        var response = Headers(("Cache-Control", "public, max-age=60"), ("Set-Cookie", "session=1"));
+
+        Assert.Equal(StoreDecision.Store, Evaluate(response, policy: new HostCachePolicy { StoreSetCookie = true }));
+    }
+
+    [Theory]
+    [InlineData("*")]
+    [InlineData("Accept-Encoding, *")]
+    [InlineData(" * ")]
+    public void Rfc9111_4_1_Vary_star_is_not_stored(string vary)
+    {
+        Assert.Equal(StoreDecision.VaryStar, Evaluate(Headers(("Cache-Control", "max-age=60"), ("Vary", vary))));
+    }
+
+    [Fact]
+    public void Rfc9111_4_1_Vary_star_on_a_second_field_line_is_not_stored()
+    {
+        Assert.Equal(StoreDecision.VaryStar, Evaluate(Headers(("Cache-Control", "max-age=60"), ("Vary", "Accept-Encoding"), ("Vary", "*"))));
+    }
+
+    [Fact]
+    public void Rfc9111_4_1_Vary_on_named_fields_is_stored()
+    {
+        Assert.Equal(StoreDecision.Store, Evaluate(Headers(("Cache-Control", "max-age=60"), ("Vary", "Accept-Encoding, Accept-Language"))));
+    }
+
+    [Fact]
+    public void Rfc9213_2_1_CDN_Cache_Control_no_store_wins_over_Cache_Control_max_age()
+    {
+        var response = Headers(("CDN-Cache-Control", "no-store"), ("Cache-Control", "max-age=60"));
+
+        Assert.Equal(StoreDecision.ResponseNoStore, Evaluate(response));
+    }
+
+    [Fact]
+    public void Rfc9213_2_1_CDN_Cache_Control_max_age_wins_over_Cache_Control_private()
+    {
+        var response = Headers(("CDN-Cache-Control", "max-age=60"), ("Cache-Control", "private"));
+
+        Assert.Equal(StoreDecision.Store, Evaluate(response));
+    }
+
+    [Fact]
+    public void Rfc9213_2_1_CDN_Cache_Control_max_age_wins_over_Cache_Control_no_store()
+    {
+        var response = Headers(("CDN-Cache-Control", "max-age=60"), ("Cache-Control", "no-store"));
+
+        Assert.Equal(StoreDecision.Store, Evaluate(response));
+    }
+
+    [Fact]
+    public void Rfc9213_2_1_Expires_is_ignored_when_CDN_Cache_Control_is_present()
+    {
+        var response = Headers(("CDN-Cache-Control", "no-transform"), ("Expires", "Wed, 01 Jan 2025 13:00:00 GMT"));
+
+        Assert.Equal(StoreDecision.NoFreshnessInformation, Evaluate(response, status: 302));
+    }
+
+    [Fact]
+    public void Rfc9213_2_1_Empty_CDN_Cache_Control_falls_back_to_Cache_Control()
+    {
+        var response = Headers(("CDN-Cache-Control", ""), ("Cache-Control", "private"));
+
+        Assert.Equal(StoreDecision.Private, Evaluate(response));
+    }
+
+    [Fact]
+    public void Rfc9213_2_1_Effective_directives_come_from_CDN_Cache_Control()
+    {
+        IHeaderDictionary response = Headers(("CDN-Cache-Control", "max-age=600"), ("Cache-Control", "max-age=5, private"));
+
+        var (directives, useExpires) = StoragePolicy.EffectiveDirectives(response);
+
+        Assert.Equal(new CacheDirectives { Present = true, MaxAge = 600 }, directives);
+        Assert.False(useExpires);
+    }
+
+    [Fact]
+    public void Rfc9213_2_1_Effective_directives_without_CDN_Cache_Control_are_Cache_Control_and_Expires()
+    {
+        IHeaderDictionary response = Headers(("Cache-Control", "max-age=5, private"));
+
+        var (directives, useExpires) = StoragePolicy.EffectiveDirectives(response);
+
+        Assert.Equal(new CacheDirectives { Present = true, MaxAge = 5, Private = true }, directives);
+        Assert.True(useExpires);
+    }
+
+    [Fact]
+    public void Rfc9213_2_1_CDN_Cache_Control_private_is_not_stored()
+    {
+        var response = Headers(("CDN-Cache-Control", "private"), ("Cache-Control", "public, max-age=60"));
+
+        Assert.Equal(StoreDecision.Private, Evaluate(response));
+    }
+}
