@@ -39,7 +39,11 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
         {
             return Forward(ctx, new CacheRequestState
             {
-                Mode = RequestMode.Pass, Key = key, Policy = policy, RequestDirectives = default, PassReason = "method",
+                Mode = RequestMode.Pass,
+                Key = key,
+                Policy = policy,
+                RequestDirectives = default,
+                PassReason = "method",
             });
         }
 
@@ -56,7 +60,11 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             return Forward(ctx, new CacheRequestState
             {
                 Mode = request.Headers.ContainsKey(HeaderNames.Upgrade) ? RequestMode.Pass : RequestMode.Fetch,
-                Key = key, Policy = policy, RequestDirectives = effective, MayCollapse = false, MayStore = !directives.NoStore,
+                Key = key,
+                Policy = policy,
+                RequestDirectives = effective,
+                MayCollapse = false,
+                MayStore = !directives.NoStore,
                 DropClientNoCache = !honour,
             });
         }

@@ -23,11 +23,23 @@ namespace EdgeCache.Proxy;
 /// </summary>
 public static class EdgeCacheNode
 {
+    /// <summary>Environment variable naming an extra JSON configuration file for this node.</summary>
+    public const string ConfigFileVariable = "EDGECACHE_CONFIG_FILE";
+
     private const string AdminConnectionItem = "EdgeCache.Admin";
 
     public static WebApplication Build(NodeRole role, string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+
+        // A node file (deploy/local writes one per node) layered over appsettings.json; command-line
+        // arguments still win, as they are added again last.
+        if (Environment.GetEnvironmentVariable(ConfigFileVariable) is { Length: > 0 } file)
+        {
+            builder.Configuration.AddJsonFile(Path.GetFullPath(file), optional: false, reloadOnChange: false);
+            builder.Configuration.AddCommandLine(args);
+        }
+
         configure?.Invoke(builder);
         AddServices(builder, role);
         var app = builder.Build();

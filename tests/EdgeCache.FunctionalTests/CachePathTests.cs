@@ -1,6 +1,6 @@
 using System.Net;
-using Microsoft.AspNetCore.Http;
 using EdgeCache.FunctionalTests.Infrastructure;
+using Microsoft.AspNetCore.Http;
 
 namespace EdgeCache.FunctionalTests;
 

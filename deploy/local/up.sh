@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Starts the local CDN in the background: a sample origin (unless ORIGIN is set), two origin
+# shields and two edges, all on loopback. Waits until every node is ready, then prints the
+# endpoints. Node data lives in deploy/local/data/ (kept by down.sh); logs and pids in run/.
+#
+#   deploy/local/up.sh                       # sample origin on :8000
+#   ORIGIN=http://127.0.0.1:3000 deploy/local/up.sh   # every Host goes to that origin (dev catch-all)
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+run="$here/run"
+data="$here/data"
+mkdir -p "$run" "$data"
+
+origin="${ORIGIN:-}"
+ports=(8081 8082 8091 8092 9081 9082 9091 9092)
+[ -z "$origin" ] && ports+=(8000)
+
+# Refuse to start on a taken port, naming who holds it.
+for p in "${ports[@]}"; do
+  holder="$(ss -H -ltnp "sport = :$p" 2>/dev/null | head -n1 || true)"
+  if [ -n "$holder" ]; then
+    who="$(echo "$holder" | sed -n 's/.*users:((\(.*\))).*/\1/p')"
+    echo "up.sh: port $p is already in use by ${who:-another process}." >&2
+    echo "up.sh: stop it (or run deploy/local/down.sh if it is an earlier local CDN) and try again." >&2
+    exit 1
+  fi
+done
+
+if [ -n "$origin" ] && ! [[ "$origin" =~ ^https?://[^/]+/?$ ]]; then
+  echo "up.sh: ORIGIN must look like http://host:port (got '$origin')." >&2
+  exit 1
+fi
+
+echo "Building (Release)..."
+: >"$run/build.log"
+for project in edge/EdgeCache.Edge origin-shield/EdgeCache.Shield loadtest/EdgeCache.SampleOrigin; do
+  dotnet build "$root/$project" -c Release -v quiet -nologo >>"$run/build.log" 2>&1 \
+    || { cat "$run/build.log" >&2; echo "up.sh: building $project failed" >&2; exit 1; }
+done
+
+bin() { echo "$root/$1/bin/Release/net10.0/$2.dll"; }
+
+hosts='"localhost", "127.0.0.1", "www.example.com", "img.example.com"'
+if [ -n "$origin" ]; then
+  match='"Path": "{**catch-all}"'
+  upstream="${origin%/}"
+else
+  match="\"Hosts\": [ $hosts ], \"Path\": \"{**catch-all}\""
+  upstream="http://127.0.0.1:8000"
+fi
+
+write_shield() { # id traffic admin
+  cat >"$run/$1.json" <<JSON
+{
+  "EdgeCache": {
+    "NodeId": "$1",
+    "Listen": { "Traffic": [ "http://127.0.0.1:$2" ], "Admin": "http://127.0.0.1:$3" }
+  },
+  "ReverseProxy": {
+    "Routes": { "sites": { "ClusterId": "origin", "Match": { $match } } },
+    "Clusters": { "origin": { "Destinations": { "origin": { "Address": "$upstream" } } } }
+  }
+}
+JSON
+}
+
+write_edge() { # id traffic admin
+  cat >"$run/$1.json" <<JSON
+{
+  "EdgeCache": {
+    "NodeId": "$1",
+    "Listen": { "Traffic": [ "http://127.0.0.1:$2" ], "Admin": "http://127.0.0.1:$3" }
+  },
+  "ReverseProxy": {
+    "Routes": { "sites": { "ClusterId": "shields", "Match": { $match } } },
+    "Clusters": {
+      "shields": {
+        "LoadBalancingPolicy": "EdgeCacheConsistentHash",
+        "HealthCheck": {
+          "AvailableDestinationsPolicy": "HealthyOrPanic",
+          "Active": { "Enabled": true, "Interval": "00:00:02", "Timeout": "00:00:01", "Policy": "ConsecutiveFailures", "Path": "/readyz" },
+          "Passive": { "Enabled": true, "Policy": "TransportFailureRate", "ReactivationPeriod": "00:00:05" }
+        },
+        "Destinations": {
+          "shield-a": { "Address": "http://127.0.0.1:8091", "Health": "http://127.0.0.1:9091" },
+          "shield-b": { "Address": "http://127.0.0.1:8092", "Health": "http://127.0.0.1:9092" }
+        }
+      }
+    }
+  }
+}
+JSON
+}
+
+start() { # name dll [args...]
+  local name="$1" dll="$2"; shift 2
+  mkdir -p "$data/$name"
+  EDGECACHE_CONFIG_FILE="$run/$name.json" nohup dotnet "$dll" "$@" >"$run/$name.log" 2>&1 &
+  echo $! >"$run/$name.pid"
+}
+
+if [ -z "$origin" ]; then
+  nohup dotnet "$(bin loadtest/EdgeCache.SampleOrigin EdgeCache.SampleOrigin)" --urls http://127.0.0.1:8000 >"$run/origin.log" 2>&1 &
+  echo $! >"$run/origin.pid"
+fi
+write_shield shield-a 8091 9091; start shield-a "$(bin origin-shield/EdgeCache.Shield EdgeCache.Shield)"
+write_shield shield-b 8092 9092; start shield-b "$(bin origin-shield/EdgeCache.Shield EdgeCache.Shield)"
+write_edge edge-1 8081 9081; start edge-1 "$(bin edge/EdgeCache.Edge EdgeCache.Edge)"
+write_edge edge-2 8082 9082; start edge-2 "$(bin edge/EdgeCache.Edge EdgeCache.Edge)"
+
+wait_ready() { # name url
+  for _ in $(seq 1 300); do
+    if curl -fsS -o /dev/null "$2" 2>/dev/null; then return 0; fi
+    if ! kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; then
+      echo "up.sh: $1 exited during start-up; its log ($run/$1.log) ends with:" >&2
+      tail -n 20 "$run/$1.log" >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+  echo "up.sh: $1 was not ready within 60 s (see $run/$1.log)" >&2
+  exit 1
+}
+
+[ -z "$origin" ] && wait_ready origin http://127.0.0.1:8000/__origin/stats
+wait_ready shield-a http://127.0.0.1:9091/readyz
+wait_ready shield-b http://127.0.0.1:9092/readyz
+wait_ready edge-1 http://127.0.0.1:9081/readyz
+wait_ready edge-2 http://127.0.0.1:9082/readyz
+
+cat <<TXT
+EdgeCache local CDN is up.
+  edges:   http://127.0.0.1:8081  http://127.0.0.1:8082   (admin :9081 :9082)
+  shields: http://127.0.0.1:8091  http://127.0.0.1:8092   (admin :9091 :9092)
+  origin:  ${origin:-http://127.0.0.1:8000 (sample origin; request counts at /__origin/stats)}
+  logs:    $run/*.log      data: $data
+Try:  curl -si -H 'Host: www.example.com' http://127.0.0.1:8081/hello
+Stop: deploy/local/down.sh   (add --wipe to delete the data too)
+TXT
