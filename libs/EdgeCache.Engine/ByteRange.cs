@@ -37,11 +37,13 @@ public static class ByteRange
         long lo = long.MaxValue, hi = -1;
         var any = false;
         var n = 0;
+        var specs = 0;
         foreach (var part in value.ToString().Split(','))
         {
             if (++n > MaxRanges) return RangeOutcome.Full;
             var spec = part.AsSpan().Trim(" \t");
             if (spec.IsEmpty) continue;
+            specs++;
             if (!TryParse(spec, length, out var s, out var e, out var satisfiable)) return RangeOutcome.Full;
             if (!satisfiable) continue;
             if (any && (s > hi + 1 || e < lo - 1)) return RangeOutcome.Full; // disjoint: send it all
@@ -50,7 +52,8 @@ public static class ByteRange
             any = true;
         }
 
-        if (n == 0) return RangeOutcome.Full;
+        // "bytes=" with no range-spec at all is malformed (range-set needs one), not unsatisfiable.
+        if (specs == 0) return RangeOutcome.Full;
         if (!any) return RangeOutcome.Unsatisfiable;
         start = lo;
         count = hi - lo + 1;

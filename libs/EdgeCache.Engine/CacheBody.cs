@@ -30,7 +30,9 @@ public sealed class CacheBody
     /// <summary>A complete body over existing bytes (tests, small synthetic bodies).</summary>
     public static CacheBody FromBytes(byte[] bytes)
     {
-        var body = new CacheBody(bytes.Length);
+        // One segment of exactly this length, even above the 16 MiB single-array limit of the
+        // constructor: Slice indexes segments by _segmentSize, so it must equal the array's length.
+        var body = new CacheBody(bytes.Length, bytes.Length > 0 ? bytes.Length : DefaultSegmentSize);
         if (bytes.Length > 0)
         {
             body._segments.Add(bytes);

@@ -9,6 +9,9 @@ public static class Vary
     /// <summary>Encodings whose presence in Accept-Encoding matters to a variant; everything else is noise.</summary>
     private static readonly string[] KnownEncodings = ["br", "gzip", "zstd", "deflate"];
 
+    /// <summary>The normalised value of an absent field: NUL cannot occur in a field value (RFC 9110 §5.5).</summary>
+    private const string Absent = "\0";
+
     /// <summary>Parses a Vary field into lower-cased names; "*" is kept as its own name.</summary>
     public static string[] ParseNames(StringValues vary)
     {
@@ -63,6 +66,8 @@ public static class Vary
     public static string Normalize(string name, StringValues value)
     {
         if (name == "accept-encoding") return NormalizeAcceptEncoding(value);
+        // An absent field only matches an absent field (§4.1), never an empty one.
+        if (value.Count == 0) return Absent;
         if (StringValues.IsNullOrEmpty(value)) return "";
         var joined = value.Count == 1 ? value[0]! : string.Join(", ", value.ToArray());
         return FoldWhitespace(joined.Trim());
@@ -72,6 +77,7 @@ public static class Vary
     {
         if (StringValues.IsNullOrEmpty(value)) return "identity";
         Span<bool> accepted = stackalloc bool[KnownEncodings.Length];
+        Span<bool> refused = stackalloc bool[KnownEncodings.Length];
         var wildcard = false;
         foreach (var line in value)
         {
@@ -80,11 +86,15 @@ public static class Vary
             {
                 var semi = item.IndexOf(';');
                 var coding = (semi < 0 ? item : item[..semi]).Trim();
-                if (semi >= 0 && IsZeroQ(item.AsSpan(semi + 1))) continue;
-                if (coding == "*") { wildcard = true; continue; }
+                var zero = semi >= 0 && IsZeroQ(item.AsSpan(semi + 1));
+                if (coding == "*") { wildcard |= !zero; continue; }
                 for (var i = 0; i < KnownEncodings.Length; i++)
                 {
-                    if (coding.Equals(KnownEncodings[i], StringComparison.OrdinalIgnoreCase)) accepted[i] = true;
+                    // q=0 refuses a coding even when "*" accepts the rest (RFC 9110 §12.5.3).
+                    if (coding.Equals(KnownEncodings[i], StringComparison.OrdinalIgnoreCase))
+                    {
+                        if (zero) refused[i] = true; else accepted[i] = true;
+                    }
                 }
             }
         }
@@ -92,7 +102,7 @@ public static class Vary
         var result = "";
         for (var i = 0; i < KnownEncodings.Length; i++)
         {
-            if (accepted[i] || wildcard) result = result.Length == 0 ? KnownEncodings[i] : result + "," + KnownEncodings[i];
+            if (accepted[i] || (wildcard && !refused[i])) result = result.Length == 0 ? KnownEncodings[i] : result + "," + KnownEncodings[i];
         }
 
         return result.Length == 0 ? "identity" : result;

@@ -16,7 +16,7 @@ public class CacheKeyTests
     [InlineData("http", "example.com:180", "/a", "http://example.com:180/a")]
     [InlineData("http", "[::1]:80", "/a", "http://[::1]/a")]
     [InlineData("http", "[::1]:8080", "/a", "http://[::1]:8080/a")]
-    public void Rfc3986_6_2_3_Host_is_lower_cased_and_default_port_removed(string scheme, string host, string path, string expected)
+    public void Rfc9110_4_2_3_Host_is_lower_cased_and_default_port_removed(string scheme, string host, string path, string expected)
     {
         Assert.Equal(expected, CacheKey.Build(scheme, host, path, Plain));
     }

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
 using static EdgeCache.Engine.Tests.TestData;
 

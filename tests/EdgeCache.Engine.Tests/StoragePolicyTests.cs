@@ -247,4 +247,13 @@ public class StoragePolicyTests
 
         Assert.Equal(StoreDecision.Private, Evaluate(response));
     }
+
+    [Fact]
+    public void Rfc9213_3_1_CDN_Cache_Control_with_only_an_unknown_directive_still_overrides_Cache_Control()
+    {
+        // RFC 9213 section 3.1: "CDN-Cache-Control: none" lets CDNs store what Cache-Control: no-store forbids elsewhere.
+        var response = Headers(("Cache-Control", "no-store"), ("CDN-Cache-Control", "none"));
+
+        Assert.Equal(StoreDecision.Store, Evaluate(response));
+    }
 }

@@ -324,4 +324,23 @@ public sealed class CachePathTests(Topology cdn)
         Assert.StartsWith("EdgeCache-Edge; hit", notForced.EdgeStatus(), StringComparison.Ordinal);
         Assert.Equal(1, cdn.Origin.Count(ignored));
     }
+
+    [Fact]
+    public async Task A_slow_origin_gets_504_within_the_hosts_response_timeout()
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, async ctx =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(10), ctx.RequestAborted);
+            await ctx.Response.WriteAsync("too late");
+        });
+
+        var started = DateTime.UtcNow;
+        using var r = await cdn.GetAsync(0, path, Topology.SlowSite);
+        var elapsed = DateTime.UtcNow - started;
+
+        Assert.Equal(HttpStatusCode.GatewayTimeout, r.StatusCode);
+        Assert.Contains("did not answer in time", await r.BodyAsync(), StringComparison.Ordinal);
+        Assert.True(elapsed < TimeSpan.FromSeconds(5), $"took {elapsed}");
+    }
 }

@@ -481,7 +481,7 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
     public async Task Rfc9110_7_6_hop_by_hop_fields_are_stripped_and_Via_Host_and_X_Forwarded_For_are_set()
     {
         var path = NewPath();
-        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=60"), ("X-Origin-Thing", "kept"));
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=60"), ("X-Origin-Thing", "kept"), ("Connection", "X-Origin-Hop"), ("X-Origin-Hop", "dropped"));
         using var r = await Get(path, m =>
         {
             m.Headers.Connection.Add("X-Hop");
@@ -496,6 +496,10 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
         Assert.Equal("203.0.113.9, 127.0.0.1, 127.0.0.1", seen["X-Forwarded-For"]);
         Assert.Equal("1.1 edge-1, 1.1 " + ShieldOf(r), seen["Via"]);
         Assert.Equal("kept", r.Header("X-Origin-Thing"));
+        Assert.Equal("", r.Header("X-Origin-Hop"));
+        using var hit = await Get(path);
+        Assert.True(IsHit(hit));
+        Assert.Equal("", hit.Header("X-Origin-Hop"));
         Assert.EndsWith("1.1 edge-1", r.Header("Via"), StringComparison.Ordinal);
     }
 

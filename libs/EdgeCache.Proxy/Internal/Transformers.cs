@@ -21,12 +21,26 @@ internal sealed class FetchTransformer(CacheEngine engine, UpstreamRequest reque
     {
         await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken).ConfigureAwait(false);
         if (proxyResponse is null) return false;
+        RemoveConnectionOptions(proxyResponse, httpContext.Response.Headers);
         response.ResponseTime = engine.Time.GetUtcNow();
         response.StatusCode = (int)proxyResponse.StatusCode;
         response.ContentLength = proxyResponse.Content.Headers.ContentLength;
         response.Body = new CacheBody(response.ContentLength);
         response.Head.TrySetResult();
         return true;
+    }
+
+    /// <summary>Fields named in the upstream's Connection are hop-by-hop (RFC 9110 §7.6.1); YARP
+    /// drops Connection itself, so the names it lists are removed here.</summary>
+    internal static void RemoveConnectionOptions(HttpResponseMessage proxyResponse, IHeaderDictionary headers)
+    {
+        foreach (var name in proxyResponse.Headers.Connection)
+        {
+            if (!name.Equals("close", StringComparison.OrdinalIgnoreCase) && !name.Equals("keep-alive", StringComparison.OrdinalIgnoreCase))
+            {
+                headers.Remove(name);
+            }
+        }
     }
 }
 
@@ -49,6 +63,7 @@ internal sealed class PassTransformer(CacheEngine engine, UpstreamRequest reques
         if (proxyResponse is null) return copy;
         UpstreamStatus = (int)proxyResponse.StatusCode;
         var headers = httpContext.Response.Headers;
+        FetchTransformer.RemoveConnectionOptions(proxyResponse, headers);
         if (engine.Options.StripsCdnCacheControl) headers.Remove(HeaderRules.CdnCacheControl);
         headers.Via = RequestRewriter.AppendVia(headers.Via, engine.ViaToken);
         var status = CacheStatus.Format(engine.Options.CacheName, hit: false, fwd, UpstreamStatus, stored: false, collapsed: false, ttlSeconds: null, detail: null);

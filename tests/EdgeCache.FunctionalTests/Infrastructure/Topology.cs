@@ -17,6 +17,7 @@ public class Topology : IAsyncLifetime
     public const string Site = "www.example.com";
     public const string CookieSite = "cookies.example.com";
     public const string IgnoreSite = "ignore.example.com";
+    public const string SlowSite = "slow.example.com";
 
     private readonly int _shieldCount;
     private readonly int _edgeCount;
@@ -78,6 +79,7 @@ public class Topology : IAsyncLifetime
         ["EdgeCache:ShutdownTimeout"] = "00:00:01",
         [$"EdgeCache:Hosts:{CookieSite}:StoreSetCookie"] = "true",
         [$"EdgeCache:Hosts:{IgnoreSite}:ClientNoCache"] = "Ignore",
+        [$"EdgeCache:Hosts:{SlowSite}:ResponseTimeout"] = "00:00:00.300",
         ["EdgeCache:Defaults:ConnectTimeout"] = "00:00:01",
         ["EdgeCache:Defaults:ResponseTimeout"] = "00:00:05",
     };
@@ -119,7 +121,7 @@ public class Topology : IAsyncLifetime
         return c;
     }
 
-    protected static readonly string[] Hosts = [Site, CookieSite, IgnoreSite, "img.example.com"];
+    protected static readonly string[] Hosts = [Site, CookieSite, IgnoreSite, SlowSite, "img.example.com"];
 
     private async Task<WebApplication> StartNodeAsync(NodeRole role, Dictionary<string, string?> config)
     {

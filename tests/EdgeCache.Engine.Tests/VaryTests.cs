@@ -1,0 +1,179 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
+using static EdgeCache.Engine.Tests.TestData;
+
+namespace EdgeCache.Engine.Tests;
+
+public class VaryTests
+{
+    private static CachedResponse StoredFor(string vary, HeaderDictionary request) =>
+        Stored(Headers(("Date", Http(T0)), ("Cache-Control", "max-age=60"), ("Vary", vary)), request);
+
+    [Fact]
+    public void Rfc9111_4_1_ParseNames_lower_cases_trims_and_removes_duplicates()
+    {
+        Assert.Equal(["accept-encoding", "accept-language", "x-device"], Vary.ParseNames(new StringValues(["Accept-Encoding,  Accept-Language", "accept-encoding, ,X-Device"])));
+    }
+
+    [Fact]
+    public void Rfc9111_4_1_ParseNames_keeps_star_and_returns_empty_for_absent()
+    {
+        Assert.Equal(["accept-encoding", "*"], Vary.ParseNames("Accept-Encoding, *"));
+        Assert.Empty(Vary.ParseNames(StringValues.Empty));
+        Assert.Empty(Vary.ParseNames(""));
+    }
+
+    [Fact]
+    public void Rfc9111_4_1_No_Vary_matches_any_request()
+    {
+        var stored = Stored(Headers(("Date", Http(T0))), Headers(("Accept-Language", "en")));
+
+        Assert.True(Vary.Matches(stored, Headers()));
+        Assert.True(Vary.Matches(stored, Headers(("Accept-Language", "fr"))));
+    }
+
+    [Fact]
+    public void Rfc9111_4_1_Exact_value_matches_and_a_different_value_does_not()
+    {
+        var stored = StoredFor("Accept-Language", Headers(("Accept-Language", "en-US")));
+
+        Assert.True(Vary.Matches(stored, Headers(("Accept-Language", "en-US"))));
+        Assert.True(Vary.Matches(stored, Headers(("accept-language", "en-US"))));
+        Assert.False(Vary.Matches(stored, Headers(("Accept-Language", "fr"))));
+        Assert.False(Vary.Matches(stored, Headers()));
+    }
+
+    [Fact]
+    public void Rfc9111_4_1_Whitespace_and_field_lines_are_normalised()
+    {
+        var stored = StoredFor("Accept-Language", Headers(("Accept-Language", "en, fr")));
+
+        Assert.True(Vary.Matches(stored, Headers(("Accept-Language", "  en,   fr "))));
+        Assert.True(Vary.Matches(stored, Headers(("Accept-Language", "en"), ("Accept-Language", "fr"))));
+        Assert.False(Vary.Matches(stored, Headers(("Accept-Language", "fr, en"))));
+    }
+
+    [Fact]
+    public void Rfc9111_4_1_Absent_field_matches_only_absent()
+    {
+        var storedAbsent = StoredFor("X-Variant", Headers());
+
+        Assert.True(Vary.Matches(storedAbsent, Headers()));
+        Assert.False(Vary.Matches(storedAbsent, Headers(("X-Variant", ""))));
+        Assert.False(Vary.Matches(storedAbsent, Headers(("X-Variant", "a"))));
+    }
+
+    [Fact]
+    public void Rfc9111_4_1_Empty_field_matches_only_empty()
+    {
+        var storedEmpty = StoredFor("X-Variant", Headers(("X-Variant", "")));
+
+        Assert.True(Vary.Matches(storedEmpty, Headers(("X-Variant", ""))));
+        Assert.False(Vary.Matches(storedEmpty, Headers()));
+        Assert.False(Vary.Matches(storedEmpty, Headers(("X-Variant", "a"))));
+    }
+
+    [Fact]
+    public void Rfc9111_4_1_Every_named_field_must_match()
+    {
+        var stored = StoredFor("Accept-Language, X-Device", Headers(("Accept-Language", "en"), ("X-Device", "mobile")));
+
+        Assert.True(Vary.Matches(stored, Headers(("Accept-Language", "en"), ("X-Device", "mobile"))));
+        Assert.False(Vary.Matches(stored, Headers(("Accept-Language", "en"), ("X-Device", "desktop"))));
+        Assert.False(Vary.Matches(stored, Headers(("Accept-Language", "de"), ("X-Device", "mobile"))));
+        Assert.False(Vary.Matches(stored, Headers(("Accept-Language", "en"))));
+    }
+
+    [Fact]
+    public void Rfc9111_4_1_Vary_star_never_matches()
+    {
+        var request = Headers(("Accept-Language", "en"));
+        var stored = StoredFor("*", request);
+
+        Assert.Equal(["*"], stored.VaryNames);
+        Assert.False(Vary.Matches(stored, request));
+        Assert.False(Vary.Matches(stored, Headers()));
+        Assert.False(Vary.Matches(StoredFor("Accept-Language, *", request), request));
+    }
+
+    [Theory]
+    [InlineData("gzip, br")]
+    [InlineData("br;q=1.0, gzip")]
+    [InlineData("gzip;q=0.5, br;q=0.9")]
+    [InlineData("GZIP, Br")]
+    [InlineData("br,gzip,compress")]
+    [InlineData("gzip , br ; q=0.8")]
+    public void Rfc9110_12_5_3_Accept_encoding_variants_with_the_same_codings_normalise_alike(string value)
+    {
+        Assert.Equal("br,gzip", Vary.NormalizeAcceptEncoding(value));
+    }
+
+    [Fact]
+    public void Rfc9110_12_5_3_Accept_encoding_over_several_lines()
+    {
+        Assert.Equal("br,gzip", Vary.NormalizeAcceptEncoding(new StringValues(["gzip", "br"])));
+    }
+
+    [Theory]
+    [InlineData("gzip;q=0", "identity")]
+    [InlineData("gzip;q=0.000", "identity")]
+    [InlineData("gzip; q=0, br", "br")]
+    [InlineData("gzip;Q=0, deflate", "deflate")]
+    [InlineData("gzip;q=0.001", "gzip")]
+    public void Rfc9110_12_5_3_Coding_with_q_zero_is_not_acceptable(string value, string expected)
+    {
+        Assert.Equal(expected, Vary.NormalizeAcceptEncoding(value));
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("identity")]
+    [InlineData("compress, x-custom")]
+    public void Rfc9110_12_5_3_No_known_coding_normalises_to_identity(string? value)
+    {
+        Assert.Equal("identity", Vary.NormalizeAcceptEncoding(value));
+    }
+
+    [Fact]
+    public void Rfc9110_12_5_3_Absent_accept_encoding_is_identity()
+    {
+        Assert.Equal("identity", Vary.NormalizeAcceptEncoding(StringValues.Empty));
+        Assert.Equal("identity", Vary.Normalize("accept-encoding", StringValues.Empty));
+    }
+
+    [Fact]
+    public void Rfc9110_12_5_3_Wildcard_accepts_every_known_coding()
+    {
+        Assert.Equal("br,gzip,zstd,deflate", Vary.NormalizeAcceptEncoding("*"));
+        Assert.Equal("identity", Vary.NormalizeAcceptEncoding("*;q=0"));
+    }
+
+    [Fact]
+    public void Rfc9110_12_5_3_Wildcard_does_not_accept_a_coding_refused_with_q_zero()
+    {
+        Assert.Equal("br,zstd,deflate", Vary.NormalizeAcceptEncoding("*, gzip;q=0"));
+        Assert.Equal("br,zstd,deflate", Vary.NormalizeAcceptEncoding("gzip;q=0, *"));
+    }
+
+    [Fact]
+    public void Rfc9111_4_1_Accept_encoding_variant_matches_an_equivalent_request()
+    {
+        var stored = StoredFor("Accept-Encoding", Headers(("Accept-Encoding", "gzip, deflate, br")));
+
+        Assert.Equal(["br,gzip,deflate"], stored.VaryValues);
+        Assert.True(Vary.Matches(stored, Headers(("Accept-Encoding", "br;q=1.0, deflate, gzip;q=0.8"))));
+        Assert.False(Vary.Matches(stored, Headers(("Accept-Encoding", "gzip"))));
+        Assert.False(Vary.Matches(stored, Headers()));
+    }
+
+    [Fact]
+    public void Rfc9111_4_1_Absent_and_identity_accept_encoding_share_a_variant()
+    {
+        var stored = StoredFor("Accept-Encoding", Headers());
+
+        Assert.Equal(["identity"], stored.VaryValues);
+        Assert.True(Vary.Matches(stored, Headers(("Accept-Encoding", "identity"))));
+        Assert.True(Vary.Matches(stored, Headers(("Accept-Encoding", "gzip;q=0"))));
+    }
+}
