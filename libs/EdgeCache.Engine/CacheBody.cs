@@ -20,6 +20,9 @@ public sealed class CacheBody
     private int _lastSegmentFill;
     private TaskCompletionSource _changed = NewSignal();
     private Exception? _failure;
+    private bool _transient;
+    private long _window;
+    private long _readPosition;
 
     public CacheBody(long? expectedLength = null, int segmentSize = DefaultSegmentSize)
     {
@@ -77,6 +80,40 @@ public sealed class CacheBody
                 Volatile.Write(ref _length, _length + n);
             }
 
+            Signal();
+        }
+    }
+
+    /// <summary>
+    /// Appends, then waits while a transient body is more than its window ahead of its reader,
+    /// so a response that is not stored costs a bounded amount of memory however slow the client.
+    /// </summary>
+    public async ValueTask AppendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        Append(data.Span);
+        while (true)
+        {
+            Task wait;
+            lock (_gate)
+            {
+                if (!_transient || _failure is not null || _length - _readPosition <= _window) return;
+                wait = _changed.Task;
+            }
+
+            await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Marks a body that will not be stored and has one reader: the writer is held back to
+    /// <paramref name="window"/> bytes ahead of the reader, and segments the reader has passed are released.
+    /// </summary>
+    public void MakeTransient(long window)
+    {
+        lock (_gate)
+        {
+            _transient = true;
+            _window = window;
             Signal();
         }
     }
@@ -149,6 +186,7 @@ public sealed class CacheBody
             var flush = await writer.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
             if (flush.IsCanceled || flush.IsCompleted) return;
             offset += chunk.Length;
+            if (_transient) ReaderAdvanced(offset);
         }
     }
 
@@ -214,6 +252,19 @@ public sealed class CacheBody
         var available = index == _segments.Count - 1 && !IsCompleted ? _lastSegmentFill : segment.Length;
         var n = (int)Math.Min(available - within, end - offset);
         return new ReadOnlyMemory<byte>(segment, within, n);
+    }
+
+    private void ReaderAdvanced(long offset)
+    {
+        lock (_gate)
+        {
+            _readPosition = offset;
+
+            // Release the segments the only reader has passed.
+            var passed = (int)Math.Min(offset / _segmentSize, _segments.Count - 1);
+            for (var i = 0; i < passed; i++) _segments[i] = [];
+            Signal();
+        }
     }
 
     private void Signal()

@@ -198,6 +198,15 @@ internal sealed class CacheForwarderMiddleware
         if (decision != StoreDecision.Store)
         {
             Log.NotStored(_engine.Logger, state.Key, decision.ToString());
+            if (background)
+            {
+                response.Abort();
+            }
+            else
+            {
+                response.MakeTransient();
+            }
+
             return new FetchResult { Kind = FetchKind.NotShareable, Response = response };
         }
 
@@ -225,6 +234,7 @@ internal sealed class CacheForwarderMiddleware
         if (upstreamError && stale is not null && MayServeStaleOnError(stale, state.RequestDirectives))
         {
             // RFC 5861 §4: stale-if-error.
+            if (result.Kind == FetchKind.NotShareable) result.Response.Abort();
             var ttl = Ttl(stale);
             await ResponseWriter.WriteEntryAsync(ctx, _engine, stale, Status(false, fwd, upstreamStatus, false, collapsed, ttl, "memory; stale-if-error"), StringValues.Empty).ConfigureAwait(false);
             return;

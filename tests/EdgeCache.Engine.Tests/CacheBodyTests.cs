@@ -345,4 +345,28 @@ public class CacheBodyTests
         Assert.Equal(bytes[(5 * 1024 * 1024)..(5 * 1024 * 1024 + 100)], await CopyAsync(body, 5 * 1024 * 1024, 100));
         Assert.Equal(bytes[^10..], await CopyAsync(body, bytes.Length - 10, -1));
     }
+
+    [Fact]
+    public async Task A_transient_body_holds_its_writer_to_the_window_ahead_of_the_reader_and_still_delivers_every_byte()
+    {
+        var body = new CacheBody();
+        body.MakeTransient(window: 2 * Segment);
+        var data = Pattern(10 * Segment);
+
+        // With no reader, the writer stops once it is a window ahead.
+        var writing = Task.Run(async () =>
+        {
+            for (var i = 0; i < 10; i++) await body.AppendAsync(data.AsMemory(i * Segment, Segment), CancellationToken.None);
+            body.Complete();
+        });
+        var deadline = DateTime.UtcNow + Deadline;
+        while (body.Length < 3 * Segment && DateTime.UtcNow < deadline) await Task.Yield();
+        Assert.False(writing.IsCompleted);
+        Assert.InRange(body.Length, 2 * Segment, 3 * Segment);
+
+        // A reader lets it go on, and gets the whole body in order.
+        var read = await CopyAsync(body, 0, -1);
+        await writing.WaitAsync(Deadline);
+        Assert.Equal(data, read);
+    }
 }

@@ -343,4 +343,33 @@ public sealed class CachePathTests(Topology cdn)
         Assert.Contains("did not answer in time", await r.BodyAsync(), StringComparison.Ordinal);
         Assert.True(elapsed < TimeSpan.FromSeconds(5), $"took {elapsed}");
     }
+
+    [Theory]
+    [InlineData("private", true)]
+    [InlineData("max-age=60", true)]
+    [InlineData("max-age=60", false)]
+    public async Task Large_bodies_arrive_intact_stored_or_not_with_or_without_Content_Length(string cacheControl, bool contentLength)
+    {
+        var path = NewPath();
+        var body = new byte[5 * 1024 * 1024 + 123];
+        new Random(42).NextBytes(body);
+        cdn.Origin.Map(path, async ctx =>
+        {
+            ctx.Response.Headers.CacheControl = cacheControl;
+            if (contentLength) ctx.Response.ContentLength = body.Length;
+            for (var offset = 0; offset < body.Length; offset += 100_000)
+            {
+                await ctx.Response.Body.WriteAsync(body.AsMemory(offset, Math.Min(100_000, body.Length - offset)));
+            }
+        });
+
+        for (var i = 0; i < 2; i++)
+        {
+            using var r = await cdn.GetAsync(i, path);
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            Assert.Equal(body, await r.Content.ReadAsByteArrayAsync());
+        }
+
+        Assert.Equal(cacheControl == "private" ? 2 : 1, cdn.Origin.Count(path));
+    }
 }

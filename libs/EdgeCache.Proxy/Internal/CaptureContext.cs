@@ -109,16 +109,10 @@ internal static class CaptureContext
 
         public override void Write(ReadOnlySpan<byte> buffer) => response.Body.Append(buffer);
 
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            response.Body.Append(buffer.Span);
-            return ValueTask.CompletedTask;
-        }
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+            response.Body.AppendAsync(buffer, cancellationToken);
 
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        {
-            response.Body.Append(buffer.AsSpan(offset, count));
-            return Task.CompletedTask;
-        }
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            response.Body.AppendAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
     }
 }

@@ -104,6 +104,19 @@ internal static class ResponseWriter
     /// <summary>Streams an upstream response that is not stored (private, no-store, too large …).</summary>
     public static async Task WriteUpstreamAsync(HttpContext ctx, CacheEngine engine, UpstreamResponse upstream, string cacheStatus)
     {
+        try
+        {
+            await WriteUpstreamCoreAsync(ctx, engine, upstream, cacheStatus).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Whatever this client did not read, nobody will: stop the transfer.
+            if (!upstream.Body.IsCompleted) upstream.Abort();
+        }
+    }
+
+    private static async Task WriteUpstreamCoreAsync(HttpContext ctx, CacheEngine engine, UpstreamResponse upstream, string cacheStatus)
+    {
         var response = ctx.Response;
         var headers = response.Headers;
         response.StatusCode = upstream.StatusCode;

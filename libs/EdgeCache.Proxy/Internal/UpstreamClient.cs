@@ -41,7 +41,8 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, IDestinationHealt
             var destination = Pick(target, failed, request);
             if (destination is null) break;
             var response = new UpstreamResponse();
-            var ctx = CaptureContext.Create(request, response, cancellationToken);
+            using var link = cancellationToken.Register(static r => ((UpstreamResponse)r!).Abort(), response);
+            var ctx = CaptureContext.Create(request, response, response.Cancellation.Token);
             var transformer = new FetchTransformer(engine, request, response, validate, dropClientNoCache, background);
             var send = SendAsync(ctx, destination, target, transformer);
             await Task.WhenAny(response.Head.Task, send).ConfigureAwait(false);

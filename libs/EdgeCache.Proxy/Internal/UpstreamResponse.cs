@@ -29,6 +29,25 @@ internal sealed class UpstreamResponse
 
     internal TaskCompletionSource Head { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    internal CancellationTokenSource Cancellation { get; } = new();
+
+    /// <summary>Stops the upstream transfer (nobody will read the rest of a body that is not stored).</summary>
+    public void Abort()
+    {
+        try
+        {
+            Cancellation.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>Hands a body that will not be stored to its one reader, with bounded buffering.</summary>
+    public void MakeTransient() => Body.MakeTransient(TransientWindowBytes);
+
+    public const long TransientWindowBytes = 1024 * 1024;
+
     /// <summary>Status for a client when the upstream could not be reached: 504 for time-outs, else 502.</summary>
     public int ErrorStatus => Error is ForwarderError.RequestTimedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway;
 }
