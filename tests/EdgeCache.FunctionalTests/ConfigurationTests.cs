@@ -1,0 +1,46 @@
+using EdgeCache.Proxy;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EdgeCache.FunctionalTests;
+
+/// <summary>A bad setting stops the node at start-up with a message that names the setting.</summary>
+public sealed class ConfigurationTests
+{
+    private static async Task<string> StartFailure(Dictionary<string, string?> settings)
+    {
+        var config = new Dictionary<string, string?>
+        {
+            ["EdgeCache:NodeId"] = "edge-x",
+            ["EdgeCache:Listen:Traffic:0"] = "http://127.0.0.1:0",
+        };
+        foreach (var (k, v) in settings) config[k] = v;
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(async () =>
+        {
+            // Validation runs when the pipeline is built or, at the latest, when the host starts.
+            await using var app = EdgeCacheNode.Build(NodeRole.Edge, [], b =>
+            {
+                b.Configuration.Sources.Clear();
+                b.Configuration.AddInMemoryCollection(config);
+                b.Logging.ClearProviders();
+            });
+            await app.StartAsync();
+        });
+        return error.Message;
+    }
+
+    [Theory]
+    [InlineData("EdgeCache:MemoryBudgetBytes", "0", "EdgeCache:MemoryBudgetBytes must be positive")]
+    [InlineData("EdgeCache:NodeId", "two words", "EdgeCache:NodeId must be a non-empty name")]
+    [InlineData("EdgeCache:HeuristicFraction", "1.5", "EdgeCache:HeuristicFraction must be between 0 and 1")]
+    [InlineData("EdgeCache:Hosts:www.example.com:ConnectTimeout", "-00:00:01", "EdgeCache:Hosts:www.example.com: ConnectTimeout must be positive")]
+    [InlineData("EdgeCache:Defaults:IgnoreQueryParameters:0", "a*b", "EdgeCache:Defaults: IgnoreQueryParameters entry 'a*b'")]
+    [InlineData("EdgeCache:Listen:Traffic:0", "ftp://127.0.0.1:1", "'ftp://127.0.0.1:1' is not an http:// or https:// URL")]
+    [InlineData("EdgeCache:Listen:Traffic:0", "https://127.0.0.1:0", "EdgeCache:Listen:CertificatePath is required")]
+    public async Task A_bad_setting_names_itself(string key, string value, string expected)
+    {
+        var message = await StartFailure(new() { [key] = value });
+        Assert.Contains(expected, message, StringComparison.Ordinal);
+    }
+}
