@@ -150,6 +150,9 @@ public sealed class CacheBody
     public async Task CopyToAsync(PipeWriter writer, long offset, long count, CancellationToken cancellationToken)
     {
         var end = count < 0 ? long.MaxValue : offset + count;
+
+        // The only reader of a transient body starts here: the writer may run a window past it.
+        if (_transient) ReaderAdvanced(offset);
         while (offset < end)
         {
             ReadOnlyMemory<byte> chunk;

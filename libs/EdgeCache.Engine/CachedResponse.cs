@@ -49,6 +49,9 @@ public sealed class CachedResponse
     /// <summary>When this copy was first stored at this node (read-your-purge needs it).</summary>
     public DateTimeOffset StoredAt { get; init; }
 
+    /// <summary>True when this copy was read back from the disk tier.</summary>
+    public bool FromDisk { get; init; }
+
     /// <summary>Set by a soft purge: the entry must be revalidated before it is reused as fresh.</summary>
     public bool MarkedStale { get; init; }
 

@@ -81,6 +81,43 @@ public static class CachedResponseFactory
         return Build(stored.StatusCode, [.. merged], stored.Body, requestTime, responseTime, Freshness.ParseAge(notModifiedHeaders.Age), requestHeaders, heuristics, stored.StoredAt);
     }
 
+    /// <summary>
+    /// Rebuilds a stored response read back from disk: freshness is recomputed from the stored
+    /// fields (deterministic), the age from the stored corrected initial age.
+    /// </summary>
+    public static CachedResponse Restore(
+        int status,
+        KeyValuePair<string, StringValues>[] headers,
+        CacheBody body,
+        DateTimeOffset requestTime,
+        DateTimeOffset responseTime,
+        TimeSpan correctedInitialAge,
+        string[] varyValues,
+        DateTimeOffset storedAt,
+        HeuristicOptions heuristics)
+    {
+        var built = Build(status, headers, body, requestTime, responseTime, TimeSpan.Zero, new HeaderDictionary(), heuristics, storedAt);
+        return new CachedResponse
+        {
+            StatusCode = built.StatusCode,
+            Headers = built.Headers,
+            Body = body,
+            Directives = built.Directives,
+            RequestTime = requestTime,
+            ResponseTime = responseTime,
+            CorrectedInitialAge = correctedInitialAge,
+            FreshnessLifetime = built.FreshnessLifetime,
+            HeuristicFreshness = built.HeuristicFreshness,
+            ETag = built.ETag,
+            LastModified = built.LastModified,
+            VaryNames = built.VaryNames,
+            VaryValues = varyValues,
+            Tags = built.Tags,
+            StoredAt = storedAt,
+            FromDisk = true,
+        };
+    }
+
     private static CachedResponse Build(
         int status,
         KeyValuePair<string, StringValues>[] headers,

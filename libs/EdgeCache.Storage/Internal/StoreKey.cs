@@ -1,0 +1,56 @@
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
+using System.Text;
+using FASTER.core;
+
+namespace EdgeCache.Storage.Internal;
+
+/// <summary>A 128-bit record key: a URL record is the hash of its primary key; an object's metadata
+/// and chunks are (object id, index), with the metadata at index <see cref="MetaIndex"/>.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct StoreKey : IEquatable<StoreKey>
+{
+    public const ulong MetaIndex = ulong.MaxValue;
+
+    public ulong Hi;
+    public ulong Lo;
+
+    public static StoreKey ForUrl(string primaryKey)
+    {
+        var hash = XxHash128.HashToUInt128(Encoding.UTF8.GetBytes("url\n" + primaryKey));
+        return new StoreKey { Hi = (ulong)(hash >> 64), Lo = (ulong)hash };
+    }
+
+    public static StoreKey ForMeta(ulong objectId) => new() { Hi = objectId, Lo = MetaIndex };
+
+    public static StoreKey ForChunk(ulong objectId, long index) => new() { Hi = objectId, Lo = (ulong)index };
+
+    public readonly bool Equals(StoreKey other) => Hi == other.Hi && Lo == other.Lo;
+
+    public override readonly bool Equals(object? obj) => obj is StoreKey k && Equals(k);
+
+    public override readonly int GetHashCode() => HashCode.Combine(Hi, Lo);
+}
+
+internal sealed class StoreKeyComparer : IFasterEqualityComparer<StoreKey>
+{
+    public long GetHashCode64(ref StoreKey k) => (long)((k.Hi * 0x9E3779B97F4A7C15UL) ^ k.Lo ^ (k.Lo >> 29));
+
+    public bool Equals(ref StoreKey a, ref StoreKey b) => a.Hi == b.Hi && a.Lo == b.Lo;
+}
+
+/// <summary>Reads a value out as a byte array (records are small: metadata, or one chunk).</summary>
+internal sealed class StoreFunctions : SpanByteFunctions<StoreKey, byte[], Empty>
+{
+    public override bool SingleReader(ref StoreKey key, ref SpanByte input, ref SpanByte value, ref byte[] dst, ref ReadInfo readInfo)
+    {
+        dst = value.ToByteArray();
+        return true;
+    }
+
+    public override bool ConcurrentReader(ref StoreKey key, ref SpanByte input, ref SpanByte value, ref byte[] dst, ref ReadInfo readInfo)
+    {
+        dst = value.ToByteArray();
+        return true;
+    }
+}
