@@ -56,7 +56,8 @@ write_shield() { # id traffic admin
 {
   "EdgeCache": {
     "NodeId": "$1",
-    "Listen": { "Traffic": [ "http://127.0.0.1:$2" ], "Admin": "http://127.0.0.1:$3" }
+    "Listen": { "Traffic": [ "http://127.0.0.1:$2" ], "Admin": "http://127.0.0.1:$3" },
+    "Disk": { "Directory": "$data/$1", "BudgetBytes": ${EDGECACHE_DISK_BUDGET:-4294967296}, "CheckpointInterval": "00:00:30" }
   },
   "ReverseProxy": {
     "Routes": { "sites": { "ClusterId": "origin", "Match": { $match } } },
@@ -71,7 +72,8 @@ write_edge() { # id traffic admin
 {
   "EdgeCache": {
     "NodeId": "$1",
-    "Listen": { "Traffic": [ "http://127.0.0.1:$2" ], "Admin": "http://127.0.0.1:$3" }
+    "Listen": { "Traffic": [ "http://127.0.0.1:$2" ], "Admin": "http://127.0.0.1:$3" },
+    "Disk": { "Directory": "$data/$1", "BudgetBytes": ${EDGECACHE_DISK_BUDGET:-4294967296}, "CheckpointInterval": "00:00:30" }
   },
   "ReverseProxy": {
     "Routes": { "sites": { "ClusterId": "shields", "Match": { $match } } },

@@ -91,6 +91,12 @@ public sealed class CacheBody
     public async ValueTask AppendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         Append(data.Span);
+        if (_transient)
+        {
+            // Bytes before where the reader starts are never read: drop them as they arrive.
+            lock (_gate) ReleasePassed();
+        }
+
         while (true)
         {
             Task wait;
@@ -262,12 +268,16 @@ public sealed class CacheBody
         lock (_gate)
         {
             _readPosition = offset;
-
-            // Release the segments the only reader has passed.
-            var passed = (int)Math.Min(offset / _segmentSize, _segments.Count - 1);
-            for (var i = 0; i < passed; i++) _segments[i] = [];
+            ReleasePassed();
             Signal();
         }
+    }
+
+    /// <summary>Releases the segments wholly before the only reader's position (call under the gate).</summary>
+    private void ReleasePassed()
+    {
+        var passed = (int)Math.Min(_readPosition / _segmentSize, _segments.Count - 1);
+        for (var i = 0; i < passed; i++) _segments[i] = [];
     }
 
     private void Signal()

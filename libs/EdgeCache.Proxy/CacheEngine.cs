@@ -1,14 +1,21 @@
 using EdgeCache.Engine;
 using EdgeCache.Proxy.Internal;
+using EdgeCache.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace EdgeCache.Proxy;
 
 /// <summary>The node's cache: tiers, in-flight fetches and the settings they run by. One per node.</summary>
-public sealed class CacheEngine
+public sealed class CacheEngine : IAsyncDisposable
 {
-    public CacheEngine(IOptions<EdgeCacheOptions> options, CacheClock clock, ILogger<CacheEngine> logger)
+    /// <summary>Disk writes in flight at most; beyond it a write is dropped (the object stays in memory).</summary>
+    private const int MaxPendingDiskWrites = 8;
+
+    private readonly SemaphoreSlim _diskWrites = new(MaxPendingDiskWrites, MaxPendingDiskWrites);
+    private long _droppedDiskWrites;
+
+    public CacheEngine(IOptions<EdgeCacheOptions> options, CacheClock clock, ILogger<CacheEngine> logger, ILoggerFactory loggers)
     {
         Options = options.Value;
         Time = clock.Time;
@@ -16,6 +23,56 @@ public sealed class CacheEngine
         Memory = new MemoryTier(Options.MemoryBudgetBytes, Options.MaxObjectBytes);
         Heuristics = new HeuristicOptions(Options.HeuristicFraction, Options.HeuristicMaxAge);
         ViaToken = "1.1 " + Options.NodeId;
+        if (Options.Disk.Enabled)
+        {
+            Disk = DiskStore.Open(Options.Disk, loggers.CreateLogger<DiskStore>(), Heuristics);
+        }
+    }
+
+    /// <summary>The disk tier, or null when it is off.</summary>
+    public IDiskTier? Disk { get; }
+
+    /// <summary>The largest object either tier stores.</summary>
+    public long MaxStoredObjectBytes => Math.Max(Memory.MaxObjectBytes, Disk?.MaxObjectBytes ?? 0);
+
+    /// <summary>Disk writes dropped because the disk fell behind, since start.</summary>
+    public long DroppedDiskWrites => Interlocked.Read(ref _droppedDiskWrites);
+
+    /// <summary>Stores a complete response in memory (when it fits) and on disk (in the background).</summary>
+    public void Store(string primaryKey, CachedResponse entry)
+    {
+        Memory.Set(primaryKey, entry);
+        if (Disk is not { } disk || entry.Body.Length > disk.MaxObjectBytes) return;
+        if (!_diskWrites.Wait(0))
+        {
+            Interlocked.Increment(ref _droppedDiskWrites);
+            return;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await disk.PutAsync(primaryKey, entry, CancellationToken.None).ConfigureAwait(false);
+            }
+            finally
+            {
+                _diskWrites.Release();
+            }
+        });
+    }
+
+    /// <summary>Waits for the disk writes in flight (tests, shutdown).</summary>
+    public async Task FlushDiskWritesAsync()
+    {
+        for (var i = 0; i < MaxPendingDiskWrites; i++) await _diskWrites.WaitAsync().ConfigureAwait(false);
+        _diskWrites.Release(MaxPendingDiskWrites);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await FlushDiskWritesAsync().ConfigureAwait(false);
+        if (Disk is IAsyncDisposable d) await d.DisposeAsync().ConfigureAwait(false);
     }
 
     public EdgeCacheOptions Options { get; }
@@ -33,6 +90,10 @@ public sealed class CacheEngine
     /// <summary>This node's Via entry (RFC 9110 §7.6.3), with its id as pseudonym.</summary>
     internal string ViaToken { get; }
 
-    /// <summary>Invalidates every stored variant of a URL (RFC 9111 §4.4).</summary>
-    public int Invalidate(string primaryKey) => Memory.Remove(primaryKey);
+    /// <summary>Invalidates every stored variant of a URL in both tiers (RFC 9111 §4.4).</summary>
+    public int Invalidate(string primaryKey)
+    {
+        if (Disk is { } disk) _ = disk.RemoveAsync(primaryKey, CancellationToken.None).AsTask();
+        return Memory.Remove(primaryKey);
+    }
 }

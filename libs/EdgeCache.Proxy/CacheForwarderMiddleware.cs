@@ -183,14 +183,14 @@ internal sealed class CacheForwarderMiddleware
         {
             // RFC 9111 §4.3.4: freshen the stored response with the 304's fields.
             var updated = CachedResponseFactory.Freshen(validate, response.Headers, request.Headers, response.RequestTime, response.ResponseTime, heuristics);
-            if (state.MayStore) _engine.Memory.Set(state.Key, updated);
+            if (state.MayStore) _engine.Store(state.Key, updated);
             return new FetchResult { Kind = FetchKind.Revalidated, Entry = updated, Response = response };
         }
 
         var decision = state.MayStore
             ? StoragePolicy.Evaluate(HttpMethods.Get, request.Headers, response.StatusCode, response.Headers, state.Policy)
             : StoreDecision.RequestNoStore;
-        if (decision == StoreDecision.Store && response.ContentLength > _engine.Memory.MaxObjectBytes)
+        if (decision == StoreDecision.Store && response.ContentLength > _engine.MaxStoredObjectBytes)
         {
             decision = StoreDecision.TooLarge;
         }
@@ -218,8 +218,9 @@ internal sealed class CacheForwarderMiddleware
     private async Task StoreWhenCompleteAsync(string key, CachedResponse entry)
     {
         // Only a complete body is ever stored: a transfer that breaks leaves nothing behind.
-        if (await entry.Body.WaitForCompletionAsync(CancellationToken.None).ConfigureAwait(false) && _engine.Memory.Set(key, entry))
+        if (await entry.Body.WaitForCompletionAsync(CancellationToken.None).ConfigureAwait(false))
         {
+            _engine.Store(key, entry);
             Log.Stored(_engine.Logger, key, entry.Body.Length);
         }
     }

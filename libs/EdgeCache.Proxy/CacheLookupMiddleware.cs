@@ -69,9 +69,44 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             });
         }
 
+        var lookup = new Lookup(key, policy, directives, effective, forced, honour);
         var stored = engine.Memory.Get(key, request.Headers, out var urlKnown);
+        if (stored is null && engine.Disk is not null)
+        {
+            return LookupDiskAsync(ctx, lookup, urlKnown);
+        }
+
+        return Decide(ctx, lookup, stored, urlKnown, "memory");
+    }
+
+    /// <summary>A memory miss: look on disk; a small object found there is promoted to memory.</summary>
+    private async Task LookupDiskAsync(HttpContext ctx, Lookup lookup, bool urlKnown)
+    {
+        var found = await engine.Disk!.GetAsync(lookup.Key, ctx.Request.Headers, engine.Memory.MaxObjectBytes, ctx.RequestAborted).ConfigureAwait(false);
+        if (found is null)
+        {
+            await Decide(ctx, lookup, null, urlKnown, "disk").ConfigureAwait(false);
+            return;
+        }
+
+        var streaming = !found.Body.IsCompleted;
+        if (!streaming) engine.Memory.Set(lookup.Key, found);
+        try
+        {
+            await Decide(ctx, lookup, found, urlKnown: true, "disk", streamedFromDisk: streaming).ConfigureAwait(false);
+        }
+        finally
+        {
+            // A large object streams from disk only for a hit; whatever was not read stops here.
+            if (streaming && !found.Body.IsCompleted) found.Body.Fail(new OperationCanceledException("The disk read was not needed."));
+        }
+    }
+
+    private Task Decide(HttpContext ctx, Lookup lookup, CachedResponse? stored, bool urlKnown, string detail, bool streamedFromDisk = false)
+    {
+        var effective = lookup.Effective;
         var mode = RequestMode.Fetch;
-        if (stored is not null && !forced)
+        if (stored is not null && !lookup.Forced)
         {
             var now = engine.Time.GetUtcNow();
             var age = stored.CurrentAge(now);
@@ -83,7 +118,7 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             if (fresh && ageAllowed && !stored.Directives.NoCache
                 && (effective.MinFresh is not { } minFresh || (minFresh >= 0 && lifetime - age >= TimeSpan.FromSeconds(minFresh))))
             {
-                return ResponseWriter.WriteEntryAsync(ctx, engine, stored, HitStatus(ttl), StringValues.Empty);
+                return ResponseWriter.WriteEntryAsync(ctx, engine, stored, HitStatus(ttl, detail), StringValues.Empty);
             }
 
             // Stale: only where the client or the response allows it (RFC 9111 §4.2.4, RFC 5861).
@@ -91,16 +126,19 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             var mayServeStale = !fresh && ageAllowed && !stored.MustRevalidateWhenStale && !stored.Directives.NoCache;
             if (mayServeStale && effective.MaxStale is { } maxStale && maxStale >= 0 && staleBy <= TimeSpan.FromSeconds(maxStale) && !stored.MarkedStale)
             {
-                return ResponseWriter.WriteEntryAsync(ctx, engine, stored, HitStatus(ttl), StringValues.Empty);
+                return ResponseWriter.WriteEntryAsync(ctx, engine, stored, HitStatus(ttl, detail), StringValues.Empty);
             }
 
-            if (mayServeStale && stored.Directives.StaleWhileRevalidate is { } swr && swr >= 0 && staleBy <= TimeSpan.FromSeconds(swr))
+            if (mayServeStale && !streamedFromDisk && stored.Directives.StaleWhileRevalidate is { } swr && swr >= 0 && staleBy <= TimeSpan.FromSeconds(swr))
             {
                 mode = RequestMode.StaleWhileRevalidate;
             }
         }
 
-        if (directives.OnlyIfCached && mode != RequestMode.StaleWhileRevalidate)
+        // A large object streaming from disk is only used for a hit: otherwise it is fetched anew.
+        if (streamedFromDisk) stored = null;
+
+        if (lookup.Directives.OnlyIfCached && mode != RequestMode.StaleWhileRevalidate)
         {
             // §5.2.1.7: no stored response that satisfies the request, and no forwarding allowed.
             return ResponseWriter.WriteErrorAsync(ctx, engine, StatusCodes.Status504GatewayTimeout, "only-if-cached was requested and no suitable stored response is held.", Status(fwd: urlKnown ? "vary-miss" : "uri-miss"));
@@ -109,16 +147,19 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
         return Forward(ctx, new CacheRequestState
         {
             Mode = mode,
-            Key = key,
-            Policy = policy,
+            Key = lookup.Key,
+            Policy = lookup.Policy,
             RequestDirectives = effective,
             Stored = stored,
             UrlKnown = urlKnown,
-            ClientForcedRevalidation = forced && stored is not null,
-            DropClientNoCache = !honour,
-            MayStore = !directives.NoStore,
+            ClientForcedRevalidation = lookup.Forced && stored is not null,
+            DropClientNoCache = !lookup.Honour,
+            MayStore = !lookup.Directives.NoStore,
         });
     }
+
+    /// <summary>What the request asked of the cache, worked out once.</summary>
+    private readonly record struct Lookup(string Key, HostCachePolicy Policy, CacheDirectives Directives, CacheDirectives Effective, bool Forced, bool Honour);
 
     private Task Forward(HttpContext ctx, CacheRequestState state)
     {
@@ -127,7 +168,7 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
         return next(ctx);
     }
 
-    private string HitStatus(long ttl) => CacheStatus.Format(engine.Options.CacheName, hit: true, fwd: null, fwdStatus: null, stored: false, collapsed: false, ttl, "memory");
+    private string HitStatus(long ttl, string detail) => CacheStatus.Format(engine.Options.CacheName, hit: true, fwd: null, fwdStatus: null, stored: false, collapsed: false, ttl, detail);
 
     private string Status(string fwd) => CacheStatus.Format(engine.Options.CacheName, hit: false, fwd, null, false, false, null, null);
 

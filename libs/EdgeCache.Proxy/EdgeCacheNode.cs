@@ -123,7 +123,8 @@ public static class EdgeCacheNode
     {
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         var options = app.Services.GetRequiredService<IOptions<EdgeCacheOptions>>();
-        app.UseWhen(IsAdmin, admin => admin.Run(ctx => AdminAsync(ctx, lifetime)));
+        var engine = app.Services.GetRequiredService<CacheEngine>();
+        app.UseWhen(IsAdmin, admin => admin.Run(ctx => AdminAsync(ctx, lifetime, engine)));
         app.UseRouting();
         app.UseMiddleware<CacheLookupMiddleware>();
         app.MapReverseProxy(pipeline => pipeline.UseMiddleware<CacheForwarderMiddleware>());
@@ -139,18 +140,19 @@ public static class EdgeCacheNode
     private static bool IsAdmin(HttpContext ctx) =>
         ctx.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(AdminConnectionItem) == true;
 
-    private static Task AdminAsync(HttpContext ctx, IHostApplicationLifetime lifetime)
+    private static Task AdminAsync(HttpContext ctx, IHostApplicationLifetime lifetime, CacheEngine engine)
     {
+        var disk = engine.Disk is null ? "off" : engine.Disk.Healthy ? "ok" : "failing (serving from memory and upstream)";
         ctx.Response.ContentType = "text/plain; charset=utf-8";
         ctx.Response.Headers.CacheControl = "no-store";
         switch (ctx.Request.Path.Value)
         {
             case "/healthz":
-                return ctx.Response.WriteAsync("ok\n");
+                return ctx.Response.WriteAsync($"ok\ndisk: {disk}\n");
             case "/readyz":
                 var ready = lifetime.ApplicationStarted.IsCancellationRequested && !lifetime.ApplicationStopping.IsCancellationRequested;
                 ctx.Response.StatusCode = ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
-                return ctx.Response.WriteAsync(ready ? "ready\n" : "not ready\n");
+                return ctx.Response.WriteAsync((ready ? "ready\n" : "not ready\n") + $"disk: {disk}\n");
             default:
                 ctx.Response.StatusCode = StatusCodes.Status404NotFound;
                 return ctx.Response.WriteAsync("Admin endpoints: /healthz, /readyz\n");

@@ -1,4 +1,5 @@
 using EdgeCache.Engine;
+using EdgeCache.Storage;
 
 namespace EdgeCache.Proxy;
 
@@ -40,6 +41,9 @@ public sealed class EdgeCacheOptions
     public Dictionary<string, HostCachePolicy> Hosts { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
     public ListenSettings Listen { get; set; } = new();
+
+    /// <summary>The disk tier (FASTER). Off unless <c>Disk:Directory</c> is set.</summary>
+    public DiskStoreOptions Disk { get; set; } = new();
 
     /// <summary>How long a stopping node (SIGTERM) lets requests in flight finish. Default 30 s.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);

@@ -156,7 +156,7 @@ public class Topology : IAsyncLifetime
         }
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         foreach (var app in Edges.Concat(Shields))
         {

@@ -1,0 +1,115 @@
+using System.Net;
+using EdgeCache.FunctionalTests.Infrastructure;
+using Microsoft.AspNetCore.Http;
+
+namespace EdgeCache.FunctionalTests;
+
+/// <summary>One shield and one edge whose memory tier (8 MiB) is far smaller than what is requested;
+/// the edge has a FASTER disk tier in a temporary directory.</summary>
+public sealed class DiskTopology : Topology
+{
+    public string DataRoot { get; } = Path.Combine(Path.GetTempPath(), "edgecache-ft-" + Guid.NewGuid().ToString("N"));
+
+    public DiskTopology() : base(shields: 1, edges: 1)
+    {
+    }
+
+    protected override Dictionary<string, string?> ShieldConfig(string id)
+    {
+        var c = base.ShieldConfig(id);
+        c["EdgeCache:MemoryBudgetBytes"] = (512L * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return c;
+    }
+
+    protected override Dictionary<string, string?> EdgeConfig(string id)
+    {
+        var c = base.EdgeConfig(id);
+        c["EdgeCache:MemoryBudgetBytes"] = (8 * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        c["EdgeCache:MaxObjectBytes"] = (4 * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        c["EdgeCache:Disk:Directory"] = Path.Combine(DataRoot, id);
+        c["EdgeCache:Disk:BudgetBytes"] = (1024L * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        c["EdgeCache:Disk:LogMemoryBytes"] = (16L * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        c["EdgeCache:Disk:MaxObjectBytes"] = (64L * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return c;
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        if (Directory.Exists(DataRoot)) Directory.Delete(DataRoot, recursive: true);
+    }
+}
+
+public sealed class DiskTierTests(DiskTopology cdn) : IClassFixture<DiskTopology>
+{
+    [Fact]
+    public async Task With_8_MiB_of_memory_200_MiB_of_objects_come_back_as_disk_hits_without_origin_requests()
+    {
+        const int count = 100;
+        var bodies = new byte[count][];
+        for (var i = 0; i < count; i++)
+        {
+            bodies[i] = new byte[2 * 1024 * 1024];
+            new Random(i).NextBytes(bodies[i]);
+            var body = bodies[i];
+            cdn.Origin.Map($"/disk/{i}", ctx =>
+            {
+                ctx.Response.Headers.CacheControl = "max-age=3600";
+                ctx.Response.ContentLength = body.Length;
+                return ctx.Response.Body.WriteAsync(body).AsTask();
+            });
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            using var r = await cdn.GetAsync(0, $"/disk/{i}");
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            await cdn.EdgeEngine(0).FlushDiskWritesAsync();
+        }
+
+        Assert.True(cdn.EdgeEngine(0).Memory.Bytes <= 8 * 1024 * 1024);
+        var diskHits = 0;
+        for (var i = 0; i < count; i++)
+        {
+            using var r = await cdn.GetAsync(0, $"/disk/{i}");
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            Assert.StartsWith("EdgeCache-Edge; hit", r.EdgeStatus(), StringComparison.Ordinal);
+            if (r.EdgeStatus().Contains("detail=disk", StringComparison.Ordinal)) diskHits++;
+            Assert.Equal(bodies[i], await r.Content.ReadAsByteArrayAsync());
+        }
+
+        Assert.True(diskHits >= count - 4, $"{diskHits} disk hits");
+        Assert.Equal(count, Enumerable.Range(0, count).Sum(i => cdn.Origin.Count($"/disk/{i}")));
+    }
+
+    [Fact]
+    public async Task An_object_larger_than_the_memory_tier_streams_from_disk_and_serves_ranges()
+    {
+        var body = new byte[20 * 1024 * 1024 + 11];
+        new Random(7).NextBytes(body);
+        cdn.Origin.Map("/disk/large", ctx =>
+        {
+            ctx.Response.Headers.CacheControl = "max-age=3600";
+            ctx.Response.ContentLength = body.Length;
+            return ctx.Response.Body.WriteAsync(body).AsTask();
+        });
+
+        using (var first = await cdn.GetAsync(0, "/disk/large"))
+        {
+            Assert.Equal(body, await first.Content.ReadAsByteArrayAsync());
+        }
+
+        await cdn.EdgeEngine(0).FlushDiskWritesAsync();
+        using var hit = await cdn.GetAsync(0, "/disk/large");
+        Assert.Contains("detail=disk", hit.EdgeStatus(), StringComparison.Ordinal);
+        Assert.Equal(body, await hit.Content.ReadAsByteArrayAsync());
+
+        using var range = await cdn.GetAsync(0, "/disk/large", configure: m => m.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(15_000_000, 15_300_000));
+        Assert.Equal(HttpStatusCode.PartialContent, range.StatusCode);
+        Assert.Equal(body.AsSpan(15_000_000, 300_001).ToArray(), await range.Content.ReadAsByteArrayAsync());
+
+        using var head = await cdn.GetAsync(0, "/disk/large", method: HttpMethod.Head);
+        Assert.Equal(body.Length, head.Content.Headers.ContentLength);
+        Assert.Equal(1, cdn.Origin.Count("/disk/large"));
+    }
+}
