@@ -1,72 +1,150 @@
+using System.Collections.Concurrent;
 using EdgeCache.Storage.Internal;
 using FASTER.core;
 
 namespace EdgeCache.Storage;
 
-/// <summary>FASTER operations. Sessions are single-threaded, so each operation rents one from a pool.</summary>
+/// <summary>
+/// FASTER operations run on a few dedicated threads, each owning one session, the way FASTER is
+/// meant to be driven: a session is single-threaded, and an operation that waits (a read from
+/// disk, a log page that must flush before an append) blocks its own thread, never the thread
+/// pool that serves requests. Callers await a task that the worker completes.
+/// </summary>
 public sealed partial class DiskStore
 {
-    private Session Rent() => _sessions.TryTake(out var s) ? s : new Session(_store.For(_functions).NewSession<StoreFunctions>());
+    private const int WorkerCount = 2;
 
-    private void Return(Session session) => _sessions.Add(session);
+    private readonly BlockingCollection<WorkItem> _queue = new(new ConcurrentQueue<WorkItem>(), boundedCapacity: 4096);
+    private Thread[] _workers = [];
 
-    private async ValueTask<byte[]?> ReadAsync(StoreKey key, CancellationToken cancellationToken)
+    private void StartWorkers()
     {
-        var session = Rent();
-        try
+        _workers = new Thread[WorkerCount];
+        for (var i = 0; i < WorkerCount; i++)
         {
-            var result = await session.Inner.ReadAsync(key, Empty.Default, 0, cancellationToken).ConfigureAwait(false);
-            var (status, output) = result.Complete();
-            return status.Found ? output : null;
-        }
-        finally
-        {
-            Return(session);
+            _workers[i] = new Thread(WorkerLoop) { IsBackground = true, Name = "edgecache-disk-" + i };
+            _workers[i].Start();
         }
     }
 
-    private unsafe void Upsert(StoreKey key, ReadOnlySpan<byte> value)
+    private void StopWorkers()
     {
-        var session = Rent();
+        _queue.CompleteAdding();
+        foreach (var t in _workers) t.Join();
+        _queue.Dispose();
+    }
+
+    private void WorkerLoop()
+    {
+        using var session = _store.For(_functions).NewSession<StoreFunctions>();
+        foreach (var item in _queue.GetConsumingEnumerable())
+        {
+            item.Run(session);
+        }
+    }
+
+    // Operations that outlived OperationTimeout and have not finished. A write whose page flush
+    // failed (I/O error, a log directory gone) leaves FASTER waiting forever; while any such
+    // operation is outstanding the store is stalled and every call fails at once.
+    private int _stalledOperations;
+
+    private bool Stalled => Volatile.Read(ref _stalledOperations) > 0;
+
+    private Task<T> Enqueue<T>(Func<ClientSession<StoreKey, SpanByte, SpanByte, byte[], Empty, StoreFunctions>, T> operation)
+    {
+        if (Stalled) throw new IOException($"The disk store is stalled: an operation has not finished in {_options.OperationTimeout}.");
+        var item = new WorkItem<T>(operation);
+        if (!_queue.TryAdd(item)) throw new IOException("The disk store is overloaded or stopping.");
+        return WithinTimeout(item.Task);
+    }
+
+    /// <summary>Waits at most OperationTimeout; past it the store is stalled until the operation finishes.</summary>
+    private async Task<T> WithinTimeout<T>(Task<T> operation)
+    {
         try
         {
-            fixed (byte* p = value)
+            return await operation.WaitAsync(_options.OperationTimeout, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Interlocked.Increment(ref _stalledOperations);
+            _ = operation.ContinueWith(
+                static (_, state) => Interlocked.Decrement(ref ((DiskStore)state!)._stalledOperations),
+                this,
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+            throw new IOException($"A disk store operation has not finished in {_options.OperationTimeout}; the store is stalled until it does.");
+        }
+    }
+
+    private async ValueTask<byte[]?> ReadAsync(StoreKey key, CancellationToken cancellationToken) =>
+        await Enqueue(s => Read(s, key)).WaitAsync(cancellationToken).ConfigureAwait(false);
+
+    private static byte[]? Read(ClientSession<StoreKey, SpanByte, SpanByte, byte[], Empty, StoreFunctions> session, StoreKey key)
+    {
+        byte[] output = null!;
+        var status = session.Read(ref key, ref output);
+        if (status.IsPending)
+        {
+            session.CompletePendingWithOutputs(out var completed, wait: true);
+            using (completed)
             {
-                var sb = SpanByte.FromFixedSpan(value);
-                var status = session.Inner.Upsert(ref key, ref sb);
-                if (status.IsPending) session.Inner.CompletePending(wait: true);
+                while (completed.Next())
+                {
+                    status = completed.Current.Status;
+                    output = completed.Current.Output;
+                }
             }
         }
-        finally
-        {
-            Return(session);
-        }
+
+        return status.Found ? output : null;
     }
 
-    private void Delete(StoreKey key)
+    private Task<bool> UpsertAsync(StoreKey key, byte[] value) => Enqueue(s => UpsertOn(s, key, value));
+
+    private static unsafe bool UpsertOn(ClientSession<StoreKey, SpanByte, SpanByte, byte[], Empty, StoreFunctions> session, StoreKey key, byte[] value)
     {
-        var session = Rent();
-        try
+        fixed (byte* p = value)
         {
-            var status = session.Inner.Delete(ref key);
-            if (status.IsPending) session.Inner.CompletePending(wait: true);
+            var sb = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(p, value.Length));
+            var status = session.Upsert(ref key, ref sb);
+            if (status.IsPending) session.CompletePending(wait: true);
         }
-        finally
-        {
-            Return(session);
-        }
+
+        return true;
     }
 
-    private ValueTask DeleteAsync(StoreKey key)
+    private void Delete(StoreKey key) => _ = DeleteAsync(key);
+
+    private Task<bool> DeleteAsync(StoreKey key) => Enqueue(s =>
     {
-        Delete(key);
-        return ValueTask.CompletedTask;
+        var status = s.Delete(ref key);
+        if (status.IsPending) s.CompletePending(wait: true);
+        return true;
+    });
+
+    private abstract class WorkItem
+    {
+        public abstract void Run(ClientSession<StoreKey, SpanByte, SpanByte, byte[], Empty, StoreFunctions> session);
     }
 
-    private sealed class Session(ClientSession<StoreKey, SpanByte, SpanByte, byte[], Empty, StoreFunctions> inner) : IDisposable
+    private sealed class WorkItem<T>(Func<ClientSession<StoreKey, SpanByte, SpanByte, byte[], Empty, StoreFunctions>, T> operation) : WorkItem
     {
-        public ClientSession<StoreKey, SpanByte, SpanByte, byte[], Empty, StoreFunctions> Inner { get; } = inner;
+        private readonly TaskCompletionSource<T> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public void Dispose() => Inner.Dispose();
+        public Task<T> Task => _done.Task;
+
+        public override void Run(ClientSession<StoreKey, SpanByte, SpanByte, byte[], Empty, StoreFunctions> session)
+        {
+            try
+            {
+                _done.SetResult(operation(session));
+            }
+            catch (Exception ex)
+            {
+                _done.SetException(ex);
+            }
+        }
     }
 }

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using EdgeCache.Engine;
 using EdgeCache.Storage.Internal;
@@ -27,7 +26,6 @@ public sealed partial class DiskStore : IDiskTier, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly HeuristicOptions _heuristics;
     private readonly TimeProvider _time;
-    private readonly ConcurrentBag<Session> _sessions = [];
     private readonly SemaphoreSlim[] _urlLocks = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
     private readonly CancellationTokenSource _stopping = new();
     private readonly FasterKV<StoreKey, SpanByte> _store;
@@ -48,6 +46,7 @@ public sealed partial class DiskStore : IDiskTier, IAsyncDisposable
         _store = store;
         _device = device;
         StoreDirectory = directory;
+        StartWorkers();
         _checkpointLoop = CheckpointLoopAsync(_stopping.Token);
     }
 
@@ -252,8 +251,9 @@ public sealed partial class DiskStore : IDiskTier, IAsyncDisposable
                 var chunk = await ReadChunkAsync(objectId, i, meta, _stopping.Token).ConfigureAwait(false);
                 if (chunk is null)
                 {
-                    body.Fail(new IOException("A stored chunk is missing or corrupt."));
+                    // Removed before the reader learns of it, so its next lookup is a miss.
                     await RemoveVariantAsync(primaryKey, objectId).ConfigureAwait(false);
+                    body.Fail(new IOException("A stored chunk is missing or corrupt."));
                     return;
                 }
 
@@ -302,7 +302,7 @@ public sealed partial class DiskStore : IDiskTier, IAsyncDisposable
                     var slice = sequence.Slice(offset, n);
                     slice.CopyTo(buffer.AsSpan(8));
                     BinaryPrimitives.WriteUInt64LittleEndian(buffer, Checksummed.ChunkHash(objectId, index, buffer.AsSpan(8, n)));
-                    Upsert(StoreKey.ForChunk(objectId, index), buffer.AsSpan(0, n + 8));
+                    await UpsertAsync(StoreKey.ForChunk(objectId, index), buffer.AsSpan(0, n + 8).ToArray()).ConfigureAwait(false);
                 }
             }
             finally
@@ -311,7 +311,7 @@ public sealed partial class DiskStore : IDiskTier, IAsyncDisposable
             }
 
             var meta = new MetaRecord(response.StatusCode, response.Headers, response.RequestTime, response.ResponseTime, response.CorrectedInitialAge, response.StoredAt, response.Body.Length, chunkBytes, response.VaryValues);
-            Upsert(StoreKey.ForMeta(objectId), meta.Encode());
+            await UpsertAsync(StoreKey.ForMeta(objectId), meta.Encode()).ConfigureAwait(false);
 
             // The URL record last: a crash before it leaves only unreachable records.
             var gate = _urlLocks[(uint)primaryKey.GetHashCode() % (uint)_urlLocks.Length];
@@ -322,7 +322,7 @@ public sealed partial class DiskStore : IDiskTier, IAsyncDisposable
                 var replaced = url.Variants.Where(v => v.VaryValues.AsSpan().SequenceEqual(response.VaryValues) && v.VaryNames.AsSpan().SequenceEqual(response.VaryNames)).ToList();
                 url.Variants.RemoveAll(replaced.Contains);
                 url.Variants.Add(new VariantRef(objectId, response.VaryNames, response.VaryValues));
-                Upsert(StoreKey.ForUrl(primaryKey), url.Encode());
+                await UpsertAsync(StoreKey.ForUrl(primaryKey), url.Encode()).ConfigureAwait(false);
                 foreach (var old in replaced) Delete(StoreKey.ForMeta(old.ObjectId));
             }
             finally
@@ -349,8 +349,9 @@ public sealed partial class DiskStore : IDiskTier, IAsyncDisposable
             {
                 var url = await ReadUrlAsync(primaryKey, cancellationToken).ConfigureAwait(false);
                 if (url is null) return;
-                foreach (var v in url.Variants) Delete(StoreKey.ForMeta(v.ObjectId));
-                Delete(StoreKey.ForUrl(primaryKey));
+                // Awaited: once a remove returns, no lookup may find the object.
+                foreach (var v in url.Variants) await DeleteAsync(StoreKey.ForMeta(v.ObjectId)).ConfigureAwait(false);
+                await DeleteAsync(StoreKey.ForUrl(primaryKey)).ConfigureAwait(false);
             }
             finally
             {
@@ -368,7 +369,8 @@ public sealed partial class DiskStore : IDiskTier, IAsyncDisposable
     {
         try
         {
-            var (ok, _) = await _store.TakeFullCheckpointAsync(CheckpointType.FoldOver, cancellationToken).ConfigureAwait(false);
+            if (Stalled) throw new IOException("The disk store is stalled.");
+            var (ok, _) = await WithinTimeout(_store.TakeFullCheckpointAsync(CheckpointType.FoldOver, cancellationToken).AsTask()).ConfigureAwait(false);
             return ok;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
@@ -399,12 +401,12 @@ public sealed partial class DiskStore : IDiskTier, IAsyncDisposable
         await gate.WaitAsync().ConfigureAwait(false);
         try
         {
-            Delete(StoreKey.ForMeta(objectId));
+            await DeleteAsync(StoreKey.ForMeta(objectId)).ConfigureAwait(false);
             var url = await ReadUrlAsync(primaryKey, CancellationToken.None).ConfigureAwait(false);
             if (url is null) return;
             url.Variants.RemoveAll(v => v.ObjectId == objectId);
-            if (url.Variants.Count == 0) Delete(StoreKey.ForUrl(primaryKey));
-            else Upsert(StoreKey.ForUrl(primaryKey), url.Encode());
+            if (url.Variants.Count == 0) await DeleteAsync(StoreKey.ForUrl(primaryKey)).ConfigureAwait(false);
+            else await UpsertAsync(StoreKey.ForUrl(primaryKey), url.Encode()).ConfigureAwait(false);
         }
         finally
         {
@@ -488,7 +490,16 @@ public sealed partial class DiskStore : IDiskTier, IAsyncDisposable
             Log.CheckpointedOnStop(_logger, StoreDirectory);
         }
 
-        while (_sessions.TryTake(out var s)) s.Dispose();
+        if (Stalled)
+        {
+            // A worker is stuck inside FASTER on the failed disk: disposing the store under it is
+            // unsafe, and joining it would never return. Stop taking work and leave the rest to the process's end.
+            _queue.CompleteAdding();
+            Log.StoppedStalled(_logger, StoreDirectory);
+            return;
+        }
+
+        StopWorkers();
         _store.Dispose();
         _device.Dispose();
         _stopping.Dispose();

@@ -40,6 +40,13 @@ public sealed class DiskStoreOptions
     /// <summary>How often a failing store logs its failure (once per interval, not per request). Default 1 minute.</summary>
     public TimeSpan FailureLogInterval { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// Longest a store operation may take. Past it the store counts as stalled (a failed write can leave
+    /// FASTER waiting forever for a page flush): calls fail at once, as misses and dropped writes, until
+    /// the operation finishes. Default 10 seconds.
+    /// </summary>
+    public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     public bool Enabled => !string.IsNullOrWhiteSpace(Directory);
 
     /// <summary>Returns the first problem with these settings, or null.</summary>
@@ -53,6 +60,7 @@ public sealed class DiskStoreOptions
         if (IndexBytes < 64 * 1024 || (IndexBytes & (IndexBytes - 1)) != 0) return "IndexBytes must be a power of two of at least 65536";
         if (CheckpointInterval <= TimeSpan.Zero) return "CheckpointInterval must be positive";
         if (FailureLogInterval <= TimeSpan.Zero) return "FailureLogInterval must be positive";
+        if (OperationTimeout <= TimeSpan.Zero) return "OperationTimeout must be positive";
         return null;
     }
 

@@ -22,4 +22,7 @@ internal static partial class Log
 
     [LoggerMessage(2006, LogLevel.Information, "Disk store {Directory} checkpointed on stop.")]
     public static partial void CheckpointedOnStop(ILogger logger, string directory);
+
+    [LoggerMessage(2007, LogLevel.Warning, "Disk store {Directory} stopped without a checkpoint: an operation is stuck on the failing disk. It recovers from its last checkpoint on the next start.")]
+    public static partial void StoppedStalled(ILogger logger, string directory);
 }
