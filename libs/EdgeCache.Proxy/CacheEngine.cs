@@ -25,9 +25,21 @@ public sealed class CacheEngine : IAsyncDisposable
         ViaToken = "1.1 " + Options.NodeId;
         if (Options.Disk.Enabled)
         {
-            Disk = DiskStore.Open(Options.Disk, loggers.CreateLogger<DiskStore>(), Heuristics);
+            try
+            {
+                Disk = DiskStore.Open(Options.Disk, loggers.CreateLogger<DiskStore>(), Heuristics);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The cache failing is never the client's problem: run from memory and upstream.
+                DiskOpenError = ex.Message;
+                Log.DiskUnavailable(logger, Options.Disk.Directory, ex.Message);
+            }
         }
     }
+
+    /// <summary>Why the configured disk tier could not be opened, or null.</summary>
+    public string? DiskOpenError { get; }
 
     /// <summary>The disk tier, or null when it is off.</summary>
     public IDiskTier? Disk { get; }

@@ -142,7 +142,9 @@ public static class EdgeCacheNode
 
     private static Task AdminAsync(HttpContext ctx, IHostApplicationLifetime lifetime, CacheEngine engine)
     {
-        var disk = engine.Disk is null ? "off" : engine.Disk.Healthy ? "ok" : "failing (serving from memory and upstream)";
+        var disk = engine.DiskOpenError is { } error ? "failing: could not open the store: " + error
+            : engine.Disk is null ? "off"
+            : engine.Disk.Healthy ? "ok" : "failing (serving from memory and upstream)";
         ctx.Response.ContentType = "text/plain; charset=utf-8";
         ctx.Response.Headers.CacheControl = "no-store";
         switch (ctx.Request.Path.Value)

@@ -27,6 +27,9 @@ internal static partial class Log
     [LoggerMessage(1007, LogLevel.Information, "EdgeCache {Role} node {NodeId} listening: traffic {Traffic}, admin {Admin}.")]
     public static partial void Listening(ILogger logger, NodeRole role, string nodeId, string traffic, string admin);
 
+    [LoggerMessage(1009, LogLevel.Error, "The disk tier at {Directory} could not be opened ({Message}); this node serves from memory and upstream until it restarts.")]
+    public static partial void DiskUnavailable(ILogger logger, string directory, string message);
+
     [LoggerMessage(1008, LogLevel.Warning, "Upstream response body ended early; the entry was not stored and the client transfer was cut.")]
     public static partial void BodyFailed(ILogger logger, Exception error);
 }

@@ -1,5 +1,6 @@
 using EdgeCache.Proxy;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -42,5 +43,39 @@ public sealed class ConfigurationTests
     {
         var message = await StartFailure(new() { [key] = value });
         Assert.Contains(expected, message, StringComparison.Ordinal);
+    }
+}
+
+public sealed class UnusableDiskTests
+{
+    [Fact]
+    public async Task A_store_that_cannot_be_opened_leaves_the_node_serving_and_saying_so()
+    {
+        var file = Path.GetTempFileName(); // a regular file where the store's directory should be
+        try
+        {
+            await using var app = EdgeCacheNode.Build(NodeRole.Edge, [], b =>
+            {
+                b.Configuration.Sources.Clear();
+                b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+                {
+                    ["EdgeCache:NodeId"] = "edge-x",
+                    ["EdgeCache:Listen:Traffic:0"] = "http://127.0.0.1:0",
+                    ["EdgeCache:Listen:Admin"] = "http://127.0.0.1:0",
+                    ["EdgeCache:Disk:Directory"] = file,
+                });
+                b.Logging.ClearProviders();
+            });
+            await app.StartAsync();
+            var admin = app.Services.GetRequiredService<NodeEndpoints>().AdminUri!;
+            using var client = new HttpClient();
+            var health = await client.GetStringAsync(new Uri(admin, "/healthz"));
+            Assert.Contains("disk: failing: could not open the store", health, StringComparison.Ordinal);
+            await app.StopAsync();
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 }
