@@ -45,7 +45,7 @@ app.MapGet("/hello", (HttpContext ctx) =>
 
 app.MapGet("/obj/{size}/{name}", (HttpContext ctx, string size, string name) =>
 {
-    if (!TryParseSize(size, out var bytes) || bytes > 512L * 1024 * 1024) return Results.BadRequest("size must be like 1024, 100k or 1m (at most 512m)\n");
+    if (!EdgeCache.LoadTesting.ObjectSizes.TryParse(size, out var bytes) || bytes > 512L * 1024 * 1024) return Results.BadRequest("size must be like 1024, 100k or 1m (at most 512m)\n");
     var body = bodies.GetOrAdd(size + "/" + name, _ => Fill((int)bytes, name));
     ctx.Response.Headers.CacheControl = "public, max-age=3600";
     ctx.Response.Headers.ETag = $"\"{name}-{size}\"";
@@ -68,15 +68,6 @@ app.MapPost("/__origin/reset", () =>
 
 app.Run();
 
-static bool TryParseSize(string s, out long bytes)
-{
-    var mult = 1L;
-    if (s.EndsWith('k')) { mult = 1024; s = s[..^1]; }
-    else if (s.EndsWith('m')) { mult = 1024 * 1024; s = s[..^1]; }
-    var ok = long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out bytes);
-    bytes *= mult;
-    return ok && bytes >= 0;
-}
 
 static byte[] Fill(int size, string seed)
 {
