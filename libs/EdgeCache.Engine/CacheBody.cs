@@ -16,6 +16,7 @@ public sealed class CacheBody
     private readonly List<byte[]> _segments = [];
     private readonly object _gate = new();
     private readonly int _segmentSize;
+    private readonly long _base;
     private long _length;
     private int _lastSegmentFill;
     private TaskCompletionSource _changed = NewSignal();
@@ -23,6 +24,20 @@ public sealed class CacheBody
     private bool _transient;
     private long _window;
     private long _readPosition;
+
+    /// <summary>A body that holds bytes from <paramref name="baseOffset"/> on (a range read from disk):
+    /// offsets stay those of the whole representation, and reading before the base fails.</summary>
+    public CacheBody(long? expectedLength, int segmentSize, long baseOffset)
+        : this(expectedLength is { } e ? e - baseOffset : null, segmentSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(baseOffset);
+        _base = baseOffset;
+        _length = baseOffset;
+        _readPosition = baseOffset;
+    }
+
+    /// <summary>The first byte this body holds (0 but for range reads from disk).</summary>
+    public long BaseOffset => _base;
 
     public CacheBody(long? expectedLength = null, int segmentSize = DefaultSegmentSize)
     {
@@ -157,6 +172,8 @@ public sealed class CacheBody
     {
         var end = count < 0 ? long.MaxValue : offset + count;
 
+        if (offset < _base) throw new IOException("This body holds only the bytes from " + _base + " on.");
+
         // The only reader of a transient body starts here: the writer may run a window past it.
         if (_transient) ReaderAdvanced(offset);
         while (offset < end)
@@ -202,7 +219,7 @@ public sealed class CacheBody
     /// <summary>The whole body when it is complete and held in one array (the common hit case).</summary>
     public bool TryGetSingleSegment(out ReadOnlyMemory<byte> memory)
     {
-        if (IsCompleted && _segments.Count <= 1)
+        if (IsCompleted && _segments.Count <= 1 && _base == 0)
         {
             memory = _segments.Count == 0 ? ReadOnlyMemory<byte>.Empty : _segments[0];
             return true;
@@ -232,7 +249,7 @@ public sealed class CacheBody
     /// <summary>The bytes of a complete body as one sequence over the stored segments (no copy).</summary>
     public ReadOnlySequence<byte> AsSequence()
     {
-        if (!IsCompleted) throw new InvalidOperationException("The body is not complete.");
+        if (!IsCompleted || _base != 0) throw new InvalidOperationException("The body is not complete.");
         if (_segments.Count == 0) return ReadOnlySequence<byte>.Empty;
         if (_segments.Count == 1) return new ReadOnlySequence<byte>(_segments[0]);
         Segment? first = null, last = null;
@@ -255,8 +272,8 @@ public sealed class CacheBody
     private ReadOnlyMemory<byte> Slice(long offset, long end)
     {
         // Segments are all _segmentSize long except possibly the last (after Complete).
-        var index = (int)(offset / _segmentSize);
-        var within = (int)(offset % _segmentSize);
+        var index = (int)((offset - _base) / _segmentSize);
+        var within = (int)((offset - _base) % _segmentSize);
         var segment = _segments[index];
         var available = index == _segments.Count - 1 && !IsCompleted ? _lastSegmentFill : segment.Length;
         var n = (int)Math.Min(available - within, end - offset);
@@ -276,7 +293,7 @@ public sealed class CacheBody
     /// <summary>Releases the segments wholly before the only reader's position (call under the gate).</summary>
     private void ReleasePassed()
     {
-        var passed = (int)Math.Min(_readPosition / _segmentSize, _segments.Count - 1);
+        var passed = (int)Math.Min((_readPosition - _base) / _segmentSize, _segments.Count - 1);
         for (var i = 0; i < passed; i++) _segments[i] = [];
     }
 

@@ -20,7 +20,9 @@ public interface IDiskTier
     /// comes back complete (its chunks read and verified); a larger one streams from disk into its
     /// body while the caller serves it. A corrupt or incomplete record is deleted and reported as a miss.
     /// </summary>
-    ValueTask<CachedResponse?> GetAsync(string primaryKey, IHeaderDictionary requestHeaders, long completeUpToBytes, CancellationToken cancellationToken);
+    /// <param name="firstByte">For a streamed object: given its metadata, the first byte the caller
+    /// will read (a range request); chunks before it are not read.</param>
+    ValueTask<CachedResponse?> GetAsync(string primaryKey, IHeaderDictionary requestHeaders, long completeUpToBytes, CancellationToken cancellationToken, Func<CachedResponse, long>? firstByte = null);
 
     /// <summary>Stores a complete response, replacing the variant with the same secondary key.</summary>
     ValueTask PutAsync(string primaryKey, CachedResponse response, CancellationToken cancellationToken);

@@ -82,7 +82,7 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
     /// <summary>A memory miss: look on disk; a small object found there is promoted to memory.</summary>
     private async Task LookupDiskAsync(HttpContext ctx, Lookup lookup, bool urlKnown)
     {
-        var found = await engine.Disk!.GetAsync(lookup.Key, ctx.Request.Headers, engine.Memory.MaxObjectBytes, ctx.RequestAborted).ConfigureAwait(false);
+        var found = await engine.Disk!.GetAsync(lookup.Key, ctx.Request.Headers, engine.Memory.MaxObjectBytes, ctx.RequestAborted, RangeStart(ctx)).ConfigureAwait(false);
         if (found is null)
         {
             await Decide(ctx, lookup, null, urlKnown, "disk").ConfigureAwait(false);
@@ -100,6 +100,21 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             // A large object streams from disk only for a hit; whatever was not read stops here.
             if (streaming && !found.Body.IsCompleted) found.Body.Fail(new OperationCanceledException("The disk read was not needed."));
         }
+    }
+
+    /// <summary>Where a hit on a streamed disk object will start reading: the first byte of a
+    /// single range the response writer will honour, else 0 (the same rules as ResponseWriter).</summary>
+    private static Func<CachedResponse, long>? RangeStart(HttpContext ctx)
+    {
+        var request = ctx.Request;
+        if (!request.Headers.ContainsKey(HeaderNames.Range) || !HttpMethods.IsGet(request.Method)) return null;
+        return stored =>
+        {
+            if (stored.StatusCode != StatusCodes.Status200OK || !Conditionals.IfRangeAllows(request.Headers, stored) || Conditionals.IsNotModified(request.Headers, stored)) return 0;
+            var length = stored.GetHeader(HeaderNames.ContentLength);
+            if (length.Count != 1 || !long.TryParse(length[0], System.Globalization.NumberStyles.None, null, out var total)) return 0;
+            return ByteRange.Evaluate(request.Headers.Range, total, out var start, out _) == RangeOutcome.Partial ? start : 0;
+        };
     }
 
     private Task Decide(HttpContext ctx, Lookup lookup, CachedResponse? stored, bool urlKnown, string detail, bool streamedFromDisk = false)

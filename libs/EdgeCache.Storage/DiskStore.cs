@@ -180,7 +180,7 @@ public sealed partial class DiskStore : IDiskTier, IAsyncDisposable
         Log.StoreSetAside(logger, dir, aside, reason);
     }
 
-    public async ValueTask<CachedResponse?> GetAsync(string primaryKey, IHeaderDictionary requestHeaders, long completeUpToBytes, CancellationToken cancellationToken)
+    public async ValueTask<CachedResponse?> GetAsync(string primaryKey, IHeaderDictionary requestHeaders, long completeUpToBytes, CancellationToken cancellationToken, Func<CachedResponse, long>? firstByte = null)
     {
         try
         {
@@ -228,12 +228,22 @@ public sealed partial class DiskStore : IDiskTier, IAsyncDisposable
             else
             {
                 // Large: stream from disk while the caller serves it, one window ahead of the client.
-                body = new CacheBody(meta.BodyLength);
+                // A range read starts at the chunk that holds its first byte: only the chunks it
+                // needs are read.
+                var start = 0L;
+                if (firstByte is not null)
+                {
+                    var probe = CachedResponseFactory.Restore(meta.Status, WithLength(meta), CacheBody.FromBytes([]), meta.RequestTime, meta.ResponseTime, meta.CorrectedInitialAge, meta.VaryValues, meta.StoredAt, _heuristics);
+                    start = Math.Clamp(firstByte(probe), 0, meta.BodyLength);
+                }
+
+                var firstChunk = start / meta.ChunkBytes;
+                body = new CacheBody(meta.BodyLength, 64 * 1024, firstChunk * meta.ChunkBytes);
                 body.MakeTransient(4L * meta.ChunkBytes);
-                _ = StreamChunksAsync(primaryKey, variant.ObjectId, meta, body);
+                _ = StreamChunksAsync(primaryKey, variant.ObjectId, meta, body, firstChunk);
             }
 
-            return Succeeded(CachedResponseFactory.Restore(meta.Status, meta.Headers, body, meta.RequestTime, meta.ResponseTime, meta.CorrectedInitialAge, meta.VaryValues, meta.StoredAt, _heuristics));
+            return Succeeded(CachedResponseFactory.Restore(meta.Status, WithLength(meta), body, meta.RequestTime, meta.ResponseTime, meta.CorrectedInitialAge, meta.VaryValues, meta.StoredAt, _heuristics));
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -242,11 +252,24 @@ public sealed partial class DiskStore : IDiskTier, IAsyncDisposable
         }
     }
 
-    private async Task StreamChunksAsync(string primaryKey, ulong objectId, MetaRecord meta, CacheBody body)
+    /// <summary>The stored fields, with the stored length as Content-Length when the origin sent none
+    /// (it was chunked): a body streamed from disk is then sent with its length, and a range on it
+    /// can be answered before the last chunk is read.</summary>
+    private static KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>[] WithLength(MetaRecord meta)
+    {
+        foreach (var h in meta.Headers)
+        {
+            if (h.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)) return meta.Headers;
+        }
+
+        return [.. meta.Headers, new("Content-Length", meta.BodyLength.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+    }
+
+    private async Task StreamChunksAsync(string primaryKey, ulong objectId, MetaRecord meta, CacheBody body, long firstChunk)
     {
         try
         {
-            for (long i = 0; i < meta.ChunkCount; i++)
+            for (var i = firstChunk; i < meta.ChunkCount; i++)
             {
                 var chunk = await ReadChunkAsync(objectId, i, meta, _stopping.Token).ConfigureAwait(false);
                 if (chunk is null)

@@ -82,34 +82,44 @@ public sealed class DiskTierTests(DiskTopology cdn) : IClassFixture<DiskTopology
         Assert.Equal(count, Enumerable.Range(0, count).Sum(i => cdn.Origin.Count($"/disk/{i}")));
     }
 
-    [Fact]
-    public async Task An_object_larger_than_the_memory_tier_streams_from_disk_and_serves_ranges()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task An_object_larger_than_the_memory_tier_streams_from_disk_and_serves_ranges(bool contentLength)
     {
         var body = new byte[20 * 1024 * 1024 + 11];
         new Random(7).NextBytes(body);
-        cdn.Origin.Map("/disk/large", ctx =>
+        var path = "/disk/large/" + contentLength;
+        cdn.Origin.Map(path, async ctx =>
         {
             ctx.Response.Headers.CacheControl = "max-age=3600";
-            ctx.Response.ContentLength = body.Length;
-            return ctx.Response.Body.WriteAsync(body).AsTask();
+            if (contentLength) ctx.Response.ContentLength = body.Length;
+            for (var offset = 0; offset < body.Length; offset += 1024 * 1024)
+            {
+                await ctx.Response.Body.WriteAsync(body.AsMemory(offset, Math.Min(1024 * 1024, body.Length - offset)));
+            }
         });
 
-        using (var first = await cdn.GetAsync(0, "/disk/large"))
+        using (var first = await cdn.GetAsync(0, path))
         {
             Assert.Equal(body, await first.Content.ReadAsByteArrayAsync());
         }
 
         await cdn.EdgeEngine(0).FlushDiskWritesAsync();
-        using var hit = await cdn.GetAsync(0, "/disk/large");
+        using var hit = await cdn.GetAsync(0, path);
         Assert.Contains("detail=disk", hit.EdgeStatus(), StringComparison.Ordinal);
         Assert.Equal(body, await hit.Content.ReadAsByteArrayAsync());
 
-        using var range = await cdn.GetAsync(0, "/disk/large", configure: m => m.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(15_000_000, 15_300_000));
+        using var range = await cdn.GetAsync(0, path, configure: m => m.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(15_000_000, 15_300_000));
         Assert.Equal(HttpStatusCode.PartialContent, range.StatusCode);
         Assert.Equal(body.AsSpan(15_000_000, 300_001).ToArray(), await range.Content.ReadAsByteArrayAsync());
 
-        using var head = await cdn.GetAsync(0, "/disk/large", method: HttpMethod.Head);
+        Assert.Equal($"bytes 15000000-15300000/{body.Length}", range.Header("Content-Range"));
+        using var tail = await cdn.GetAsync(0, path, configure: m => m.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(null, 5));
+        Assert.Equal(body.AsSpan(body.Length - 5).ToArray(), await tail.Content.ReadAsByteArrayAsync());
+
+        using var head = await cdn.GetAsync(0, path, method: HttpMethod.Head);
         Assert.Equal(body.Length, head.Content.Headers.ContentLength);
-        Assert.Equal(1, cdn.Origin.Count("/disk/large"));
+        Assert.Equal(1, cdn.Origin.Count(path));
     }
 }
