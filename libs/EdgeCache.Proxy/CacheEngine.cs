@@ -25,24 +25,60 @@ public sealed class CacheEngine : IAsyncDisposable
         ViaToken = "1.1 " + Options.NodeId;
         if (Options.Disk.Enabled)
         {
-            try
-            {
-                Disk = DiskStore.Open(Options.Disk, loggers.CreateLogger<DiskStore>(), Heuristics);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                // The cache failing is never the client's problem: run from memory and upstream.
-                DiskOpenError = ex.Message;
-                Log.DiskUnavailable(logger, Options.Disk.Directory, ex.Message);
-            }
+            _diskLogger = loggers.CreateLogger<DiskStore>();
+            TryOpenDisk();
+            _diskSupervisor = SuperviseDiskAsync(_stopping.Token);
         }
     }
 
     /// <summary>Why the configured disk tier could not be opened, or null.</summary>
-    public string? DiskOpenError { get; }
+    public string? DiskOpenError { get; private set; }
 
-    /// <summary>The disk tier, or null when it is off.</summary>
-    public IDiskTier? Disk { get; }
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ILogger? _diskLogger;
+    private readonly Task? _diskSupervisor;
+    private volatile DiskStore? _disk;
+
+    private bool TryOpenDisk()
+    {
+        try
+        {
+            _disk = DiskStore.Open(Options.Disk, _diskLogger!, Heuristics);
+            DiskOpenError = null;
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The cache failing is never the client's problem: run from memory and upstream.
+            if (DiskOpenError != ex.Message) Log.DiskUnavailable(Logger, Options.Disk.Directory, ex.Message);
+            DiskOpenError = ex.Message;
+            return false;
+        }
+    }
+
+    /// <summary>Reopens a store that could not be opened or has stalled, so the node recovers when the disk does.</summary>
+    private async Task SuperviseDiskAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(Options.Disk.ReopenInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var current = _disk;
+                if (current is not null && !current.Stalled) continue;
+                _disk = null;
+                if (TryOpenDisk()) Log.DiskReopened(Logger, Options.Disk.Directory);
+                else _disk = current;
+                if (current is not null && !ReferenceEquals(current, _disk)) _ = current.DisposeAsync().AsTask();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>The disk tier, or null when it is off (or could not be opened).</summary>
+    public IDiskTier? Disk => _disk;
 
     /// <summary>The largest object either tier stores.</summary>
     public long MaxStoredObjectBytes => Math.Max(Memory.MaxObjectBytes, Disk?.MaxObjectBytes ?? 0);
@@ -83,8 +119,11 @@ public sealed class CacheEngine : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _stopping.Cancel();
+        if (_diskSupervisor is not null) await _diskSupervisor.ConfigureAwait(false);
         await FlushDiskWritesAsync().ConfigureAwait(false);
-        if (Disk is IAsyncDisposable d) await d.DisposeAsync().ConfigureAwait(false);
+        if (_disk is { } d) await d.DisposeAsync().ConfigureAwait(false);
+        _stopping.Dispose();
     }
 
     public EdgeCacheOptions Options { get; }

@@ -124,6 +124,7 @@ public static class EdgeCacheNode
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         var options = app.Services.GetRequiredService<IOptions<EdgeCacheOptions>>();
         var engine = app.Services.GetRequiredService<CacheEngine>();
+        CacheMetrics.Register(app.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), engine);
         app.UseWhen(IsAdmin, admin => admin.Run(ctx => AdminAsync(ctx, lifetime, engine)));
         app.UseRouting();
         app.UseMiddleware<CacheLookupMiddleware>();

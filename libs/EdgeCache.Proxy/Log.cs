@@ -30,6 +30,9 @@ internal static partial class Log
     [LoggerMessage(1009, LogLevel.Error, "The disk tier at {Directory} could not be opened ({Message}); this node serves from memory and upstream until it restarts.")]
     public static partial void DiskUnavailable(ILogger logger, string directory, string message);
 
+    [LoggerMessage(1010, LogLevel.Information, "The disk tier at {Directory} is open again.")]
+    public static partial void DiskReopened(ILogger logger, string directory);
+
     [LoggerMessage(1008, LogLevel.Warning, "Upstream response body ended early; the entry was not stored and the client transfer was cut.")]
     public static partial void BodyFailed(ILogger logger, Exception error);
 }

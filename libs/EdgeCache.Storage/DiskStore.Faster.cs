@@ -48,7 +48,8 @@ public sealed partial class DiskStore
     // operation is outstanding the store is stalled and every call fails at once.
     private int _stalledOperations;
 
-    private bool Stalled => Volatile.Read(ref _stalledOperations) > 0;
+    /// <summary>True while an operation has outlived OperationTimeout; the node then reopens the store.</summary>
+    public bool Stalled => Volatile.Read(ref _stalledOperations) > 0;
 
     private Task<T> Enqueue<T>(Func<ClientSession<StoreKey, SpanByte, SpanByte, byte[], Empty, StoreFunctions>, T> operation)
     {

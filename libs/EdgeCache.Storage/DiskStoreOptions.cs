@@ -47,6 +47,10 @@ public sealed class DiskStoreOptions
     /// </summary>
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How often a node whose store could not be opened, or has stalled, tries to open it
+    /// again (so it recovers when the disk does). Default 30 seconds.</summary>
+    public TimeSpan ReopenInterval { get; set; } = TimeSpan.FromSeconds(30);
+
     public bool Enabled => !string.IsNullOrWhiteSpace(Directory);
 
     /// <summary>Returns the first problem with these settings, or null.</summary>
@@ -61,6 +65,7 @@ public sealed class DiskStoreOptions
         if (CheckpointInterval <= TimeSpan.Zero) return "CheckpointInterval must be positive";
         if (FailureLogInterval <= TimeSpan.Zero) return "FailureLogInterval must be positive";
         if (OperationTimeout <= TimeSpan.Zero) return "OperationTimeout must be positive";
+        if (ReopenInterval <= TimeSpan.Zero) return "ReopenInterval must be positive";
         return null;
     }
 

@@ -49,7 +49,7 @@ public sealed class ConfigurationTests
 public sealed class UnusableDiskTests
 {
     [Fact]
-    public async Task A_store_that_cannot_be_opened_leaves_the_node_serving_and_saying_so()
+    public async Task A_store_that_cannot_be_opened_leaves_the_node_serving_and_saying_so_until_the_disk_recovers()
     {
         var file = Path.GetTempFileName(); // a regular file where the store's directory should be
         try
@@ -63,6 +63,7 @@ public sealed class UnusableDiskTests
                     ["EdgeCache:Listen:Traffic:0"] = "http://127.0.0.1:0",
                     ["EdgeCache:Listen:Admin"] = "http://127.0.0.1:0",
                     ["EdgeCache:Disk:Directory"] = file,
+                    ["EdgeCache:Disk:ReopenInterval"] = "00:00:00.200",
                 });
                 b.Logging.ClearProviders();
             });
@@ -71,11 +72,22 @@ public sealed class UnusableDiskTests
             using var client = new HttpClient();
             var health = await client.GetStringAsync(new Uri(admin, "/healthz"));
             Assert.Contains("disk: failing: could not open the store", health, StringComparison.Ordinal);
+
+            // The disk comes back (the file in the way is gone): the node opens its store again.
+            File.Delete(file);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+            while (!(health = await client.GetStringAsync(new Uri(admin, "/healthz"))).Contains("disk: ok", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+            }
+
+            Assert.Contains("disk: ok", health, StringComparison.Ordinal);
             await app.StopAsync();
         }
         finally
         {
-            File.Delete(file);
+            if (File.Exists(file)) File.Delete(file);
+            else if (Directory.Exists(file)) Directory.Delete(file, recursive: true);
         }
     }
 }

@@ -123,3 +123,32 @@ public sealed class DiskTierTests(DiskTopology cdn) : IClassFixture<DiskTopology
         Assert.Equal(1, cdn.Origin.Count(path));
     }
 }
+
+public sealed class DiskMetricsTests(DiskTopology cdn) : IClassFixture<DiskTopology>
+{
+    [Fact]
+    public async Task The_disk_tier_reports_its_health_and_size_as_metrics()
+    {
+        cdn.Origin.MapStatic("/metrics-object", new string('x', 50_000), ("Cache-Control", "max-age=600"));
+        (await cdn.GetAsync(0, "/metrics-object")).Dispose();
+        await cdn.EdgeEngine(0).FlushDiskWritesAsync();
+
+        var seen = new Dictionary<string, double>();
+        var edgeMeters = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(cdn.Edges[0].Services);
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            // This edge's meter only: other test hosts in the process have their own.
+            if (instrument.Meter.Name == "EdgeCache" && ReferenceEquals(instrument.Meter.Scope, edgeMeters)) l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<int>((i, v, _, _) => seen[i.Name] = v);
+        listener.SetMeasurementEventCallback<long>((i, v, _, _) => seen[i.Name] = v);
+        listener.Start();
+        listener.RecordObservableInstruments();
+
+        Assert.Equal(1, seen["edgecache.disk.healthy"]);
+        Assert.True(seen["edgecache.disk.log.size"] > 50_000);
+        Assert.True(seen["edgecache.memory.size"] > 50_000);
+        Assert.Equal(0, seen["edgecache.disk.failures"]);
+    }
+}

@@ -1,0 +1,30 @@
+using System.Diagnostics.Metrics;
+using EdgeCache.Storage;
+
+namespace EdgeCache.Proxy;
+
+/// <summary>
+/// The node's cache instruments (meter <c>EdgeCache</c>): tier sizes, evictions, the disk tier's
+/// health and failures. Observable instruments read the tiers when a collector asks, so the hit
+/// path pays nothing. Readable today with dotnet-counters; the Prometheus export is the
+/// operations issue's work.
+/// </summary>
+internal static class CacheMetrics
+{
+    public const string MeterName = "EdgeCache";
+
+    public static void Register(IMeterFactory factory, CacheEngine engine)
+    {
+        var meter = factory.Create(MeterName);
+        meter.CreateObservableUpDownCounter("edgecache.memory.size", () => engine.Memory.Bytes, "By", "Bytes held by the memory tier.");
+        meter.CreateObservableUpDownCounter("edgecache.memory.objects", () => engine.Memory.Count, "{object}", "URLs held by the memory tier.");
+        meter.CreateObservableCounter("edgecache.memory.evictions", () => engine.Memory.Evictions, "{object}", "URLs evicted from the memory tier.");
+        meter.CreateObservableCounter("edgecache.requests.collapsed", () => engine.Flights.Collapsed, "{request}", "Requests that joined a fetch already in flight.");
+        if (!engine.Options.Disk.Enabled) return;
+        meter.CreateObservableGauge("edgecache.disk.healthy", () => engine.Disk is { Healthy: true } ? 1 : 0, null, "1 when the disk tier works, 0 while it fails (the node then serves from memory and upstream).");
+        meter.CreateObservableUpDownCounter("edgecache.disk.log.size", () => (engine.Disk as DiskStore)?.LogBytes ?? 0, "By", "Bytes of log the disk tier holds (bounded by its budget).");
+        meter.CreateObservableCounter("edgecache.disk.truncated", () => (engine.Disk as DiskStore)?.TruncatedBytes ?? 0, "By", "Bytes dropped from the head of the disk log to keep to the budget.");
+        meter.CreateObservableCounter("edgecache.disk.failures", () => (engine.Disk as DiskStore)?.Failures ?? 0, "{operation}", "Disk tier operations that failed.");
+        meter.CreateObservableCounter("edgecache.disk.writes.dropped", () => engine.DroppedDiskWrites, "{object}", "Disk writes dropped because the disk fell behind.");
+    }
+}
