@@ -372,4 +372,33 @@ public sealed class CachePathTests(Topology cdn)
 
         Assert.Equal(cacheControl == "private" ? 2 : 1, cdn.Origin.Count(path));
     }
+
+    [Fact]
+    public async Task An_upstream_that_breaks_mid_body_gives_a_truncated_transfer_and_nothing_is_stored()
+    {
+        var path = NewPath();
+        var attempts = 0;
+        cdn.Origin.Map(path, async ctx =>
+        {
+            Interlocked.Increment(ref attempts);
+            ctx.Response.Headers.CacheControl = "max-age=600";
+            ctx.Response.ContentLength = 1_000_000;
+            await ctx.Response.Body.WriteAsync(new byte[400_000]);
+            await ctx.Response.Body.FlushAsync();
+            ctx.Abort();
+        });
+
+        for (var i = 0; i < 2; i++)
+        {
+            // The client sees a transfer cut short, never a complete-looking short or padded body.
+            await Assert.ThrowsAnyAsync<HttpRequestException>(async () =>
+            {
+                using var r = await cdn.GetAsync(0, path);
+                await r.Content.ReadAsByteArrayAsync();
+            });
+        }
+
+        // Nothing partial was kept as complete at either tier: the second request went to the origin.
+        Assert.Equal(2, Volatile.Read(ref attempts));
+    }
 }
