@@ -51,14 +51,20 @@ else
   upstream="http://127.0.0.1:8000"
 fi
 
-write_shield() { # id traffic admin
-  cat >"$run/$1.json" <<JSON
-{
+node_settings() { # id traffic admin: this node's EdgeCache section
+  cat <<JSON
   "EdgeCache": {
     "NodeId": "$1",
     "Listen": { "Traffic": [ "http://127.0.0.1:$2" ], "Admin": "http://127.0.0.1:$3" },
     "Disk": { "Directory": "$data/$1", "BudgetBytes": ${EDGECACHE_DISK_BUDGET:-4294967296}, "CheckpointInterval": "00:00:30" }
   },
+JSON
+}
+
+write_shield() { # id traffic admin
+  cat >"$run/$1.json" <<JSON
+{
+$(node_settings "$1" "$2" "$3")
   "ReverseProxy": {
     "Routes": { "sites": { "ClusterId": "origin", "Match": { $match } } },
     "Clusters": { "origin": { "Destinations": { "origin": { "Address": "$upstream" } } } }
@@ -70,11 +76,7 @@ JSON
 write_edge() { # id traffic admin
   cat >"$run/$1.json" <<JSON
 {
-  "EdgeCache": {
-    "NodeId": "$1",
-    "Listen": { "Traffic": [ "http://127.0.0.1:$2" ], "Admin": "http://127.0.0.1:$3" },
-    "Disk": { "Directory": "$data/$1", "BudgetBytes": ${EDGECACHE_DISK_BUDGET:-4294967296}, "CheckpointInterval": "00:00:30" }
-  },
+$(node_settings "$1" "$2" "$3")
   "ReverseProxy": {
     "Routes": { "sites": { "ClusterId": "shields", "Match": { $match } } },
     "Clusters": {
