@@ -20,6 +20,17 @@ public static class HeaderRules
 
     public static bool IsHopByHop(string name) => HopByHop.Contains(name);
 
+    /// <summary>
+    /// Request fields that override a request's host, scheme, path or method at many origins but are
+    /// not part of the cache key: forwarded, they would let one client change what is stored under a
+    /// key for everyone (cache poisoning). The cache never forwards them.
+    /// </summary>
+    public static readonly string[] UnkeyedOverrides =
+    [
+        "X-Forwarded-Host", "X-Forwarded-Scheme", "X-Forwarded-Server", "X-Forwarded-Port", "X-Host", "X-Original-URL",
+        "X-Rewrite-URL", "X-Original-Host", "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
+    ];
+
     /// <summary>Names listed in the Connection field, which are hop-by-hop for this message.</summary>
     public static HashSet<string>? ConnectionOptions(StringValues connection)
     {

@@ -47,6 +47,12 @@ public static class StoragePolicy
         // §3: final status code, and one this cache understands. 206 and 304 are not stored whole.
         if (status < 200 || status == 206 || status == 304) return StoreDecision.StatusNotCacheable;
 
+        // Error responses other than the heuristically cacheable ones (404, 405, 410, 414, 501) are
+        // never stored, whatever their Cache-Control: an error provoked by one client's odd request
+        // (an oversized or malformed header) must not be served to everyone (cache-poisoned DoS).
+        // RFC 9111 allows a cache to decline to store any response.
+        if (status >= 400 && !Freshness.IsHeuristicallyCacheable(status)) return StoreDecision.StatusNotCacheable;
+
         var request = CacheDirectives.Parse(requestHeaders.CacheControl);
         if (request.NoStore) return StoreDecision.RequestNoStore;
 

@@ -53,11 +53,31 @@ public class StoragePolicyTests
     [InlineData(302)]
     [InlineData(303)]
     [InlineData(307)]
-    [InlineData(500)]
     [InlineData(201)]
     public void Rfc9111_3_Status_not_heuristically_cacheable_without_explicit_freshness_is_not_stored(int status)
     {
         Assert.Equal(StoreDecision.NoFreshnessInformation, Evaluate(Headers(("Last-Modified", Http(T0.AddDays(-1)))), status: status));
+    }
+
+    [Theory]
+    [InlineData(400)]
+    [InlineData(403)]
+    [InlineData(431)]
+    [InlineData(500)]
+    [InlineData(502)]
+    [InlineData(503)]
+    public void Error_responses_that_are_not_heuristically_cacheable_are_never_stored_even_with_max_age(int status)
+    {
+        Assert.Equal(StoreDecision.StatusNotCacheable, Evaluate(Headers(("Cache-Control", "public, max-age=600")), status: status));
+    }
+
+    [Theory]
+    [InlineData(404)]
+    [InlineData(410)]
+    [InlineData(501)]
+    public void Heuristically_cacheable_error_responses_are_stored_with_explicit_freshness(int status)
+    {
+        Assert.Equal(StoreDecision.Store, Evaluate(Headers(("Cache-Control", "max-age=600")), status: status));
     }
 
     [Theory]

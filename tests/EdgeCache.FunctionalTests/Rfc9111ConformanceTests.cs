@@ -537,4 +537,65 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
         Assert.StartsWith("EdgeCache-Edge; fwd=uri-miss; fwd-status=200; stored", members[1], StringComparison.Ordinal);
         Assert.Equal("0", r.Header("Age"));
     }
+
+    [Fact]
+    public async Task Unkeyed_override_headers_never_reach_the_origin_so_they_cannot_poison_a_key()
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.Headers.CacheControl = "max-age=60";
+            return ctx.Response.WriteAsync("links to https://" + (ctx.Request.Headers["X-Forwarded-Host"].FirstOrDefault() ?? ctx.Request.Host.Value) + "/");
+        });
+
+        using var attack = await Get(path, m =>
+        {
+            m.Headers.TryAddWithoutValidation("X-Forwarded-Host", "evil.example.net");
+            m.Headers.TryAddWithoutValidation("X-Original-URL", "/admin");
+            m.Headers.TryAddWithoutValidation("X-HTTP-Method-Override", "DELETE");
+        });
+        using var victim = await Get(path, edge: 1);
+
+        Assert.Equal("links to https://www.example.com/", await victim.BodyAsync());
+        var seen = cdn.Origin.Requests(path)[0].Headers;
+        Assert.False(seen.ContainsKey("X-Forwarded-Host"));
+        Assert.False(seen.ContainsKey("X-Original-URL"));
+        Assert.False(seen.ContainsKey("X-HTTP-Method-Override"));
+    }
+
+    [Theory]
+    [InlineData(400)]
+    [InlineData(403)]
+    [InlineData(500)]
+    [InlineData(503)]
+    public async Task An_error_response_is_not_stored_even_with_explicit_freshness(int status)
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.StatusCode = status;
+            ctx.Response.Headers.CacheControl = "public, max-age=600";
+            return ctx.Response.WriteAsync("error");
+        });
+        (await Get(path)).Dispose();
+        using var r = await Get(path);
+        Assert.Equal(status, (int)r.StatusCode);
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task A_404_with_explicit_freshness_is_stored()
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.StatusCode = 404;
+            ctx.Response.Headers.CacheControl = "max-age=600";
+            return ctx.Response.WriteAsync("not here");
+        });
+        (await Get(path)).Dispose();
+        using var r = await Get(path);
+        Assert.True(IsHit(r));
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
 }

@@ -30,6 +30,11 @@ internal static class RequestRewriter
             h.Remove(name);
         }
 
+        foreach (var name in HeaderRules.UnkeyedOverrides)
+        {
+            h.Remove(name);
+        }
+
         h.Host = request.Host.Value;
 
         var xff = request.Headers["X-Forwarded-For"];
