@@ -77,6 +77,17 @@ public sealed class CacheEngine : IAsyncDisposable
         }
     }
 
+    internal System.Diagnostics.Metrics.Counter<long>? RequestCounter { get; set; }
+
+    /// <summary>Counts one request by its cache outcome (hit, stale, revalidated, miss, pass, error).</summary>
+    internal void CountRequest(string outcome, string? detail = null)
+    {
+        if (RequestCounter is not { Enabled: true } counter) return;
+        var tags = new System.Diagnostics.TagList { { "edgecache.outcome", outcome }, { "edgecache.tier", Options.Role == NodeRole.Edge ? "edge" : "shield" } };
+        if (detail is not null) tags.Add("edgecache.detail", detail);
+        counter.Add(1, tags);
+    }
+
     /// <summary>The disk tier, or null when it is off (or could not be opened).</summary>
     public IDiskTier? Disk => _disk;
 

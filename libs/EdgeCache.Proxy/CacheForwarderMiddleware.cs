@@ -57,6 +57,7 @@ internal sealed class CacheForwarderMiddleware
                 break;
             case RequestMode.StaleWhileRevalidate:
                 var stored = state.Stored!;
+                _engine.CountRequest("stale");
                 StartBackgroundRevalidation(UpstreamRequest.From(ctx, HttpMethods.Get, state.Key), target, state);
                 var ttl = (long)Math.Floor((stored.FreshnessLifetime - stored.CurrentAge(_engine.Time.GetUtcNow())).TotalSeconds);
                 await ResponseWriter.WriteEntryAsync(ctx, _engine, stored, Status(hit: true, null, null, false, false, ttl, "memory; stale-while-revalidate"), StringValues.Empty).ConfigureAwait(false);
@@ -71,6 +72,7 @@ internal sealed class CacheForwarderMiddleware
     {
         var request = UpstreamRequest.From(ctx, ctx.Request.Method, state.Key);
         var (error, status) = await _upstream.PassAsync(ctx, request, target, state.PassReason).ConfigureAwait(false);
+        _engine.CountRequest(error == ForwarderError.None ? "pass" : "error");
         if (error != ForwarderError.None)
         {
             var code = error is ForwarderError.RequestTimedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway;
@@ -236,11 +238,18 @@ internal sealed class CacheForwarderMiddleware
         {
             // RFC 5861 §4: stale-if-error.
             if (result.Kind == FetchKind.NotShareable) result.Response.Abort();
+            _engine.CountRequest("stale");
             var ttl = Ttl(stale);
             await ResponseWriter.WriteEntryAsync(ctx, _engine, stale, Status(false, fwd, upstreamStatus, false, collapsed, ttl, "memory; stale-if-error"), StringValues.Empty).ConfigureAwait(false);
             return;
         }
 
+        _engine.CountRequest(result.Kind switch
+        {
+            FetchKind.Failed => "error",
+            FetchKind.Revalidated => "revalidated",
+            _ => "miss",
+        });
         switch (result.Kind)
         {
             case FetchKind.Failed:

@@ -28,6 +28,7 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
         {
             // Never an open proxy: only hosts with a configured route are forwarded.
             Log.Misdirected(engine.Logger);
+            engine.CountRequest("error");
             return ResponseWriter.WriteErrorAsync(ctx, engine, StatusCodes.Status421MisdirectedRequest, "this EdgeCache node serves no site for the requested host.", engine.Options.CacheName);
         }
 
@@ -133,6 +134,7 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             if (fresh && ageAllowed && !stored.Directives.NoCache
                 && (effective.MinFresh is not { } minFresh || (minFresh >= 0 && lifetime - age >= TimeSpan.FromSeconds(minFresh))))
             {
+                engine.CountRequest("hit", detail);
                 return ResponseWriter.WriteEntryAsync(ctx, engine, stored, HitStatus(ttl, detail), StringValues.Empty);
             }
 
@@ -141,6 +143,7 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             var mayServeStale = !fresh && ageAllowed && !stored.MustRevalidateWhenStale && !stored.Directives.NoCache;
             if (mayServeStale && effective.MaxStale is { } maxStale && maxStale >= 0 && staleBy <= TimeSpan.FromSeconds(maxStale) && !stored.MarkedStale)
             {
+                engine.CountRequest("stale", detail);
                 return ResponseWriter.WriteEntryAsync(ctx, engine, stored, HitStatus(ttl, detail), StringValues.Empty);
             }
 
@@ -156,6 +159,7 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
         if (lookup.Directives.OnlyIfCached && mode != RequestMode.StaleWhileRevalidate)
         {
             // §5.2.1.7: no stored response that satisfies the request, and no forwarding allowed.
+            engine.CountRequest("error");
             return ResponseWriter.WriteErrorAsync(ctx, engine, StatusCodes.Status504GatewayTimeout, "only-if-cached was requested and no suitable stored response is held.", Status(fwd: urlKnown ? "vary-miss" : "uri-miss"));
         }
 

@@ -6,8 +6,7 @@ namespace EdgeCache.Proxy;
 /// <summary>
 /// The node's cache instruments (meter <c>EdgeCache</c>): tier sizes, evictions, the disk tier's
 /// health and failures. Observable instruments read the tiers when a collector asks, so the hit
-/// path pays nothing. Readable today with dotnet-counters; the Prometheus export is the
-/// operations issue's work.
+/// path pays nothing. Exported in the Prometheus format at the admin endpoint's /metrics.
 /// </summary>
 internal static class CacheMetrics
 {
@@ -16,6 +15,7 @@ internal static class CacheMetrics
     public static void Register(IMeterFactory factory, CacheEngine engine)
     {
         var meter = factory.Create(MeterName);
+        engine.RequestCounter = meter.CreateCounter<long>("edgecache.requests", "{request}", "Requests by cache outcome (hit, stale, revalidated, miss, pass, error), tier and, for hits, the tier that held the object (memory, disk).");
         meter.CreateObservableUpDownCounter("edgecache.memory.size", () => engine.Memory.Bytes, "By", "Bytes held by the memory tier.");
         meter.CreateObservableUpDownCounter("edgecache.memory.objects", () => engine.Memory.Count, "{object}", "URLs held by the memory tier.");
         meter.CreateObservableCounter("edgecache.memory.evictions", () => engine.Memory.Evictions, "{object}", "URLs evicted from the memory tier.");

@@ -11,6 +11,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.LoadBalancing;
 
@@ -62,6 +63,9 @@ public static class EdgeCacheNode
         services.AddSingleton<ILoadBalancingPolicy, ConsistentHashLoadBalancingPolicy>();
         services.AddSingleton<IForwarderHttpClientFactory, TimeoutHttpClientFactory>();
         services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"));
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(CacheMetrics.MeterName)
+            .AddPrometheusExporter());
 
         var listen = builder.Configuration.GetSection(EdgeCacheOptions.SectionName + ":Listen").Get<ListenSettings>() ?? new ListenSettings();
         var shutdown = builder.Configuration.GetValue<TimeSpan?>(EdgeCacheOptions.SectionName + ":ShutdownTimeout") ?? TimeSpan.FromSeconds(30);
@@ -125,7 +129,11 @@ public static class EdgeCacheNode
         var options = app.Services.GetRequiredService<IOptions<EdgeCacheOptions>>();
         var engine = app.Services.GetRequiredService<CacheEngine>();
         CacheMetrics.Register(app.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), engine);
-        app.UseWhen(IsAdmin, admin => admin.Run(ctx => AdminAsync(ctx, lifetime, engine)));
+        app.UseWhen(IsAdmin, admin =>
+        {
+            admin.UseOpenTelemetryPrometheusScrapingEndpoint();
+            admin.Run(ctx => AdminAsync(ctx, lifetime, engine));
+        });
         app.UseRouting();
         app.UseMiddleware<CacheLookupMiddleware>();
         app.MapReverseProxy(pipeline => pipeline.UseMiddleware<CacheForwarderMiddleware>());
@@ -158,7 +166,7 @@ public static class EdgeCacheNode
                 return ctx.Response.WriteAsync((ready ? "ready\n" : "not ready\n") + $"disk: {disk}\n");
             default:
                 ctx.Response.StatusCode = StatusCodes.Status404NotFound;
-                return ctx.Response.WriteAsync("Admin endpoints: /healthz, /readyz\n");
+                return ctx.Response.WriteAsync("Admin endpoints: /healthz, /readyz, /metrics\n");
         }
     }
 }
