@@ -79,9 +79,17 @@ public sealed class CacheEngine : IAsyncDisposable
 
     internal System.Diagnostics.Metrics.Counter<long>? RequestCounter { get; set; }
 
+    private long _requests;
+    private long _hits;
+
+    /// <summary>Requests counted by outcome since start, and how many of them were hits.</summary>
+    public (long Requests, long Hits) RequestTotals => (Interlocked.Read(ref _requests), Interlocked.Read(ref _hits));
+
     /// <summary>Counts one request by its cache outcome (hit, stale, revalidated, miss, pass, error).</summary>
     internal void CountRequest(string outcome, string? detail = null)
     {
+        Interlocked.Increment(ref _requests);
+        if (outcome == "hit") Interlocked.Increment(ref _hits);
         if (RequestCounter is not { Enabled: true } counter) return;
         var tags = new System.Diagnostics.TagList { { "edgecache.outcome", outcome }, { "edgecache.tier", Options.Role == NodeRole.Edge ? "edge" : "shield" } };
         if (detail is not null) tags.Add("edgecache.detail", detail);

@@ -60,6 +60,7 @@ public static class EdgeCacheNode
         services.AddSingleton<CacheEngine>();
         services.AddSingleton<UpstreamClient>();
         services.AddSingleton<NodeEndpoints>();
+        services.AddSingleton<StatusPage>();
         services.AddSingleton<ILoadBalancingPolicy, ConsistentHashLoadBalancingPolicy>();
         services.AddSingleton<IForwarderHttpClientFactory, TimeoutHttpClientFactory>();
         services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"));
@@ -129,10 +130,12 @@ public static class EdgeCacheNode
         var options = app.Services.GetRequiredService<IOptions<EdgeCacheOptions>>();
         var engine = app.Services.GetRequiredService<CacheEngine>();
         CacheMetrics.Register(app.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), engine);
+        var status = app.Services.GetRequiredService<StatusPage>();
+        lifetime.ApplicationStarted.Register(status.Start);
         app.UseWhen(IsAdmin, admin =>
         {
             admin.UseOpenTelemetryPrometheusScrapingEndpoint();
-            admin.Run(ctx => AdminAsync(ctx, lifetime, engine));
+            admin.Run(ctx => AdminAsync(ctx, lifetime, engine, status));
         });
         app.UseRouting();
         app.UseMiddleware<CacheLookupMiddleware>();
@@ -149,7 +152,7 @@ public static class EdgeCacheNode
     private static bool IsAdmin(HttpContext ctx) =>
         ctx.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(AdminConnectionItem) == true;
 
-    private static Task AdminAsync(HttpContext ctx, IHostApplicationLifetime lifetime, CacheEngine engine)
+    private static Task AdminAsync(HttpContext ctx, IHostApplicationLifetime lifetime, CacheEngine engine, StatusPage status)
     {
         var disk = engine.DiskOpenError is { } error ? "failing: could not open the store: " + error
             : engine.Disk is null ? "off"
@@ -158,6 +161,10 @@ public static class EdgeCacheNode
         ctx.Response.Headers.CacheControl = "no-store";
         switch (ctx.Request.Path.Value)
         {
+            case "/":
+                return StatusPage.WritePageAsync(ctx);
+            case "/status.json":
+                return status.WriteJsonAsync(ctx);
             case "/healthz":
                 return ctx.Response.WriteAsync($"ok\ndisk: {disk}\n");
             case "/readyz":
@@ -166,7 +173,7 @@ public static class EdgeCacheNode
                 return ctx.Response.WriteAsync((ready ? "ready\n" : "not ready\n") + $"disk: {disk}\n");
             default:
                 ctx.Response.StatusCode = StatusCodes.Status404NotFound;
-                return ctx.Response.WriteAsync("Admin endpoints: /healthz, /readyz, /metrics\n");
+                return ctx.Response.WriteAsync("Admin endpoints: / (status page), /status.json, /healthz, /readyz, /metrics\n");
         }
     }
 }

@@ -45,6 +45,9 @@ public sealed class EdgeCacheOptions
     /// <summary>The disk tier (FASTER). Off unless <c>Disk:Directory</c> is set.</summary>
     public DiskStoreOptions Disk { get; set; } = new();
 
+    /// <summary>How often the status page's history takes a sample (it keeps 600). Default 1 s.</summary>
+    public TimeSpan StatusSampleInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How long a stopping node (SIGTERM) lets requests in flight finish. Default 30 s.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 

@@ -77,6 +77,7 @@ public class Topology : IAsyncLifetime
         ["EdgeCache:Listen:Admin"] = "http://127.0.0.1:0",
         ["EdgeCache:MemoryBudgetBytes"] = (64 * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["EdgeCache:ShutdownTimeout"] = "00:00:01",
+        ["EdgeCache:StatusSampleInterval"] = "00:00:00.100",
         [$"EdgeCache:Hosts:{CookieSite}:StoreSetCookie"] = "true",
         [$"EdgeCache:Hosts:{IgnoreSite}:ClientNoCache"] = "Ignore",
         [$"EdgeCache:Hosts:{SlowSite}:ResponseTimeout"] = "00:00:00.300",
