@@ -66,6 +66,8 @@ public static class EdgeCacheNode
         services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"));
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(CacheMetrics.MeterName)
+            .AddMeter("Microsoft.AspNetCore.Hosting") // http.server.request.duration: what clients see
+            .AddMeter("System.Net.Http") // http.client.request.duration: upstream latency, per upstream address
             .AddPrometheusExporter());
 
         var listen = builder.Configuration.GetSection(EdgeCacheOptions.SectionName + ":Listen").Get<ListenSettings>() ?? new ListenSettings();

@@ -32,6 +32,8 @@ public sealed class MetricsTests(Topology cdn)
         Assert.Contains("edgecache_detail=\"memory\"", hitLine, StringComparison.Ordinal);
         Assert.True(double.Parse(hitLine.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) >= 1);
         Assert.Contains("edgecache_memory_size_bytes", text, StringComparison.Ordinal);
+        Assert.Contains("http_client_request_duration_seconds_bucket", text, StringComparison.Ordinal); // upstream latency
+        Assert.Contains("http_server_request_duration_seconds_bucket", text, StringComparison.Ordinal);
 
         // Metrics live on the admin port only: the traffic port treats /metrics as a site path.
         using var traffic = await cdn.GetAsync(0, "/metrics", host: "nobody.example.net");
