@@ -1,0 +1,19 @@
+# syntax=docker/dockerfile:1
+# EdgeCache purge-api: build with the .NET 10 SDK, run on the ASP.NET Core runtime as a non-root user.
+# Build from the repository root: docker build -f deploy/docker/purge-api.Dockerfile -t edgecache/purge-api .
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /src
+COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
+COPY invalidation/EdgeCache.Invalidation/ invalidation/EdgeCache.Invalidation/
+RUN dotnet publish invalidation/EdgeCache.Invalidation/EdgeCache.Invalidation.csproj -c Release -o /app --nologo
+
+FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
+WORKDIR /app
+COPY --from=build /app ./
+# The purge API on 8080 (a stub until the invalidation issue lands).
+ENV ASPNETCORE_URLS=http://0.0.0.0:8080 \
+    DOTNET_NOLOGO=1 \
+    DOTNET_gcServer=1
+USER app
+EXPOSE 8080
+ENTRYPOINT ["dotnet", "EdgeCache.Invalidation.dll"]
