@@ -139,6 +139,7 @@ public static class EdgeCacheNode
             admin.UseOpenTelemetryPrometheusScrapingEndpoint();
             admin.Run(ctx => AdminAsync(ctx, lifetime, engine, status));
         });
+        app.UseMiddleware<TrafficObserver>();
         app.UseRouting();
         app.UseMiddleware<CacheLookupMiddleware>();
         app.MapReverseProxy(pipeline => pipeline.UseMiddleware<CacheForwarderMiddleware>());

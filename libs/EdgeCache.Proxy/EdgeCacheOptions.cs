@@ -45,6 +45,12 @@ public sealed class EdgeCacheOptions
     /// <summary>The disk tier (FASTER). Off unless <c>Disk:Directory</c> is set.</summary>
     public DiskStoreOptions Disk { get; set; } = new();
 
+    /// <summary>Write one access-log line per request (category EdgeCache.AccessLog). Default false.</summary>
+    public bool AccessLog { get; set; }
+
+    /// <summary>Hosts that get their own per-host metric series; later hosts count as "other". Default 100.</summary>
+    public int MetricsHostLimit { get; set; } = 100;
+
     /// <summary>How often the status page's history takes a sample (it keeps 600). Default 1 s.</summary>
     public TimeSpan StatusSampleInterval { get; set; } = TimeSpan.FromSeconds(1);
 

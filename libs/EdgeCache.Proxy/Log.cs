@@ -33,6 +33,11 @@ internal static partial class Log
     [LoggerMessage(1010, LogLevel.Information, "The disk tier at {Directory} is open again.")]
     public static partial void DiskReopened(ILogger logger, string directory);
 
+    /// <summary>The access log line: client, method, host, path (query only at Debug), protocol,
+    /// status, body bytes (-1 when streamed without a length), milliseconds, this tier's Cache-Status entry.</summary>
+    [LoggerMessage(1100, LogLevel.Information, "{Client} \"{Method} {Host}{Target} {Protocol}\" {Status} {Bytes} {Milliseconds:F1}ms \"{CacheStatus}\"")]
+    public static partial void Access(ILogger logger, string client, string method, string host, string target, string protocol, int status, long bytes, double milliseconds, string cacheStatus);
+
     [LoggerMessage(1008, LogLevel.Warning, "Upstream response body ended early; the entry was not stored and the client transfer was cut.")]
     public static partial void BodyFailed(ILogger logger, Exception error);
 }

@@ -42,6 +42,19 @@ public sealed class DiskTopology : Topology
 
 public sealed class DiskTierTests(DiskTopology cdn) : IClassFixture<DiskTopology>
 {
+    /// <summary>The edge stores a response once its body completes, then writes it to disk in the
+    /// background: wait (with a deadline) until the object can be read back from the disk tier.</summary>
+    private async Task WaitUntilOnDiskAsync(string path)
+    {
+        var key = "http://" + Topology.Site + path;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (await cdn.EdgeEngine(0).Disk!.GetAsync(key, new HeaderDictionary(), long.MaxValue, CancellationToken.None) is null)
+        {
+            Assert.True(DateTime.UtcNow < deadline, path + " never reached the disk tier");
+            await Task.Delay(10);
+        }
+    }
+
     [Fact]
     public async Task With_8_MiB_of_memory_200_MiB_of_objects_come_back_as_disk_hits_without_origin_requests()
     {
@@ -64,8 +77,10 @@ public sealed class DiskTierTests(DiskTopology cdn) : IClassFixture<DiskTopology
         {
             using var r = await cdn.GetAsync(0, $"/disk/{i}");
             Assert.Equal(HttpStatusCode.OK, r.StatusCode);
-            await cdn.EdgeEngine(0).FlushDiskWritesAsync();
+            await WaitUntilOnDiskAsync($"/disk/{i}");
         }
+
+        Assert.Equal(0, cdn.EdgeEngine(0).DroppedDiskWrites);
 
         Assert.True(cdn.EdgeEngine(0).Memory.Bytes <= 8 * 1024 * 1024);
         var diskHits = 0;
@@ -105,7 +120,7 @@ public sealed class DiskTierTests(DiskTopology cdn) : IClassFixture<DiskTopology
             Assert.Equal(body, await first.Content.ReadAsByteArrayAsync());
         }
 
-        await cdn.EdgeEngine(0).FlushDiskWritesAsync();
+        await WaitUntilOnDiskAsync(path);
         using var hit = await cdn.GetAsync(0, path);
         Assert.Contains("detail=disk", hit.EdgeStatus(), StringComparison.Ordinal);
         Assert.Equal(body, await hit.Content.ReadAsByteArrayAsync());
@@ -131,7 +146,12 @@ public sealed class DiskMetricsTests(DiskTopology cdn) : IClassFixture<DiskTopol
     {
         cdn.Origin.MapStatic("/metrics-object", new string('x', 50_000), ("Cache-Control", "max-age=600"));
         (await cdn.GetAsync(0, "/metrics-object")).Dispose();
-        await cdn.EdgeEngine(0).FlushDiskWritesAsync();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (await cdn.EdgeEngine(0).Disk!.GetAsync("http://" + Topology.Site + "/metrics-object", new HeaderDictionary(), long.MaxValue, CancellationToken.None) is null)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the object never reached the disk tier");
+            await Task.Delay(10);
+        }
 
         var seen = new Dictionary<string, double>();
         var edgeMeters = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(cdn.Edges[0].Services);

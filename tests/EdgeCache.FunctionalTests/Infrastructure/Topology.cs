@@ -132,9 +132,15 @@ public class Topology : IAsyncLifetime
             builder.Configuration.AddInMemoryCollection(config);
             builder.Logging.ClearProviders();
             builder.Services.AddSingleton(new CacheClock(Clock));
+            ConfigureNode(role, builder);
         });
         await app.StartAsync();
         return app;
+    }
+
+    /// <summary>A hook for fixtures that need more from a node (a log sink, say).</summary>
+    protected virtual void ConfigureNode(NodeRole role, WebApplicationBuilder builder)
+    {
     }
 
     /// <summary>Sends a request to an edge with the given Host.</summary>
