@@ -1,16 +1,5 @@
 namespace EdgeCache.Engine;
 
-/// <summary>How a request was handled, for the Cache-Status field (RFC 9211) and metrics.</summary>
-public enum CacheOutcome
-{
-    Hit,
-    StaleHit,
-    Revalidated,
-    Miss,
-    Pass,
-    Error,
-}
-
 /// <summary>Formats one Cache-Status list member (RFC 9211 §2).</summary>
 public static class CacheStatus
 {
