@@ -24,6 +24,17 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             return ResponseWriter.WriteErrorAsync(ctx, engine, StatusCodes.Status405MethodNotAllowed, $"{method} is not supported by this cache.", Status(fwd: "method"));
         }
 
+        // Kestrel honours Transfer-Encoding and moves a conflicting Content-Length to X-Content-Length.
+        if (request.Headers.ContainsKey(HeaderNames.TransferEncoding)
+            && (request.Headers.ContainsKey(HeaderNames.ContentLength) || request.Headers.ContainsKey("X-Content-Length")))
+        {
+            // RFC 9112 §6.3: a request with both is a smuggling attempt as often as not. Refuse it,
+            // never forward it, and close the connection (the body's framing cannot be trusted).
+            ctx.Response.Headers.Connection = "close";
+            engine.CountRequest("error");
+            return ResponseWriter.WriteErrorAsync(ctx, engine, StatusCodes.Status400BadRequest, "a request may not carry both Transfer-Encoding and Content-Length.", engine.Options.CacheName);
+        }
+
         if (ctx.GetEndpoint() is null)
         {
             // Never an open proxy: only hosts with a configured route are forwarded.
