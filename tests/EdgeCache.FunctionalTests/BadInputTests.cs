@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 using EdgeCache.FunctionalTests.Infrastructure;
+using Microsoft.AspNetCore.Http;
 
 namespace EdgeCache.FunctionalTests;
 
@@ -81,5 +82,26 @@ public sealed class BadInputTests(Topology cdn)
         Assert.Equal(System.Net.HttpStatusCode.PartialContent, overlapping.StatusCode); // coalesced into one
         Assert.Equal("0123456789abc", await overlapping.BodyAsync());
         Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Theory]
+    [InlineData("private, max-age=600", null)]
+    [InlineData("no-store", null)]
+    [InlineData("max-age=600", "session=abc")]
+    public async Task Cache_deception_a_static_looking_path_is_not_stored_when_the_response_is_personal(string cacheControl, string? cookie)
+    {
+        var path = "/account/profile/" + Guid.NewGuid().ToString("N") + "/x.css";
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.Headers.CacheControl = cacheControl;
+            if (cookie is not null) ctx.Response.Headers.SetCookie = cookie;
+            return ctx.Response.WriteAsync("account page of " + ctx.Request.Headers["X-User"]);
+        });
+
+        using var victim = await cdn.GetAsync(0, path, configure: m => m.Headers.TryAddWithoutValidation("X-User", "victim"));
+        using var attacker = await cdn.GetAsync(0, path, configure: m => m.Headers.TryAddWithoutValidation("X-User", "attacker"));
+
+        Assert.Equal("account page of attacker", await attacker.BodyAsync());
+        Assert.Equal(2, cdn.Origin.Count(path));
     }
 }
