@@ -73,9 +73,27 @@ public static class Vary
         return FoldWhitespace(joined.Trim());
     }
 
+    /// <summary>Normalised forms of the Accept-Encoding values seen (browsers send a handful), so a
+    /// lookup does not split and rebuild strings. Bounded: past the limit values are normalised each time.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> AcceptEncodingForms = new(StringComparer.Ordinal);
+    private const int AcceptEncodingFormsLimit = 1024;
+
     public static string NormalizeAcceptEncoding(StringValues value)
     {
         if (StringValues.IsNullOrEmpty(value)) return "identity";
+        if (value.Count == 1 && value[0] is { } single)
+        {
+            if (AcceptEncodingForms.TryGetValue(single, out var known)) return known;
+            var normalized = NormalizeAcceptEncodingCore(value);
+            if (AcceptEncodingForms.Count < AcceptEncodingFormsLimit) AcceptEncodingForms.TryAdd(single, normalized);
+            return normalized;
+        }
+
+        return NormalizeAcceptEncodingCore(value);
+    }
+
+    private static string NormalizeAcceptEncodingCore(StringValues value)
+    {
         Span<bool> accepted = stackalloc bool[KnownEncodings.Length];
         Span<bool> refused = stackalloc bool[KnownEncodings.Length];
         var wildcard = false;
