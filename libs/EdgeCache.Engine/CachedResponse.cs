@@ -55,6 +55,56 @@ public sealed class CachedResponse
     /// <summary>Set by a soft purge: the entry must be revalidated before it is reused as fresh.</summary>
     public bool MarkedStale { get; init; }
 
+    /// <summary>The invalidation-stream sequence this copy is current to: the sequence its node had
+    /// applied when the fetch that produced it started (or the upstream tier's, for a copy it served
+    /// from its cache). Rules with a higher sequence apply to it. 0 when no stream is in use.</summary>
+    public ulong StoredSeq { get; init; }
+
+    /// <summary>The newest rule sequence this copy has been checked against (a hint, set on lookup).</summary>
+    internal ulong CheckedSeq;
+
+    /// <summary>True when rules newer than this copy's last check exist.</summary>
+    public bool NeedsRuleCheck(InvalidationRules rules) => Math.Max(StoredSeq, Volatile.Read(ref CheckedSeq)) < rules.MaxSeq;
+
+    /// <summary>This copy with an applied soft purge or TTL change: shares the body.</summary>
+    public CachedResponse WithRule(RuleMatch rule, ulong checkedSeq)
+    {
+        var ttl = rule.Kind == RuleKind.Ttl;
+        var copy = Copy(
+            ttl ? CurrentAge(rule.ExpiresAt) : FreshnessLifetime,
+            HeuristicFreshness && !ttl,
+            rule.Kind == RuleKind.Soft || (MarkedStale && !ttl),
+            StoredSeq);
+        copy.CheckedSeq = checkedSeq;
+        return copy;
+    }
+
+    /// <summary>This copy, current to <paramref name="seq"/> (set before it is stored).</summary>
+    public CachedResponse WithStoredSeq(ulong seq) =>
+        seq == StoredSeq ? this : Copy(FreshnessLifetime, HeuristicFreshness, MarkedStale, seq);
+
+    private CachedResponse Copy(TimeSpan lifetime, bool heuristic, bool markedStale, ulong storedSeq) => new()
+    {
+        StatusCode = StatusCode,
+        Headers = Headers,
+        Body = Body,
+        Directives = Directives,
+        RequestTime = RequestTime,
+        ResponseTime = ResponseTime,
+        CorrectedInitialAge = CorrectedInitialAge,
+        FreshnessLifetime = lifetime,
+        HeuristicFreshness = heuristic,
+        ETag = ETag,
+        LastModified = LastModified,
+        VaryNames = VaryNames,
+        VaryValues = VaryValues,
+        Tags = Tags,
+        StoredAt = StoredAt,
+        FromDisk = FromDisk,
+        MarkedStale = markedStale,
+        StoredSeq = storedSeq,
+    };
+
     public long ContentLength => Body.Length;
 
     /// <summary>Approximate bytes this entry holds, used by the memory tier's budget.</summary>

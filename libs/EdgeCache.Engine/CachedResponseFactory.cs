@@ -94,7 +94,8 @@ public static class CachedResponseFactory
         TimeSpan correctedInitialAge,
         string[] varyValues,
         DateTimeOffset storedAt,
-        HeuristicOptions heuristics)
+        HeuristicOptions heuristics,
+        ulong storedSeq = 0)
     {
         var built = Build(status, headers, body, requestTime, responseTime, TimeSpan.Zero, new HeaderDictionary(), heuristics, storedAt);
         return new CachedResponse
@@ -115,6 +116,7 @@ public static class CachedResponseFactory
             Tags = built.Tags,
             StoredAt = storedAt,
             FromDisk = true,
+            StoredSeq = storedSeq,
         };
     }
 

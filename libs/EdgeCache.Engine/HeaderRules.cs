@@ -10,6 +10,10 @@ public static class HeaderRules
     public const string SurrogateKey = "Surrogate-Key";
     public const string CacheTag = "Cache-Tag";
 
+    /// <summary>Internal: the invalidation-stream sequence a shield's copy is current to (read-your-purge).
+    /// Sent by shields to edges only; removed from client requests and never stored.</summary>
+    public const string StoredSeq = "EdgeCache-Stored-Seq";
+
     /// <summary>Connection-specific fields (RFC 9110 §7.6.1) and the proxy-authentication fields a
     /// cache must not store (RFC 9111 §3.1). Fields named in Connection are handled separately.</summary>
     private static readonly HashSet<string> HopByHop = new(StringComparer.OrdinalIgnoreCase)
@@ -54,7 +58,8 @@ public static class HeaderRules
         !IsHopByHop(name)
         && !(connectionOptions?.Contains(name) ?? false)
         && !name.Equals("Age", StringComparison.OrdinalIgnoreCase)
-        && !name.Equals(CacheStatus, StringComparison.OrdinalIgnoreCase);
+        && !name.Equals(CacheStatus, StringComparison.OrdinalIgnoreCase)
+        && !name.Equals(StoredSeq, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Fields a 304 must not change in the stored response (RFC 9111 §3.2).</summary>
     public static bool IsKeptOnUpdate(string name) =>

@@ -23,6 +23,9 @@ public sealed class CacheEngine : IAsyncDisposable
         Memory = new MemoryTier(Options.MemoryBudgetBytes, Options.MaxObjectBytes);
         Heuristics = new HeuristicOptions(Options.HeuristicFraction, Options.HeuristicMaxAge);
         ViaToken = "1.1 " + Options.NodeId;
+        Rules = new InvalidationRules(Options.Invalidation.MaxRules);
+        _stripTags = Options.StripsSurrogateKeys;
+        _stripCdn = Options.StripsCdnCacheControl;
         if (Options.Disk.Enabled)
         {
             _diskLogger = loggers.CreateLogger<DiskStore>();
@@ -105,9 +108,12 @@ public sealed class CacheEngine : IAsyncDisposable
     /// <summary>Disk writes dropped because the disk fell behind, since start.</summary>
     public long DroppedDiskWrites => Interlocked.Read(ref _droppedDiskWrites);
 
-    /// <summary>Stores a complete response in memory (when it fits) and on disk (in the background).</summary>
+    /// <summary>Stores a complete response in memory (when it fits) and on disk (in the background).
+    /// A copy older than an applied purge is not stored; one older than a soft purge or TTL change is stored with it applied.</summary>
     public void Store(string primaryKey, CachedResponse entry)
     {
+        if (CheckRules(primaryKey, entry, stored: false) is not { } checkedEntry) return;
+        entry = checkedEntry;
         Memory.Set(primaryKey, entry);
         if (Disk is not { } disk || entry.Body.Length > disk.MaxObjectBytes) return;
         if (!_diskWrites.Wait(0))
@@ -159,6 +165,145 @@ public sealed class CacheEngine : IAsyncDisposable
 
     /// <summary>This node's Via entry (RFC 9110 §7.6.3), with its id as pseudonym.</summary>
     internal string ViaToken { get; }
+
+    private readonly bool _stripTags;
+    private readonly bool _stripCdn;
+
+    /// <summary>True for stored fields this node does not send to its clients (CDN-Cache-Control and surrogate keys on edges).</summary>
+    internal bool HidesFromClients(string name) =>
+        (_stripCdn && name.Equals(HeaderRules.CdnCacheControl, StringComparison.OrdinalIgnoreCase))
+        || (_stripTags && (name.Equals(HeaderRules.SurrogateKey, StringComparison.OrdinalIgnoreCase) || name.Equals(HeaderRules.CacheTag, StringComparison.OrdinalIgnoreCase)));
+
+    /// <summary>Shields with an invalidation stream tell edges what sequence each copy is current to.</summary>
+    internal bool SendsStoredSeq => Options.Role == NodeRole.Shield && Options.Invalidation.Enabled;
+
+    /// <summary>Purges, soft purges and TTL changes applied so far (see <see cref="InvalidationRules"/>).</summary>
+    public InvalidationRules Rules { get; }
+
+    private long _appliedSeq;
+    private long _confirmedAt = long.MinValue;
+    private long _purgedObjects;
+
+    /// <summary>The last invalidation-stream sequence this node applied.</summary>
+    public ulong AppliedSeq
+    {
+        get => (ulong)Interlocked.Read(ref _appliedSeq);
+        internal set => Interlocked.Exchange(ref _appliedSeq, (long)value);
+    }
+
+    /// <summary>Stored objects dropped because a purge covered them, since start.</summary>
+    public long PurgedObjects => Interlocked.Read(ref _purgedObjects);
+
+    /// <summary>Records that this node just confirmed it has applied everything in the stream.</summary>
+    internal void ConfirmCaughtUp() => Interlocked.Exchange(ref _confirmedAt, TimeProvider.System.GetTimestamp());
+
+    /// <summary>When this node last confirmed it was caught up with the stream, or null if never.</summary>
+    public TimeSpan? SinceConfirmed
+    {
+        get
+        {
+            var at = Interlocked.Read(ref _confirmedAt);
+            return at == long.MinValue ? null : TimeProvider.System.GetElapsedTime(at);
+        }
+    }
+
+    /// <summary>
+    /// (The lease runs on the system clock: it is about this process's contact with NATS, not about cache ages.)
+    /// False when the node uses an invalidation stream and has not confirmed it is caught up within
+    /// the lease: it may have missed purges, so it revalidates stored objects instead of serving them.
+    /// </summary>
+    public bool IsCurrent
+    {
+        get
+        {
+            if (!Options.Invalidation.Enabled) return true;
+            var at = Interlocked.Read(ref _confirmedAt);
+            return at != long.MinValue && TimeProvider.System.GetElapsedTime(at) <= Options.Invalidation.Lease;
+        }
+    }
+
+    /// <summary>
+    /// Checks a stored copy against the rules applied since it was stored or last checked. Returns
+    /// null when a purge covers it (it is dropped from both tiers when <paramref name="stored"/>), or
+    /// the copy with a soft purge or TTL change applied (and put back in memory), or the copy itself.
+    /// </summary>
+    internal CachedResponse? CheckRules(string primaryKey, CachedResponse entry, bool stored)
+    {
+        if (!entry.NeedsRuleCheck(Rules)) return entry;
+        var max = Rules.MaxSeq;
+        var match = Rules.Evaluate(primaryKey, entry.Tags, entry.StoredSeq);
+        switch (match.Kind)
+        {
+            case RuleKind.None:
+                Volatile.Write(ref entry.CheckedSeq, max);
+                return entry;
+            case RuleKind.Hard:
+                if (stored)
+                {
+                    Interlocked.Increment(ref _purgedObjects);
+                    Invalidate(primaryKey);
+                }
+
+                return null;
+            default:
+                var changed = entry.WithRule(match, max);
+                if (stored && changed.Body.IsCompleted) Memory.Set(primaryKey, changed);
+                return changed;
+        }
+    }
+
+    /// <summary>
+    /// Applies one invalidation event at stream sequence <paramref name="seq"/>: records its rules
+    /// (see <see cref="InvalidationRules"/>) and drops the exact URLs of a hard purge from both tiers at once.
+    /// </summary>
+    public void Apply(InvalidationEvent e, ulong seq)
+    {
+        Rules.Apply(e, seq, Time.GetUtcNow(), Locate);
+        if (e.Kind == InvalidationKind.Purge && !e.Soft)
+        {
+            foreach (var url in e.Urls)
+            {
+                if (Locate(url) is not { } loc) continue;
+                Interlocked.Add(ref _purgedObjects, Invalidate("http://" + loc) + Invalidate("https://" + loc));
+            }
+        }
+
+        AppliedSeq = Math.Max(AppliedSeq, seq);
+    }
+
+    /// <summary>Everything stored before <paramref name="seq"/> is dropped (the stream lost events this node needed).</summary>
+    public void PurgeAll(ulong seq)
+    {
+        Rules.PurgeAll(seq);
+        AppliedSeq = Math.Max(AppliedSeq, seq);
+    }
+
+    /// <summary>Empties both tiers (the invalidation stream was reset, so no stored sequence can be trusted).</summary>
+    internal async Task WipeAsync()
+    {
+        Memory.Update(static _ => true, static _ => null);
+        if (_disk is not { } disk) return;
+        _disk = null;
+        await FlushDiskWritesAsync().ConfigureAwait(false);
+        await disk.DisposeAsync().ConfigureAwait(false);
+        try
+        {
+            Directory.Delete(disk.StoreDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+
+        TryOpenDisk();
+    }
+
+    /// <summary>An absolute URL (or URL prefix) in the location form keys use, normalised by the host's policy; null when it is not one.</summary>
+    public string? Locate(string url)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0) return null;
+        var authority = uri.IsDefaultPort ? uri.Host : uri.Authority;
+        return InvalidationRules.LocationOf(CacheKey.Build(uri.Scheme, authority, uri.PathAndQuery, Options.PolicyFor(authority)));
+    }
 
     /// <summary>Invalidates every stored variant of a URL in both tiers (RFC 9111 §4.4).</summary>
     public int Invalidate(string primaryKey)

@@ -171,20 +171,29 @@ internal sealed class CacheForwarderMiddleware
         });
     }
 
-    private async Task<FetchResult> FetchOnceAsync(UpstreamRequest request, UpstreamTarget target, CacheRequestState state, bool background = false)
+    private async Task<FetchResult> FetchOnceAsync(UpstreamRequest request, UpstreamTarget target, CacheRequestState state, bool background = false, bool noCache = false)
     {
         var validate = state.Stored;
-        var response = await _upstream.FetchAsync(request, target, validate, state.DropClientNoCache, background, CancellationToken.None).ConfigureAwait(false);
+        noCache |= state.UpstreamNoCache;
+        var startSeq = _engine.AppliedSeq;
+        var response = await _upstream.FetchAsync(request, target, validate, state.DropClientNoCache, background, CancellationToken.None, noCache).ConfigureAwait(false);
         if (response.Failed)
         {
             return new FetchResult { Kind = FetchKind.Failed, Response = response };
         }
 
+        var seq = StoredSeqOf(response, startSeq, noCache);
         var heuristics = _engine.Heuristics;
         if (response.StatusCode == StatusCodes.Status304NotModified && validate is not null && response.SentValidators)
         {
             // RFC 9111 §4.3.4: freshen the stored response with the 304's fields.
-            var updated = CachedResponseFactory.Freshen(validate, response.Headers, request.Headers, response.RequestTime, response.ResponseTime, heuristics);
+            var updated = CachedResponseFactory.Freshen(validate, response.Headers, request.Headers, response.RequestTime, response.ResponseTime, heuristics).WithStoredSeq(seq);
+            if (!noCache && PredatesPurge(state.Key, updated))
+            {
+                response.Abort();
+                return await FetchOnceAsync(request, target, state, background, noCache: true).ConfigureAwait(false);
+            }
+
             if (state.MayStore) _engine.Store(state.Key, updated);
             return new FetchResult { Kind = FetchKind.Revalidated, Entry = updated, Response = response };
         }
@@ -212,10 +221,36 @@ internal sealed class CacheForwarderMiddleware
             return new FetchResult { Kind = FetchKind.NotShareable, Response = response };
         }
 
-        var entry = CachedResponseFactory.Create(response.StatusCode, response.Headers, request.Headers, response.Body, response.RequestTime, response.ResponseTime, heuristics);
+        var entry = CachedResponseFactory.Create(response.StatusCode, response.Headers, request.Headers, response.Body, response.RequestTime, response.ResponseTime, heuristics).WithStoredSeq(seq);
+        if (!noCache && PredatesPurge(state.Key, entry))
+        {
+            // Read-your-purge: the upstream tier served a copy stored before a purge this node has
+            // applied (it has not applied it yet). Ask again, past its cache.
+            response.Abort();
+            return await FetchOnceAsync(request, target, state, background, noCache: true).ConfigureAwait(false);
+        }
+
         _ = StoreWhenCompleteAsync(state.Key, entry);
         return new FetchResult { Kind = FetchKind.Storable, Entry = entry, Response = response };
     }
+
+    /// <summary>
+    /// The invalidation-stream sequence an upstream copy is current to: the upstream tier's own
+    /// (<c>EdgeCache-Stored-Seq</c>, from shields) when it served from its cache and this node trusts
+    /// it, else this node's applied sequence when the fetch started. The internal field is removed.
+    /// </summary>
+    private ulong StoredSeqOf(UpstreamResponse response, ulong startSeq, bool noCache)
+    {
+        var value = response.Headers[HeaderRules.StoredSeq];
+        if (value.Count == 0) return startSeq;
+        response.Headers.Remove(HeaderRules.StoredSeq);
+        var trust = _engine.Options.Invalidation.TrustUpstreamStoredSeq ?? _engine.Options.Role == NodeRole.Edge;
+        if (noCache || !trust || value.Count != 1) return startSeq;
+        return ulong.TryParse(value[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seq) ? seq : startSeq;
+    }
+
+    private bool PredatesPurge(string key, CachedResponse entry) =>
+        entry.NeedsRuleCheck(_engine.Rules) && _engine.Rules.Evaluate(key, entry.Tags, entry.StoredSeq).Kind == RuleKind.Hard;
 
     private async Task StoreWhenCompleteAsync(string key, CachedResponse entry)
     {

@@ -83,6 +83,12 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
 
         var lookup = new Lookup(key, policy, directives, effective, forced, honour);
         var stored = engine.Memory.Get(key, request.Headers, out var urlKnown);
+        if (stored is not null && stored.NeedsRuleCheck(engine.Rules))
+        {
+            // Purges are logical: a copy older than a purge, soft purge or TTL change meets it here.
+            stored = engine.CheckRules(key, stored, stored: true);
+        }
+
         if (stored is null && engine.Disk is not null)
         {
             return LookupDiskAsync(ctx, lookup, urlKnown);
@@ -95,6 +101,12 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
     private async Task LookupDiskAsync(HttpContext ctx, Lookup lookup, bool urlKnown)
     {
         var found = await engine.Disk!.GetAsync(lookup.Key, ctx.Request.Headers, engine.Memory.MaxObjectBytes, ctx.RequestAborted, RangeStart(ctx)).ConfigureAwait(false);
+        if (found is not null && found.NeedsRuleCheck(engine.Rules) && engine.CheckRules(lookup.Key, found, stored: true) is var current && !ReferenceEquals(current, found))
+        {
+            if (current is null && !found.Body.IsCompleted) found.Body.Fail(new OperationCanceledException("The object was purged."));
+            found = current;
+        }
+
         if (found is null)
         {
             await Decide(ctx, lookup, null, urlKnown, "disk").ConfigureAwait(false);
@@ -133,6 +145,10 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
     {
         var effective = lookup.Effective;
         var mode = RequestMode.Fetch;
+
+        // A node that cannot confirm it has every purge revalidates instead of serving from store.
+        var unsure = stored is not null && !engine.IsCurrent;
+        if (unsure) lookup = lookup with { Forced = true };
         if (stored is not null && !lookup.Forced)
         {
             var now = engine.Time.GetUtcNow();
@@ -185,6 +201,7 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             ClientForcedRevalidation = lookup.Forced && stored is not null,
             DropClientNoCache = !lookup.Honour,
             MayStore = !lookup.Directives.NoStore,
+            UpstreamNoCache = unsure,
         });
     }
 

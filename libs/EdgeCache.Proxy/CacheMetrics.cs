@@ -12,9 +12,20 @@ internal static class CacheMetrics
 {
     public const string MeterName = "EdgeCache";
 
-    public static void Register(IMeterFactory factory, CacheEngine engine)
+    public static void Register(IMeterFactory factory, CacheEngine engine, EdgeCache.Proxy.Invalidation.InvalidationService invalidation)
     {
         var meter = factory.Create(MeterName);
+        if (engine.Options.Invalidation.Enabled)
+        {
+            meter.CreateObservableCounter("edgecache.invalidation.events", () => invalidation.EventsApplied, "{event}", "Purge and TTL events applied from the invalidation stream.");
+            meter.CreateObservableCounter("edgecache.invalidation.purged", () => engine.PurgedObjects, "{object}", "Stored objects dropped because a purge covered them.");
+            meter.CreateObservableGauge("edgecache.invalidation.sequence", () => (long)engine.AppliedSeq, "{sequence}", "The last invalidation-stream sequence this node applied.");
+            meter.CreateObservableGauge("edgecache.invalidation.rules", () => engine.Rules.Count, "{rule}", "Selector rules held for logical invalidation.");
+            meter.CreateObservableGauge("edgecache.invalidation.current", () => engine.IsCurrent ? 1 : 0, null, "1 while the node has confirmed within its lease that it applied every event; 0 while it revalidates stored objects.");
+            meter.CreateObservableGauge("edgecache.nats.connected", () => invalidation.Degraded is null ? 1 : 0, null, "1 while the node is connected to NATS.");
+            invalidation.LagHistogram = meter.CreateHistogram<double>("edgecache.invalidation.lag", "s", "Time from an event's publication (JetStream's timestamp) to this node applying it.");
+        }
+
         engine.RequestCounter = meter.CreateCounter<long>("edgecache.requests", "{request}", "Requests by cache outcome (hit, stale, revalidated, miss, pass, error), tier and, for hits, the tier that held the object (memory, disk).");
         meter.CreateObservableUpDownCounter("edgecache.memory.size", () => engine.Memory.Bytes, "By", "Bytes held by the memory tier.");
         meter.CreateObservableUpDownCounter("edgecache.memory.objects", () => engine.Memory.Count, "{object}", "URLs held by the memory tier.");

@@ -61,6 +61,8 @@ public static class EdgeCacheNode
         services.AddSingleton<UpstreamClient>();
         services.AddSingleton<NodeEndpoints>();
         services.AddSingleton<StatusPage>();
+        services.AddSingleton<Invalidation.InvalidationService>();
+        services.AddHostedService(sp => sp.GetRequiredService<Invalidation.InvalidationService>());
         services.AddSingleton<ILoadBalancingPolicy, ConsistentHashLoadBalancingPolicy>();
         services.AddSingleton<IForwarderHttpClientFactory, TimeoutHttpClientFactory>();
         services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"));
@@ -131,13 +133,14 @@ public static class EdgeCacheNode
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         var options = app.Services.GetRequiredService<IOptions<EdgeCacheOptions>>();
         var engine = app.Services.GetRequiredService<CacheEngine>();
-        CacheMetrics.Register(app.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), engine);
+        var invalidation = app.Services.GetRequiredService<Invalidation.InvalidationService>();
+        CacheMetrics.Register(app.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), engine, invalidation);
         var status = app.Services.GetRequiredService<StatusPage>();
         lifetime.ApplicationStarted.Register(status.Start);
         app.UseWhen(IsAdmin, admin =>
         {
             admin.UseOpenTelemetryPrometheusScrapingEndpoint();
-            admin.Run(ctx => AdminAsync(ctx, lifetime, engine, status));
+            admin.Run(ctx => AdminAsync(ctx, lifetime, engine, status, invalidation));
         });
         app.UseMiddleware<TrafficObserver>();
         app.UseRouting();
@@ -155,8 +158,11 @@ public static class EdgeCacheNode
     private static bool IsAdmin(HttpContext ctx) =>
         ctx.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(AdminConnectionItem) == true;
 
-    private static Task AdminAsync(HttpContext ctx, IHostApplicationLifetime lifetime, CacheEngine engine, StatusPage status)
+    private static Task AdminAsync(HttpContext ctx, IHostApplicationLifetime lifetime, CacheEngine engine, StatusPage status, Invalidation.InvalidationService invalidation)
     {
+        var stream = !engine.Options.Invalidation.Enabled ? "off"
+            : invalidation.Degraded is { } why ? $"degraded: {why} (applied {engine.AppliedSeq}; {(engine.IsCurrent ? "current" : "not current: revalidating stored objects")})"
+            : engine.IsCurrent ? $"current at sequence {engine.AppliedSeq}" : $"catching up (applied {engine.AppliedSeq})";
         var disk = engine.DiskOpenError is { } error ? "failing: could not open the store: " + error
             : engine.Disk is null ? "off"
             : engine.Disk.Healthy ? "ok" : "failing (serving from memory and upstream)";
@@ -169,11 +175,13 @@ public static class EdgeCacheNode
             case "/status.json":
                 return status.WriteJsonAsync(ctx);
             case "/healthz":
-                return ctx.Response.WriteAsync($"ok\ndisk: {disk}\n");
+                return ctx.Response.WriteAsync($"ok\ndisk: {disk}\ninvalidation: {stream}\n");
             case "/readyz":
-                var ready = lifetime.ApplicationStarted.IsCancellationRequested && !lifetime.ApplicationStopping.IsCancellationRequested;
+                // Ready: started, the store recovered (the engine opens it before start), caught up
+                // with the invalidation stream once (or NATS is unreachable: ready, but degraded).
+                var ready = lifetime.ApplicationStarted.IsCancellationRequested && !lifetime.ApplicationStopping.IsCancellationRequested && invalidation.Started;
                 ctx.Response.StatusCode = ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
-                return ctx.Response.WriteAsync((ready ? "ready\n" : "not ready\n") + $"disk: {disk}\n");
+                return ctx.Response.WriteAsync((ready ? invalidation.Degraded is null ? "ready\n" : "ready (degraded)\n" : "not ready\n") + $"disk: {disk}\ninvalidation: {stream}\n");
             default:
                 ctx.Response.StatusCode = StatusCodes.Status404NotFound;
                 return ctx.Response.WriteAsync("Admin endpoints: / (status page), /status.json, /healthz, /readyz, /metrics\n");

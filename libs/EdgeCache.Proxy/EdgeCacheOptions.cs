@@ -34,6 +34,13 @@ public sealed class EdgeCacheOptions
     /// shields (so the edges behind them still see it).</summary>
     public bool? StripCdnCacheControl { get; set; }
 
+    /// <summary>Remove Surrogate-Key and Cache-Tag from responses to clients. Default: true on edges,
+    /// false on shields (surrogate keys travel with the object to the edges, for tag purges).</summary>
+    public bool? StripSurrogateKeys { get; set; }
+
+    /// <summary>Purge and TTL events from NATS JetStream, and membership. Off unless <c>Invalidation:NatsUrl</c> is set.</summary>
+    public EdgeCache.Nats.InvalidationOptions Invalidation { get; set; } = new();
+
     /// <summary>Caching policy for hosts that <see cref="Hosts"/> does not name.</summary>
     public HostCachePolicy Defaults { get; set; } = new();
 
@@ -61,6 +68,8 @@ public sealed class EdgeCacheOptions
     public string CacheName => Role == NodeRole.Edge ? "EdgeCache-Edge" : "EdgeCache-Shield";
 
     public bool StripsCdnCacheControl => StripCdnCacheControl ?? Role == NodeRole.Edge;
+
+    public bool StripsSurrogateKeys => StripSurrogateKeys ?? Role == NodeRole.Edge;
 
     public HostCachePolicy PolicyFor(string host)
     {

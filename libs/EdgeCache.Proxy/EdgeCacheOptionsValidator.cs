@@ -27,6 +27,7 @@ public sealed class EdgeCacheOptionsValidator : IValidateOptions<EdgeCacheOption
             if (policy.Validate() is { } p) errors.Add($"{S}:Hosts:{host}: {p}.");
         }
 
+        if (o.Invalidation.Validate() is { } inv) errors.Add($"{S}:Invalidation: {inv}.");
         if (o.Disk.Validate() is { } disk) errors.Add($"{S}:Disk: {disk}.");
         if (o.Listen.Traffic.Length == 0) errors.Add($"{S}:Listen:Traffic must name at least one URL.");
         foreach (var url in o.Listen.Traffic.Concat(o.Listen.Http2Cleartext).Append(o.Listen.Admin).Where(u => !string.IsNullOrEmpty(u)))

@@ -40,4 +40,28 @@ internal static partial class Log
 
     [LoggerMessage(1008, LogLevel.Warning, "Upstream response body ended early; the entry was not stored and the client transfer was cut.")]
     public static partial void BodyFailed(ILogger logger, Exception error);
+
+    [LoggerMessage(1200, LogLevel.Information, "Invalidation: resuming the stream after sequence {Sequence} ({Source}).")]
+    public static partial void InvalidationResuming(ILogger logger, ulong sequence, string source);
+
+    [LoggerMessage(1201, LogLevel.Warning, "Invalidation: the stream no longer holds the events after sequence {Applied} (it starts at {First}); everything stored before is dropped.")]
+    public static partial void InvalidationGap(ILogger logger, ulong applied, ulong first);
+
+    [LoggerMessage(1202, LogLevel.Error, "Invalidation: the stream was reset (it ends at {Last}, this node had applied {Applied}); the memory and disk tiers are emptied.")]
+    public static partial void InvalidationReset(ILogger logger, ulong last, ulong applied);
+
+    [LoggerMessage(1203, LogLevel.Warning, "Invalidation: NATS is unavailable ({Message}); serving on, degraded, and retrying.")]
+    public static partial void InvalidationUnavailable(ILogger logger, string message);
+
+    [LoggerMessage(1204, LogLevel.Warning, "Invalidation: event {Sequence} is not a valid event and was skipped.")]
+    public static partial void InvalidationMalformed(ILogger logger, ulong sequence);
+
+    [LoggerMessage(1205, LogLevel.Information, "Invalidation: applied {Kind} {Id} at sequence {Sequence} ({Selectors} selectors, soft={Soft}).")]
+    public static partial void InvalidationApplied(ILogger logger, string kind, string id, ulong sequence, int selectors, bool soft);
+
+    [LoggerMessage(1206, LogLevel.Warning, "Invalidation: this node has not confirmed it is caught up for {Elapsed}; it revalidates stored objects and has left membership until it is.")]
+    public static partial void InvalidationLeaseExpired(ILogger logger, TimeSpan elapsed);
+
+    [LoggerMessage(1207, LogLevel.Information, "Invalidation: caught up again at sequence {Sequence}.")]
+    public static partial void InvalidationCaughtUp(ILogger logger, ulong sequence);
 }

@@ -233,7 +233,7 @@ public sealed partial class DiskStore : IDiskTier, IAsyncDisposable
                 var start = 0L;
                 if (firstByte is not null)
                 {
-                    var probe = CachedResponseFactory.Restore(meta.Status, WithLength(meta), CacheBody.FromBytes([]), meta.RequestTime, meta.ResponseTime, meta.CorrectedInitialAge, meta.VaryValues, meta.StoredAt, _heuristics);
+                    var probe = CachedResponseFactory.Restore(meta.Status, WithLength(meta), CacheBody.FromBytes([]), meta.RequestTime, meta.ResponseTime, meta.CorrectedInitialAge, meta.VaryValues, meta.StoredAt, _heuristics, meta.StoredSeq);
                     start = Math.Clamp(firstByte(probe), 0, meta.BodyLength);
                 }
 
@@ -243,7 +243,7 @@ public sealed partial class DiskStore : IDiskTier, IAsyncDisposable
                 _ = StreamChunksAsync(primaryKey, variant.ObjectId, meta, body, firstChunk);
             }
 
-            return Succeeded(CachedResponseFactory.Restore(meta.Status, WithLength(meta), body, meta.RequestTime, meta.ResponseTime, meta.CorrectedInitialAge, meta.VaryValues, meta.StoredAt, _heuristics));
+            return Succeeded(CachedResponseFactory.Restore(meta.Status, WithLength(meta), body, meta.RequestTime, meta.ResponseTime, meta.CorrectedInitialAge, meta.VaryValues, meta.StoredAt, _heuristics, meta.StoredSeq));
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -333,7 +333,7 @@ public sealed partial class DiskStore : IDiskTier, IAsyncDisposable
                 ArrayPool<byte>.Shared.Return(buffer);
             }
 
-            var meta = new MetaRecord(response.StatusCode, response.Headers, response.RequestTime, response.ResponseTime, response.CorrectedInitialAge, response.StoredAt, response.Body.Length, chunkBytes, response.VaryValues);
+            var meta = new MetaRecord(response.StatusCode, response.Headers, response.RequestTime, response.ResponseTime, response.CorrectedInitialAge, response.StoredAt, response.Body.Length, chunkBytes, response.VaryValues, response.StoredSeq);
             await UpsertAsync(StoreKey.ForMeta(objectId), meta.Encode()).ConfigureAwait(false);
 
             // The URL record last: a crash before it leaves only unreachable records.
@@ -387,12 +387,41 @@ public sealed partial class DiskStore : IDiskTier, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// State the node keeps with each checkpoint (its invalidation rules and last applied stream
+    /// sequence): written into the store just before the checkpoint, so that after recovery the
+    /// objects and the state describe the same moment.
+    /// </summary>
+    public Func<byte[]>? CheckpointState { get; set; }
+
+    /// <summary>The state written with the checkpoint this store was recovered from, or null (new store, none kept, or corrupt).</summary>
+    public async ValueTask<byte[]?> ReadStateAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var bytes = await ReadAsync(StoreKey.State, cancellationToken).ConfigureAwait(false);
+            return bytes is not null && Checksummed.TryOpen(bytes, out var payload) ? payload : null;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            ReportFailure("read", ex);
+            return null;
+        }
+    }
+
     /// <summary>Takes a checkpoint now (also done periodically and on dispose).</summary>
     public async Task<bool> CheckpointAsync(CancellationToken cancellationToken = default)
     {
         try
         {
             if (Stalled) throw new IOException("The disk store is stalled.");
+            if (CheckpointState is { } state)
+            {
+                using var ms = new MemoryStream();
+                ms.Write(state());
+                await UpsertAsync(StoreKey.State, Checksummed.Seal(ms)).ConfigureAwait(false);
+            }
+
             var (ok, _) = await WithinTimeout(_store.TakeFullCheckpointAsync(CheckpointType.FoldOver, cancellationToken).AsTask()).ConfigureAwait(false);
             return ok;
         }

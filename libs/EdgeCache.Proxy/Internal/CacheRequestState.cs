@@ -43,6 +43,9 @@ internal sealed class CacheRequestState
     /// <summary>Store the response when allowed (false for requests carrying no-store).</summary>
     public bool MayStore { get; init; } = true;
 
+    /// <summary>Ask the upstream tier to revalidate too (this node is not sure it has every purge).</summary>
+    public bool UpstreamNoCache { get; init; }
+
     /// <summary>Collapse with other requests (false when the request carries credentials).</summary>
     public bool MayCollapse { get; init; } = true;
 }

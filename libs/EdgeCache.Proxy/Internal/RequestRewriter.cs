@@ -35,6 +35,9 @@ internal static class RequestRewriter
             h.Remove(name);
         }
 
+        // Internal fields travel only from shields to edges; no client can forge them.
+        h.Remove(HeaderRules.StoredSeq);
+
         h.Host = request.Host.Value;
 
         var xff = request.Headers["X-Forwarded-For"];
@@ -66,14 +69,21 @@ internal static class RequestRewriter
     /// the full representation and answers them itself); the stored response's validators are sent
     /// when it is being revalidated (RFC 9111 §4.3.1).
     /// </summary>
-    public static bool ApplyFetch(HttpRequestMessage proxyRequest, CachedResponse? validate, bool dropClientNoCache, bool background)
+    public static bool ApplyFetch(HttpRequestMessage proxyRequest, CachedResponse? validate, bool dropClientNoCache, bool background, bool noCache = false)
     {
         var h = proxyRequest.Headers;
         foreach (var name in ClientValidators) h.Remove(name);
-        if (dropClientNoCache || background)
+        if (dropClientNoCache || background || noCache)
         {
             h.Remove("Cache-Control");
             h.Remove("Pragma");
+        }
+
+        if (noCache)
+        {
+            // Read-your-purge: the upstream tier's copy predates a purge this node applied, or this
+            // node is not sure it has every purge; the upstream must validate with its own upstream.
+            h.TryAddWithoutValidation("Cache-Control", "no-cache");
         }
 
         if (background)

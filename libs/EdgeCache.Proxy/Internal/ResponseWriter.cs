@@ -29,7 +29,7 @@ internal static class ResponseWriter
             foreach (var h in entry.Headers)
             {
                 if (HeaderRules.IsKeptOnUpdate(h.Key)) continue;
-                if (engine.Options.StripsCdnCacheControl && h.Key.Equals(HeaderRules.CdnCacheControl, StringComparison.OrdinalIgnoreCase)) continue;
+                if (engine.HidesFromClients(h.Key)) continue;
                 headers.Append(h.Key, h.Value);
             }
 
@@ -73,11 +73,10 @@ internal static class ResponseWriter
         }
 
         response.StatusCode = status;
-        var strip = engine.Options.StripsCdnCacheControl;
         foreach (var h in entry.Headers)
         {
             if (h.Key.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)) continue;
-            if (strip && h.Key.Equals(HeaderRules.CdnCacheControl, StringComparison.OrdinalIgnoreCase)) continue;
+            if (engine.HidesFromClients(h.Key)) continue;
             headers.Append(h.Key, h.Value);
         }
 
@@ -120,12 +119,12 @@ internal static class ResponseWriter
         var response = ctx.Response;
         var headers = response.Headers;
         response.StatusCode = upstream.StatusCode;
-        var strip = engine.Options.StripsCdnCacheControl;
         foreach (var h in upstream.Headers)
         {
             if (h.Key.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)) continue;
             if (h.Key.Equals(HeaderRules.CacheStatus, StringComparison.OrdinalIgnoreCase)) continue;
-            if (strip && h.Key.Equals(HeaderRules.CdnCacheControl, StringComparison.OrdinalIgnoreCase)) continue;
+            if (h.Key.Equals(HeaderRules.StoredSeq, StringComparison.OrdinalIgnoreCase)) continue;
+            if (engine.HidesFromClients(h.Key)) continue;
             headers[h.Key] = h.Value;
         }
 
@@ -175,6 +174,7 @@ internal static class ResponseWriter
         headers.Age = age.ToString(System.Globalization.CultureInfo.InvariantCulture);
         headers.Via = RequestRewriter.AppendVia(entry.GetHeader(HeaderNames.Via), engine.ViaToken);
         headers[HeaderRules.CacheStatus] = upstreamCacheStatus.Count == 0 ? new StringValues(cacheStatus) : StringValues.Concat(upstreamCacheStatus, cacheStatus);
+        if (engine.SendsStoredSeq) headers[HeaderRules.StoredSeq] = entry.StoredSeq.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static long? KnownLength(CachedResponse entry)

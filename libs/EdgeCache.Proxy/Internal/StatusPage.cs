@@ -11,7 +11,7 @@ namespace EdgeCache.Proxy.Internal;
 /// that polls <c>/status.json</c> and draws this node's hit ratio and request rate as charts, its
 /// tier sizes, shield health as this node sees it, and the purges it applied.
 /// </summary>
-internal sealed class StatusPage(CacheEngine engine, IProxyStateLookup proxyState, TimeProvider time) : IDisposable
+internal sealed class StatusPage(CacheEngine engine, IProxyStateLookup proxyState, TimeProvider time, EdgeCache.Proxy.Invalidation.InvalidationService invalidation) : IDisposable
 {
     private const int Capacity = 600;
     private readonly object _gate = new();
@@ -67,7 +67,16 @@ internal sealed class StatusPage(CacheEngine engine, IProxyStateLookup proxyStat
                 address = d.Model.Config.Address,
                 health = Health(d),
             })),
-            purges = Array.Empty<object>(), // the invalidation issue fills this in
+            invalidation = new
+            {
+                nats = invalidation.NatsState,
+                appliedSeq = engine.AppliedSeq,
+                current = engine.IsCurrent,
+                degraded = invalidation.Degraded,
+                rules = engine.Rules.Count,
+                eventsApplied = invalidation.EventsApplied,
+            },
+            purges = invalidation.Recent.Select(p => new { seq = p.Sequence, id = p.Id, kind = p.Kind, selectors = p.Selectors, appliedAt = p.AppliedAt, lagMs = Math.Round(p.LagMs, 1) }),
         };
         ctx.Response.ContentType = "application/json";
         ctx.Response.Headers.CacheControl = "no-store";
@@ -139,7 +148,11 @@ async function refresh() {
   tr = tiers.insertRow(); cell(tr, "disk"); cell(tr, s.disk.state === "off" ? "off" : mib(s.disk.bytes) + " of " + mib(s.disk.budget)); cell(tr, s.disk.state, s.disk.state === "ok" ? "healthy" : s.disk.state === "off" ? "unknown" : "unhealthy");
   const ups = document.getElementById("upstreams"); ups.textContent = "";
   for (const u of s.upstreams) { tr = ups.insertRow(); cell(tr, u.id); cell(tr, u.address); cell(tr, u.health, u.health); }
-  document.getElementById("purges").textContent = s.purges.length ? s.purges.map(p => p.id).join(", ") : "none";
+  const purges = document.getElementById("purges"); purges.textContent = "";
+  const inv = s.invalidation;
+  purges.appendChild(document.createTextNode("NATS " + inv.nats + " · applied seq " + inv.appliedSeq + (inv.current ? "" : " · NOT CURRENT (revalidating)") + (inv.degraded ? " · degraded: " + inv.degraded : "")));
+  const pt = document.createElement("table"); pt.id = "purge-table"; purges.appendChild(pt);
+  for (const p of s.purges) { tr = pt.insertRow(); cell(tr, "#" + p.seq); cell(tr, p.kind); cell(tr, p.selectors); cell(tr, p.lagMs + " ms"); cell(tr, p.id); }
   document.body.dataset.loaded = "true";
 }
 refresh(); setInterval(refresh, 1000);

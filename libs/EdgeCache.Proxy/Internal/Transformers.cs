@@ -6,14 +6,14 @@ using Yarp.ReverseProxy.Forwarder;
 namespace EdgeCache.Proxy.Internal;
 
 /// <summary>Transforms a cache fetch: request rewritten for the upstream, response head captured.</summary>
-internal sealed class FetchTransformer(CacheEngine engine, UpstreamRequest request, UpstreamResponse response, CachedResponse? validate, bool dropClientNoCache, bool background) : HttpTransformer
+internal sealed class FetchTransformer(CacheEngine engine, UpstreamRequest request, UpstreamResponse response, CachedResponse? validate, bool dropClientNoCache, bool background, bool noCache) : HttpTransformer
 {
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken).ConfigureAwait(false);
         RequestRewriter.Apply(proxyRequest, request, engine, request.Headers["Connection"]);
         RequestRewriter.SetConnectTimeout(httpContext, proxyRequest);
-        response.SentValidators = RequestRewriter.ApplyFetch(proxyRequest, validate, dropClientNoCache, background);
+        response.SentValidators = RequestRewriter.ApplyFetch(proxyRequest, validate, dropClientNoCache, background, noCache);
         response.RequestTime = engine.Time.GetUtcNow();
     }
 
@@ -65,6 +65,13 @@ internal sealed class PassTransformer(CacheEngine engine, UpstreamRequest reques
         var headers = httpContext.Response.Headers;
         FetchTransformer.RemoveConnectionOptions(proxyResponse, headers);
         if (engine.Options.StripsCdnCacheControl) headers.Remove(HeaderRules.CdnCacheControl);
+        if (engine.Options.StripsSurrogateKeys)
+        {
+            headers.Remove(HeaderRules.SurrogateKey);
+            headers.Remove(HeaderRules.CacheTag);
+        }
+
+        headers.Remove(HeaderRules.StoredSeq);
         headers.Via = RequestRewriter.AppendVia(headers.Via, engine.ViaToken);
         var status = CacheStatus.Format(engine.Options.CacheName, hit: false, fwd, UpstreamStatus, stored: false, collapsed: false, ttlSeconds: null, detail: null);
         headers[HeaderRules.CacheStatus] = StringValues.Concat(headers[HeaderRules.CacheStatus], status);

@@ -32,7 +32,7 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, IDestinationHealt
     public static readonly HttpRequestOptionsKey<TimeSpan> ConnectTimeoutKey = new("EdgeCache.ConnectTimeout");
 
     /// <summary>Fetches for the cache; returns once the response head arrived (the body keeps streaming into it) or the fetch failed.</summary>
-    public async Task<UpstreamResponse> FetchAsync(UpstreamRequest request, UpstreamTarget target, CachedResponse? validate, bool dropClientNoCache, bool background, CancellationToken cancellationToken)
+    public async Task<UpstreamResponse> FetchAsync(UpstreamRequest request, UpstreamTarget target, CachedResponse? validate, bool dropClientNoCache, bool background, CancellationToken cancellationToken, bool noCache = false)
     {
         DestinationState? failed = null;
         UpstreamResponse? last = null;
@@ -43,7 +43,7 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, IDestinationHealt
             var response = new UpstreamResponse();
             using var link = cancellationToken.Register(static r => ((UpstreamResponse)r!).Abort(), response);
             var ctx = CaptureContext.Create(request, response, response.Cancellation.Token);
-            var transformer = new FetchTransformer(engine, request, response, validate, dropClientNoCache, background);
+            var transformer = new FetchTransformer(engine, request, response, validate, dropClientNoCache, background, noCache);
             var send = SendAsync(ctx, destination, target, transformer);
             await Task.WhenAny(response.Head.Task, send).ConfigureAwait(false);
             if (response.Head.Task.IsCompleted)

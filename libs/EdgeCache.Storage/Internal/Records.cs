@@ -71,7 +71,8 @@ internal sealed record MetaRecord(
     DateTimeOffset StoredAt,
     long BodyLength,
     int ChunkBytes,
-    string[] VaryValues)
+    string[] VaryValues,
+    ulong StoredSeq = 0)
 {
     private const byte Kind = 2;
 
@@ -99,6 +100,8 @@ internal sealed record MetaRecord(
             foreach (var v in h.Value) w.Write(v ?? "");
         }
 
+        // Appended in a compatible way: records written before it read back as sequence 0.
+        w.Write(StoredSeq);
         return Checksummed.Seal(ms);
     }
 
@@ -125,7 +128,8 @@ internal sealed record MetaRecord(
             headers[i] = new(name, new StringValues(values));
         }
 
-        return length < 0 || chunk <= 0 ? null : new MetaRecord(status, headers, requestTime, responseTime, age, storedAt, length, chunk, vary);
+        var storedSeq = r.BaseStream.Position + 8 <= r.BaseStream.Length ? r.ReadUInt64() : 0;
+        return length < 0 || chunk <= 0 ? null : new MetaRecord(status, headers, requestTime, responseTime, age, storedAt, length, chunk, vary, storedSeq);
     }
 }
 

@@ -21,6 +21,9 @@ internal struct StoreKey : IEquatable<StoreKey>
         return new StoreKey { Hi = (ulong)(hash >> 64), Lo = (ulong)hash };
     }
 
+    /// <summary>The node's checkpointed state (object ids are never 0).</summary>
+    public static StoreKey State => new() { Hi = 0, Lo = 1 };
+
     public static StoreKey ForMeta(ulong objectId) => new() { Hi = objectId, Lo = MetaIndex };
 
     public static StoreKey ForChunk(ulong objectId, long index) => new() { Hi = objectId, Lo = (ulong)index };

@@ -1,0 +1,158 @@
+using System.Runtime.CompilerServices;
+using EdgeCache.Engine;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+using NATS.Client.JetStream.Models;
+using NATS.Client.KeyValueStore;
+
+namespace EdgeCache.Nats;
+
+/// <summary>One event read from the stream, with its sequence and what remains after it.</summary>
+public readonly record struct StreamEvent(ulong Sequence, ulong Pending, DateTimeOffset Timestamp, InvalidationEvent? Event);
+
+/// <summary>
+/// EdgeCache's use of NATS, in one place: the invalidation stream on JetStream (events are
+/// durable and replayable; core NATS alone is at-most-once), acknowledgements on core subjects,
+/// and membership in a key-value bucket whose entries expire unless re-put.
+/// </summary>
+public sealed class InvalidationBus : IAsyncDisposable
+{
+    private readonly InvalidationOptions _options;
+    private readonly NatsConnection _connection;
+    private readonly NatsJSContext _js;
+    private readonly NatsKVContext _kv;
+    private INatsKVStore? _members;
+
+    public InvalidationBus(InvalidationOptions options, string clientName)
+    {
+        _options = options;
+        _connection = new NatsConnection(new NatsOpts
+        {
+            Url = options.NatsUrl,
+            Name = clientName,
+            ConnectTimeout = options.RequestTimeout,
+            RequestTimeout = options.RequestTimeout,
+            CommandTimeout = options.RequestTimeout,
+            ReconnectWaitMin = options.ReconnectWait,
+            ReconnectWaitMax = options.ReconnectWait * 4,
+            MaxReconnectRetry = -1,
+            RetryOnInitialConnect = true,
+            PublishTimeoutOnDisconnected = true,
+        });
+        _js = new NatsJSContext(_connection);
+        _kv = new NatsKVContext(_js);
+    }
+
+    public InvalidationOptions Options => _options;
+
+    public bool Connected => _connection.ConnectionState == NatsConnectionState.Open;
+
+    public NatsConnectionState State => _connection.ConnectionState;
+
+    public ValueTask ConnectAsync() => _connection.ConnectAsync();
+
+    /// <summary>Creates the stream and the membership bucket, or updates them to these settings.</summary>
+    public async Task EnsureAsync(CancellationToken cancellationToken)
+    {
+        await _js.CreateOrUpdateStreamAsync(
+            new StreamConfig(_options.Stream, [_options.EventsSubject])
+            {
+                Storage = StreamConfigStorage.File,
+                MaxAge = _options.StreamMaxAge,
+                MaxMsgs = _options.StreamMaxMessages,
+                Discard = StreamConfigDiscard.Old,
+            },
+            cancellationToken).ConfigureAwait(false);
+        _members = await _kv.CreateOrUpdateStoreAsync(
+            new NatsKVConfig(_options.MembershipBucket) { MaxAge = _options.MembershipTtl, Storage = NatsKVStorageType.File },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The first and last sequence the stream holds (First is Last + 1 when it is empty).</summary>
+    public async Task<(ulong First, ulong Last)> StreamStateAsync(CancellationToken cancellationToken)
+    {
+        var stream = await _js.GetStreamAsync(_options.Stream, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var state = stream.Info.State;
+        return (state.FirstSeq, state.LastSeq);
+    }
+
+    /// <summary>Publishes an event; returns its stream sequence once JetStream has stored it.</summary>
+    public async Task<ulong> PublishAsync(InvalidationEvent e, CancellationToken cancellationToken)
+    {
+        var ack = await _js.PublishAsync(_options.EventsSubject, e.Serialize(), cancellationToken: cancellationToken).ConfigureAwait(false);
+        ack.EnsureSuccess();
+        return ack.Seq;
+    }
+
+    /// <summary>Reads events from <paramref name="fromSeq"/> on, in order, through an ordered consumer
+    /// (recreated by the client after a disconnect, from the last sequence it delivered).</summary>
+    public async IAsyncEnumerable<StreamEvent> ConsumeAsync(ulong fromSeq, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var consumer = await _js.CreateOrderedConsumerAsync(
+            _options.Stream,
+            new NatsJSOrderedConsumerOpts { DeliverPolicy = ConsumerConfigDeliverPolicy.ByStartSequence, OptStartSeq = Math.Max(1, fromSeq) },
+            cancellationToken).ConfigureAwait(false);
+        await foreach (var msg in consumer.ConsumeAsync<byte[]>(cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            var meta = msg.Metadata;
+            if (meta is not { } m) continue;
+            yield return new StreamEvent(m.Sequence.Stream, m.NumPending, m.Timestamp, msg.Data is { } d ? InvalidationEvent.Deserialize(d) : null);
+        }
+    }
+
+    public ValueTask AckAsync(NodeAck ack, CancellationToken cancellationToken) =>
+        _connection.PublishAsync(_options.AckSubject(ack.Node), NatsJsonContext.Encode(ack), cancellationToken: cancellationToken);
+
+    /// <summary>Every node's acknowledgements, as they arrive (core NATS: only while subscribed).</summary>
+    public async IAsyncEnumerable<NodeAck> AcksAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var msg in _connection.SubscribeAsync<byte[]>(_options.AckWildcard, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            if (NatsJsonContext.Decode(msg.Data, NatsJsonContext.Default.NodeAck) is { } ack) yield return ack;
+        }
+    }
+
+    public async Task AnnounceAsync(NodeInfo info, CancellationToken cancellationToken)
+    {
+        var members = _members ?? throw new InvalidOperationException("EnsureAsync has not run.");
+        await members.PutAsync(info.Node, NatsJsonContext.Encode(info), cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task LeaveAsync(string node, CancellationToken cancellationToken)
+    {
+        if (_members is not { } members) return;
+        await members.DeleteAsync(node, cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The nodes whose entries have not expired.</summary>
+    public async Task<List<NodeInfo>> LiveNodesAsync(CancellationToken cancellationToken)
+    {
+        var members = _members ?? throw new InvalidOperationException("EnsureAsync has not run.");
+        var nodes = new List<NodeInfo>();
+        try
+        {
+            await foreach (var key in members.GetKeysAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    var entry = await members.GetEntryAsync<byte[]>(key, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    if (NatsJsonContext.Decode(entry.Value, NatsJsonContext.Default.NodeInfo) is { } info) nodes.Add(info);
+                }
+                catch (NatsKVKeyNotFoundException)
+                {
+                }
+                catch (NatsKVKeyDeletedException)
+                {
+                }
+            }
+        }
+        catch (NatsKVException)
+        {
+            // An empty bucket.
+        }
+
+        return nodes;
+    }
+
+    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+}

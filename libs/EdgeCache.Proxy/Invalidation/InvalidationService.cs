@@ -1,0 +1,305 @@
+using EdgeCache.Engine;
+using EdgeCache.Nats;
+using EdgeCache.Storage;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeCache.Proxy.Invalidation;
+
+/// <summary>
+/// Keeps a node's cache in step with the invalidation stream: replays from the last sequence kept
+/// with the disk checkpoint, applies each event to both tiers, acknowledges it, confirms within the
+/// lease that nothing is pending, and announces the node in membership while it is current.
+/// </summary>
+public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoints, ILogger<InvalidationService> logger) : BackgroundService
+{
+    private readonly InvalidationOptions _options = engine.Options.Invalidation;
+    private InvalidationBus? _bus;
+    private long _applied;
+    private string? _lastError;
+    private volatile bool _started;
+    private bool _announced;
+    private bool _leaseLost;
+
+    /// <summary>Events applied since start.</summary>
+    public long EventsApplied => Interlocked.Read(ref _applied);
+
+    /// <summary>Purge lag, event time (JetStream's) to applied, in seconds.</summary>
+    internal System.Diagnostics.Metrics.Histogram<double>? LagHistogram { get; set; }
+
+    /// <summary>The latest events applied, newest first (the status page shows them).</summary>
+    public IReadOnlyList<AppliedEvent> Recent
+    {
+        get
+        {
+            lock (_recent) return [.. _recent];
+        }
+    }
+
+    private readonly LinkedList<AppliedEvent> _recent = new();
+
+    /// <summary>True once the node has caught up with the stream at least once, or has given up
+    /// waiting because NATS is unreachable (it then serves, degraded).</summary>
+    public bool Started => !_options.Enabled || _started;
+
+    /// <summary>Why the node is degraded (NATS unreachable), or null.</summary>
+    public string? Degraded => !_options.Enabled ? null : _bus is { Connected: true } ? null : _lastError ?? "not connected to NATS";
+
+    /// <summary>The NATS connection state (Open, Reconnecting …), or "off".</summary>
+    public string NatsState => !_options.Enabled ? "off" : _bus?.State.ToString() ?? "Connecting";
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!_options.Enabled) return;
+        await Task.Yield();
+        ulong? persisted = null;
+        var dataWithoutState = false;
+        if (engine.Disk is DiskStore disk)
+        {
+            if (await disk.ReadStateAsync(stoppingToken).ConfigureAwait(false) is { } state) persisted = engine.Rules.Load(state);
+            else dataWithoutState = disk.OpenedAs == "recovered" && disk.LogBytes > 0;
+        }
+
+        if (persisted is { } p) engine.AppliedSeq = p;
+        HookCheckpoints();
+
+        await using var bus = new InvalidationBus(_options, engine.Options.NodeId);
+        _bus = bus;
+        var announcer = AnnounceLoopAsync(bus, stoppingToken);
+        var first = true;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await bus.EnsureAsync(stoppingToken).ConfigureAwait(false);
+                var (streamFirst, streamLast) = await bus.StreamStateAsync(stoppingToken).ConfigureAwait(false);
+                if (first)
+                {
+                    first = false;
+                    await StartFromAsync(persisted, dataWithoutState, streamFirst, streamLast).ConfigureAwait(false);
+                }
+                else if (engine.AppliedSeq + 1 < streamFirst && streamLast >= streamFirst)
+                {
+                    Log.InvalidationGap(logger, engine.AppliedSeq, streamFirst);
+                    engine.PurgeAll(streamFirst - 1);
+                }
+
+                if (streamLast <= engine.AppliedSeq) Confirm();
+                _lastError = null;
+                await foreach (var e in bus.ConsumeAsync(engine.AppliedSeq + 1, stoppingToken).ConfigureAwait(false))
+                {
+                    await ApplyAsync(bus, e, stoppingToken).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                _lastError = ex.Message;
+                if (!_started)
+                {
+                    // NATS is down at start-up: serve (degraded) rather than never becoming ready.
+                    _started = true;
+                }
+
+                Log.InvalidationUnavailable(logger, ex.Message);
+                try
+                {
+                    await Task.Delay(_options.ReconnectWait, TimeProvider.System, stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+
+        await announcer.ConfigureAwait(false);
+        try
+        {
+            using var cts = new CancellationTokenSource(_options.RequestTimeout);
+            if (_announced) await bus.LeaveAsync(engine.Options.NodeId, cts.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Leaving is a courtesy: the entry expires anyway.
+        }
+    }
+
+    private void HookCheckpoints()
+    {
+        if (engine.Disk is DiskStore disk) disk.CheckpointState = () => engine.Rules.Save(engine.AppliedSeq);
+    }
+
+    private async Task StartFromAsync(ulong? persisted, bool dataWithoutState, ulong streamFirst, ulong streamLast)
+    {
+        if (persisted is not { } applied)
+        {
+            // Nothing kept: the node has no stored objects older than the stream's current end,
+            // unless a store without state was recovered (it is dropped, since its purges are unknown).
+            if (dataWithoutState && streamLast > 0)
+            {
+                Log.InvalidationGap(logger, 0, streamFirst);
+                engine.PurgeAll(streamLast);
+            }
+
+            engine.AppliedSeq = streamLast;
+            Log.InvalidationResuming(logger, streamLast, "new node: the stream's end");
+            return;
+        }
+
+        if (streamLast < applied)
+        {
+            Log.InvalidationReset(logger, streamLast, applied);
+            await engine.WipeAsync().ConfigureAwait(false);
+            engine.Rules.Clear();
+            HookCheckpoints();
+            engine.AppliedSeq = streamLast;
+            return;
+        }
+
+        if (applied + 1 < streamFirst && streamLast >= streamFirst)
+        {
+            Log.InvalidationGap(logger, applied, streamFirst);
+            engine.PurgeAll(streamFirst - 1);
+            return;
+        }
+
+        Log.InvalidationResuming(logger, applied, "kept with the disk checkpoint");
+    }
+
+    private async Task ApplyAsync(InvalidationBus bus, StreamEvent e, CancellationToken cancellationToken)
+    {
+        var applied = engine.AppliedSeq;
+        if (e.Sequence <= applied) return;
+        if (e.Sequence > applied + 1)
+        {
+            // Events between were removed from the stream (limits): their purges are unknown.
+            Log.InvalidationGap(logger, applied, e.Sequence);
+            engine.PurgeAll(e.Sequence - 1);
+        }
+
+        if (_options.ApplyDelay > TimeSpan.Zero) await Task.Delay(_options.ApplyDelay, TimeProvider.System, cancellationToken).ConfigureAwait(false);
+        if (e.Event is not { } ev)
+        {
+            Log.InvalidationMalformed(logger, e.Sequence);
+            engine.AppliedSeq = e.Sequence;
+        }
+        else
+        {
+            engine.Apply(ev, e.Sequence);
+            Interlocked.Increment(ref _applied);
+            var lag = DateTimeOffset.UtcNow - e.Timestamp;
+            LagHistogram?.Record(Math.Max(0, lag.TotalSeconds));
+            Log.InvalidationApplied(logger, ev.Kind.ToString(), ev.Id, e.Sequence, ev.SelectorCount, ev.Soft);
+            lock (_recent)
+            {
+                _recent.AddFirst(new AppliedEvent(e.Sequence, ev.Id, ev.Kind == InvalidationKind.Ttl ? "ttl" : ev.Soft ? "soft" : "purge", Describe(ev), DateTimeOffset.UtcNow, lag.TotalMilliseconds));
+                while (_recent.Count > 20) _recent.RemoveLast();
+            }
+        }
+
+        if (e.Pending == 0) Confirm();
+        try
+        {
+            await bus.AckAsync(new NodeAck { Node = engine.Options.NodeId, Seq = e.Sequence, Id = e.Event?.Id }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The purge API also reads applied sequences from membership.
+            _lastError = ex.Message;
+        }
+    }
+
+    private static string Describe(InvalidationEvent e)
+    {
+        var parts = new List<string>();
+        if (e.All) parts.Add("all");
+        if (e.Urls.Length > 0) parts.Add($"{e.Urls.Length} url(s)");
+        if (e.Prefixes.Length > 0) parts.Add($"{e.Prefixes.Length} prefix(es)");
+        if (e.Tags.Length > 0) parts.Add($"{e.Tags.Length} tag(s)");
+        if (e.Hosts.Length > 0) parts.Add("hosts " + string.Join(' ', e.Hosts));
+        if (e.MaxAge is { } m) parts.Add($"max-age {m}s");
+        return string.Join(", ", parts);
+    }
+
+    private void Confirm()
+    {
+        engine.ConfirmCaughtUp();
+        _started = true;
+        if (_leaseLost)
+        {
+            _leaseLost = false;
+            Log.InvalidationCaughtUp(logger, engine.AppliedSeq);
+        }
+    }
+
+    /// <summary>Confirms the lease (the stream's end is applied) and keeps the membership entry fresh while current.</summary>
+    private async Task AnnounceLoopAsync(InvalidationBus bus, CancellationToken cancellationToken)
+    {
+        var period = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(20).Ticks, Math.Min(_options.AnnounceInterval.Ticks, _options.Lease.Ticks / 3)));
+        using var timer = new PeriodicTimer(period, TimeProvider.System);
+        var lastAnnounce = long.MinValue;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    cts.CancelAfter(_options.RequestTimeout);
+                    if (bus.Connected)
+                    {
+                        var (_, last) = await bus.StreamStateAsync(cts.Token).ConfigureAwait(false);
+                        if (last <= engine.AppliedSeq) Confirm();
+                    }
+
+                    if (!engine.IsCurrent)
+                    {
+                        if (!_leaseLost && _started)
+                        {
+                            _leaseLost = true;
+                            Log.InvalidationLeaseExpired(logger, engine.SinceConfirmed ?? TimeSpan.Zero);
+                        }
+
+                        if (_announced && bus.Connected)
+                        {
+                            await bus.LeaveAsync(engine.Options.NodeId, cts.Token).ConfigureAwait(false);
+                            _announced = false;
+                        }
+
+                        continue;
+                    }
+
+                    if (lastAnnounce != long.MinValue && TimeProvider.System.GetElapsedTime(lastAnnounce) < _options.AnnounceInterval && _announced) continue;
+                    if (!bus.Connected) continue;
+                    await bus.AnnounceAsync(
+                        new NodeInfo
+                        {
+                            Node = engine.Options.NodeId,
+                            Role = engine.Options.Role == NodeRole.Edge ? "edge" : "shield",
+                            AppliedSeq = engine.AppliedSeq,
+                            Traffic = endpoints.Traffic.Count > 0 && endpoints.Traffic[0].IPEndPoint is { } ep ? "http://" + ep : null,
+                            Admin = endpoints.Admin?.IPEndPoint is { } admin ? "http://" + admin : null,
+                            AnnouncedAt = DateTimeOffset.UtcNow,
+                        },
+                        cts.Token).ConfigureAwait(false);
+                    _announced = true;
+                    lastAnnounce = TimeProvider.System.GetTimestamp();
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    _lastError = ex.Message;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}
+
+/// <summary>One applied event, for the status page.</summary>
+public sealed record AppliedEvent(ulong Sequence, string Id, string Kind, string Selectors, DateTimeOffset AppliedAt, double LagMs);
