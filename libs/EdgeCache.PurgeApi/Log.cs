@@ -1,0 +1,20 @@
+using Microsoft.Extensions.Logging;
+
+namespace EdgeCache.PurgeApi;
+
+/// <summary>Source-generated log messages. Event ids 3000–3999 belong to this project. Keys (the
+/// secrets) are never logged; key ids are.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(3001, LogLevel.Information, "AUDIT {Kind} {Id} accepted: key {KeyId}, {Count} selector(s): {Selectors}; soft={Soft}; sequence {Sequence}.")]
+    public static partial void Accepted(ILogger logger, string kind, string id, string keyId, int count, string selectors, bool soft, ulong sequence);
+
+    [LoggerMessage(3002, LogLevel.Warning, "Refused a request: {Status} {Title} (key {KeyId}).")]
+    public static partial void Refused(ILogger logger, int status, string title, string keyId);
+
+    [LoggerMessage(3003, LogLevel.Warning, "NATS is unavailable ({Message}); retrying.")]
+    public static partial void NatsUnavailable(ILogger logger, string message);
+
+    [LoggerMessage(3004, LogLevel.Information, "Purge API listening on {Address}; {Keys} key(s) configured.")]
+    public static partial void Listening(ILogger logger, string address, int keys);
+}

@@ -1,0 +1,114 @@
+namespace EdgeCache.PurgeApi;
+
+/// <summary>The API's OpenAPI 3.1 description, served at <c>/openapi.json</c>.</summary>
+internal static class OpenApi
+{
+    public const string Document = """
+{
+  "openapi": "3.1.0",
+  "info": {
+    "title": "EdgeCache purge API",
+    "version": "1.0.0",
+    "description": "Purges and TTL changes for publishers. Every accepted request becomes one event on the NATS JetStream invalidation stream, which every edge and shield applies to its memory and disk tiers. Keys are scoped to hosts; send them as 'Authorization: Bearer <key>'."
+  },
+  "servers": [ { "url": "http://127.0.0.1:8070" } ],
+  "security": [ { "bearer": [] } ],
+  "paths": {
+    "/purge": {
+      "post": {
+        "summary": "Purge (or soft-purge) URLs, prefixes, surrogate keys, hosts, or everything for the key's hosts",
+        "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PurgeRequest" } } } },
+        "responses": {
+          "200": { "description": "With wait: the purge's progress when every live node applied it, or when timeoutMs passed (complete false).", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PurgeStatus" } } } },
+          "202": { "description": "Without wait: accepted and stored in the stream.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PurgeAccepted" } } } },
+          "400": { "$ref": "#/components/responses/Problem" },
+          "401": { "$ref": "#/components/responses/Problem" },
+          "403": { "$ref": "#/components/responses/Problem" },
+          "413": { "$ref": "#/components/responses/Problem" },
+          "429": { "$ref": "#/components/responses/Problem" },
+          "503": { "$ref": "#/components/responses/Problem" }
+        }
+      }
+    },
+    "/ttl": {
+      "post": {
+        "summary": "Set a new remaining freshness lifetime (maxAge seconds) for the selected stored objects, shortening or extending it",
+        "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/TtlRequest" } } } },
+        "responses": {
+          "200": { "description": "With wait.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PurgeStatus" } } } },
+          "202": { "description": "Without wait.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PurgeAccepted" } } } },
+          "400": { "$ref": "#/components/responses/Problem" },
+          "401": { "$ref": "#/components/responses/Problem" },
+          "403": { "$ref": "#/components/responses/Problem" },
+          "413": { "$ref": "#/components/responses/Problem" },
+          "429": { "$ref": "#/components/responses/Problem" },
+          "503": { "$ref": "#/components/responses/Problem" }
+        }
+      }
+    },
+    "/purge/{id}": {
+      "get": {
+        "summary": "A purge's progress, later (the latest purges are kept)",
+        "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } } ],
+        "responses": {
+          "200": { "description": "Progress", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PurgeStatus" } } } },
+          "401": { "$ref": "#/components/responses/Problem" },
+          "404": { "$ref": "#/components/responses/Problem" }
+        }
+      }
+    }
+  },
+  "components": {
+    "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+    "responses": {
+      "Problem": { "description": "RFC 9457 problem details naming what was wrong", "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } } }
+    },
+    "schemas": {
+      "Selectors": {
+        "type": "object",
+        "properties": {
+          "urls": { "type": "array", "items": { "type": "string", "format": "uri" }, "description": "Every Vary variant of each URL." },
+          "prefixes": { "type": "array", "items": { "type": "string", "format": "uri" }, "description": "URL prefixes (scheme, host and path start)." },
+          "tags": { "type": "array", "items": { "type": "string", "maxLength": 256 }, "description": "Surrogate keys from the origin's Surrogate-Key (space-separated) or Cache-Tag (comma-separated) header, within the key's hosts." },
+          "hosts": { "type": "array", "items": { "type": "string" }, "description": "Everything stored for these hosts." },
+          "all": { "type": "boolean", "default": false, "description": "Everything for all of the key's hosts." },
+          "wait": { "type": "boolean", "default": false, "description": "Answer once every live node applied it (or timeoutMs passed)." },
+          "timeoutMs": { "type": "integer", "minimum": 1, "maximum": 60000, "default": 5000 }
+        }
+      },
+      "PurgeRequest": {
+        "allOf": [ { "$ref": "#/components/schemas/Selectors" } ],
+        "properties": { "soft": { "type": "boolean", "default": false, "description": "Mark stale (revalidate; may be served stale where the response allows) instead of removing." } },
+        "unevaluatedProperties": false
+      },
+      "TtlRequest": {
+        "allOf": [ { "$ref": "#/components/schemas/Selectors" } ],
+        "properties": { "maxAge": { "type": "integer", "minimum": 0, "description": "New remaining freshness lifetime, seconds." } },
+        "required": [ "maxAge" ],
+        "unevaluatedProperties": false
+      },
+      "PurgeAccepted": {
+        "type": "object",
+        "properties": { "id": { "type": "string" }, "sequence": { "type": "integer" } },
+        "required": [ "id", "sequence" ]
+      },
+      "PurgeStatus": {
+        "type": "object",
+        "properties": {
+          "id": { "type": "string" },
+          "sequence": { "type": "integer", "description": "The event's stream sequence." },
+          "complete": { "type": "boolean", "description": "Every node live at publication applied it." },
+          "acked": { "type": "array", "items": { "type": "object", "properties": { "node": { "type": "string" }, "ms": { "type": "number" } } } },
+          "missing": { "type": "array", "items": { "type": "string" } }
+        },
+        "required": [ "id", "sequence", "complete", "acked", "missing" ]
+      },
+      "Problem": {
+        "type": "object",
+        "properties": { "type": { "type": "string" }, "title": { "type": "string" }, "status": { "type": "integer" }, "detail": { "type": "string" } }
+      }
+    }
+  }
+}
+""";
+}

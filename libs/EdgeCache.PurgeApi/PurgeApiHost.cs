@@ -1,0 +1,269 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Threading.RateLimiting;
+using EdgeCache.Engine;
+using EdgeCache.Nats;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EdgeCache.PurgeApi;
+
+/// <summary>Builds the purge API host: <c>POST /purge</c>, <c>POST /ttl</c>, <c>GET /purge/{id}</c>,
+/// <c>/openapi.json</c>, <c>/healthz</c> and <c>/readyz</c>.</summary>
+public static class PurgeApiHost
+{
+    public const string ConfigFileVariable = "EDGECACHE_CONFIG_FILE";
+
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        if (Environment.GetEnvironmentVariable(ConfigFileVariable) is { Length: > 0 } file)
+        {
+            builder.Configuration.AddJsonFile(Path.GetFullPath(file), optional: false, reloadOnChange: false);
+            builder.Configuration.AddCommandLine(args);
+        }
+
+        configure?.Invoke(builder);
+        var services = builder.Services;
+        services.AddOptions<PurgeApiOptions>().Bind(builder.Configuration.GetSection(PurgeApiOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<PurgeApiOptions>, Validator>();
+        services.AddSingleton(sp => new ApiKeys(sp.GetRequiredService<IOptions<PurgeApiOptions>>().Value.Keys));
+        services.AddSingleton(sp => new PurgeTracker(sp.GetRequiredService<IOptions<PurgeApiOptions>>().Value));
+        services.AddSingleton(sp => new InvalidationBus(sp.GetRequiredService<IOptions<PurgeApiOptions>>().Value.Nats, "purge-api"));
+        services.AddSingleton<AckListener>();
+        services.AddHostedService(sp => sp.GetRequiredService<AckListener>());
+        services.AddProblemDetails();
+
+        var listen = builder.Configuration.GetValue<string>(PurgeApiOptions.SectionName + ":Listen") ?? new PurgeApiOptions().Listen;
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            if (Uri.TryCreate(listen, UriKind.Absolute, out var uri))
+            {
+                var ip = uri.Host == "localhost" ? IPAddress.Loopback : IPAddress.TryParse(uri.Host.Trim('[', ']'), out var a) ? a : IPAddress.Loopback;
+                k.Listen(ip, uri.Port);
+            }
+        });
+
+        var app = builder.Build();
+        Map(app);
+        return app;
+    }
+
+    private static void Map(WebApplication app)
+    {
+        var limiters = new ConcurrentDictionary<string, TokenBucketRateLimiter>(StringComparer.Ordinal);
+        app.MapGet("/healthz", () => Results.Text("ok\n"));
+        app.MapGet("/readyz", (AckListener listener) => listener.Ready
+            ? Results.Text("ready\n")
+            : Results.Text("not ready: " + (listener.LastError ?? "connecting to NATS") + "\n", statusCode: 503));
+        app.MapGet("/openapi.json", () => Results.Text(OpenApi.Document, "application/json"));
+        app.MapPost("/purge", (Delegate)((HttpContext ctx) => AcceptAsync(ctx, InvalidationKind.Purge, limiters)));
+        app.MapPost("/ttl", (Delegate)((HttpContext ctx) => AcceptAsync(ctx, InvalidationKind.Ttl, limiters)));
+        app.MapGet("/purge/{id}", (HttpContext ctx, string id, ApiKeys keys, PurgeTracker tracker) =>
+        {
+            if (keys.Authenticate(ctx.Request.Headers.Authorization) is not { } key) return Unauthorized(ctx);
+            var record = tracker.Find(id);
+            if (record is null || (record.KeyId != key.Id && key.Hosts is not null))
+            {
+                return Results.Problem(statusCode: 404, title: "Unknown purge", detail: $"No purge '{id}' is known to this API instance for this key (the latest {tracker.Limit} are kept).");
+            }
+
+            return Results.Json(record.ToStatus(), PurgeJsonContext.Default.PurgeStatus);
+        });
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var o = app.Services.GetRequiredService<IOptions<PurgeApiOptions>>().Value;
+            Log.Listening(app.Logger, string.Join(", ", app.Urls), o.Keys.Count);
+        });
+    }
+
+    private static IResult Unauthorized(HttpContext ctx)
+    {
+        ctx.Response.Headers.WWWAuthenticate = "Bearer";
+        return Results.Problem(statusCode: 401, title: "Unauthorized", detail: "Send a purge key as 'Authorization: Bearer <key>'.");
+    }
+
+    private static async Task<IResult> AcceptAsync(HttpContext ctx, InvalidationKind kind, ConcurrentDictionary<string, TokenBucketRateLimiter> limiters)
+    {
+        var services = ctx.RequestServices;
+        var options = services.GetRequiredService<IOptions<PurgeApiOptions>>().Value;
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("EdgeCache.PurgeApi");
+        if (services.GetRequiredService<ApiKeys>().Authenticate(ctx.Request.Headers.Authorization) is not { } key) return Unauthorized(ctx);
+
+        var limiter = limiters.GetOrAdd(key.Id, _ => new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = options.RateBurst,
+            TokensPerPeriod = options.RatePerSecond,
+            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        }));
+        using var lease = limiter.AttemptAcquire();
+        if (!lease.IsAcquired)
+        {
+            ctx.Response.Headers.RetryAfter = "1";
+            Log.Refused(logger, 429, "rate limited", key.Id);
+            return Results.Problem(statusCode: 429, title: "Too many requests", detail: $"This key may make {options.RatePerSecond} requests per second (bursts of {options.RateBurst}).");
+        }
+
+        var body = await ReadBodyAsync(ctx.Request, options.MaxBodyBytes, ctx.RequestAborted).ConfigureAwait(false);
+        if (body is null)
+        {
+            Log.Refused(logger, 413, "body too large", key.Id);
+            return Results.Problem(statusCode: 413, title: "Body too large", detail: $"The body may be at most {options.MaxBodyBytes} bytes.");
+        }
+
+        var (request, parseProblem) = PurgeRequestParser.Parse(body);
+        var id = Guid.NewGuid().ToString("N");
+        var (e, problem) = request is null ? (null, parseProblem) : PurgeRequestParser.Validate(request, kind, key, options, id, DateTimeOffset.UtcNow);
+        if (e is null)
+        {
+            Log.Refused(logger, problem!.Status, problem.Title, key.Id);
+            return Results.Problem(statusCode: problem.Status, title: problem.Title, detail: problem.Detail);
+        }
+
+        var bus = services.GetRequiredService<InvalidationBus>();
+        ulong seq;
+        try
+        {
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
+            cts.CancelAfter(options.Nats.RequestTimeout * 2);
+            seq = await bus.PublishAsync(e, cts.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.NatsUnavailable(logger, ex.Message);
+            return Results.Problem(statusCode: 503, title: "Invalidation stream unavailable", detail: "The purge was not accepted: the event could not be stored in NATS JetStream. Retry later.");
+        }
+
+        Log.Accepted(logger, kind == InvalidationKind.Ttl ? "ttl" : "purge", id, key.Id, e.SelectorCount, Summarize(e), e.Soft, seq);
+        var tracker = services.GetRequiredService<PurgeTracker>();
+        List<NodeInfo> live;
+        try
+        {
+            live = await bus.LiveNodesAsync(ctx.RequestAborted).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            live = [];
+        }
+
+        var record = tracker.Track(id, seq, key.Id, live);
+        if (request!.Wait != true) return Results.Json(new PurgeAccepted(id, seq), PurgeJsonContext.Default.PurgeAccepted, statusCode: 202);
+
+        var timeout = request.TimeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : options.DefaultWaitTimeout;
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
+        wait.CancelAfter(timeout);
+        try
+        {
+            while (!record.Complete)
+            {
+                // Acknowledgements complete it; membership covers acknowledgements this process missed.
+                var poll = Task.Delay(TimeSpan.FromMilliseconds(200), wait.Token);
+                await Task.WhenAny(record.Completed, poll).ConfigureAwait(false);
+                if (record.Complete || wait.IsCancellationRequested) break;
+                foreach (var n in await bus.LiveNodesAsync(wait.Token).ConfigureAwait(false)) tracker.Observe(n.Node, n.AppliedSeq);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        return Results.Json(record.ToStatus(), PurgeJsonContext.Default.PurgeStatus);
+    }
+
+    /// <summary>The body, or null when it exceeds <paramref name="max"/> bytes.</summary>
+    private static async Task<byte[]?> ReadBodyAsync(HttpRequest request, int max, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength > max) return null;
+        var buffer = new byte[Math.Min(max + 1, (int)(request.ContentLength ?? 4096) + 1)];
+        var total = 0;
+        while (true)
+        {
+            if (total == buffer.Length)
+            {
+                if (buffer.Length > max) return null;
+                Array.Resize(ref buffer, Math.Min(max + 1, buffer.Length * 2));
+            }
+
+            var n = await request.Body.ReadAsync(buffer.AsMemory(total), cancellationToken).ConfigureAwait(false);
+            if (n == 0) break;
+            total += n;
+            if (total > max) return null;
+        }
+
+        return buffer[..total];
+    }
+
+    /// <summary>The selectors for the audit line: URLs without their query strings.</summary>
+    private static string Summarize(InvalidationEvent e)
+    {
+        static string NoQuery(string u) => u.IndexOf('?') is var q and >= 0 ? u[..q] + "?…" : u;
+        var parts = new List<string>();
+        if (e.All) parts.Add("all");
+        if (e.Urls.Length > 0) parts.Add("urls=" + string.Join(' ', e.Urls.Take(5).Select(NoQuery)) + (e.Urls.Length > 5 ? " …" : ""));
+        if (e.Prefixes.Length > 0) parts.Add("prefixes=" + string.Join(' ', e.Prefixes.Take(5).Select(NoQuery)) + (e.Prefixes.Length > 5 ? " …" : ""));
+        if (e.Tags.Length > 0) parts.Add("tags=" + string.Join(' ', e.Tags.Take(5)) + (e.Tags.Length > 5 ? " …" : ""));
+        if (e.Hosts.Length > 0) parts.Add("hosts=" + string.Join(' ', e.Hosts.Take(5)) + (e.Hosts.Length > 5 ? " …" : ""));
+        if (e.MaxAge is { } m) parts.Add("maxAge=" + m);
+        return string.Join("; ", parts);
+    }
+
+    private sealed class Validator : IValidateOptions<PurgeApiOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, PurgeApiOptions options)
+        {
+            var errors = options.Validate().ToList();
+            return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        }
+    }
+}
+
+/// <summary>Connects to NATS, ensures the stream and bucket, and follows the nodes' acknowledgements.</summary>
+public sealed class AckListener(InvalidationBus bus, PurgeTracker tracker, ILogger<AckListener> logger) : BackgroundService
+{
+    public bool Ready { get; private set; }
+
+    public string? LastError { get; private set; }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await Task.Yield();
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await bus.EnsureAsync(stoppingToken).ConfigureAwait(false);
+                Ready = true;
+                LastError = null;
+                await foreach (var ack in bus.AcksAsync(stoppingToken).ConfigureAwait(false)) tracker.Observe(ack.Node, ack.Seq);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                Ready = bus.Connected;
+                LastError = ex.Message;
+                Log.NatsUnavailable(logger, ex.Message);
+                try
+                {
+                    await Task.Delay(bus.Options.ReconnectWait, stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+    }
+}
