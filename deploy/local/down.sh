@@ -14,7 +14,12 @@ for a in "$@"; do
 done
 
 shopt -s nullglob
-for f in "$run"/*.pid; do
+# NATS last: nodes leave membership as they stop.
+pids=("$run"/*.pid)
+ordered=()
+for f in "${pids[@]}"; do [ "$(basename "$f")" = nats.pid ] || ordered+=("$f"); done
+for f in "${pids[@]}"; do [ "$(basename "$f")" = nats.pid ] && ordered+=("$f"); done
+for f in "${ordered[@]}"; do
   pid="$(cat "$f")"
   name="$(basename "$f" .pid)"
   if kill -0 "$pid" 2>/dev/null; then

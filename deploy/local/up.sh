@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Starts the local CDN in the background: a sample origin (unless ORIGIN is set), two origin
-# shields and two edges, all on loopback. Waits until every node is ready, then prints the
+# Starts the local CDN in the background: nats-server (JetStream), the purge API, a sample origin
+# (unless ORIGIN is set), two origin shields and two edges, all on loopback. Waits until every node is ready, then prints the
 # endpoints. Node data lives in deploy/local/data/ (kept by down.sh); logs and pids in run/.
 #
 #   deploy/local/up.sh                       # sample origin on :8000
@@ -14,7 +14,7 @@ data="$here/data"
 mkdir -p "$run" "$data"
 
 origin="${ORIGIN:-}"
-ports=(8081 8082 8091 8092 9081 9082 9091 9092)
+ports=(4222 8070 8081 8082 8091 8092 9081 9082 9091 9092)
 [ -z "$origin" ] && ports+=(8000)
 
 # Refuse to start on a taken port, naming who holds it.
@@ -33,9 +33,25 @@ if [ -n "$origin" ] && ! [[ "$origin" =~ ^https?://[^/]+/?$ ]]; then
   exit 1
 fi
 
+# The invalidation stream needs a real nats-server (Debian package) with JetStream.
+if ! command -v nats-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing nats-server (Debian package)..."
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server) >"$run/apt.log" 2>&1 \
+      || { cat "$run/apt.log" >&2; echo "up.sh: could not install nats-server" >&2; exit 1; }
+  else
+    echo "up.sh: nats-server is not installed; run: sudo apt-get install -y nats-server" >&2
+    exit 1
+  fi
+fi
+
+# The development purge key (README): scoped to every host. Only its SHA-256 goes into configuration.
+dev_key="${EDGECACHE_DEV_PURGE_KEY:-dev-purge-key-change-me}"
+dev_hash="$(printf '%s' "$dev_key" | sha256sum | cut -d' ' -f1)"
+
 echo "Building (Release)..."
 : >"$run/build.log"
-for project in edge/EdgeCache.Edge origin-shield/EdgeCache.Shield loadtest/EdgeCache.SampleOrigin; do
+for project in edge/EdgeCache.Edge origin-shield/EdgeCache.Shield invalidation/EdgeCache.Invalidation loadtest/EdgeCache.SampleOrigin; do
   dotnet build "$root/$project" -c Release -v quiet -nologo >>"$run/build.log" 2>&1 \
     || { cat "$run/build.log" >&2; echo "up.sh: building $project failed" >&2; exit 1; }
 done
@@ -56,7 +72,8 @@ node_settings() { # id traffic admin: this node's EdgeCache section
   "EdgeCache": {
     "NodeId": "$1",
     "Listen": { "Traffic": [ "http://127.0.0.1:$2" ], "Admin": "http://127.0.0.1:$3" },
-    "Disk": { "Directory": "$data/$1", "BudgetBytes": ${EDGECACHE_DISK_BUDGET:-4294967296}, "CheckpointInterval": "00:00:30" }
+    "Disk": { "Directory": "$data/$1", "BudgetBytes": ${EDGECACHE_DISK_BUDGET:-4294967296}, "CheckpointInterval": "00:00:30" },
+    "Invalidation": { "NatsUrl": "nats://127.0.0.1:4222" }
   },
 JSON
 }
@@ -105,6 +122,20 @@ start() { # name dll [args...]
   echo $! >"$run/$name.pid"
 }
 
+mkdir -p "$data/nats"
+nohup nats-server -js -a 127.0.0.1 -p 4222 -sd "$data/nats" -n edgecache-local >"$run/nats.log" 2>&1 &
+echo $! >"$run/nats.pid"
+cat >"$run/purge-api.json" <<JSON
+{
+  "PurgeApi": {
+    "Listen": "http://127.0.0.1:8070",
+    "Keys": [ { "Id": "dev", "Sha256": "$dev_hash", "Hosts": [ "*" ] } ],
+    "Nats": { "NatsUrl": "nats://127.0.0.1:4222" }
+  }
+}
+JSON
+start purge-api "$(bin invalidation/EdgeCache.Invalidation EdgeCache.Invalidation)"
+
 if [ -z "$origin" ]; then
   nohup dotnet "$(bin loadtest/EdgeCache.SampleOrigin EdgeCache.SampleOrigin)" --urls http://127.0.0.1:8000 >"$run/origin.log" 2>&1 &
   echo $! >"$run/origin.pid"
@@ -129,6 +160,7 @@ wait_ready() { # name url
 }
 
 [ -z "$origin" ] && wait_ready origin http://127.0.0.1:8000/__origin/stats
+wait_ready purge-api http://127.0.0.1:8070/readyz
 wait_ready shield-a http://127.0.0.1:9091/readyz
 wait_ready shield-b http://127.0.0.1:9092/readyz
 wait_ready edge-1 http://127.0.0.1:9081/readyz
@@ -139,7 +171,9 @@ EdgeCache local CDN is up.
   edges:   http://127.0.0.1:8081  http://127.0.0.1:8082   (admin :9081 :9082)
   shields: http://127.0.0.1:8091  http://127.0.0.1:8092   (admin :9091 :9092)
   origin:  ${origin:-http://127.0.0.1:8000 (sample origin; request counts at /__origin/stats)}
+  purge:   http://127.0.0.1:8070  (key: $dev_key)   NATS: nats://127.0.0.1:4222
   logs:    $run/*.log      data: $data
 Try:  curl -si -H 'Host: www.example.com' http://127.0.0.1:8081/hello
+      curl -s -H 'Authorization: Bearer $dev_key' -d '{"urls":["http://www.example.com/hello"],"wait":true}' http://127.0.0.1:8070/purge
 Stop: deploy/local/down.sh   (add --wipe to delete the data too)
 TXT

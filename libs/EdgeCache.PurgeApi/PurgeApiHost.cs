@@ -98,10 +98,11 @@ public static class PurgeApiHost
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("EdgeCache.PurgeApi");
         if (services.GetRequiredService<ApiKeys>().Authenticate(ctx.Request.Headers.Authorization) is not { } key) return Unauthorized(ctx);
 
+        var keyOptions = options.Keys.First(k => k.Id == key.Id);
         var limiter = limiters.GetOrAdd(key.Id, _ => new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
         {
-            TokenLimit = options.RateBurst,
-            TokensPerPeriod = options.RatePerSecond,
+            TokenLimit = keyOptions.RateBurst ?? options.RateBurst,
+            TokensPerPeriod = keyOptions.RatePerSecond ?? options.RatePerSecond,
             ReplenishmentPeriod = TimeSpan.FromSeconds(1),
             QueueLimit = 0,
             AutoReplenishment = true,
@@ -111,7 +112,7 @@ public static class PurgeApiHost
         {
             ctx.Response.Headers.RetryAfter = "1";
             Log.Refused(logger, 429, "rate limited", key.Id);
-            return Results.Problem(statusCode: 429, title: "Too many requests", detail: $"This key may make {options.RatePerSecond} requests per second (bursts of {options.RateBurst}).");
+            return Results.Problem(statusCode: 429, title: "Too many requests", detail: $"This key may make {keyOptions.RatePerSecond ?? options.RatePerSecond} requests per second (bursts of {keyOptions.RateBurst ?? options.RateBurst}).");
         }
 
         var body = await ReadBodyAsync(ctx.Request, options.MaxBodyBytes, ctx.RequestAborted).ConfigureAwait(false);

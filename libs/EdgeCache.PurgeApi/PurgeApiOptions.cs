@@ -49,6 +49,7 @@ public sealed class PurgeApiOptions
             if (string.IsNullOrWhiteSpace(k.Id)) yield return $"{S}:Keys:{i}:Id is required.";
             else if (!ids.Add(k.Id)) yield return $"{S}:Keys:{i}:Id '{k.Id}' is used twice.";
             if (k.Sha256 is null || k.Sha256.Length != 64 || !k.Sha256.All(Uri.IsHexDigit)) yield return $"{S}:Keys:{i}:Sha256 must be the 64 hex digits of the key's SHA-256.";
+            if (k.RatePerSecond <= 0 || k.RateBurst <= 0) yield return $"{S}:Keys:{i}: RatePerSecond and RateBurst must be positive.";
             if (k.Hosts.Length == 0) yield return $"{S}:Keys:{i}:Hosts must name at least one host (or \"*\" for every host).";
         }
 
@@ -73,4 +74,10 @@ public sealed class ApiKeyOptions
 
     /// <summary>Host names this key may purge; <c>*</c> means every host.</summary>
     public string[] Hosts { get; set; } = [];
+
+    /// <summary>This key's sustained rate, when it differs from <c>PurgeApi:RatePerSecond</c>.</summary>
+    public int? RatePerSecond { get; set; }
+
+    /// <summary>This key's burst, when it differs from <c>PurgeApi:RateBurst</c>.</summary>
+    public int? RateBurst { get; set; }
 }

@@ -43,7 +43,7 @@ public static class PurgeRequestParser
         {
             var where = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "" : $" at {ex.Path}";
             var what = ex.Message.Contains("could not be mapped", StringComparison.Ordinal) ? "Unknown field"
-                : ex.Message.Contains("depth", StringComparison.OrdinalIgnoreCase) ? "Too deeply nested"
+                : ex.Message.Contains("maximum configured depth", StringComparison.OrdinalIgnoreCase) ? "Too deeply nested"
                 : "Malformed JSON";
             return (null, new RequestProblem(400, what, $"{what}{where}: {FirstSentence(ex.Message)}"));
         }

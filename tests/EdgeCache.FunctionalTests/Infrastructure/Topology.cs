@@ -55,7 +55,7 @@ public class Topology : IAsyncLifetime
 
     public CacheEngine ShieldEngine(int i) => Shields[i].Services.GetRequiredService<CacheEngine>();
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         Origin = await TestOrigin.StartAsync(Clock);
         for (var i = 0; i < _shieldCount; i++)
@@ -70,7 +70,7 @@ public class Topology : IAsyncLifetime
         }
     }
 
-    private static Dictionary<string, string?> Common(string id) => new()
+    protected static Dictionary<string, string?> Common(string id) => new()
     {
         ["EdgeCache:NodeId"] = id,
         ["EdgeCache:Listen:Traffic:0"] = "http://127.0.0.1:0",
@@ -124,7 +124,7 @@ public class Topology : IAsyncLifetime
 
     protected static readonly string[] Hosts = [Site, CookieSite, IgnoreSite, SlowSite, "img.example.com"];
 
-    private async Task<WebApplication> StartNodeAsync(NodeRole role, Dictionary<string, string?> config)
+    protected async Task<WebApplication> StartNodeAsync(NodeRole role, Dictionary<string, string?> config)
     {
         var app = EdgeCacheNode.Build(role, [], builder =>
         {

@@ -1,0 +1,513 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using EdgeCache.FunctionalTests.Infrastructure;
+using EdgeCache.PurgeApi;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EdgeCache.FunctionalTests;
+
+/// <summary>
+/// Purges and TTL changes end to end: the purge API, a real nats-server with JetStream, two shields
+/// and two edges with memory and disk tiers. Assertions are on what clients and the origin see.
+/// </summary>
+[Collection(InvalidationFixtureGroup.Name)]
+public sealed class InvalidationTests(InvalidationTopology cdn)
+{
+    private const string Img = "img.example.com";
+
+    private static string NewPath(string name) => $"/inv/{Guid.NewGuid():N}/{name}";
+
+    /// <summary>An origin object whose body is its version ("v1", "v2" …). <see cref="Content.Publish"/>
+    /// changes it at the origin (the publisher's update); a conditional request for the current
+    /// version gets a 304.</summary>
+    private sealed class Content
+    {
+        private int _version = 1;
+
+        public int Version => Volatile.Read(ref _version);
+
+        public void Publish() => Interlocked.Increment(ref _version);
+    }
+
+    private Content Versioned(string path, string cacheControl = "public, max-age=3600", string? tags = null)
+    {
+        var content = new Content();
+        cdn.Origin.Map(path, ctx =>
+        {
+            var current = content.Version;
+            ctx.Response.Headers.CacheControl = cacheControl;
+            if (tags is not null) ctx.Response.Headers["Surrogate-Key"] = tags;
+            ctx.Response.Headers.ETag = $"\"v{current}\"";
+            if (ctx.Request.Headers.IfNoneMatch == $"\"v{current}\"")
+            {
+                ctx.Response.StatusCode = StatusCodes.Status304NotModified;
+                return Task.CompletedTask;
+            }
+
+            return ctx.Response.WriteAsync($"v{current}");
+        });
+        return content;
+    }
+
+    private int Conditional(string path) => cdn.Origin.Requests(path).Count(r => r.Headers.ContainsKey("If-None-Match"));
+
+    private async Task<(string Body, string Edge, string All)> GetAsync(int edge, string path, string host = Topology.Site)
+    {
+        using var r = await cdn.GetAsync(edge, path, host);
+        Assert.Equal(200, (int)r.StatusCode);
+        return (await r.BodyAsync(), r.EdgeStatus(), r.Header("Cache-Status") + " | Surrogate-Key: " + r.Header("Surrogate-Key"));
+    }
+
+    private async Task<HttpResponseMessage> GetShieldAsync(int shield, string path, string host = Topology.Site)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, new Uri(cdn.ShieldUri(shield), path));
+        request.Headers.Host = host;
+        return await cdn.Client.SendAsync(request);
+    }
+
+    /// <summary>Fetches through both edges until both hold it as a hit.</summary>
+    private async Task WarmAsync(string path, string host = Topology.Site)
+    {
+        for (var e = 0; e < 2; e++)
+        {
+            await GetAsync(e, path, host);
+            var (_, status, all) = await GetAsync(e, path, host);
+            Assert.True(status.Contains("hit", StringComparison.Ordinal), $"edge {e} should hold {path}: {all}");
+        }
+    }
+
+    public static TheoryData<string, bool> Selectors => new()
+    {
+        { "urls", false }, { "prefixes", false }, { "tags", false }, { "hosts", false }, { "all", false },
+        { "urls", true }, { "prefixes", true }, { "tags", true }, { "hosts", true }, { "all", true },
+    };
+
+    [Theory]
+    [MemberData(nameof(Selectors))]
+    public async Task Each_selector_purges_the_objects_it_names_at_both_edges_and_shields_and_nothing_else(string selector, bool soft)
+    {
+        var g = Guid.NewGuid().ToString("N");
+        var target = $"/inv/{g}/pfx/target";
+        var control = selector is "prefixes" ? $"/inv/{g}/other" : $"/inv/{g}/pfx/control";
+        var controlHost = selector is "hosts" or "all" ? Img : Topology.Site;
+        var content = Versioned(target, tags: $"t-{g} common");
+        Versioned(control, tags: $"c-{g} common");
+        await WarmAsync(target);
+        await WarmAsync(control, controlHost);
+        for (var s = 0; s < 2; s++)
+        {
+            using var fill = await GetShieldAsync(s, target);
+            Assert.Equal("v1", await fill.BodyAsync());
+        }
+
+        if (!soft) content.Publish();
+        var targetBefore = cdn.Origin.Count(target);
+        var controlBefore = cdn.Origin.Count(control);
+
+        var body = selector switch
+        {
+            "urls" => $"{{\"urls\":[\"https://www.example.com{target}\"]",
+            "prefixes" => $"{{\"prefixes\":[\"http://www.example.com/inv/{g}/pfx/\"]",
+            "tags" => $"{{\"tags\":[\"t-{g}\"]",
+            "hosts" => "{\"hosts\":[\"www.example.com\"]",
+            _ => "{\"all\":true",
+        };
+        body += soft ? ",\"soft\":true}" : "}";
+        if (selector == "all")
+        {
+            // "all" from a key scoped to www.example.com: everything for that host only.
+            var (status, result, _) = await cdn.PostAsync("/purge", body.TrimEnd('}') + ",\"wait\":true,\"timeoutMs\":10000}", InvalidationTopology.SiteKey);
+            Assert.Equal(200, status);
+            Assert.True(result.GetProperty("complete").GetBoolean());
+        }
+        else
+        {
+            await cdn.PurgeAsync(body);
+        }
+
+        var (b1, s1, all1) = await GetAsync(0, target);
+        var (b2, s2, all2) = await GetAsync(1, target);
+        Assert.DoesNotContain("hit", s1, StringComparison.Ordinal);
+        if (soft)
+        {
+            // Marked stale: revalidated with the origin (a 304 keeps the same copy).
+            Assert.Equal("v1", b1);
+            Assert.Equal("v1", b2);
+            Assert.True(Conditional(target) >= 1, "the origin saw a revalidation: " + all1);
+        }
+        else
+        {
+            Assert.Equal("v2", b1);
+            Assert.Equal("v2", b2);
+            Assert.Equal(targetBefore + 1, cdn.Origin.Count(target)); // one refill, shared by both edges through the shield
+        }
+
+        _ = all2;
+
+        // Both shields: a copy held by either (the one the edges used, and a direct fill of the other) is current.
+        for (var s = 0; s < 2; s++)
+        {
+            using var r = await GetShieldAsync(s, target);
+            Assert.Equal(soft ? "v1" : "v2", await r.BodyAsync());
+        }
+
+        // Nothing else changed.
+        for (var e = 0; e < 2; e++)
+        {
+            var (cb, cs, call) = await GetAsync(e, control, controlHost);
+            Assert.Equal("v1", cb);
+            Assert.True(cs.Contains("hit", StringComparison.Ordinal), $"control still a hit at edge {e}: {call}");
+        }
+
+        Assert.Equal(controlBefore, cdn.Origin.Count(control));
+    }
+
+    [Fact]
+    public async Task A_purge_reaches_the_disk_tier()
+    {
+        var g = Guid.NewGuid().ToString("N");
+        var target = $"/inv/{g}/disk-target";
+        var control = $"/inv/{g}/disk-control";
+        var content = Versioned(target, tags: $"d-{g}");
+        Versioned(control);
+        await WarmAsync(target);
+        await WarmAsync(control);
+        content.Publish();
+        var engine = cdn.EdgeEngine(0);
+        await engine.FlushDiskWritesAsync();
+
+        // Only the disk copies remain at edge-1.
+        engine.Memory.Remove("http://www.example.com" + target);
+        engine.Memory.Remove("http://www.example.com" + control);
+        await cdn.PurgeAsync($"{{\"tags\":[\"d-{g}\"]}}");
+
+        var (cb, cs, call) = await GetAsync(0, control);
+        Assert.Equal("v1", cb);
+        Assert.True(cs.Contains("detail=disk", StringComparison.Ordinal), "the control came from disk: " + call);
+        var (tb, ts, _) = await GetAsync(0, target);
+        Assert.Equal("v2", tb);
+        Assert.DoesNotContain("hit", ts, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Surrogate_keys_travel_from_origin_through_the_shield_and_are_removed_at_the_edge()
+    {
+        var path = NewPath("sk");
+        Versioned(path, tags: "alpha beta");
+        var (_, _, all) = await GetAsync(0, path);
+        Assert.EndsWith("Surrogate-Key: ", all, StringComparison.Ordinal);
+        using var shield = await GetShieldAsync(0, path);
+        Assert.Equal("alpha beta", shield.Header("Surrogate-Key"));
+        Assert.NotEqual("", shield.Header("EdgeCache-Stored-Seq"));
+    }
+
+    [Fact]
+    public async Task Ttl_shortens_and_extends_remaining_freshness()
+    {
+        var shortened = NewPath("ttl-short");
+        var extended = NewPath("ttl-long");
+        Versioned(shortened, "public, max-age=3600");
+        Versioned(extended, "public, max-age=30");
+        await WarmAsync(shortened);
+        await WarmAsync(extended);
+
+        await cdn.PurgeAsync($"{{\"urls\":[\"http://www.example.com{shortened}\"],\"maxAge\":0}}", "/ttl");
+        var (b, s, all) = await GetAsync(0, shortened);
+        Assert.Equal("v1", b);
+        Assert.DoesNotContain("hit", s, StringComparison.Ordinal);
+        Assert.True(Conditional(shortened) >= 1, "revalidated after its TTL was set to 0: " + all);
+
+        await cdn.PurgeAsync($"{{\"urls\":[\"http://www.example.com{extended}\"],\"maxAge\":3600}}", "/ttl");
+        var before = cdn.Origin.Count(extended);
+        cdn.Clock.Advance(TimeSpan.FromSeconds(120));
+        for (var e = 0; e < 2; e++)
+        {
+            var (eb, es, eall) = await GetAsync(e, extended);
+            Assert.Equal("v1", eb);
+            Assert.True(es.Contains("hit", StringComparison.Ordinal), "still fresh 120 s later, past max-age=30: " + eall);
+        }
+
+        Assert.Equal(before, cdn.Origin.Count(extended));
+    }
+
+    [Fact]
+    public async Task Keys_are_required_and_checked_in_constant_time_against_every_key()
+    {
+        var body = "{\"urls\":[\"http://www.example.com/x\"]}";
+        Assert.Equal(401, (await cdn.PostAsync("/purge", body, key: null)).Status);
+        Assert.Equal(401, (await cdn.PostAsync("/purge", body, key: "wrong")).Status);
+        Assert.Equal(401, (await cdn.PostAsync("/purge", body, key: InvalidationTopology.AllKey[..^1])).Status);
+        Assert.Equal(401, (await cdn.PostAsync("/purge", body, key: InvalidationTopology.AllKey + "x")).Status);
+        var (status, problem, type) = await cdn.PostAsync("/purge", body, key: "wrong");
+        Assert.Equal(401, status);
+        Assert.Equal("application/problem+json", type);
+        Assert.Equal(401, problem.GetProperty("status").GetInt32());
+
+        // Every configured key is compared on every call, whether one matches or none does.
+        var keys = cdn.Api.Services.GetRequiredService<ApiKeys>();
+        var before = Interlocked.Read(ref keys.Comparisons);
+        Assert.Null(keys.Authenticate("Bearer nope"));
+        Assert.NotNull(keys.Authenticate("Bearer " + InvalidationTopology.AllKey));
+        Assert.Equal(before + 6, Interlocked.Read(ref keys.Comparisons));
+    }
+
+    [Theory]
+    [InlineData("{\"urls\":[\"http://img.example.com/a\"]}")]
+    [InlineData("{\"prefixes\":[\"https://img.example.com/\"]}")]
+    [InlineData("{\"hosts\":[\"img.example.com\"]}")]
+    [InlineData("{\"urls\":[\"http://www.example.com/a\",\"http://IMG.example.com/a\"]}")]
+    public async Task A_key_for_one_host_cannot_purge_another(string body)
+    {
+        var (status, problem, type) = await cdn.PostAsync("/purge", body, InvalidationTopology.SiteKey);
+        Assert.Equal(403, status);
+        Assert.Equal("application/problem+json", type);
+        Assert.Contains("img.example.com", problem.GetProperty("detail").GetString()!, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task A_tag_purge_with_a_scoped_key_leaves_other_hosts_objects_alone()
+    {
+        var path = NewPath("shared-tag");
+        var tag = "shared-" + Guid.NewGuid().ToString("N");
+        Versioned(path, tags: tag);
+        await WarmAsync(path);
+        await WarmAsync(path, Img);
+        var (status, _, _) = await cdn.PostAsync("/purge", $"{{\"tags\":[\"{tag}\"],\"wait\":true}}", InvalidationTopology.SiteKey);
+        Assert.Equal(200, status);
+        var (_, imgStatus, all) = await GetAsync(0, path, Img);
+        Assert.True(imgStatus.Contains("hit", StringComparison.Ordinal), "the other host's object is untouched: " + all);
+        var (_, siteStatus, _) = await GetAsync(0, path);
+        Assert.DoesNotContain("hit", siteStatus, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("{\"urls\":[", 400, "Malformed JSON")]
+    [InlineData("{\"urls\":[\"http://www.example.com/a\"],\"colour\":\"red\"}", 400, "Unknown field")]
+    [InlineData("{\"urls\":[[[[[[[[\"x\"]]]]]]]]}", 400, null)]
+    [InlineData("{}", 400, "No selector")]
+    [InlineData("{\"urls\":[\"/relative\"]}", 400, "Invalid URL")]
+    [InlineData("{\"urls\":[\"ftp://www.example.com/a\"]}", 400, "Invalid URL")]
+    [InlineData("{\"hosts\":[\"www.example.com/path\"]}", 400, "Invalid host")]
+    [InlineData("{\"tags\":[\"has space\"]}", 400, "Invalid tag")]
+    [InlineData("{\"tags\":[\"a\"],\"maxAge\":5}", 400, "Unknown field")]
+    [InlineData("{\"tags\":[\"a\"],\"wait\":true,\"timeoutMs\":0}", 400, "Invalid timeoutMs")]
+    [InlineData("[1,2,3]", 400, "Malformed JSON")]
+    public async Task Bad_purge_bodies_get_problem_details(string body, int expected, string? title)
+    {
+        var (status, problem, type) = await cdn.PostAsync("/purge", body);
+        Assert.Equal(expected, status);
+        Assert.Equal("application/problem+json", type);
+        if (title is not null) Assert.Equal(title, problem.GetProperty("title").GetString());
+    }
+
+    [Fact]
+    public async Task Too_many_selectors_or_an_oversized_body_are_refused()
+    {
+        var many = "{\"tags\":[" + string.Join(',', Enumerable.Range(0, 51).Select(i => $"\"t{i}\"")) + "]}";
+        var (status, problem, _) = await cdn.PostAsync("/purge", many);
+        Assert.Equal(400, status);
+        Assert.Equal("Too many selectors", problem.GetProperty("title").GetString());
+
+        var huge = "{\"tags\":[\"" + new string('a', 5000) + "\"]}";
+        var (hugeStatus, _, type) = await cdn.PostAsync("/purge", huge);
+        Assert.Equal(413, hugeStatus);
+        Assert.Equal("application/problem+json", type);
+
+        var (ttlStatus, ttlProblem, _) = await cdn.PostAsync("/ttl", "{\"tags\":[\"a\"]}");
+        Assert.Equal(400, ttlStatus);
+        Assert.Equal("Missing maxAge", ttlProblem.GetProperty("title").GetString());
+    }
+
+    [Fact]
+    public async Task Each_key_is_rate_limited()
+    {
+        var statuses = new List<int>();
+        for (var i = 0; i < 6; i++)
+        {
+            statuses.Add((await cdn.PostAsync("/purge", "{\"hosts\":[\"img.example.com\"],\"soft\":true}", InvalidationTopology.LimitedKey)).Status);
+        }
+
+        Assert.Contains(202, statuses);
+        Assert.Contains(429, statuses);
+
+        // Another key is not affected.
+        Assert.Equal(202, (await cdn.PostAsync("/purge", "{\"tags\":[\"unused-tag\"]}")).Status);
+    }
+
+    [Fact]
+    public async Task Wait_answers_only_after_every_live_node_applied_it_and_reports_the_ones_missing()
+    {
+        var slow = cdn.ShieldEngine(1).Options.Invalidation;
+        slow.ApplyDelay = TimeSpan.FromMilliseconds(400);
+        try
+        {
+            var started = Stopwatch.StartNew();
+            var result = await cdn.PurgeAsync("{\"tags\":[\"wait-test\"]}");
+            Assert.True(started.Elapsed >= TimeSpan.FromMilliseconds(400));
+            var acked = result.GetProperty("acked").EnumerateArray().ToDictionary(a => a.GetProperty("node").GetString()!, a => a.GetProperty("ms").GetDouble());
+            Assert.Equal(["edge-1", "edge-2", "shield-a", "shield-b"], acked.Keys.Order());
+            Assert.True(acked["shield-b"] >= 400, "shield-b applied after its delay: " + result);
+
+            var (status, partial, _) = await cdn.PostAsync("/purge", "{\"tags\":[\"wait-test\"],\"wait\":true,\"timeoutMs\":100}");
+            Assert.Equal(200, status);
+            Assert.False(partial.GetProperty("complete").GetBoolean());
+            Assert.Equal("shield-b", Assert.Single(partial.GetProperty("missing").EnumerateArray()).GetString());
+
+            // Later, GET /purge/{id} shows it complete.
+            var id = partial.GetProperty("id").GetString();
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (true)
+            {
+                using var get = new HttpRequestMessage(HttpMethod.Get, new Uri(cdn.ApiUri, "/purge/" + id));
+                get.Headers.Authorization = new AuthenticationHeaderValue("Bearer", InvalidationTopology.AllKey);
+                using var r = await cdn.Client.SendAsync(get);
+                Assert.Equal(200, (int)r.StatusCode);
+                if ((await r.BodyAsync()).Contains("\"complete\":true", StringComparison.Ordinal)) break;
+                Assert.True(DateTime.UtcNow < deadline, "the purge completes later");
+                await Task.Delay(20);
+            }
+        }
+        finally
+        {
+            slow.ApplyDelay = TimeSpan.Zero;
+        }
+    }
+
+    [Fact]
+    public async Task Read_your_purge_an_edge_refuses_a_copy_its_shield_stored_before_the_purge()
+    {
+        var path = NewPath("ryp");
+        var content = Versioned(path);
+        await WarmAsync(path);
+        content.Publish();
+        var shields = new[] { cdn.ShieldEngine(0).Options.Invalidation, cdn.ShieldEngine(1).Options.Invalidation };
+        foreach (var s in shields) s.ApplyDelay = TimeSpan.FromSeconds(3);
+        try
+        {
+            var (status, accepted, _) = await cdn.PostAsync("/purge", $"{{\"urls\":[\"http://www.example.com{path}\"]}}");
+            Assert.Equal(202, status);
+            var seq = accepted.GetProperty("sequence").GetUInt64();
+            await Topology.WaitUntilAsync(() => cdn.EdgeEngine(0).AppliedSeq >= seq, because: "edge-1 applied the purge");
+            Assert.True(cdn.ShieldEngine(0).AppliedSeq < seq && cdn.ShieldEngine(1).AppliedSeq < seq, "the shields have not applied it yet");
+
+            var (body, edge, all) = await GetAsync(0, path);
+            Assert.Equal("v2", body);
+            Assert.DoesNotContain("hit", edge, StringComparison.Ordinal);
+            Assert.True(cdn.ShieldEngine(0).AppliedSeq < seq && cdn.ShieldEngine(1).AppliedSeq < seq, "still before the shields applied it: " + all);
+        }
+        finally
+        {
+            foreach (var s in shields) s.ApplyDelay = TimeSpan.Zero;
+        }
+
+        await Topology.WaitUntilAsync(() => cdn.ShieldEngine(0).AppliedSeq == cdn.EdgeEngine(0).AppliedSeq && cdn.ShieldEngine(1).AppliedSeq == cdn.EdgeEngine(0).AppliedSeq, TimeSpan.FromSeconds(15), "shields catch up");
+    }
+
+    [Fact]
+    public async Task A_node_cut_from_nats_revalidates_leaves_membership_and_applies_missed_purges_when_it_returns()
+    {
+        var path = NewPath("cut");
+        var content = Versioned(path);
+        await WarmAsync(path);
+        var edge2 = cdn.EdgeEngine(1);
+        cdn.Edge2Link.Cut();
+        try
+        {
+            await Topology.WaitUntilAsync(() => !edge2.IsCurrent, TimeSpan.FromSeconds(10), "edge-2's lease runs out");
+
+            // It serves on, but revalidates instead of trusting its store.
+            var (b, s, all) = await GetAsync(1, path);
+            Assert.Equal("v1", b);
+            Assert.DoesNotContain("hit", s, StringComparison.Ordinal);
+            Assert.True(Conditional(path) >= 1, all);
+            await cdn.WaitForMembersAsync(3);
+            content.Publish();
+
+            // A purge now completes without it…
+            var result = await cdn.PurgeAsync($"{{\"urls\":[\"http://www.example.com{path}\"]}}");
+            var seq = result.GetProperty("sequence").GetUInt64();
+            Assert.DoesNotContain(result.GetProperty("acked").EnumerateArray(), a => a.GetProperty("node").GetString() == "edge-2");
+
+            // …and the cut-off edge still serves no purged copy.
+            var (after, _, afterAll) = await GetAsync(1, path);
+            Assert.Equal("v2", after);
+            _ = afterAll;
+
+            cdn.Edge2Link.Restore();
+            await Topology.WaitUntilAsync(() => edge2.IsCurrent && edge2.AppliedSeq >= seq, TimeSpan.FromSeconds(15), "edge-2 catches up");
+            await cdn.WaitForMembersAsync(4);
+            var (again, _, _) = await GetAsync(1, path);
+            Assert.Equal("v2", again);
+        }
+        finally
+        {
+            cdn.Edge2Link.Restore();
+        }
+    }
+
+    [Fact]
+    public async Task A_node_stopped_during_a_purge_applies_it_from_the_stream_when_it_restarts()
+    {
+        var target = NewPath("restart-target");
+        var control = NewPath("restart-control");
+        var content = Versioned(target);
+        Versioned(control);
+        var config = cdn.ExtraEdgeConfig("edge-restart-" + Guid.NewGuid().ToString("N")[..8]);
+        var node = await cdn.StartExtraNodeAsync(config);
+        var uri = node.Services.GetRequiredService<EdgeCache.Proxy.NodeEndpoints>().TrafficUri();
+        async Task<(string Body, string Status)> Get(string p)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, new Uri(uri, p));
+            request.Headers.Host = Topology.Site;
+            using var r = await cdn.Client.SendAsync(request);
+            return (await r.BodyAsync(), r.EdgeStatus());
+        }
+
+        await Topology.WaitUntilAsync(() => node.Services.GetRequiredService<EdgeCache.Proxy.CacheEngine>().IsCurrent, TimeSpan.FromSeconds(10), "the extra edge is current");
+        Assert.Equal("v1", (await Get(target)).Body);
+        Assert.Equal("v1", (await Get(control)).Body);
+        await node.Services.GetRequiredService<EdgeCache.Proxy.CacheEngine>().FlushDiskWritesAsync();
+        await node.StopAsync();
+        await node.DisposeAsync();
+
+        content.Publish();
+        await cdn.PurgeAsync($"{{\"urls\":[\"http://www.example.com{target}\"]}}");
+
+        node = await cdn.StartExtraNodeAsync(config);
+        uri = node.Services.GetRequiredService<EdgeCache.Proxy.NodeEndpoints>().TrafficUri();
+        try
+        {
+            var engine = node.Services.GetRequiredService<EdgeCache.Proxy.CacheEngine>();
+            await Topology.WaitUntilAsync(() => engine.IsCurrent, TimeSpan.FromSeconds(10), "the restarted edge replays");
+            var (cb, cs) = await Get(control);
+            Assert.Equal("v1", cb);
+            Assert.Contains("detail=disk", cs, StringComparison.Ordinal); // the store survived the restart…
+            var (tb, ts) = await Get(target);
+            Assert.Equal("v2", tb); // …and the purge issued while it was down was applied to it
+            Assert.DoesNotContain("hit", ts, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await node.StopAsync();
+            await node.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Readiness_status_and_metrics_report_the_stream()
+    {
+        await cdn.PurgeAsync("{\"tags\":[\"metrics-test\"]}");
+        var admin = cdn.Edges[0].Services.GetRequiredService<EdgeCache.Proxy.NodeEndpoints>().AdminUri!;
+        var ready = await cdn.Client.GetStringAsync(new Uri(admin, "/readyz"));
+        Assert.Contains("invalidation: current at sequence", ready, StringComparison.Ordinal);
+        var metrics = await cdn.Client.GetStringAsync(new Uri(admin, "/metrics"));
+        Assert.Contains("edgecache_invalidation_sequence", metrics, StringComparison.Ordinal);
+        Assert.Contains("edgecache_invalidation_lag", metrics, StringComparison.Ordinal);
+        var status = await cdn.Client.GetStringAsync(new Uri(admin, "/status.json"));
+        Assert.Contains("metrics-test", status.Replace("1 tag(s)", "metrics-test", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Contains("\"nats\":\"Open\"", status, StringComparison.Ordinal);
+        var openapi = await cdn.Client.GetStringAsync(new Uri(cdn.ApiUri, "/openapi.json"));
+        Assert.Contains("\"/purge/{id}\"", openapi, StringComparison.Ordinal);
+    }
+}
