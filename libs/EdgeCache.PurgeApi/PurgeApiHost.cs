@@ -132,6 +132,7 @@ public static class PurgeApiHost
         }
 
         var bus = services.GetRequiredService<InvalidationBus>();
+        var publishedAt = TimeProvider.System.GetTimestamp();
         ulong seq;
         try
         {
@@ -157,7 +158,7 @@ public static class PurgeApiHost
             live = [];
         }
 
-        var record = tracker.Track(id, seq, key.Id, live);
+        var record = tracker.Track(id, seq, key.Id, live, publishedAt);
         if (request!.Wait != true) return Results.Json(new PurgeAccepted(id, seq), PurgeJsonContext.Default.PurgeAccepted, statusCode: 202);
 
         var timeout = request.TimeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : options.DefaultWaitTimeout;

@@ -20,14 +20,16 @@ public sealed class PurgeTracker(PurgeApiOptions options)
 {
     private readonly ConcurrentDictionary<string, Record> _byId = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _order = new();
-    private readonly ConcurrentDictionary<string, ulong> _nodeApplied = new(StringComparer.Ordinal);
+    /// <summary>Per node: the highest sequence it reported applied, and when that report arrived.</summary>
+    private readonly ConcurrentDictionary<string, (ulong Seq, long At)> _nodeApplied = new(StringComparer.Ordinal);
 
     /// <summary>How many purges are remembered.</summary>
     public int Limit => options.RecordLimit;
 
-    public Record Track(string id, ulong seq, string keyId, IEnumerable<NodeInfo> live)
+    /// <summary>Follows a published event; <paramref name="publishedAt"/> is the timestamp taken just before publishing.</summary>
+    public Record Track(string id, ulong seq, string keyId, IEnumerable<NodeInfo> live, long publishedAt)
     {
-        var record = new Record(id, seq, keyId, TimeProvider.System.GetTimestamp());
+        var record = new Record(id, seq, keyId, publishedAt);
         foreach (var n in live)
         {
             record.Expected.TryAdd(n.Node, 0);
@@ -39,8 +41,11 @@ public sealed class PurgeTracker(PurgeApiOptions options)
         while (_order.Count > options.RecordLimit && _order.TryDequeue(out var old)) _byId.TryRemove(old, out _);
         foreach (var n in record.Expected.Keys)
         {
-            if (_nodeApplied.TryGetValue(n, out var applied) && applied >= seq) record.Ack(n);
+            // Acknowledgements that arrived before the record existed: timed by their arrival.
+            if (_nodeApplied.TryGetValue(n, out var applied) && applied.Seq >= seq) record.Ack(n, applied.At);
         }
+
+        record.CheckComplete();
 
         return record;
     }
@@ -50,10 +55,11 @@ public sealed class PurgeTracker(PurgeApiOptions options)
     /// <summary>A node reports (by ack or membership) that it applied everything up to <paramref name="seq"/>.</summary>
     public void Observe(string node, ulong seq)
     {
-        _nodeApplied.AddOrUpdate(node, seq, (_, old) => Math.Max(old, seq));
+        var now = TimeProvider.System.GetTimestamp();
+        _nodeApplied.AddOrUpdate(node, (seq, now), (_, old) => seq > old.Seq ? (seq, now) : old);
         foreach (var r in _byId.Values)
         {
-            if (!r.Complete && r.Sequence <= seq && r.Expected.ContainsKey(node)) r.Ack(node);
+            if (!r.Complete && r.Sequence <= seq && r.Expected.ContainsKey(node)) r.Ack(node, now);
         }
     }
 
@@ -72,9 +78,9 @@ public sealed class PurgeTracker(PurgeApiOptions options)
 
         public Task Completed => _complete.Task;
 
-        public void Ack(string node)
+        public void Ack(string node, long at)
         {
-            var ms = Math.Max(0.001, TimeProvider.System.GetElapsedTime(publishedAt).TotalMilliseconds);
+            var ms = Math.Max(0.001, TimeProvider.System.GetElapsedTime(publishedAt, at).TotalMilliseconds);
             if (Expected.TryGetValue(node, out var old) && old == 0) Expected.TryUpdate(node, ms, 0);
             if (Complete) _complete.TrySetResult();
         }

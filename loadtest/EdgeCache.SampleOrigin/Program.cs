@@ -4,7 +4,8 @@ using System.Globalization;
 // Endpoints (every Host is served):
 //   GET /                       a small HTML page, public, max-age=60
 //   GET /hello                  text, max-age=60, with an ETag
-//   GET /obj/{size}/{name}      `size` bytes (e.g. 1024, 100k, 1m), max-age=3600; same bytes for the same name
+//   GET /obj/{size}/{name}      `size` bytes (e.g. 1024, 100k, 1m), max-age=3600; same bytes for the same name;
+//                               Surrogate-Key: obj size-{size} [{?tag=}]
 //   GET /private                Cache-Control: private
 //   GET /__origin/stats         {"requests": N, "byPath": {...}}  (never cached)
 //   POST /__origin/reset        zeroes the counters
@@ -49,6 +50,9 @@ app.MapGet("/obj/{size}/{name}", (HttpContext ctx, string size, string name) =>
     var body = bodies.GetOrAdd(size + "/" + name, _ => Fill((int)bytes, name));
     ctx.Response.Headers.CacheControl = "public, max-age=3600";
     ctx.Response.Headers.ETag = $"\"{name}-{size}\"";
+    // Surrogate keys for tag purges: every object, its size, and the request's ?tag= if any.
+    var tag = ctx.Request.Query["tag"].ToString().Trim();
+    ctx.Response.Headers["Surrogate-Key"] = ("obj size-" + size + " " + tag).Trim();
     return Results.Bytes(body, "application/octet-stream");
 });
 
