@@ -87,6 +87,7 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
         {
             // Purges are logical: a copy older than a purge, soft purge or TTL change meets it here.
             stored = engine.CheckRules(key, stored, stored: true);
+            if (stored is null) urlKnown = false;
         }
 
         if (stored is null && engine.Disk is not null)
