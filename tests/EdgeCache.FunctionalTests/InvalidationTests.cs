@@ -344,10 +344,13 @@ public sealed class InvalidationTests(InvalidationTopology cdn)
         {
             var started = Stopwatch.StartNew();
             var result = await cdn.PurgeAsync("{\"tags\":[\"wait-test\"]}");
-            Assert.True(started.Elapsed >= TimeSpan.FromMilliseconds(400));
+            // Timers may fire a millisecond or two early, and the API's clock starts when it publishes, not when
+            // shield-b receives the event, so the bounds leave room for both.
+            Assert.True(started.Elapsed >= TimeSpan.FromMilliseconds(380), $"answered after {started.Elapsed.TotalMilliseconds} ms");
             var acked = result.GetProperty("acked").EnumerateArray().ToDictionary(a => a.GetProperty("node").GetString()!, a => a.GetProperty("ms").GetDouble());
             Assert.Equal(["edge-1", "edge-2", "shield-a", "shield-b"], acked.Keys.Order());
-            Assert.True(acked["shield-b"] >= 400, "shield-b applied after its delay: " + result);
+            Assert.True(acked["shield-b"] >= 380, "shield-b applied after its delay: " + result);
+            Assert.True(acked.Where(a => a.Key != "shield-b").All(a => a.Value < acked["shield-b"]), "shield-b was the last to apply: " + result);
 
             var (status, partial, _) = await cdn.PostAsync("/purge", "{\"tags\":[\"wait-test\"],\"wait\":true,\"timeoutMs\":100}");
             Assert.Equal(200, status);
