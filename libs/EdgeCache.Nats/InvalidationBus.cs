@@ -10,6 +10,9 @@ namespace EdgeCache.Nats;
 /// <summary>One event read from the stream, with its sequence and what remains after it.</summary>
 public readonly record struct StreamEvent(ulong Sequence, ulong Pending, DateTimeOffset Timestamp, InvalidationEvent? Event);
 
+/// <summary>What the stream holds: sequences <paramref name="First"/> to <paramref name="Last"/>, in a stream created at <paramref name="Created"/>.</summary>
+public readonly record struct StreamState(ulong First, ulong Last, DateTimeOffset Created);
+
 /// <summary>
 /// EdgeCache's use of NATS, in one place: the invalidation stream on JetStream (events are
 /// durable and replayable; core NATS alone is at-most-once), acknowledgements on core subjects,
@@ -49,8 +52,6 @@ public sealed class InvalidationBus : IAsyncDisposable
 
     public NatsConnectionState State => _connection.ConnectionState;
 
-    public ValueTask ConnectAsync() => _connection.ConnectAsync();
-
     /// <summary>Creates the stream and the membership bucket, or updates them to these settings.</summary>
     public async Task EnsureAsync(CancellationToken cancellationToken)
     {
@@ -68,13 +69,17 @@ public sealed class InvalidationBus : IAsyncDisposable
             cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The first and last sequence the stream holds (First is Last + 1 when it is empty).</summary>
-    public async Task<(ulong First, ulong Last)> StreamStateAsync(CancellationToken cancellationToken)
+    /// <summary>The first and last sequence the stream holds (First is Last + 1 when it is empty), and when
+    /// the stream was created: a different creation time means the stream was deleted and made again.</summary>
+    public async Task<StreamState> StreamStateAsync(CancellationToken cancellationToken)
     {
         var stream = await _js.GetStreamAsync(_options.Stream, cancellationToken: cancellationToken).ConfigureAwait(false);
         var state = stream.Info.State;
-        return (state.FirstSeq, state.LastSeq);
+        return new StreamState(state.FirstSeq, state.LastSeq, stream.Info.Created);
     }
+
+    /// <summary>True when <paramref name="exception"/> says the stream does not exist (it was deleted).</summary>
+    public static bool IsStreamMissing(Exception exception) => exception is NatsJSApiException { Error.Code: 404 };
 
     /// <summary>Publishes an event; returns its stream sequence once JetStream has stored it.</summary>
     public async Task<ulong> PublishAsync(InvalidationEvent e, CancellationToken cancellationToken)

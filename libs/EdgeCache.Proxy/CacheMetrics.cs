@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using EdgeCache.Storage;
+using Yarp.ReverseProxy;
 
 namespace EdgeCache.Proxy;
 
@@ -10,15 +11,32 @@ namespace EdgeCache.Proxy;
 /// </summary>
 internal static class CacheMetrics
 {
+    private static IEnumerable<Measurement<int>> Upstreams(IProxyStateLookup proxyState)
+    {
+        foreach (var cluster in proxyState.GetClusters())
+        {
+            foreach (var d in cluster.DestinationsState.AllDestinations)
+            {
+                yield return new Measurement<int>(
+                    Internal.StatusPage.Health(d) == "unhealthy" ? 0 : 1,
+                    new KeyValuePair<string, object?>("cluster", cluster.ClusterId),
+                    new KeyValuePair<string, object?>("destination", d.DestinationId));
+            }
+        }
+    }
+
     public const string MeterName = "EdgeCache";
 
-    public static void Register(IMeterFactory factory, CacheEngine engine, EdgeCache.Proxy.Invalidation.InvalidationService invalidation)
+    public static void Register(IMeterFactory factory, CacheEngine engine, EdgeCache.Proxy.Invalidation.InvalidationService invalidation, IProxyStateLookup proxyState)
     {
         var meter = factory.Create(MeterName);
+        meter.CreateObservableGauge("edgecache.upstream.healthy", () => Upstreams(proxyState), null, "Each upstream destination (shields, on an edge) as this node's health checks see it: 1 healthy or not yet checked, 0 unhealthy. Tagged by cluster and destination.");
         if (engine.Options.Invalidation.Enabled)
         {
             meter.CreateObservableCounter("edgecache.invalidation.events", () => invalidation.EventsApplied, "{event}", "Purge and TTL events applied from the invalidation stream.");
             meter.CreateObservableCounter("edgecache.invalidation.purged", () => engine.PurgedObjects, "{object}", "Stored objects dropped because a purge covered them.");
+            meter.CreateObservableCounter("edgecache.invalidation.gaps", () => invalidation.Gaps, "{gap}", "Times events were missing from the stream (past its retention), so everything stored before them was dropped.");
+            meter.CreateObservableCounter("edgecache.invalidation.resets", () => invalidation.Resets, "{reset}", "Times the stream was found deleted and made again, so both tiers were emptied.");
             meter.CreateObservableGauge("edgecache.invalidation.sequence", () => (long)engine.AppliedSeq, "{sequence}", "The last invalidation-stream sequence this node applied.");
             meter.CreateObservableGauge("edgecache.invalidation.rules", () => engine.Rules.Count, "{rule}", "Selector rules held for logical invalidation.");
             meter.CreateObservableGauge("edgecache.invalidation.current", () => engine.IsCurrent ? 1 : 0, null, "1 while the node has confirmed within its lease that it applied every event; 0 while it revalidates stored objects.");

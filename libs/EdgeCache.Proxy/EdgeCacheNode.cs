@@ -65,6 +65,10 @@ public static class EdgeCacheNode
         services.AddHostedService(sp => sp.GetRequiredService<Invalidation.InvalidationService>());
         services.AddSingleton<ILoadBalancingPolicy, ConsistentHashLoadBalancingPolicy>();
         services.AddSingleton<IForwarderHttpClientFactory, TimeoutHttpClientFactory>();
+        services.AddSingleton<Invalidation.ShieldDiscovery>();
+        services.AddHostedService(sp => sp.GetRequiredService<Invalidation.ShieldDiscovery>());
+        services.AddSingleton<Yarp.ReverseProxy.Configuration.IProxyConfigProvider>(sp => sp.GetRequiredService<Invalidation.ShieldDiscovery>());
+        services.AddSingleton<Yarp.ReverseProxy.Configuration.IProxyConfigFilter>(sp => sp.GetRequiredService<Invalidation.ShieldDiscovery>());
         services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"));
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(CacheMetrics.MeterName)
@@ -134,7 +138,7 @@ public static class EdgeCacheNode
         var options = app.Services.GetRequiredService<IOptions<EdgeCacheOptions>>();
         var engine = app.Services.GetRequiredService<CacheEngine>();
         var invalidation = app.Services.GetRequiredService<Invalidation.InvalidationService>();
-        CacheMetrics.Register(app.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), engine, invalidation);
+        CacheMetrics.Register(app.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), engine, invalidation, app.Services.GetRequiredService<Yarp.ReverseProxy.IProxyStateLookup>());
         var status = app.Services.GetRequiredService<StatusPage>();
         lifetime.ApplicationStarted.Register(status.Start);
         app.UseWhen(IsAdmin, admin =>

@@ -41,6 +41,9 @@ public sealed class EdgeCacheOptions
     /// <summary>Purge and TTL events from NATS JetStream, and membership. Off unless <c>Invalidation:NatsUrl</c> is set.</summary>
     public EdgeCache.Nats.InvalidationOptions Invalidation { get; set; } = new();
 
+    /// <summary>Edges: take the shield cluster's destinations from NATS membership, with the configured ones as the fallback.</summary>
+    public EdgeCache.Proxy.Invalidation.ShieldDiscoveryOptions ShieldDiscovery { get; set; } = new();
+
     /// <summary>Caching policy for hosts that <see cref="Hosts"/> does not name.</summary>
     public HostCachePolicy Defaults { get; set; } = new();
 
@@ -97,4 +100,12 @@ public sealed class ListenSettings
     public string? CertificatePath { get; set; }
 
     public string? CertificatePassword { get; set; }
+
+    /// <summary>The traffic URL this node announces in membership, for edges that discover shields
+    /// (e.g. <c>http://shield-0.shields:8080</c>). Default: the first traffic endpoint as bound, with
+    /// the machine name when it binds every interface.</summary>
+    public string? AdvertiseTraffic { get; set; }
+
+    /// <summary>The admin URL this node announces (edges' health checks use a shield's <c>/readyz</c> there). Default: as bound.</summary>
+    public string? AdvertiseAdmin { get; set; }
 }

@@ -28,6 +28,17 @@ public sealed class EdgeCacheOptionsValidator : IValidateOptions<EdgeCacheOption
         }
 
         if (o.Invalidation.Validate() is { } inv) errors.Add($"{S}:Invalidation: {inv}.");
+        if (o.ShieldDiscovery.Validate() is { } sd) errors.Add($"{S}:ShieldDiscovery: {sd}.");
+        if (o.ShieldDiscovery.Enabled && o.Role != NodeRole.Edge) errors.Add($"{S}:ShieldDiscovery:Enabled applies to edges only (this node is a shield).");
+        if (o.ShieldDiscovery.Enabled && !o.Invalidation.Enabled) errors.Add($"{S}:ShieldDiscovery:Enabled needs {S}:Invalidation:NatsUrl (membership lives in NATS).");
+        foreach (var (setting, url) in new[] { ("AdvertiseTraffic", o.Listen.AdvertiseTraffic), ("AdvertiseAdmin", o.Listen.AdvertiseAdmin) })
+        {
+            if (url is not null && (!Uri.TryCreate(url, UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https")))
+            {
+                errors.Add($"{S}:Listen:{setting} must be an http:// or https:// URL (got '{url}').");
+            }
+        }
+
         if (o.Disk.Validate() is { } disk) errors.Add($"{S}:Disk: {disk}.");
         if (o.Listen.Traffic.Length == 0) errors.Add($"{S}:Listen:Traffic must name at least one URL.");
         foreach (var url in o.Listen.Traffic.Concat(o.Listen.Http2Cleartext).Append(o.Listen.Admin).Where(u => !string.IsNullOrEmpty(u)))

@@ -64,4 +64,10 @@ internal static partial class Log
 
     [LoggerMessage(1207, LogLevel.Information, "Invalidation: caught up again at sequence {Sequence}.")]
     public static partial void InvalidationCaughtUp(ILogger logger, ulong sequence);
+
+    [LoggerMessage(1208, LogLevel.Information, "Shield discovery: cluster {Cluster} now uses {Destinations}.")]
+    public static partial void DiscoveryChanged(ILogger logger, string cluster, string destinations);
+
+    [LoggerMessage(1209, LogLevel.Warning, "Shield discovery: could not read membership ({Message}); keeping the current shields.")]
+    public static partial void DiscoveryFailed(ILogger logger, string message);
 }

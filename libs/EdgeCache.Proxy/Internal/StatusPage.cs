@@ -11,7 +11,7 @@ namespace EdgeCache.Proxy.Internal;
 /// that polls <c>/status.json</c> and draws this node's hit ratio and request rate as charts, its
 /// tier sizes, shield health as this node sees it, and the purges it applied.
 /// </summary>
-internal sealed class StatusPage(CacheEngine engine, IProxyStateLookup proxyState, TimeProvider time, EdgeCache.Proxy.Invalidation.InvalidationService invalidation) : IDisposable
+internal sealed class StatusPage(CacheEngine engine, IProxyStateLookup proxyState, TimeProvider time, EdgeCache.Proxy.Invalidation.InvalidationService invalidation, EdgeCache.Proxy.Invalidation.ShieldDiscovery discovery) : IDisposable
 {
     private const int Capacity = 600;
     private readonly object _gate = new();
@@ -60,6 +60,7 @@ internal sealed class StatusPage(CacheEngine engine, IProxyStateLookup proxyStat
                 bytes = disk?.LogBytes ?? 0,
                 budget = engine.Options.Disk.Enabled ? engine.Options.Disk.BudgetBytes : 0,
             },
+            discovery = discovery.Source,
             upstreams = proxyState.GetClusters().SelectMany(c => c.DestinationsState.AllDestinations.Select(d => new
             {
                 cluster = c.ClusterId,
@@ -75,6 +76,8 @@ internal sealed class StatusPage(CacheEngine engine, IProxyStateLookup proxyStat
                 degraded = invalidation.Degraded,
                 rules = engine.Rules.Count,
                 eventsApplied = invalidation.EventsApplied,
+                gaps = invalidation.Gaps,
+                resets = invalidation.Resets,
             },
             purges = invalidation.Recent.Select(p => new { seq = p.Sequence, id = p.Id, kind = p.Kind, selectors = p.Selectors, appliedAt = p.AppliedAt, lagMs = Math.Round(p.LagMs, 1) }),
         };
@@ -83,7 +86,7 @@ internal sealed class StatusPage(CacheEngine engine, IProxyStateLookup proxyStat
         return JsonSerializer.SerializeAsync(ctx.Response.Body, status, cancellationToken: ctx.RequestAborted);
     }
 
-    private static string Health(DestinationState d) =>
+    internal static string Health(DestinationState d) =>
         d.Health.Active == DestinationHealth.Unhealthy || d.Health.Passive == DestinationHealth.Unhealthy ? "unhealthy"
         : d.Health.Active == DestinationHealth.Healthy ? "healthy" : "unknown";
 

@@ -20,6 +20,21 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
     private volatile bool _started;
     private bool _announced;
     private bool _leaseLost;
+    private long _streamCreated; // UtcTicks of the followed stream's creation; 0 until known
+    private CancellationTokenSource? _resync;
+
+    /// <summary>The node's NATS connection (null until the service starts or when invalidation is off).</summary>
+    internal InvalidationBus? Bus => _bus;
+
+    /// <summary>Times this node found the stream reset (deleted and made again) and emptied its tiers.</summary>
+    public int Resets => Volatile.Read(ref _resets);
+
+    private int _resets;
+
+    /// <summary>Times this node found events missing from the stream and dropped everything stored before them.</summary>
+    public int Gaps => Volatile.Read(ref _gaps);
+
+    private int _gaps;
 
     /// <summary>Events applied since start.</summary>
     public long EventsApplied => Interlocked.Read(ref _applied);
@@ -69,31 +84,44 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
         var first = true;
         while (!stoppingToken.IsCancellationRequested)
         {
+            using var resync = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
             try
             {
                 await bus.EnsureAsync(stoppingToken).ConfigureAwait(false);
-                var (streamFirst, streamLast) = await bus.StreamStateAsync(stoppingToken).ConfigureAwait(false);
+                var state = await bus.StreamStateAsync(stoppingToken).ConfigureAwait(false);
                 if (first)
                 {
                     first = false;
-                    await StartFromAsync(persisted, dataWithoutState, streamFirst, streamLast).ConfigureAwait(false);
+                    await StartFromAsync(persisted, dataWithoutState, state).ConfigureAwait(false);
                 }
-                else if (engine.AppliedSeq + 1 < streamFirst && streamLast >= streamFirst)
+                else if (IsReset(state))
                 {
-                    Log.InvalidationGap(logger, engine.AppliedSeq, streamFirst);
-                    engine.PurgeAll(streamFirst - 1);
+                    await ResetAsync(state).ConfigureAwait(false);
+                }
+                else if (engine.AppliedSeq + 1 < state.First)
+                {
+                    Log.InvalidationGap(logger, engine.AppliedSeq, state.First);
+                    Interlocked.Increment(ref _gaps);
+                    engine.PurgeAll(state.First - 1);
                 }
 
-                if (streamLast <= engine.AppliedSeq) Confirm();
+                Volatile.Write(ref _streamCreated, state.Created.UtcTicks);
+                if (state.Last <= engine.AppliedSeq) Confirm();
                 _lastError = null;
-                await foreach (var e in bus.ConsumeAsync(engine.AppliedSeq + 1, stoppingToken).ConfigureAwait(false))
+                Volatile.Write(ref _resync, resync);
+                await foreach (var e in bus.ConsumeAsync(engine.AppliedSeq + 1, resync.Token).ConfigureAwait(false))
                 {
-                    await ApplyAsync(bus, e, stoppingToken).ConfigureAwait(false);
+                    await ApplyAsync(bus, e, resync.Token).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 break;
+            }
+            catch (OperationCanceledException) when (resync.IsCancellationRequested)
+            {
+                // The announce loop saw the stream deleted and made again: start over from its state.
+                continue;
             }
             catch (Exception ex)
             {
@@ -114,6 +142,10 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
                     break;
                 }
             }
+            finally
+            {
+                Interlocked.CompareExchange(ref _resync, null, resync);
+            }
         }
 
         await announcer.ConfigureAwait(false);
@@ -128,13 +160,54 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
         }
     }
 
+    /// <summary>The URL other nodes reach a bound endpoint at: its address, or this machine's name when it
+    /// listens on every interface.</summary>
+    private static string? Advertised(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions? listen)
+    {
+        if (listen?.IPEndPoint is not { } ep) return null;
+        var host = ep.Address.Equals(System.Net.IPAddress.Any) || ep.Address.Equals(System.Net.IPAddress.IPv6Any) ? System.Net.Dns.GetHostName()
+            : ep.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ep.Address}]" : ep.Address.ToString();
+        return $"http://{host}:{ep.Port}";
+    }
+
+    private async Task CancelConsumerAsync()
+    {
+        if (Volatile.Read(ref _resync) is not { } resync) return;
+        try
+        {
+            await resync.CancelAsync().ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+            // That consumer already ended.
+        }
+    }
+
     private void HookCheckpoints()
     {
         if (engine.Disk is DiskStore disk) disk.CheckpointState = () => engine.Rules.Save(engine.AppliedSeq);
     }
 
-    private async Task StartFromAsync(ulong? persisted, bool dataWithoutState, ulong streamFirst, ulong streamLast)
+    /// <summary>True when the stream is not the one this node has been following: it was deleted and
+    /// made again (a new creation time), or it ends before what the node applied.</summary>
+    private bool IsReset(StreamState state) =>
+        (Volatile.Read(ref _streamCreated) is var created && created != 0 && created != state.Created.UtcTicks) || state.Last < engine.AppliedSeq;
+
+    /// <summary>The stream was reset: its sequences start over, so stored copies' sequences mean nothing
+    /// against its events. Both tiers are emptied and the node follows the new stream from its end.</summary>
+    private async Task ResetAsync(StreamState state)
     {
+        Log.InvalidationReset(logger, state.Last, engine.AppliedSeq);
+        Interlocked.Increment(ref _resets);
+        await engine.WipeAsync().ConfigureAwait(false);
+        engine.Rules.Clear();
+        HookCheckpoints();
+        engine.AppliedSeq = state.Last;
+    }
+
+    private async Task StartFromAsync(ulong? persisted, bool dataWithoutState, StreamState state)
+    {
+        var (streamFirst, streamLast) = (state.First, state.Last);
         if (persisted is not { } applied)
         {
             // Nothing kept: the node has no stored objects older than the stream's current end,
@@ -142,6 +215,7 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
             if (dataWithoutState && streamLast > 0)
             {
                 Log.InvalidationGap(logger, 0, streamFirst);
+                Interlocked.Increment(ref _gaps);
                 engine.PurgeAll(streamLast);
             }
 
@@ -152,17 +226,14 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
 
         if (streamLast < applied)
         {
-            Log.InvalidationReset(logger, streamLast, applied);
-            await engine.WipeAsync().ConfigureAwait(false);
-            engine.Rules.Clear();
-            HookCheckpoints();
-            engine.AppliedSeq = streamLast;
+            await ResetAsync(state).ConfigureAwait(false);
             return;
         }
 
-        if (applied + 1 < streamFirst && streamLast >= streamFirst)
+        if (applied + 1 < streamFirst)
         {
             Log.InvalidationGap(logger, applied, streamFirst);
+            Interlocked.Increment(ref _gaps);
             engine.PurgeAll(streamFirst - 1);
             return;
         }
@@ -178,6 +249,7 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
         {
             // Events between were removed from the stream (limits): their purges are unknown.
             Log.InvalidationGap(logger, applied, e.Sequence);
+            Interlocked.Increment(ref _gaps);
             engine.PurgeAll(e.Sequence - 1);
         }
 
@@ -252,8 +324,16 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
                     cts.CancelAfter(_options.RequestTimeout);
                     if (bus.Connected)
                     {
-                        var (_, last) = await bus.StreamStateAsync(cts.Token).ConfigureAwait(false);
-                        if (last <= engine.AppliedSeq) Confirm();
+                        var state = await bus.StreamStateAsync(cts.Token).ConfigureAwait(false);
+                        if (Volatile.Read(ref _streamCreated) != 0 && IsReset(state))
+                        {
+                            // Never confirm against a different stream: make the consumer start over.
+                            await CancelConsumerAsync().ConfigureAwait(false);
+                        }
+                        else if (state.Last <= engine.AppliedSeq)
+                        {
+                            Confirm();
+                        }
                     }
 
                     if (!engine.IsCurrent)
@@ -281,13 +361,19 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
                             Node = engine.Options.NodeId,
                             Role = engine.Options.Role == NodeRole.Edge ? "edge" : "shield",
                             AppliedSeq = engine.AppliedSeq,
-                            Traffic = endpoints.Traffic.Count > 0 && endpoints.Traffic[0].IPEndPoint is { } ep ? "http://" + ep : null,
-                            Admin = endpoints.Admin?.IPEndPoint is { } admin ? "http://" + admin : null,
+                            Traffic = engine.Options.Listen.AdvertiseTraffic ?? Advertised(endpoints.Traffic.Count > 0 ? endpoints.Traffic[0] : null),
+                            Admin = engine.Options.Listen.AdvertiseAdmin ?? Advertised(endpoints.Admin),
                             AnnouncedAt = DateTimeOffset.UtcNow,
                         },
                         cts.Token).ConfigureAwait(false);
                     _announced = true;
                     lastAnnounce = TimeProvider.System.GetTimestamp();
+                }
+                catch (Exception ex) when (InvalidationBus.IsStreamMissing(ex))
+                {
+                    // Deleted under a running consumer: start over, which makes the stream again and resets.
+                    _lastError = ex.Message;
+                    await CancelConsumerAsync().ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {

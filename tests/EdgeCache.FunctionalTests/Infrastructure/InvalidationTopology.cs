@@ -76,15 +76,19 @@ public sealed class InvalidationTopology : Topology
         ["PurgeApi:Keys:2:RatePerSecond"] = "1",
     };
 
-    private Dictionary<string, string?> WithInvalidation(Dictionary<string, string?> c, string id)
+    private Dictionary<string, string?> WithInvalidation(Dictionary<string, string?> c, string id) =>
+        WithNats(c, id == "edge-2" ? Edge2Link.Url : Nats.Url, Path.Combine(DataRoot, id));
+
+    /// <summary>Sub-second invalidation settings and a small disk tier, for any fixture's nodes.</summary>
+    public static Dictionary<string, string?> WithNats(Dictionary<string, string?> c, string natsUrl, string diskDirectory)
     {
-        c["EdgeCache:Invalidation:NatsUrl"] = id == "edge-2" ? Edge2Link.Url : Nats.Url;
+        c["EdgeCache:Invalidation:NatsUrl"] = natsUrl;
         c["EdgeCache:Invalidation:AnnounceInterval"] = "00:00:00.100";
         c["EdgeCache:Invalidation:MembershipTtl"] = "00:00:01";
         c["EdgeCache:Invalidation:Lease"] = "00:00:01";
         c["EdgeCache:Invalidation:RequestTimeout"] = "00:00:01";
         c["EdgeCache:Invalidation:ReconnectWait"] = "00:00:00.100";
-        c["EdgeCache:Disk:Directory"] = Path.Combine(DataRoot, id);
+        c["EdgeCache:Disk:Directory"] = diskDirectory;
         c["EdgeCache:Disk:BudgetBytes"] = (256L * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture);
         c["EdgeCache:Disk:LogMemoryBytes"] = (16L * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture);
         c["EdgeCache:Disk:MaxObjectBytes"] = (16L * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -1,0 +1,176 @@
+using EdgeCache.Engine;
+using EdgeCache.FunctionalTests.Infrastructure;
+using EdgeCache.Proxy;
+using EdgeCache.Proxy.Invalidation;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using NATS.Client.JetStream;
+using Yarp.ReverseProxy;
+
+namespace EdgeCache.FunctionalTests;
+
+/// <summary>
+/// What nodes do when the stream itself changes under them (events expire past retention, or the
+/// stream is deleted and made again), and edges finding shields through membership. Each test
+/// runs against a real nats-server of its own fixture, since it disturbs the stream for everyone.
+/// </summary>
+[Collection(StreamFixtureGroup.Name)]
+public sealed class StreamLifecycleTests(StreamTopology cdn)
+{
+    private static string NewPath(string name) => $"/stream/{Guid.NewGuid():N}/{name}";
+
+    private string Cacheable(string name)
+    {
+        var path = NewPath(name);
+        cdn.Origin.MapStatic(path, "body of " + name, ("Cache-Control", "public, max-age=3600"));
+        return path;
+    }
+
+    private static async Task<(string Body, string Edge, string Via)> GetAsync(HttpClient client, Uri edge, string path)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(edge, path));
+        request.Headers.Host = Topology.Site;
+        using var r = await client.SendAsync(request);
+        Assert.Equal(200, (int)r.StatusCode);
+        return (await r.BodyAsync(), r.EdgeStatus(), r.Header("Via"));
+    }
+
+    private static Uri TrafficOf(WebApplication node) => node.Services.GetRequiredService<NodeEndpoints>().TrafficUri();
+
+    private static InvalidationService Invalidation(WebApplication node) => node.Services.GetRequiredService<InvalidationService>();
+
+    private Task PublishAsync(InvalidationEvent e) => cdn.WithJetStreamAsync(async js => (await js.PublishAsync("edgecache.events", e.Serialize())).EnsureSuccess());
+
+    private string[] ShieldDestinations()
+    {
+        var state = cdn.Edges[0].Services.GetRequiredService<IProxyStateLookup>();
+        return state.TryGetCluster("shields", out var cluster) ? [.. cluster.Destinations.Keys.Order(StringComparer.Ordinal)] : [];
+    }
+
+    [Fact]
+    public async Task An_edge_uses_the_shields_in_membership_and_falls_back_to_its_configuration_when_it_cannot_read_it()
+    {
+        var discovery = cdn.Edges[0].Services.GetRequiredService<ShieldDiscovery>();
+
+        // Static configuration names shield-a only; membership adds shield-b.
+        await Topology.WaitUntilAsync(() => ShieldDestinations().SequenceEqual(["shield-a", "shield-b"]), TimeSpan.FromSeconds(10), "shield-b discovered");
+        Assert.Equal("nats", discovery.Source);
+
+        // Traffic reaches both: the hash sends some objects to each.
+        var via = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < 32; i++)
+        {
+            var (body, _, v) = await GetAsync(cdn.Client, cdn.EdgeUri(0), Cacheable("spread-" + i));
+            Assert.StartsWith("body of spread-", body, StringComparison.Ordinal);
+            via.Add(v.Contains("shield-b", StringComparison.Ordinal) ? "shield-b" : v.Contains("shield-a", StringComparison.Ordinal) ? "shield-a" : v);
+        }
+
+        Assert.Equal(["shield-a", "shield-b"], via.Order(StringComparer.Ordinal));
+
+        // A shield that joins is used; one that leaves (it deletes its entry on stop) is dropped.
+        var shieldC = await cdn.StartShieldAsync("shield-c");
+        try
+        {
+            await Topology.WaitUntilAsync(() => ShieldDestinations().SequenceEqual(["shield-a", "shield-b", "shield-c"]), TimeSpan.FromSeconds(10), "shield-c discovered");
+        }
+        finally
+        {
+            await shieldC.StopAsync();
+            await shieldC.DisposeAsync();
+        }
+
+        await Topology.WaitUntilAsync(() => ShieldDestinations().SequenceEqual(["shield-a", "shield-b"]), TimeSpan.FromSeconds(10), "shield-c dropped after it left");
+
+        // Cut from NATS, the edge keeps the last set for KeepLastFor, then uses its configuration.
+        cdn.EdgeLink.Cut();
+        try
+        {
+            await Topology.WaitUntilAsync(() => ShieldDestinations().SequenceEqual(["shield-a"]), TimeSpan.FromSeconds(10), "static configuration applies again");
+            Assert.Equal("static", discovery.Source);
+            var (body, _, v) = await GetAsync(cdn.Client, cdn.EdgeUri(0), Cacheable("static"));
+            Assert.Equal("body of static", body);
+            Assert.Contains("shield-a", v, StringComparison.Ordinal);
+        }
+        finally
+        {
+            cdn.EdgeLink.Restore();
+        }
+
+        await Topology.WaitUntilAsync(() => ShieldDestinations().SequenceEqual(["shield-a", "shield-b"]), TimeSpan.FromSeconds(10), "membership used again after NATS returns");
+        var admin = cdn.Edges[0].Services.GetRequiredService<NodeEndpoints>().AdminUri!;
+        var metrics = await cdn.Client.GetStringAsync(new Uri(admin, "/metrics"));
+        Assert.Contains("edgecache_upstream_healthy{", metrics, StringComparison.Ordinal);
+        Assert.Contains("destination=\"shield-b\"", metrics[metrics.IndexOf("edgecache_upstream_healthy{", StringComparison.Ordinal)..], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_node_that_restarts_after_its_events_left_the_stream_drops_what_it_stored_and_says_so()
+    {
+        var control = Cacheable("gap-control");
+        var config = cdn.EdgeNodeConfig("edge-gap-" + Guid.NewGuid().ToString("N")[..8]);
+        var node = await cdn.StartEdgeAsync(config);
+        var engine = node.Services.GetRequiredService<CacheEngine>();
+        await Topology.WaitUntilAsync(() => engine.IsCurrent, TimeSpan.FromSeconds(10), "the extra edge is current");
+        await GetAsync(cdn.Client, TrafficOf(node), control);
+        Assert.Contains("hit", (await GetAsync(cdn.Client, TrafficOf(node), control)).Edge, StringComparison.Ordinal);
+        await engine.FlushDiskWritesAsync();
+        await node.StopAsync();
+        await node.DisposeAsync();
+
+        // While it is down, a purge is issued and then leaves the stream (retention, or an operator's purge):
+        // the node cannot know what it named.
+        await PublishAsync(new InvalidationEvent { Id = "gap-" + Guid.NewGuid().ToString("N"), Kind = InvalidationKind.Purge, Tags = ["unknown-to-the-node"] });
+        await cdn.PurgeStreamAsync();
+
+        node = await cdn.StartEdgeAsync(config);
+        try
+        {
+            engine = node.Services.GetRequiredService<CacheEngine>();
+            await Topology.WaitUntilAsync(() => engine.IsCurrent, TimeSpan.FromSeconds(10), "the restarted edge is current");
+            Assert.Equal(1, Invalidation(node).Gaps);
+            var (body, edge, _) = await GetAsync(cdn.Client, TrafficOf(node), control);
+            Assert.Equal("body of gap-control", body);
+            Assert.DoesNotContain("hit", edge, StringComparison.Ordinal); // its disk copy was dropped, not served
+            Assert.Contains("hit", (await GetAsync(cdn.Client, TrafficOf(node), control)).Edge, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await node.StopAsync();
+            await node.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task When_the_stream_is_deleted_and_made_again_every_node_empties_its_tiers_and_follows_the_new_stream()
+    {
+        var before = Cacheable("reset-before");
+        var after = Cacheable("reset-after");
+        await GetAsync(cdn.Client, cdn.EdgeUri(0), before);
+        Assert.Contains("hit", (await GetAsync(cdn.Client, cdn.EdgeUri(0), before)).Edge, StringComparison.Ordinal);
+        var nodes = cdn.Edges.Concat(cdn.Shields).ToList();
+        var resets = nodes.Select(n => Invalidation(n).Resets).ToList();
+
+        await cdn.DeleteStreamAsync();
+        await Topology.WaitUntilAsync(() => nodes.Select((n, i) => Invalidation(n).Resets > resets[i]).All(r => r), TimeSpan.FromSeconds(15), "every node sees the reset");
+        await Topology.WaitUntilAsync(() => nodes.All(n => n.Services.GetRequiredService<CacheEngine>().IsCurrent), TimeSpan.FromSeconds(15), "every node is current again");
+
+        // Both tiers were emptied on every node: the object comes from the origin again.
+        var fetched = cdn.Origin.Count(before);
+        var (_, edge, _) = await GetAsync(cdn.Client, cdn.EdgeUri(0), before);
+        Assert.DoesNotContain("hit", edge, StringComparison.Ordinal);
+        Assert.Equal(fetched + 1, cdn.Origin.Count(before));
+
+        // Purges in the new stream (which starts again at sequence 1) are applied.
+        await GetAsync(cdn.Client, cdn.EdgeUri(0), after);
+        Assert.Contains("hit", (await GetAsync(cdn.Client, cdn.EdgeUri(0), after)).Edge, StringComparison.Ordinal);
+        await PublishAsync(new InvalidationEvent { Id = "after-reset", Kind = InvalidationKind.Purge, Urls = [$"http://{Topology.Site}{after}"] });
+        var edgeEngine = cdn.EdgeEngine(0);
+        await Topology.WaitUntilAsync(() => nodes.All(n => n.Services.GetRequiredService<CacheEngine>().AppliedSeq >= 1 && Invalidation(n).Recent.Any(r => r.Id == "after-reset")), TimeSpan.FromSeconds(10), "the purge in the new stream is applied everywhere");
+        var count = cdn.Origin.Count(after);
+        var (afterBody, afterEdge, _) = await GetAsync(cdn.Client, cdn.EdgeUri(0), after);
+        Assert.Equal("body of reset-after", afterBody);
+        Assert.DoesNotContain("hit", afterEdge, StringComparison.Ordinal);
+        Assert.Equal(count + 1, cdn.Origin.Count(after));
+        Assert.True(edgeEngine.AppliedSeq < 100, $"the edge follows the new stream's sequences (at {edgeEngine.AppliedSeq})");
+    }
+}
