@@ -67,10 +67,10 @@ else
   upstream="http://127.0.0.1:8000"
 fi
 
-node_settings() { # id traffic admin: this node's EdgeCache section
+node_settings() { # id traffic admin [extra settings]: this node's EdgeCache section
   cat <<JSON
   "EdgeCache": {
-    "NodeId": "$1",
+    "NodeId": "$1",${4:-}
     "Listen": { "Traffic": [ "http://127.0.0.1:$2" ], "Admin": "http://127.0.0.1:$3" },
     "Disk": { "Directory": "$data/$1", "BudgetBytes": ${EDGECACHE_DISK_BUDGET:-4294967296}, "CheckpointInterval": "00:00:30" },
     "Invalidation": { "NatsUrl": "nats://127.0.0.1:4222" }
@@ -91,9 +91,11 @@ JSON
 }
 
 write_edge() { # id traffic admin
+  # Edges take the shields from NATS membership; the two configured below are the fallback.
   cat >"$run/$1.json" <<JSON
 {
-$(node_settings "$1" "$2" "$3")
+$(node_settings "$1" "$2" "$3" '
+    "ShieldDiscovery": { "Enabled": true },')
   "ReverseProxy": {
     "Routes": { "sites": { "ClusterId": "shields", "Match": { $match } } },
     "Clusters": {

@@ -1,7 +1,4 @@
-using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
-using System.Reflection;
 using EdgeCache.Engine;
 using EdgeCache.FunctionalTests.Infrastructure;
 using EdgeCache.Proxy;
@@ -18,23 +15,13 @@ namespace EdgeCache.FunctionalTests;
 /// </summary>
 public sealed class ShieldProcessFaultTests : IAsyncLifetime, IDisposable
 {
-    private static readonly string ShieldDll = typeof(ShieldProcessFaultTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-        .Single(a => a.Key == "ShieldDll").Value!;
-
     private readonly string _dir = Directory.CreateTempSubdirectory("edgecache-shieldproc-").FullName;
-    private readonly int[] _ports = [FreePort(), FreePort()];
-    private readonly int[] _adminPorts = [FreePort(), FreePort()];
-    private readonly Process?[] _shields = new Process?[2];
+    private readonly int[] _ports = [NodeProcess.FreePort(), NodeProcess.FreePort()];
+    private readonly int[] _adminPorts = [NodeProcess.FreePort(), NodeProcess.FreePort()];
+    private readonly NodeProcess?[] _shields = new NodeProcess?[2];
     private TestOrigin _origin = null!;
     private WebApplication _edge = null!;
     private readonly HttpClient _client = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(20) };
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
 
     private static readonly string[] Ids = ["shield-a", "shield-b"];
 
@@ -84,32 +71,8 @@ public sealed class ShieldProcessFaultTests : IAsyncLifetime, IDisposable
                                 "Clusters": { "origin": { "Destinations": { "o": { "Address": "{{_origin.Uri}}" } } } } },
               "Logging": { "LogLevel": { "Default": "Warning" } } }
             """);
-        var start = new ProcessStartInfo(Environment.ProcessPath!.EndsWith("dotnet", StringComparison.Ordinal) ? Environment.ProcessPath : "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.ArgumentList.Add(ShieldDll);
-        start.Environment["EDGECACHE_CONFIG_FILE"] = file;
-        _shields[i] = Process.Start(start)!;
-        _shields[i]!.OutputDataReceived += (_, _) => { };
-        _shields[i]!.ErrorDataReceived += (_, _) => { };
-        _shields[i]!.BeginOutputReadLine();
-        _shields[i]!.BeginErrorReadLine();
-        await Topology.WaitUntilAsync(() => Ready(_adminPorts[i]), TimeSpan.FromSeconds(30), Ids[i] + " ready");
-    }
-
-    private bool Ready(int adminPort)
-    {
-        try
-        {
-            using var r = _client.GetAsync(new Uri($"http://127.0.0.1:{adminPort}/readyz")).GetAwaiter().GetResult();
-            return r.IsSuccessStatusCode;
-        }
-        catch (HttpRequestException)
-        {
-            return false;
-        }
+        _shields[i] ??= new NodeProcess(NodeProcess.ShieldDll, file, _ports[i], _adminPorts[i]);
+        await _shields[i]!.StartAsync(_client);
     }
 
     private Uri EdgeUri => _edge.Services.GetRequiredService<NodeEndpoints>().TrafficUri();
@@ -161,7 +124,7 @@ public sealed class ShieldProcessFaultTests : IAsyncLifetime, IDisposable
                 if (Interlocked.Increment(ref done) == 100 && !killed)
                 {
                     killed = true;
-                    _shields[0]!.Kill(); // SIGKILL
+                    _ = _shields[0]!.KillAsync(); // SIGKILL
                 }
             }
         }
@@ -196,8 +159,7 @@ public sealed class ShieldProcessFaultTests : IAsyncLifetime, IDisposable
     {
         foreach (var p in _shields)
         {
-            if (p is { HasExited: false }) p.Kill();
-            p?.Dispose();
+            if (p is not null) await p.DisposeAsync();
         }
 
         await _edge.StopAsync();
