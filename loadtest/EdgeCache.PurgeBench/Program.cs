@@ -8,10 +8,20 @@ using System.Text.Json;
 // Purge benchmarks against the running local CDN (deploy/local/up.sh). See loadtest/README.md.
 //   latency [--count N]     N sequential single-URL purges with wait:true: round-trip and propagation
 //   tag [--objects N]       load N objects with one surrogate key into one edge, purge the key, check
+//   soak [--duration S]     mixed reads and purges against the load origin (loadtest/soak.sh runs it)
 const string Usage = """
-    usage: EdgeCache.PurgeBench [latency|tag] [options]
+    usage: EdgeCache.PurgeBench [latency|tag|soak] [options]
       latency          time N sequential purges of one URL each, with wait:true (the default mode)
       tag              load N objects carrying one surrogate key into one edge, then purge that key
+      soak             readers over the edges (hot set and misses) while a purger bumps versions at the
+                       load origin and purges them; fails on errors or a purged version served after
+                       its purge returned
+      --duration S     soak: seconds (default 600)
+      --concurrency N  soak: readers (default 32)
+      --edges URLS     soak: comma-separated edges (default http://127.0.0.1:8081,http://127.0.0.1:8082)
+      --origin URL     soak: the load origin (default http://127.0.0.1:8000)
+      --restart-file F soak: a file holding the Unix ms of a shield restart (errors near it are counted apart)
+      --summary F      soak: write the JSON summary there too
       --count N        latency: purges to time, after 20 warm-up purges (default 1000)
       --objects N      tag: objects to load (default 100000)
       --edge URL       the edge (default http://127.0.0.1:8081)
@@ -27,10 +37,16 @@ var edge = "http://127.0.0.1:8081";
 var purge = "http://127.0.0.1:8070";
 var key = Environment.GetEnvironmentVariable("PURGE_KEY") is { Length: > 0 } k ? k : "dev-purge-key-change-me";
 var host = "www.example.com";
+var duration = 600;
+var concurrency = 32;
+var edges = "http://127.0.0.1:8081,http://127.0.0.1:8082";
+var origin = "http://127.0.0.1:8000";
+string? restartFile = null;
+string? summaryFile = null;
 for (var i = 0; i < args.Length; i++)
 {
     var a = args[i];
-    if (a is "latency" or "tag") { mode = a; continue; }
+    if (a is "latency" or "tag" or "soak") { mode = a; continue; }
     if (a is "-h" or "--help") { Console.WriteLine(Usage); return 0; }
     if (i + 1 >= args.Length || !a.StartsWith("--", StringComparison.Ordinal)) return Fail($"unknown argument '{a}'");
     var v = args[++i];
@@ -42,6 +58,12 @@ for (var i = 0; i < args.Length; i++)
         case "--purge": purge = v.TrimEnd('/'); break;
         case "--key": key = v; break;
         case "--host": host = v; break;
+        case "--duration" when int.TryParse(v, CultureInfo.InvariantCulture, out var n) && n > 0: duration = n; break;
+        case "--concurrency" when int.TryParse(v, CultureInfo.InvariantCulture, out var n) && n > 0: concurrency = n; break;
+        case "--edges": edges = v; break;
+        case "--origin": origin = v.TrimEnd('/'); break;
+        case "--restart-file": restartFile = v; break;
+        case "--summary": summaryFile = v; break;
         default: return Fail($"bad option '{a} {v}'");
     }
 }
@@ -51,6 +73,12 @@ var bench = new Bench(http, edge, purge, key, host);
 if (!await bench.ReachableAsync()) return 2;
 try
 {
+    if (mode == "soak")
+    {
+        var soak = new Soak(http, [.. edges.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(e => e.TrimEnd('/'))], origin, purge, key, host);
+        return await soak.RunAsync(TimeSpan.FromSeconds(duration), concurrency, restartFile, summaryFile);
+    }
+
     return mode == "tag" ? await bench.TagAsync(objects) : await bench.LatencyAsync(count);
 }
 catch (HttpRequestException ex)
