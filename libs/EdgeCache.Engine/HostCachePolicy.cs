@@ -37,6 +37,11 @@ public sealed class HostCachePolicy
     /// pause between body reads. Default 30 s.</summary>
     public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Longest a whole upstream exchange (head and body) may take. An origin that trickles a body
+    /// (slowloris style) keeps resetting <see cref="ResponseTimeout"/>; past this the transfer is cut off and
+    /// nothing is stored. Default 5 min.</summary>
+    public TimeSpan TransferTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
     internal bool NormalizesQuery => SortQuery || IgnoreQueryParameters.Length > 0;
 
     /// <summary>Returns the first problem with these settings, or null.</summary>
@@ -44,6 +49,7 @@ public sealed class HostCachePolicy
     {
         if (ConnectTimeout <= TimeSpan.Zero) return "ConnectTimeout must be positive";
         if (ResponseTimeout <= TimeSpan.Zero) return "ResponseTimeout must be positive";
+        if (TransferTimeout < ResponseTimeout) return "TransferTimeout must be at least ResponseTimeout";
         foreach (var p in IgnoreQueryParameters)
         {
             if (string.IsNullOrWhiteSpace(p) || p.IndexOf('*') is >= 0 and var i && i != p.Length - 1)

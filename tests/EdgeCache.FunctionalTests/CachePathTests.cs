@@ -332,6 +332,67 @@ public sealed class CachePathTests(Topology cdn)
     }
 
     [Theory]
+    [InlineData("max-age=60")]
+    [InlineData("private")]
+    public async Task An_origin_that_trickles_its_body_is_cut_off_at_the_transfer_timeout_and_nothing_is_stored(string cacheControl)
+    {
+        // Headers at once, then one byte every 100 ms: each pause is shorter than the host's
+        // ResponseTimeout (300 ms), so only TransferTimeout (1 s) ends it.
+        var path = NewPath();
+        var aborted = 0;
+        cdn.Origin.Map(path, async ctx =>
+        {
+            ctx.Response.Headers.CacheControl = cacheControl;
+            ctx.Response.ContentLength = 10_000;
+            try
+            {
+                for (var i = 0; i < 10_000; i++)
+                {
+                    await ctx.Response.Body.WriteAsync("x"u8.ToArray(), ctx.RequestAborted);
+                    await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
+                    await Task.Delay(100, ctx.RequestAborted);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                Interlocked.Increment(ref aborted);
+            }
+        });
+
+        var started = DateTime.UtcNow;
+        var received = 0;
+        var cutOff = false;
+        try
+        {
+            using var r = await cdn.GetAsync(0, path, Topology.SlowSite);
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            received = (await r.Content.ReadAsByteArrayAsync()).Length;
+        }
+        catch (HttpRequestException)
+        {
+            cutOff = true;
+        }
+
+        var elapsed = DateTime.UtcNow - started;
+        Assert.True(cutOff || received < 10_000, $"the client got the truncated transfer, not a whole body ({received} bytes)");
+        Assert.True(elapsed < TimeSpan.FromSeconds(6), $"took {elapsed}");
+        await Topology.WaitUntilAsync(() => Volatile.Read(ref aborted) >= 1, TimeSpan.FromSeconds(5), "the origin's request was aborted");
+
+        // Nothing was stored: the next request goes to the origin again.
+        var before = cdn.Origin.Count(path);
+        try
+        {
+            using var again = await cdn.GetAsync(1, path, Topology.SlowSite);
+            Assert.DoesNotContain("hit", again.EdgeStatus(), StringComparison.Ordinal);
+        }
+        catch (HttpRequestException)
+        {
+        }
+
+        Assert.True(cdn.Origin.Count(path) > before, "the object was fetched again, not served from a store");
+    }
+
+    [Theory]
     [InlineData("private", true)]
     [InlineData("max-age=60", true)]
     [InlineData("max-age=60", false)]

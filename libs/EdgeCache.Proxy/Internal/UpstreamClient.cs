@@ -41,6 +41,7 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, IDestinationHealt
             var destination = Pick(target, failed, request);
             if (destination is null) break;
             var response = new UpstreamResponse();
+            response.Cancellation.CancelAfter(target.HostPolicy.TransferTimeout);
             using var link = cancellationToken.Register(static r => ((UpstreamResponse)r!).Abort(), response);
             var ctx = CaptureContext.Create(request, response, response.Cancellation.Token);
             var transformer = new FetchTransformer(engine, request, response, validate, dropClientNoCache, background, noCache);
@@ -75,7 +76,22 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, IDestinationHealt
             var destination = Pick(target, failed, request);
             if (destination is null) break;
             var transformer = new PassTransformer(engine, request, fwd);
-            error = await SendAsync(ctx, destination, target, transformer).ConfigureAwait(false);
+            var aborted = ctx.RequestAborted;
+            using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(aborted))
+            {
+                // The whole exchange is bounded (TransferTimeout), not only the pauses in it.
+                deadline.CancelAfter(target.HostPolicy.TransferTimeout);
+                ctx.RequestAborted = deadline.Token;
+                try
+                {
+                    error = await SendAsync(ctx, destination, target, transformer).ConfigureAwait(false);
+                }
+                finally
+                {
+                    ctx.RequestAborted = aborted;
+                }
+            }
+
             if (error == ForwarderError.None) return (error, transformer.UpstreamStatus);
             if (!IsRetryable(error) || ctx.RequestAborted.IsCancellationRequested) return (error, null);
             ReportFailure(target, destination, error, request.Method);

@@ -81,6 +81,7 @@ public class Topology : IAsyncLifetime
         [$"EdgeCache:Hosts:{CookieSite}:StoreSetCookie"] = "true",
         [$"EdgeCache:Hosts:{IgnoreSite}:ClientNoCache"] = "Ignore",
         [$"EdgeCache:Hosts:{SlowSite}:ResponseTimeout"] = "00:00:00.300",
+        [$"EdgeCache:Hosts:{SlowSite}:TransferTimeout"] = "00:00:01",
         ["EdgeCache:Defaults:ConnectTimeout"] = "00:00:01",
         ["EdgeCache:Defaults:ResponseTimeout"] = "00:00:05",
     };
