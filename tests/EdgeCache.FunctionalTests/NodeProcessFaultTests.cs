@@ -43,8 +43,8 @@ public sealed class NodeProcessFaultTests : IAsyncLifetime, IDisposable
         return node;
     }
 
-    private static string Disk(string dir) =>
-        $$""", "Disk": { "Directory": "{{dir}}", "BudgetBytes": 268435456, "LogMemoryBytes": 16777216, "MaxObjectBytes": 16777216, "CheckpointInterval": "00:00:00.200" }""";
+    private static string Disk(string dir, string operationTimeout = "00:00:10") =>
+        $$""", "Disk": { "Directory": "{{dir}}", "BudgetBytes": 268435456, "LogMemoryBytes": 16777216, "MaxObjectBytes": 16777216, "CheckpointInterval": "00:00:00.200", "OperationTimeout": "{{operationTimeout}}" }""";
 
     private static string Nats(string url) =>
         $$""", "Invalidation": { "NatsUrl": "{{url}}", "AnnounceInterval": "00:00:00.100", "MembershipTtl": "00:00:01", "Lease": "00:00:01", "RequestTimeout": "00:00:01", "ReconnectWait": "00:00:00.100" }""";
@@ -134,6 +134,54 @@ public sealed class NodeProcessFaultTests : IAsyncLifetime, IDisposable
         }
 
         Assert.InRange(diskHits, 10, Count);
+    }
+
+    [Fact]
+    public async Task An_edge_whose_disk_becomes_unwritable_keeps_serving_whole_bodies_and_reports_it()
+    {
+        const int Count = 60;
+        var bodies = new byte[Count][];
+        for (var i = 0; i < Count; i++)
+        {
+            bodies[i] = new byte[100_000 + i];
+            new Random(1000 + i).NextBytes(bodies[i]);
+            var body = bodies[i];
+            _origin.Map($"/u/{i}", ctx =>
+            {
+                ctx.Response.Headers.CacheControl = "public, max-age=3600";
+                return ctx.Response.Body.WriteAsync(body).AsTask();
+            });
+        }
+
+        var dir = Path.Combine(_dir, "edge-unwritable");
+        var edge = await NodeAsync(NodeProcess.EdgeDll, "edge-unwritable", Disk(dir, operationTimeout: "00:00:01"), $$"""  "o": { "Address": "{{_origin.Uri}}" } """);
+        await edge.StartAsync(_client);
+        for (var i = 0; i < 10; i++) Assert.Equal(bodies[i], (await GetAsync(edge, $"/u/{i}")).Body);
+        Assert.Contains("disk: ok", await ReadyAsync(edge), StringComparison.Ordinal);
+
+        // The log directory turns into a file under the running node: no new segment can be written.
+        var hlog = Path.Combine(dir, "store", "hlog");
+        Directory.Delete(hlog, recursive: true);
+        await File.WriteAllTextAsync(hlog, "not a directory");
+
+        // Every request is answered whole, from memory or the origin, until and after the node notices.
+        for (var round = 0; round < 3; round++)
+        {
+            for (var i = 0; i < Count; i++)
+            {
+                var (status, body, cacheStatus) = await GetAsync(edge, $"/u/{i}");
+                Assert.Equal(200, status);
+                Assert.True(bodies[i].AsSpan().SequenceEqual(body), $"object {i}: {body.Length} bytes ({cacheStatus})");
+            }
+        }
+
+        await WaitAsync(async () => (await ReadyAsync(edge)).Contains("disk: failing", StringComparison.Ordinal), "the node reports its disk failing");
+        var ready = await ReadyAsync(edge);
+        Assert.StartsWith("ready", ready, StringComparison.Ordinal); // still ready: it serves as a pass-through
+        var metrics = await _client.GetStringAsync(new Uri(edge.AdminUri, "/metrics"));
+        var healthy = metrics.Split('\n').Single(l => l.StartsWith("edgecache_disk_healthy", StringComparison.Ordinal));
+        Assert.EndsWith(" 0", healthy, StringComparison.Ordinal);
+        Assert.True(edge.Running, "the node is alive");
     }
 
     [Fact]
