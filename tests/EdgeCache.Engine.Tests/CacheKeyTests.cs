@@ -105,4 +105,38 @@ public class CacheKeyTests
     {
         Assert.Equal(expected, CacheKey.HostOf(key));
     }
+
+    [Theory]
+    [InlineData("/a/b/c/./../../g", "/a/g")] // RFC 3986 §5.2.4's own example
+    [InlineData("/mid/content=5/../6", "/mid/6")]
+    [InlineData("/x/../obj", "/obj")]
+    [InlineData("/./obj", "/obj")]
+    [InlineData("/../../obj", "/obj")]
+    [InlineData("/a/..", "/")]
+    [InlineData("/a/.", "/a/")]
+    [InlineData("/.well-known/x", "/.well-known/x")]
+    [InlineData("/a..b/c.", "/a..b/c.")]
+    [InlineData("/%7Euser", "/~user")] // §6.2.2.2: unreserved characters are decoded
+    [InlineData("/%41%62%2d%2E%5f", "/Ab-._")]
+    [InlineData("/a%2fb", "/a%2Fb")] // §6.2.2.1: hex digits upper-cased; reserved stays encoded
+    [InlineData("/a%2Fb", "/a%2Fb")]
+    [InlineData("/%e2%82%ac", "/%E2%82%AC")]
+    [InlineData("/%2E%2E/x", "/x")] // encoded dots are dots: decoded first, then removed
+    [InlineData("/100%", "/100%")]
+    [InlineData("/a%zz", "/a%zz")]
+    [InlineData("/p?q=%7e&r=%2f", "/p?q=~&r=%2F")]
+    [InlineData("/p?q=../x", "/p?q=../x")] // the query has no dot segments
+    [InlineData("/plain?x=1", "/plain?x=1")]
+    public void Rfc3986_6_2_2_syntax_based_normalisation_gives_one_key_per_URI(string target, string expected)
+    {
+        Assert.Equal(expected, CacheKey.NormalizeTarget(target));
+        Assert.Equal("http://example.com" + expected, CacheKey.Build("http", "example.com", target, HostCachePolicy.Default));
+    }
+
+    [Fact]
+    public void A_target_that_needs_no_normalisation_is_returned_without_a_copy()
+    {
+        const string target = "/img/a.jpg?w=100";
+        Assert.Same(target, CacheKey.NormalizeTarget(target));
+    }
 }

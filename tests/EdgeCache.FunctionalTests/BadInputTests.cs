@@ -23,6 +23,89 @@ public sealed class BadInputTests(Topology cdn)
 
     private static string NewPath() => "/bad/" + Guid.NewGuid().ToString("N");
 
+    /// <summary>Sends one raw GET (Connection: close) and returns the status line, the Cache-Status and the body.</summary>
+    private async Task<(string Status, string CacheStatus, string Body)> RawGet(string target, string host = Topology.Site)
+    {
+        var edge = cdn.EdgeUri(0);
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(edge.Host, edge.Port);
+        using var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"));
+        using var reader = new StreamReader(stream, Encoding.ASCII);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var response = await reader.ReadToEndAsync(timeout.Token);
+        var split = response.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        var head = response[..split].Split("\r\n");
+        var cacheStatus = string.Join(", ", head.Where(h => h.StartsWith("Cache-Status:", StringComparison.OrdinalIgnoreCase)).Select(h => h[13..].Trim()));
+        return (head[0], cacheStatus, response[(split + 4)..]);
+    }
+
+    private static bool EdgeHit(string cacheStatus) => cacheStatus[cacheStatus.LastIndexOf("EdgeCache-Edge", StringComparison.Ordinal)..].StartsWith("EdgeCache-Edge; hit", StringComparison.Ordinal);
+
+    [Fact]
+    public async Task Dot_segments_and_encoded_unreserved_characters_map_to_one_key_as_RFC_3986_says()
+    {
+        var dir = NewPath();
+        cdn.Origin.MapStatic(dir + "/obj", "the object", ("Cache-Control", "max-age=600"), ("Content-Type", "text/plain"));
+        cdn.Origin.MapStatic(dir + "/~user", "tilde", ("Cache-Control", "max-age=600"), ("Content-Type", "text/plain"));
+
+        // §6.2.2.3: dot segments are removed before the path is keyed or forwarded.
+        var first = await RawGet(dir + "/x/../obj");
+        Assert.StartsWith("HTTP/1.1 200", first.Status, StringComparison.Ordinal);
+        Assert.EndsWith("the object", first.Body, StringComparison.Ordinal);
+        var plain = await RawGet(dir + "/obj");
+        Assert.True(EdgeHit(plain.CacheStatus), plain.CacheStatus);
+        var dot = await RawGet(dir + "/./obj");
+        Assert.True(EdgeHit(dot.CacheStatus), dot.CacheStatus);
+        Assert.Equal(1, cdn.Origin.Count(dir + "/obj"));
+
+        // §6.2.2.2: a percent-encoded unreserved character is the character itself.
+        Assert.EndsWith("tilde", (await RawGet(dir + "/%7Euser")).Body, StringComparison.Ordinal);
+        var tilde = await RawGet(dir + "/~user");
+        Assert.True(EdgeHit(tilde.CacheStatus), tilde.CacheStatus);
+        Assert.Equal(1, cdn.Origin.Count(dir + "/~user"));
+    }
+
+    [Fact]
+    public async Task An_encoded_slash_is_a_different_resource_from_a_slash()
+    {
+        var dir = NewPath();
+        cdn.Origin.MapStatic(dir + "/a/b", "two segments", ("Cache-Control", "max-age=600"), ("Content-Type", "text/plain"));
+        cdn.Origin.MapStatic(dir + "/a%2Fb", "one segment", ("Cache-Control", "max-age=600"), ("Content-Type", "text/plain"));
+
+        Assert.EndsWith("two segments", (await RawGet(dir + "/a/b")).Body, StringComparison.Ordinal);
+        var encoded = await RawGet(dir + "/a%2Fb");
+        Assert.EndsWith("one segment", encoded.Body, StringComparison.Ordinal);
+        Assert.False(EdgeHit(encoded.CacheStatus), "the encoded slash did not hit the two-segment object: " + encoded.CacheStatus);
+        var lower = await RawGet(dir + "/a%2fb");
+        Assert.True(EdgeHit(lower.CacheStatus), "hex case is not significant (§6.2.2.1): " + lower.CacheStatus);
+        Assert.EndsWith("one segment", lower.Body, StringComparison.Ordinal);
+        Assert.Equal(1, cdn.Origin.Count(dir + "/a/b"));
+    }
+
+    [Fact]
+    public async Task Host_case_is_one_key_and_one_hosts_object_is_never_served_for_another()
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.Headers.CacheControl = "max-age=600";
+            return ctx.Response.WriteAsync("for " + ctx.Request.Host.Host);
+        });
+
+        Assert.EndsWith("for www.example.com", (await RawGet(path)).Body, StringComparison.Ordinal);
+        var upper = await RawGet(path, "WWW.Example.COM");
+        Assert.True(EdgeHit(upper.CacheStatus), upper.CacheStatus); // RFC 3986 §6.2.2.1: the host is case-insensitive
+        Assert.EndsWith("for www.example.com", upper.Body, StringComparison.Ordinal);
+
+        var other = await RawGet(path, "img.example.com");
+        Assert.EndsWith("for img.example.com", other.Body, StringComparison.Ordinal);
+        Assert.False(EdgeHit(other.CacheStatus), other.CacheStatus);
+        var withPort = await RawGet(path, "img.example.com:80");
+        Assert.EndsWith("for img.example.com", withPort.Body, StringComparison.Ordinal);
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
     [Fact]
     public async Task Conflicting_Content_Length_and_Transfer_Encoding_is_rejected_and_never_forwarded()
     {
