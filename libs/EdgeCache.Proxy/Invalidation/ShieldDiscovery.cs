@@ -105,10 +105,12 @@ public sealed class ShieldDiscovery(CacheEngine engine, InvalidationService inva
         foreach (var n in nodes)
         {
             if (n.Role != "shield" || !Uri.TryCreate(n.Traffic, UriKind.Absolute, out var traffic) || traffic.Scheme is not ("http" or "https")) continue;
+            // As announced (no canonicalising), so a shield that static configuration names the same way
+            // keeps its destination, and its health state, when the cluster switches source.
             shields[n.Node] = new DestinationConfig
             {
-                Address = traffic.ToString(),
-                Health = Uri.TryCreate(n.Admin, UriKind.Absolute, out var admin) ? admin.ToString() : null,
+                Address = n.Traffic!,
+                Health = Uri.TryCreate(n.Admin, UriKind.Absolute, out var admin) && admin.Scheme is "http" or "https" ? n.Admin : null,
             };
         }
 
