@@ -34,8 +34,8 @@ public static class ByteRange
         if (!value.StartsWith("bytes=", StringComparison.OrdinalIgnoreCase)) return RangeOutcome.Full;
         value = value[6..];
 
-        long lo = long.MaxValue, hi = -1;
-        var any = false;
+        Span<(long Start, long End)> satisfiable = stackalloc (long, long)[MaxRanges];
+        var found = 0;
         var n = 0;
         var specs = 0;
         foreach (var part in value.ToString().Split(','))
@@ -44,17 +44,26 @@ public static class ByteRange
             var spec = part.AsSpan().Trim(" \t");
             if (spec.IsEmpty) continue;
             specs++;
-            if (!TryParse(spec, length, out var s, out var e, out var satisfiable)) return RangeOutcome.Full;
-            if (!satisfiable) continue;
-            if (any && (s > hi + 1 || e < lo - 1)) return RangeOutcome.Full; // disjoint: send it all
-            lo = Math.Min(lo, s);
-            hi = Math.Max(hi, e);
-            any = true;
+            if (!TryParse(spec, length, out var s, out var e, out var ok)) return RangeOutcome.Full;
+            if (ok) satisfiable[found++] = (s, e);
         }
 
         // "bytes=" with no range-spec at all is malformed (range-set needs one), not unsatisfiable.
         if (specs == 0) return RangeOutcome.Full;
-        if (!any) return RangeOutcome.Unsatisfiable;
+        if (found == 0) return RangeOutcome.Unsatisfiable;
+
+        // Coalesce in order of start, whatever order the client sent them in: ranges that overlap or
+        // touch become one; if a gap remains, the whole representation is sent instead (one 200, never
+        // more bytes than the body, never a multipart amplification).
+        var ranges = satisfiable[..found];
+        ranges.Sort(static (a, b) => a.Start.CompareTo(b.Start));
+        long lo = ranges[0].Start, hi = ranges[0].End;
+        for (var i = 1; i < ranges.Length; i++)
+        {
+            if (ranges[i].Start > hi + 1) return RangeOutcome.Full; // disjoint: send it all
+            hi = Math.Max(hi, ranges[i].End);
+        }
+
         start = lo;
         count = hi - lo + 1;
         return RangeOutcome.Partial;

@@ -29,8 +29,10 @@ public static class StoragePolicy
     /// </summary>
     public static (CacheDirectives Directives, bool UseExpires) EffectiveDirectives(IHeaderDictionary responseHeaders)
     {
+        // An empty CDN-Cache-Control, or one that is not a valid Structured Field Dictionary, is ignored
+        // as if it were absent (RFC 9213 §2.1), and Cache-Control applies.
         var cdn = responseHeaders[HeaderRules.CdnCacheControl];
-        if (!StringValues.IsNullOrEmpty(cdn))
+        if (!StringValues.IsNullOrEmpty(cdn) && StructuredFieldSyntax.IsDictionary(cdn))
         {
             var parsed = CacheDirectives.Parse(cdn);
             if (parsed.Present) return (parsed, false);

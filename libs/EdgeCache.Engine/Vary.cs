@@ -70,7 +70,7 @@ public static class Vary
         if (value.Count == 0) return Absent;
         if (StringValues.IsNullOrEmpty(value)) return "";
         var joined = value.Count == 1 ? value[0]! : string.Join(", ", value.ToArray());
-        return FoldWhitespace(joined.Trim());
+        return FoldWhitespace(joined.Trim(' ', '\t'));
     }
 
     /// <summary>Normalised forms of the Accept-Encoding values seen (browsers send a handful), so a
@@ -139,14 +139,33 @@ public static class Vary
         return true;
     }
 
+    /// <summary>Folds each run of HTTP whitespace (SP, HTAB: RFC 9110 §5.6.3) to one space, so values that
+    /// differ only in spacing select one variant. Other characters, Unicode spaces included, are kept.</summary>
     private static string FoldWhitespace(string s)
     {
         var needs = false;
-        for (var i = 1; i < s.Length; i++)
+        for (var i = 0; i < s.Length; i++)
         {
-            if (char.IsWhiteSpace(s[i]) && char.IsWhiteSpace(s[i - 1])) { needs = true; break; }
+            if (s[i] == '\t' || (s[i] == ' ' && i > 0 && s[i - 1] == ' ')) { needs = true; break; }
         }
 
-        return needs ? string.Join(' ', s.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)) : s;
+        if (!needs) return s;
+        var sb = new System.Text.StringBuilder(s.Length);
+        var inRun = false;
+        foreach (var c in s)
+        {
+            if (c is ' ' or '\t')
+            {
+                if (!inRun) sb.Append(' ');
+                inRun = true;
+            }
+            else
+            {
+                sb.Append(c);
+                inRun = false;
+            }
+        }
+
+        return sb.ToString();
     }
 }

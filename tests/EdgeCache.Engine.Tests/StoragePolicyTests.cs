@@ -230,6 +230,34 @@ public class StoragePolicyTests
         Assert.Equal(StoreDecision.NoFreshnessInformation, Evaluate(response, status: 302));
     }
 
+    [Theory]
+    [InlineData(",")]
+    [InlineData("max-age=60,")]
+    [InlineData("Max-Age=60")] // sf-dictionary keys are lower case
+    [InlineData("max-age=60 s-maxage=10")]
+    [InlineData("max-age=\"60")]
+    [InlineData("max-age=1234567890123456")] // sf-integer has at most 15 digits
+    [InlineData("max-age=60;")]
+    [InlineData("no-store, =5")]
+    public void Rfc9213_2_1_a_CDN_Cache_Control_that_fails_to_parse_is_ignored_and_Cache_Control_applies(string invalid)
+    {
+        var response = Headers(("CDN-Cache-Control", invalid), ("Cache-Control", "private"));
+
+        Assert.False(StructuredFieldSyntax.IsDictionary(new Microsoft.Extensions.Primitives.StringValues(invalid)));
+        Assert.Equal(StoreDecision.Private, Evaluate(response));
+    }
+
+    [Theory]
+    [InlineData("max-age=60")]
+    [InlineData("max-age=60, stale-while-revalidate=30")]
+    [InlineData("no-store")]
+    [InlineData("  public,max-age=0  ")]
+    [InlineData("max-age=60;foo=bar, x=?1, y=(a b \"c\");q=1.5, z=:aGk=:, w=-3, *star")]
+    public void Rfc8941_valid_dictionaries_are_accepted(string valid)
+    {
+        Assert.True(StructuredFieldSyntax.IsDictionary(new Microsoft.Extensions.Primitives.StringValues(valid)));
+    }
+
     [Fact]
     public void Rfc9213_2_1_Empty_CDN_Cache_Control_falls_back_to_Cache_Control()
     {

@@ -1,0 +1,176 @@
+using Microsoft.Extensions.Primitives;
+
+namespace EdgeCache.Engine;
+
+/// <summary>
+/// Checks that a field value is a Structured Field Dictionary (RFC 8941 §3.2, parsed as §4.2.2 says),
+/// which is what CDN-Cache-Control is (RFC 9213 §2.1: a targeted field that is empty or fails to parse
+/// is ignored, as if absent). Only the syntax is checked; the directives are read by
+/// <see cref="CacheDirectives"/>.
+/// </summary>
+public static class StructuredFieldSyntax
+{
+    /// <summary>True when the field lines, combined, form a valid, non-empty sf-dictionary.</summary>
+    public static bool IsDictionary(StringValues lines)
+    {
+        if (StringValues.IsNullOrEmpty(lines)) return false;
+        var value = lines.Count == 1 ? lines[0]! : string.Join(", ", lines.ToArray());
+        var s = value.AsSpan().Trim(' ');
+        if (s.IsEmpty) return false;
+        var i = 0;
+        while (true)
+        {
+            if (!Key(s, ref i)) return false;
+            if (i < s.Length && s[i] == '=')
+            {
+                i++;
+                if (i < s.Length && s[i] == '(')
+                {
+                    if (!InnerList(s, ref i)) return false;
+                }
+                else if (!BareItem(s, ref i))
+                {
+                    return false;
+                }
+            }
+
+            if (!Parameters(s, ref i)) return false;
+            SkipOws(s, ref i);
+            if (i == s.Length) return true;
+            if (s[i] != ',') return false;
+            i++;
+            SkipOws(s, ref i);
+            if (i == s.Length) return false; // a trailing comma
+        }
+    }
+
+    private static void SkipOws(ReadOnlySpan<char> s, ref int i)
+    {
+        while (i < s.Length && s[i] is ' ' or '\t') i++;
+    }
+
+    private static bool Key(ReadOnlySpan<char> s, ref int i)
+    {
+        if (i >= s.Length || !(char.IsAsciiLetterLower(s[i]) || s[i] == '*')) return false;
+        i++;
+        while (i < s.Length && (char.IsAsciiLetterLower(s[i]) || char.IsAsciiDigit(s[i]) || s[i] is '_' or '-' or '.' or '*')) i++;
+        return true;
+    }
+
+    private static bool Parameters(ReadOnlySpan<char> s, ref int i)
+    {
+        while (i < s.Length && s[i] == ';')
+        {
+            i++;
+            while (i < s.Length && s[i] == ' ') i++;
+            if (!Key(s, ref i)) return false;
+            if (i < s.Length && s[i] == '=')
+            {
+                i++;
+                if (!BareItem(s, ref i)) return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool InnerList(ReadOnlySpan<char> s, ref int i)
+    {
+        i++; // '('
+        while (i < s.Length)
+        {
+            while (i < s.Length && s[i] == ' ') i++;
+            if (i < s.Length && s[i] == ')')
+            {
+                i++;
+                return true;
+            }
+
+            if (!BareItem(s, ref i) || !Parameters(s, ref i)) return false;
+            if (i < s.Length && s[i] is not (' ' or ')')) return false;
+        }
+
+        return false;
+    }
+
+    private static bool BareItem(ReadOnlySpan<char> s, ref int i)
+    {
+        if (i >= s.Length) return false;
+        var c = s[i];
+        if (c == '-' || char.IsAsciiDigit(c)) return Number(s, ref i);
+        if (c == '"') return QuotedString(s, ref i);
+        if (char.IsAsciiLetter(c) || c == '*') return Token(s, ref i);
+        if (c == ':') return ByteSequence(s, ref i);
+        if (c == '?')
+        {
+            if (i + 1 >= s.Length || s[i + 1] is not ('0' or '1')) return false;
+            i += 2;
+            return true;
+        }
+
+        return false;
+    }
+
+    private static bool Number(ReadOnlySpan<char> s, ref int i)
+    {
+        if (s[i] == '-') i++;
+        var start = i;
+        while (i < s.Length && char.IsAsciiDigit(s[i])) i++;
+        var integerDigits = i - start;
+        if (integerDigits == 0) return false;
+        if (i < s.Length && s[i] == '.')
+        {
+            if (integerDigits > 12) return false;
+            i++;
+            var fraction = i;
+            while (i < s.Length && char.IsAsciiDigit(s[i])) i++;
+            return i - fraction is >= 1 and <= 3;
+        }
+
+        return integerDigits <= 15;
+    }
+
+    private static bool QuotedString(ReadOnlySpan<char> s, ref int i)
+    {
+        i++;
+        while (i < s.Length)
+        {
+            var c = s[i++];
+            if (c == '"') return true;
+            if (c == '\\')
+            {
+                if (i >= s.Length || s[i] is not ('"' or '\\')) return false;
+                i++;
+            }
+            else if (c < 0x20 || c > 0x7E)
+            {
+                return false;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool Token(ReadOnlySpan<char> s, ref int i)
+    {
+        i++;
+        while (i < s.Length && (IsTchar(s[i]) || s[i] is ':' or '/')) i++;
+        return true;
+    }
+
+    private static bool IsTchar(char c) =>
+        char.IsAsciiLetterOrDigit(c) || c is '!' or '#' or '$' or '%' or '&' or '\'' or '*' or '+' or '-' or '.' or '^' or '_' or '`' or '|' or '~';
+
+    private static bool ByteSequence(ReadOnlySpan<char> s, ref int i)
+    {
+        i++;
+        while (i < s.Length)
+        {
+            var c = s[i++];
+            if (c == ':') return true;
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '+' or '/' or '=')) return false;
+        }
+
+        return false;
+    }
+}
