@@ -1,17 +1,20 @@
 # syntax=docker/dockerfile:1
-# EdgeCache purge-api: build with the .NET 10 SDK, run on the ASP.NET Core runtime as a non-root user.
+# EdgeCache purge API: build with the .NET 10 SDK, run on the ASP.NET Core runtime as a non-root user.
 # Build from the repository root: docker build -f deploy/docker/purge-api.Dockerfile -t edgecache/purge-api .
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
+# The host is thin: the API (libs/EdgeCache.PurgeApi) and the NATS client (libs/EdgeCache.Nats) live in libs/.
+COPY libs/ libs/
 COPY invalidation/EdgeCache.Invalidation/ invalidation/EdgeCache.Invalidation/
 RUN dotnet publish invalidation/EdgeCache.Invalidation/EdgeCache.Invalidation.csproj -c Release -o /app --nologo
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
 WORKDIR /app
 COPY --from=build /app ./
-# The purge API on 8080 (a stub until the invalidation issue lands).
-ENV ASPNETCORE_URLS=http://0.0.0.0:8080 \
+# The API binds PurgeApi:Listen (its Kestrel setup ignores ASPNETCORE_URLS); keys (PurgeApi:Keys:N:*)
+# and PurgeApi:Nats:NatsUrl come from the deployment.
+ENV PurgeApi__Listen=http://0.0.0.0:8080 \
     DOTNET_NOLOGO=1 \
     DOTNET_gcServer=1
 USER app

@@ -62,10 +62,11 @@ public sealed class InvalidationBus : IAsyncDisposable
                 MaxAge = _options.StreamMaxAge,
                 MaxMsgs = _options.StreamMaxMessages,
                 Discard = StreamConfigDiscard.Old,
+                NumReplicas = _options.Replicas,
             },
             cancellationToken).ConfigureAwait(false);
         _members = await _kv.CreateOrUpdateStoreAsync(
-            new NatsKVConfig(_options.MembershipBucket) { MaxAge = _options.MembershipTtl, Storage = NatsKVStorageType.File },
+            new NatsKVConfig(_options.MembershipBucket) { MaxAge = _options.MembershipTtl, Storage = NatsKVStorageType.File, NumberOfReplicas = _options.Replicas },
             cancellationToken).ConfigureAwait(false);
     }
 

@@ -22,6 +22,10 @@ public sealed class InvalidationOptions
     /// <summary>Most events the stream keeps (oldest dropped first). Default 1,000,000.</summary>
     public long StreamMaxMessages { get; set; } = 1_000_000;
 
+    /// <summary>JetStream replicas of the stream and the membership bucket: 1 on a single server, 3 on a
+    /// NATS cluster of three or more, so losing a server loses no purge. Default 1.</summary>
+    public int Replicas { get; set; } = 1;
+
     /// <summary>The key-value bucket where nodes announce themselves. Default <c>edgecache-nodes</c>.</summary>
     public string MembershipBucket { get; set; } = "edgecache-nodes";
 
@@ -76,6 +80,7 @@ public sealed class InvalidationOptions
         if (string.IsNullOrWhiteSpace(MembershipBucket) || MembershipBucket.IndexOfAny([' ', '.', '*', '>']) >= 0) return "MembershipBucket must be a name without spaces, dots or wildcards";
         if (StreamMaxAge <= TimeSpan.Zero) return "StreamMaxAge must be positive";
         if (StreamMaxMessages <= 0) return "StreamMaxMessages must be positive";
+        if (Replicas is < 1 or > 5) return "Replicas must be between 1 and 5 (JetStream's limit)";
         if (AnnounceInterval <= TimeSpan.Zero) return "AnnounceInterval must be positive";
         if (MembershipTtl <= AnnounceInterval) return "MembershipTtl must be longer than AnnounceInterval";
         if (Lease <= TimeSpan.Zero) return "Lease must be positive";
