@@ -1,4 +1,5 @@
 using System.Net;
+using EdgeCache.Engine;
 using EdgeCache.Proxy.Internal;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections.Features;
@@ -37,7 +38,7 @@ public static class EdgeCacheNode
         // arguments still win, as they are added again last.
         if (Environment.GetEnvironmentVariable(ConfigFileVariable) is { Length: > 0 } file)
         {
-            builder.Configuration.AddJsonFile(Path.GetFullPath(file), optional: false, reloadOnChange: false);
+            builder.Configuration.AddReloadableJsonFile(file);
             builder.Configuration.AddCommandLine(args);
         }
 
@@ -65,6 +66,8 @@ public static class EdgeCacheNode
         services.AddHostedService(sp => sp.GetRequiredService<Invalidation.InvalidationService>());
         services.AddSingleton<ILoadBalancingPolicy, ConsistentHashLoadBalancingPolicy>();
         services.AddSingleton<IForwarderHttpClientFactory, TimeoutHttpClientFactory>();
+        services.AddSingleton<ConfigurationReloader>();
+        services.AddHostedService(sp => sp.GetRequiredService<ConfigurationReloader>());
         services.AddSingleton<Invalidation.ShieldDiscovery>();
         services.AddHostedService(sp => sp.GetRequiredService<Invalidation.ShieldDiscovery>());
         services.AddSingleton<Yarp.ReverseProxy.Configuration.IProxyConfigProvider>(sp => sp.GetRequiredService<Invalidation.ShieldDiscovery>());
@@ -144,7 +147,8 @@ public static class EdgeCacheNode
         app.UseWhen(IsAdmin, admin =>
         {
             admin.UseOpenTelemetryPrometheusScrapingEndpoint();
-            admin.Run(ctx => AdminAsync(ctx, lifetime, engine, status, invalidation));
+            var proxyState = app.Services.GetRequiredService<Yarp.ReverseProxy.IProxyStateLookup>();
+            admin.Run(ctx => AdminAsync(ctx, lifetime, engine, status, invalidation, proxyState));
         });
         app.UseMiddleware<TrafficObserver>();
         app.UseRouting();
@@ -162,8 +166,13 @@ public static class EdgeCacheNode
     private static bool IsAdmin(HttpContext ctx) =>
         ctx.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(AdminConnectionItem) == true;
 
-    private static Task AdminAsync(HttpContext ctx, IHostApplicationLifetime lifetime, CacheEngine engine, StatusPage status, Invalidation.InvalidationService invalidation)
+    private static Task AdminAsync(HttpContext ctx, IHostApplicationLifetime lifetime, CacheEngine engine, StatusPage status, Invalidation.InvalidationService invalidation, Yarp.ReverseProxy.IProxyStateLookup proxyState)
     {
+        var destinations = proxyState.GetClusters().SelectMany(c => c.DestinationsState.AllDestinations).ToList();
+        var usable = destinations.Count(d => StatusPage.Health(d) != "unhealthy");
+        var upstreams = destinations.Count == 0 ? "none configured"
+            : usable == 0 ? $"0 of {destinations.Count} healthy (serving stored objects only)"
+            : $"{usable} of {destinations.Count} healthy";
         var stream = !engine.Options.Invalidation.Enabled ? "off"
             : invalidation.Degraded is { } why ? $"degraded: {why} (applied {engine.AppliedSeq}; {(engine.IsCurrent ? "current" : "not current: revalidating stored objects")})"
             : engine.IsCurrent ? $"current at sequence {engine.AppliedSeq}" : $"catching up (applied {engine.AppliedSeq})";
@@ -179,13 +188,16 @@ public static class EdgeCacheNode
             case "/status.json":
                 return status.WriteJsonAsync(ctx);
             case "/healthz":
-                return ctx.Response.WriteAsync($"ok\ndisk: {disk}\ninvalidation: {stream}\n");
+                return ctx.Response.WriteAsync($"ok\ndisk: {disk}\ninvalidation: {stream}\nupstreams: {upstreams}\n");
             case "/readyz":
                 // Ready: started, the store recovered (the engine opens it before start), caught up
                 // with the invalidation stream once (or NATS is unreachable: ready, but degraded).
-                var ready = lifetime.ApplicationStarted.IsCancellationRequested && !lifetime.ApplicationStopping.IsCancellationRequested && invalidation.Started;
+                // and it has upstreams to send misses to. With upstreams configured but all unhealthy it
+                // stays ready, degraded: its stored objects can still be served.
+                var ready = lifetime.ApplicationStarted.IsCancellationRequested && !lifetime.ApplicationStopping.IsCancellationRequested && invalidation.Started && destinations.Count > 0;
+                var degraded = invalidation.Degraded is not null || usable == 0;
                 ctx.Response.StatusCode = ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
-                return ctx.Response.WriteAsync((ready ? invalidation.Degraded is null ? "ready\n" : "ready (degraded)\n" : "not ready\n") + $"disk: {disk}\ninvalidation: {stream}\n");
+                return ctx.Response.WriteAsync((ready ? degraded ? "ready (degraded)\n" : "ready\n" : "not ready\n") + $"disk: {disk}\ninvalidation: {stream}\nupstreams: {upstreams}\n");
             default:
                 ctx.Response.StatusCode = StatusCodes.Status404NotFound;
                 return ctx.Response.WriteAsync("Admin endpoints: / (status page), /status.json, /healthz, /readyz, /metrics\n");

@@ -74,13 +74,34 @@ public sealed class EdgeCacheOptions
 
     public bool StripsSurrogateKeys => StripSurrogateKeys ?? Role == NodeRole.Edge;
 
+    private HostPolicies? _live;
+
+    /// <summary>The caching policy for a Host value: the one bound at start, or from the last valid reload.</summary>
     public HostCachePolicy PolicyFor(string host)
     {
-        if (Hosts.Count == 0) return Defaults;
+        var live = Volatile.Read(ref _live) ?? InitLive();
+        if (live.Hosts.Count == 0) return live.Defaults;
         var colon = host.LastIndexOf(':');
         var name = colon > 0 && host.IndexOf(']') < colon ? host[..colon] : host;
-        return Hosts.TryGetValue(name, out var p) ? p : Defaults;
+        return live.Hosts.TryGetValue(name, out var p) ? p : live.Defaults;
     }
+
+    private HostPolicies InitLive()
+    {
+        Interlocked.CompareExchange(ref _live, new HostPolicies(Defaults, Hosts), null);
+        return _live!;
+    }
+
+    /// <summary>Takes the per-host policies (<see cref="Defaults"/>, <see cref="Hosts"/>) of a reloaded,
+    /// validated configuration; requests already under way keep the policy they started with.</summary>
+    internal void ApplyHostPolicies(EdgeCacheOptions reloaded)
+    {
+        Volatile.Write(ref _live, new HostPolicies(reloaded.Defaults, reloaded.Hosts));
+        Defaults = reloaded.Defaults;
+        Hosts = reloaded.Hosts;
+    }
+
+    private sealed record HostPolicies(HostCachePolicy Defaults, Dictionary<string, HostCachePolicy> Hosts);
 }
 
 /// <summary>Where a node listens. Traffic and admin are separate ports; admin binds to loopback by default.</summary>

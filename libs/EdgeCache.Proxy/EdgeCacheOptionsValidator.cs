@@ -28,6 +28,12 @@ public sealed class EdgeCacheOptionsValidator : IValidateOptions<EdgeCacheOption
         }
 
         if (o.Invalidation.Validate() is { } inv) errors.Add($"{S}:Invalidation: {inv}.");
+        else if (o.Invalidation.Enabled && o.Invalidation.Lease + o.Invalidation.AnnounceInterval > o.Invalidation.MembershipTtl)
+        {
+            // A node cut off from NATS must stop trusting its store before its membership entry can
+            // expire; otherwise a purge could complete without it while it still serves what was purged.
+            errors.Add($"{S}:Invalidation: Lease ({o.Invalidation.Lease}) plus AnnounceInterval ({o.Invalidation.AnnounceInterval}) must not exceed MembershipTtl ({o.Invalidation.MembershipTtl}).");
+        }
         if (o.ShieldDiscovery.Validate() is { } sd) errors.Add($"{S}:ShieldDiscovery: {sd}.");
         if (o.ShieldDiscovery.Enabled && o.Role != NodeRole.Edge) errors.Add($"{S}:ShieldDiscovery:Enabled applies to edges only (this node is a shield).");
         if (o.ShieldDiscovery.Enabled && !o.Invalidation.Enabled) errors.Add($"{S}:ShieldDiscovery:Enabled needs {S}:Invalidation:NatsUrl (membership lives in NATS).");

@@ -70,4 +70,13 @@ internal static partial class Log
 
     [LoggerMessage(1209, LogLevel.Warning, "Shield discovery: could not read membership ({Message}); keeping the current shields.")]
     public static partial void DiscoveryFailed(ILogger logger, string message);
+
+    [LoggerMessage(1300, LogLevel.Information, "Configuration reloaded: per-host cache settings for {Hosts} host(s) are in force.")]
+    public static partial void ConfigurationReloaded(ILogger logger, int hosts);
+
+    [LoggerMessage(1301, LogLevel.Error, "Configuration change refused, the settings in force stay: {Reason}")]
+    public static partial void ConfigurationRefused(ILogger logger, string reason);
+
+    [LoggerMessage(1302, LogLevel.Warning, "Configuration: {Settings} changed, but take effect only when the node restarts.")]
+    public static partial void ConfigurationNeedsRestart(ILogger logger, string settings);
 }

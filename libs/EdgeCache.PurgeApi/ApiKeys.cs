@@ -3,8 +3,9 @@ using System.Text;
 
 namespace EdgeCache.PurgeApi;
 
-/// <summary>An authenticated key: its id and the hosts it may touch (null = every host).</summary>
-public sealed record ApiKey(string Id, HashSet<string>? Hosts)
+/// <summary>An authenticated key: its id, the hosts it may touch (null = every host) and its own rate
+/// limit where it has one.</summary>
+public sealed record ApiKey(string Id, HashSet<string>? Hosts, int? RatePerSecond = null, int? RateBurst = null)
 {
     public bool Allows(string host) => Hosts is null || Hosts.Contains(host);
 }
@@ -16,12 +17,25 @@ public sealed record ApiKey(string Id, HashSet<string>? Hosts)
 /// </summary>
 public sealed class ApiKeys
 {
-    private readonly (byte[] Hash, ApiKey Key)[] _keys;
+    private volatile (byte[] Hash, ApiKey Key)[] _keys;
 
     public ApiKeys(IEnumerable<ApiKeyOptions> keys)
     {
-        _keys = [.. keys.Select(k => (Convert.FromHexString(k.Sha256), new ApiKey(k.Id, k.Hosts.Contains("*") ? null : new HashSet<string>(k.Hosts.Select(h => h.ToLowerInvariant()), StringComparer.Ordinal))))];
+        _keys = Table(keys);
     }
+
+    /// <summary>The key ids in force.</summary>
+    public IReadOnlyList<string> Ids => [.. _keys.Select(k => k.Key.Id)];
+
+    /// <summary>Puts a new set of keys in force at once (a reload); requests being checked use one set or the other.</summary>
+    public void Replace(IEnumerable<ApiKeyOptions> keys) => _keys = Table(keys);
+
+    private static (byte[] Hash, ApiKey Key)[] Table(IEnumerable<ApiKeyOptions> keys) =>
+        [.. keys.Select(k => (Convert.FromHexString(k.Sha256), new ApiKey(
+            k.Id,
+            k.Hosts.Contains("*") ? null : new HashSet<string>(k.Hosts.Select(h => h.ToLowerInvariant()), StringComparer.Ordinal),
+            k.RatePerSecond,
+            k.RateBurst)))];
 
     /// <summary>Counts comparisons made (tests check that every key is compared on every call).</summary>
     internal long Comparisons;
@@ -39,7 +53,7 @@ public sealed class ApiKeys
         var bytes = Encoding.UTF8.GetBytes(presented.ToString());
         SHA256.HashData(bytes, hash);
         ApiKey? found = null;
-        foreach (var (h, key) in _keys)
+        foreach (var (h, key) in _keys) // one snapshot: a reload swaps the whole array
         {
             Interlocked.Increment(ref Comparisons);
             if (CryptographicOperations.FixedTimeEquals(hash, h)) found ??= key;

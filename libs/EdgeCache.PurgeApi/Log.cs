@@ -17,4 +17,10 @@ internal static partial class Log
 
     [LoggerMessage(3004, LogLevel.Information, "Purge API listening on {Address}; {Keys} key(s) configured.")]
     public static partial void Listening(ILogger logger, string address, int keys);
+
+    [LoggerMessage(3005, LogLevel.Information, "Purge keys reloaded; in force: {KeyIds}.")]
+    public static partial void KeysReloaded(ILogger logger, string keyIds);
+
+    [LoggerMessage(3006, LogLevel.Error, "Purge key change refused, the keys in force stay: {Reason}")]
+    public static partial void KeysRefused(ILogger logger, string reason);
 }

@@ -26,7 +26,7 @@ public static class PurgeApiHost
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         if (Environment.GetEnvironmentVariable(ConfigFileVariable) is { Length: > 0 } file)
         {
-            builder.Configuration.AddJsonFile(Path.GetFullPath(file), optional: false, reloadOnChange: false);
+            builder.Configuration.AddReloadableJsonFile(file);
             builder.Configuration.AddCommandLine(args);
         }
 
@@ -37,6 +37,8 @@ public static class PurgeApiHost
         services.AddSingleton(sp => new ApiKeys(sp.GetRequiredService<IOptions<PurgeApiOptions>>().Value.Keys));
         services.AddSingleton(sp => new PurgeTracker(sp.GetRequiredService<IOptions<PurgeApiOptions>>().Value));
         services.AddSingleton(sp => new InvalidationBus(sp.GetRequiredService<IOptions<PurgeApiOptions>>().Value.Nats, "purge-api"));
+        services.AddSingleton<KeyReloader>();
+        services.AddHostedService(sp => sp.GetRequiredService<KeyReloader>());
         services.AddSingleton<AckListener>();
         services.AddHostedService(sp => sp.GetRequiredService<AckListener>());
         services.AddProblemDetails();
@@ -98,11 +100,12 @@ public static class PurgeApiHost
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("EdgeCache.PurgeApi");
         if (services.GetRequiredService<ApiKeys>().Authenticate(ctx.Request.Headers.Authorization) is not { } key) return Unauthorized(ctx);
 
-        var keyOptions = options.Keys.First(k => k.Id == key.Id);
-        var limiter = limiters.GetOrAdd(key.Id, _ => new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+        var rate = key.RatePerSecond ?? options.RatePerSecond;
+        var burst = key.RateBurst ?? options.RateBurst;
+        var limiter = limiters.GetOrAdd($"{key.Id}/{rate}/{burst}", _ => new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
         {
-            TokenLimit = keyOptions.RateBurst ?? options.RateBurst,
-            TokensPerPeriod = keyOptions.RatePerSecond ?? options.RatePerSecond,
+            TokenLimit = burst,
+            TokensPerPeriod = rate,
             ReplenishmentPeriod = TimeSpan.FromSeconds(1),
             QueueLimit = 0,
             AutoReplenishment = true,
@@ -112,7 +115,7 @@ public static class PurgeApiHost
         {
             ctx.Response.Headers.RetryAfter = "1";
             Log.Refused(logger, 429, "rate limited", key.Id);
-            return Results.Problem(statusCode: 429, title: "Too many requests", detail: $"This key may make {keyOptions.RatePerSecond ?? options.RatePerSecond} requests per second (bursts of {keyOptions.RateBurst ?? options.RateBurst}).");
+            return Results.Problem(statusCode: 429, title: "Too many requests", detail: $"This key may make {rate} requests per second (bursts of {burst}).");
         }
 
         var body = await ReadBodyAsync(ctx.Request, options.MaxBodyBytes, ctx.RequestAborted).ConfigureAwait(false);

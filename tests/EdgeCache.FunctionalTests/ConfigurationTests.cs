@@ -44,6 +44,21 @@ public sealed class ConfigurationTests
         var message = await StartFailure(new() { [key] = value });
         Assert.Contains(expected, message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_lease_that_could_outlive_the_membership_entry_is_refused()
+    {
+        // Cut off from NATS, a node must stop trusting its store (Lease) before its membership entry can
+        // expire (MembershipTtl), or a purge could complete without it while it still serves the old copy.
+        var message = await StartFailure(new()
+        {
+            ["EdgeCache:Invalidation:NatsUrl"] = "nats://127.0.0.1:4222",
+            ["EdgeCache:Invalidation:Lease"] = "00:00:09",
+            ["EdgeCache:Invalidation:AnnounceInterval"] = "00:00:02",
+            ["EdgeCache:Invalidation:MembershipTtl"] = "00:00:10",
+        });
+        Assert.Contains("Lease (00:00:09) plus AnnounceInterval (00:00:02) must not exceed MembershipTtl (00:00:10)", message, StringComparison.Ordinal);
+    }
 }
 
 public sealed class UnusableDiskTests

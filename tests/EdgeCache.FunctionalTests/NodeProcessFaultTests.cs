@@ -47,7 +47,7 @@ public sealed class NodeProcessFaultTests : IAsyncLifetime, IDisposable
         $$""", "Disk": { "Directory": "{{dir}}", "BudgetBytes": 268435456, "LogMemoryBytes": 16777216, "MaxObjectBytes": 16777216, "CheckpointInterval": "00:00:00.200", "OperationTimeout": "{{operationTimeout}}" }""";
 
     private static string Nats(string url) =>
-        $$""", "Invalidation": { "NatsUrl": "{{url}}", "AnnounceInterval": "00:00:00.100", "MembershipTtl": "00:00:01", "Lease": "00:00:01", "RequestTimeout": "00:00:01", "ReconnectWait": "00:00:00.100" }""";
+        $$""", "Invalidation": { "NatsUrl": "{{url}}", "AnnounceInterval": "00:00:00.100", "MembershipTtl": "00:00:03", "Lease": "00:00:02", "RequestTimeout": "00:00:01", "ReconnectWait": "00:00:00.100" }""";
 
     private async Task<(int Status, byte[] Body, string CacheStatus)> GetAsync(NodeProcess node, string path)
     {

@@ -11,7 +11,7 @@ namespace EdgeCache.Proxy.Internal;
 /// that polls <c>/status.json</c> and draws this node's hit ratio and request rate as charts, its
 /// tier sizes, shield health as this node sees it, and the purges it applied.
 /// </summary>
-internal sealed class StatusPage(CacheEngine engine, IProxyStateLookup proxyState, TimeProvider time, EdgeCache.Proxy.Invalidation.InvalidationService invalidation, EdgeCache.Proxy.Invalidation.ShieldDiscovery discovery) : IDisposable
+internal sealed class StatusPage(CacheEngine engine, IProxyStateLookup proxyState, TimeProvider time, EdgeCache.Proxy.Invalidation.InvalidationService invalidation, EdgeCache.Proxy.Invalidation.ShieldDiscovery discovery, ConfigurationReloader reloader) : IDisposable
 {
     private const int Capacity = 600;
     private readonly object _gate = new();
@@ -61,6 +61,7 @@ internal sealed class StatusPage(CacheEngine engine, IProxyStateLookup proxyStat
                 budget = engine.Options.Disk.Enabled ? engine.Options.Disk.BudgetBytes : 0,
             },
             discovery = discovery.Source,
+            configuration = new { reloads = reloader.Applied, refused = reloader.Refused, lastRefusal = reloader.LastRefusal },
             upstreams = proxyState.GetClusters().SelectMany(c => c.DestinationsState.AllDestinations.Select(d => new
             {
                 cluster = c.ClusterId,

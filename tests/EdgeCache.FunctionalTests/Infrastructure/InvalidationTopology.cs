@@ -15,7 +15,7 @@ namespace EdgeCache.FunctionalTests.Infrastructure;
 /// <summary>
 /// The local CDN with invalidation: a real nats-server with JetStream, the purge API, two shields
 /// and two edges with disk tiers. edge-2 reaches NATS through a <see cref="TcpProxy"/> so a test can
-/// cut it off alone. Intervals are sub-second: announce 100 ms, membership 1 s, lease 1 s.
+/// cut it off alone. Intervals are sub-second: announce 100 ms, membership 3 s, lease 2 s (a lease must end before a membership entry can expire).
 /// </summary>
 public sealed class InvalidationTopology : Topology
 {
@@ -57,7 +57,7 @@ public sealed class InvalidationTopology : Topology
     {
         ["PurgeApi:Listen"] = "http://127.0.0.1:0",
         ["PurgeApi:Nats:NatsUrl"] = natsUrl,
-        ["PurgeApi:Nats:MembershipTtl"] = "00:00:01",
+        ["PurgeApi:Nats:MembershipTtl"] = "00:00:03",
         ["PurgeApi:Nats:AnnounceInterval"] = "00:00:00.100",
         ["PurgeApi:Nats:RequestTimeout"] = "00:00:01",
         ["PurgeApi:Nats:ReconnectWait"] = "00:00:00.100",
@@ -84,8 +84,8 @@ public sealed class InvalidationTopology : Topology
     {
         c["EdgeCache:Invalidation:NatsUrl"] = natsUrl;
         c["EdgeCache:Invalidation:AnnounceInterval"] = "00:00:00.100";
-        c["EdgeCache:Invalidation:MembershipTtl"] = "00:00:01";
-        c["EdgeCache:Invalidation:Lease"] = "00:00:01";
+        c["EdgeCache:Invalidation:MembershipTtl"] = "00:00:03";
+        c["EdgeCache:Invalidation:Lease"] = "00:00:02";
         c["EdgeCache:Invalidation:RequestTimeout"] = "00:00:01";
         c["EdgeCache:Invalidation:ReconnectWait"] = "00:00:00.100";
         c["EdgeCache:Disk:Directory"] = diskDirectory;
