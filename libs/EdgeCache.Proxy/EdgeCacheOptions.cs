@@ -122,6 +122,11 @@ public sealed class ListenSettings
 
     public string? CertificatePassword { get; set; }
 
+    /// <summary>Response bytes Kestrel buffers per connection before a write waits for the socket.
+    /// Kestrel's default is 64 KiB, which splits every larger hit into several waits; objects up to
+    /// this size go out in one write. Default 1 MiB (0 = Kestrel's default).</summary>
+    public long ResponseBufferBytes { get; set; } = 1024 * 1024;
+
     /// <summary>The traffic URL this node announces in membership, for edges that discover shields
     /// (e.g. <c>http://shield-0.shields:8080</c>). Default: the first traffic endpoint as bound, with
     /// the machine name when it binds every interface.</summary>

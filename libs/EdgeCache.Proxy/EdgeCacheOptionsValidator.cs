@@ -46,6 +46,7 @@ public sealed class EdgeCacheOptionsValidator : IValidateOptions<EdgeCacheOption
         }
 
         if (o.Disk.Validate() is { } disk) errors.Add($"{S}:Disk: {disk}.");
+        if (o.Listen.ResponseBufferBytes < 0) errors.Add($"{S}:Listen:ResponseBufferBytes must not be negative.");
         if (o.Listen.Traffic.Length == 0) errors.Add($"{S}:Listen:Traffic must name at least one URL.");
         foreach (var url in o.Listen.Traffic.Concat(o.Listen.Http2Cleartext).Append(o.Listen.Admin).Where(u => !string.IsNullOrEmpty(u)))
         {

@@ -37,7 +37,26 @@ public sealed class BadInputTests(Topology cdn)
         var split = response.IndexOf("\r\n\r\n", StringComparison.Ordinal);
         var head = response[..split].Split("\r\n");
         var cacheStatus = string.Join(", ", head.Where(h => h.StartsWith("Cache-Status:", StringComparison.OrdinalIgnoreCase)).Select(h => h[13..].Trim()));
-        return (head[0], cacheStatus, response[(split + 4)..]);
+        var body = response[(split + 4)..];
+        var chunked = head.Any(h => h.StartsWith("Transfer-Encoding:", StringComparison.OrdinalIgnoreCase) && h.Contains("chunked", StringComparison.OrdinalIgnoreCase));
+        return (head[0], cacheStatus, chunked ? Dechunk(body) : body);
+    }
+
+    /// <summary>Decodes a chunked body (RFC 9112 §7.1): hex size line, data, CRLF, until a zero size.</summary>
+    private static string Dechunk(string chunked)
+    {
+        var sb = new StringBuilder();
+        var i = 0;
+        while (i < chunked.Length)
+        {
+            var eol = chunked.IndexOf("\r\n", i, StringComparison.Ordinal);
+            var size = Convert.ToInt32(chunked[i..eol].Split(';')[0].Trim(), 16);
+            if (size == 0) break;
+            sb.Append(chunked, eol + 2, size);
+            i = eol + 2 + size + 2;
+        }
+
+        return sb.ToString();
     }
 
     private static bool EdgeHit(string cacheStatus) => cacheStatus[cacheStatus.LastIndexOf("EdgeCache-Edge", StringComparison.Ordinal)..].StartsWith("EdgeCache-Edge; hit", StringComparison.Ordinal);

@@ -21,7 +21,7 @@ public sealed class NatsServer : IAsyncDisposable
 
     public static async Task<NatsServer> StartAsync()
     {
-        var server = new NatsServer(FreePort());
+        var server = new NatsServer(NodeProcess.FreePort());
         await server.StartAgainAsync();
         return server;
     }
@@ -71,13 +71,6 @@ public sealed class NatsServer : IAsyncDisposable
         await p.WaitForExitAsync();
         p.Dispose();
         _process = null;
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
     public async ValueTask DisposeAsync()

@@ -50,11 +50,33 @@ public sealed class NodeProcess : IAsyncDisposable
 
     private static string Dll(string key) => typeof(NodeProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == key).Value!;
 
+    private static readonly HashSet<int> HandedOut = [];
+
+    /// <summary>
+    /// A free loopback port for a process started later (it cannot bind port 0 and tell us). Taken below
+    /// the kernel's ephemeral range (32768 and up on Linux), where the port-0 binds of every other test
+    /// host and client socket land, so one of those cannot grab it between this check and the bind.
+    /// </summary>
     public static int FreePort()
     {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
+        lock (HandedOut)
+        {
+            while (true)
+            {
+                var port = Random.Shared.Next(20_000, 32_000);
+                if (!HandedOut.Add(port)) continue;
+                try
+                {
+                    using var l = new TcpListener(IPAddress.Loopback, port);
+                    l.Start();
+                    return port;
+                }
+                catch (SocketException)
+                {
+                    // In use: try another.
+                }
+            }
+        }
     }
 
     /// <summary>Starts the process and waits until its admin /readyz answers 200.</summary>
