@@ -28,7 +28,20 @@ public sealed class ShieldProcessFaultTests : IAsyncLifetime, IDisposable
     public async Task InitializeAsync()
     {
         _origin = await TestOrigin.StartAsync(TimeProvider.System);
-        for (var i = 0; i < 2; i++) await StartShieldAsync(i);
+        try
+        {
+            for (var i = 0; i < 2; i++) await StartShieldAsync(i);
+        }
+        catch
+        {
+            // xunit does not dispose a class whose InitializeAsync failed: kill what started, or it outlives the run.
+            foreach (var p in _shields)
+            {
+                if (p is not null) await p.DisposeAsync();
+            }
+
+            throw;
+        }
         var config = new Dictionary<string, string?>
         {
             ["EdgeCache:NodeId"] = "edge-1",
