@@ -41,7 +41,7 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, IDestinationHealt
             var destination = Pick(target, failed, request);
             if (destination is null) break;
             var response = new UpstreamResponse();
-            response.Cancellation.CancelAfter(target.HostPolicy.TransferTimeout);
+            response.StartDeadline(target.HostPolicy.TransferTimeout);
             using var link = cancellationToken.Register(static r => ((UpstreamResponse)r!).Abort(), response);
             var ctx = CaptureContext.Create(request, response, response.Cancellation.Token);
             var transformer = new FetchTransformer(engine, request, response, validate, dropClientNoCache, background, noCache);
@@ -54,6 +54,7 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, IDestinationHealt
             }
 
             var error = await send.ConfigureAwait(false);
+            response.StopDeadline();
             response.Error = error == ForwarderError.None ? ForwarderError.ResponseHeaders : error;
             last = response;
             if (!IsRetryable(error) || cancellationToken.IsCancellationRequested) return response;
@@ -138,6 +139,10 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, IDestinationHealt
         {
             Log.BodyFailed(logger, ex);
             response.Body.Fail(ex);
+        }
+        finally
+        {
+            response.StopDeadline();
         }
     }
 
