@@ -40,9 +40,6 @@ public sealed class ReloadableJsonFileProvider : JsonConfigurationProvider
     /// <summary>Raised (file path, reason) when a change to the file could not be loaded and the last good contents stay.</summary>
     public event Action<string, string>? Refused;
 
-    /// <summary>Changes that could not be loaded, since start.</summary>
-    public int RefusedCount { get; private set; }
-
     /// <summary>The base provider must not watch the file itself: its reload empties the configuration on failure.</summary>
     private static ReloadableJsonFileSource Detach(ReloadableJsonFileSource source, out bool watch)
     {
@@ -76,7 +73,6 @@ public sealed class ReloadableJsonFileProvider : JsonConfigurationProvider
 
         if (problem is not null)
         {
-            RefusedCount++;
             Refused?.Invoke(file?.PhysicalPath ?? path, problem);
             return;
         }
@@ -88,6 +84,39 @@ public sealed class ReloadableJsonFileProvider : JsonConfigurationProvider
     {
         if (disposing) _watch?.Dispose();
         base.Dispose(disposing);
+    }
+}
+
+/// <summary>
+/// Follows a configuration's changes for a consumer that validates and applies them: calls
+/// <c>reload</c> on every change, and <c>refused</c> when a watched file could not be read (its last
+/// good contents stay). Dispose to stop.
+/// </summary>
+public sealed class ConfigurationWatch : IDisposable
+{
+    private readonly List<ReloadableJsonFileProvider> _files = [];
+    private readonly Action<string, string> _onFileRefused;
+    private readonly IDisposable _change;
+
+    public ConfigurationWatch(IConfiguration configuration, Action reload, Action<string> refused)
+    {
+        _onFileRefused = (path, reason) => refused($"{path} could not be read ({reason}); its last good contents stay in force");
+        if (configuration is IConfigurationRoot root)
+        {
+            foreach (var file in root.Providers.OfType<ReloadableJsonFileProvider>())
+            {
+                file.Refused += _onFileRefused;
+                _files.Add(file);
+            }
+        }
+
+        _change = ChangeToken.OnChange(configuration.GetReloadToken, reload);
+    }
+
+    public void Dispose()
+    {
+        _change.Dispose();
+        foreach (var file in _files) file.Refused -= _onFileRefused;
     }
 }
 

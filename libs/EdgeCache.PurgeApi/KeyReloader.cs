@@ -14,8 +14,7 @@ namespace EdgeCache.PurgeApi;
 /// </summary>
 public sealed class KeyReloader(IConfiguration configuration, ApiKeys keys, ILogger<KeyReloader> logger) : IHostedService, IDisposable
 {
-    private readonly List<ReloadableJsonFileProvider> _files = [];
-    private IDisposable? _change;
+    private ConfigurationWatch? _watch;
     private int _refused;
 
     /// <summary>Changes refused since start (invalid settings, or a file that could not be read).</summary>
@@ -23,20 +22,9 @@ public sealed class KeyReloader(IConfiguration configuration, ApiKeys keys, ILog
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        if (configuration is IConfigurationRoot root)
-        {
-            foreach (var file in root.Providers.OfType<ReloadableJsonFileProvider>())
-            {
-                file.Refused += OnFileRefused;
-                _files.Add(file);
-            }
-        }
-
-        _change = ChangeToken.OnChange(configuration.GetReloadToken, Reload);
+        _watch = new ConfigurationWatch(configuration, Reload, Refuse);
         return Task.CompletedTask;
     }
-
-    private void OnFileRefused(string path, string reason) => Refuse($"{path} could not be read ({reason})");
 
     private void Refuse(string why)
     {
@@ -72,9 +60,5 @@ public sealed class KeyReloader(IConfiguration configuration, ApiKeys keys, ILog
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public void Dispose()
-    {
-        _change?.Dispose();
-        foreach (var file in _files) file.Refused -= OnFileRefused;
-    }
+    public void Dispose() => _watch?.Dispose();
 }

@@ -53,15 +53,6 @@ public sealed class ConfigurationReloadTests : IAsyncLifetime, IDisposable
     private async Task<JsonElement> ReloadStateAsync(Uri admin) =>
         JsonDocument.Parse(await _client.GetStringAsync(new Uri(admin, "/status.json"))).RootElement.GetProperty("configuration").Clone();
 
-    private static async Task WaitAsync(Func<Task<bool>> condition, string because)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("Condition not met in time: " + because);
-            await Task.Delay(25);
-        }
-    }
 
     [Fact]
     public async Task Routes_and_host_settings_reload_without_a_restart_and_an_invalid_change_is_refused()
@@ -97,28 +88,28 @@ public sealed class ConfigurationReloadTests : IAsyncLifetime, IDisposable
 
         // 1. A new site, with its own cache settings: served as soon as the file changes.
         await File.WriteAllTextAsync(file, NodeFile(["www.example.com", "new.example.com"], "\"new.example.com\": { \"IgnoreQueryParameters\": [ \"utm_*\" ] }"));
-        await WaitAsync(async () => (await GetAsync(traffic, "new.example.com", "/r/page")).Status == HttpStatusCode.OK, "the new route is served");
-        await WaitAsync(async () => (await ReloadStateAsync(admin)).GetProperty("reloads").GetInt32() >= 1, "the host settings are reloaded");
+        await Topology.WaitUntilAsync(async () => (await GetAsync(traffic, "new.example.com", "/r/page")).Status == HttpStatusCode.OK, "the new route is served");
+        await Topology.WaitUntilAsync(async () => (await ReloadStateAsync(admin)).GetProperty("reloads").GetInt32() >= 1, "the host settings are reloaded");
         await GetAsync(traffic, "new.example.com", "/r/page?utm_source=a");
         Assert.StartsWith("EdgeCache-Shield; hit", (await GetAsync(traffic, "new.example.com", "/r/page?utm_source=b")).CacheStatus, StringComparison.Ordinal);
 
         // 2. An invalid setting: refused, named, and the settings in force stay.
         var refusedBefore = (await ReloadStateAsync(admin)).GetProperty("refused").GetInt32();
         await File.WriteAllTextAsync(file, NodeFile(["www.example.com", "new.example.com"], "\"new.example.com\": { \"IgnoreQueryParameters\": [ \"utm_*\" ], \"ResponseTimeout\": \"-00:00:01\" }"));
-        await WaitAsync(async () => (await ReloadStateAsync(admin)).GetProperty("refused").GetInt32() > refusedBefore, "the invalid change is refused");
+        await Topology.WaitUntilAsync(async () => (await ReloadStateAsync(admin)).GetProperty("refused").GetInt32() > refusedBefore, "the invalid change is refused");
         Assert.Contains("ResponseTimeout", (await ReloadStateAsync(admin)).GetProperty("lastRefusal").GetString(), StringComparison.Ordinal);
         Assert.StartsWith("EdgeCache-Shield; hit", (await GetAsync(traffic, "new.example.com", "/r/page?utm_source=c")).CacheStatus, StringComparison.Ordinal);
 
         // 3. A file that is not JSON (a half-written save): the last good contents stay; nothing is dropped.
         refusedBefore = (await ReloadStateAsync(admin)).GetProperty("refused").GetInt32();
         await File.WriteAllTextAsync(file, "{ \"EdgeCache\": { \"NodeId\": ");
-        await WaitAsync(async () => (await ReloadStateAsync(admin)).GetProperty("refused").GetInt32() > refusedBefore, "the unreadable file is refused");
+        await Topology.WaitUntilAsync(async () => (await ReloadStateAsync(admin)).GetProperty("refused").GetInt32() > refusedBefore, "the unreadable file is refused");
         Assert.Equal(HttpStatusCode.OK, (await GetAsync(traffic, "new.example.com", "/r/page")).Status);
 
         // 4. A route YARP cannot parse (its path pattern is cut short): YARP refuses the new routes and keeps
         //    those in force, so new.example.com, which the broken version drops, is still served.
         await File.WriteAllTextAsync(file, NodeFile(["www.example.com"], "", pathPattern: "{**catch-all"));
-        await WaitAsync(async () => (await ReloadStateAsync(admin)).GetProperty("reloads").GetInt32() >= 2, "the file is read again");
+        await Topology.WaitUntilAsync(async () => (await ReloadStateAsync(admin)).GetProperty("reloads").GetInt32() >= 2, "the file is read again");
         Assert.Equal(HttpStatusCode.OK, (await GetAsync(traffic, "new.example.com", "/r/page")).Status);
         Assert.Equal(HttpStatusCode.OK, (await GetAsync(traffic, "www.example.com", "/r/hot")).Status);
 
@@ -165,20 +156,20 @@ public sealed class ConfigurationReloadTests : IAsyncLifetime, IDisposable
 
         // Rotation, step 1: both keys in force.
         await File.WriteAllTextAsync(file, Api(("old", ApiKeys.Hash("old-key")), ("new", ApiKeys.Hash("new-key"))));
-        await WaitAsync(async () => await Status("new-key") == 400, "the new key is accepted");
+        await Topology.WaitUntilAsync(async () => await Status("new-key") == 400, "the new key is accepted");
         Assert.Equal(400, await Status("old-key"));
 
         // An invalid change (a hash that is not one) is refused whole: the keys in force stay.
         var reloader = api.Services.GetRequiredService<KeyReloader>();
         var refused = reloader.Refused;
         await File.WriteAllTextAsync(file, Api(("new", ApiKeys.Hash("new-key")), ("bad", "not-a-hash")));
-        await WaitAsync(() => Task.FromResult(reloader.Refused > refused), "the invalid change is refused");
+        await Topology.WaitUntilAsync(() => Task.FromResult(reloader.Refused > refused), "the invalid change is refused");
         Assert.Equal(400, await Status("old-key"));
         Assert.Equal(400, await Status("new-key"));
 
         // Rotation, step 2: the old key is removed.
         await File.WriteAllTextAsync(file, Api(("new", ApiKeys.Hash("new-key"))));
-        await WaitAsync(async () => await Status("old-key") == 401, "the old key is refused");
+        await Topology.WaitUntilAsync(async () => await Status("old-key") == 401, "the old key is refused");
         Assert.Equal(400, await Status("new-key"));
         await api.StopAsync();
     }

@@ -94,7 +94,7 @@ public sealed class NodeProcessFaultTests : IAsyncLifetime, IDisposable
 
             // Disk writes run behind responses (and are dropped when too many are queued): wait for this one.
             var written = (i + 1) * 1024L * 1024;
-            await WaitAsync(async () => await DiskLogBytesAsync(edge) >= written, $"object {i} reaches the disk log");
+            await Topology.WaitUntilAsync(async () => await DiskLogBytesAsync(edge) >= written, $"object {i} reaches the disk log");
         }
 
         await edge.StopAsync();
@@ -175,7 +175,7 @@ public sealed class NodeProcessFaultTests : IAsyncLifetime, IDisposable
             }
         }
 
-        await WaitAsync(async () => (await ReadyAsync(edge)).Contains("disk: failing", StringComparison.Ordinal), "the node reports its disk failing");
+        await Topology.WaitUntilAsync(async () => (await ReadyAsync(edge)).Contains("disk: failing", StringComparison.Ordinal), "the node reports its disk failing");
         var ready = await ReadyAsync(edge);
         Assert.StartsWith("ready", ready, StringComparison.Ordinal); // still ready: it serves as a pass-through
         var metrics = await _client.GetStringAsync(new Uri(edge.AdminUri, "/metrics"));
@@ -219,8 +219,8 @@ public sealed class NodeProcessFaultTests : IAsyncLifetime, IDisposable
         await shield.StartAsync(_client);
         var edge = await NodeAsync(NodeProcess.EdgeDll, "edge-p", Nats(link.Url), $$"""  "shield-p": { "Address": "{{shield.TrafficUri}}" } """);
         await edge.StartAsync(_client);
-        await WaitAsync(async () => (await StatusAsync(edge)).GetProperty("current").GetBoolean(), "the edge is current");
-        await WaitAsync(async () => (await StatusAsync(shield)).GetProperty("current").GetBoolean(), "the shield is current");
+        await Topology.WaitUntilAsync(async () => (await StatusAsync(edge)).GetProperty("current").GetBoolean(), "the edge is current");
+        await Topology.WaitUntilAsync(async () => (await StatusAsync(shield)).GetProperty("current").GetBoolean(), "the shield is current");
 
         async Task<string> Body(string path) => Encoding.UTF8.GetString((await GetAsync(edge, path)).Body);
         Assert.Equal("v1", await Body("/f/a"));
@@ -248,20 +248,20 @@ public sealed class NodeProcessFaultTests : IAsyncLifetime, IDisposable
 
         // NATS goes away: nodes stay up and ready (degraded); a purge is refused, not lost.
         await nats.StopAsync();
-        await WaitAsync(async () => (await ReadyAsync(edge)).Contains("degraded", StringComparison.Ordinal), "the edge says it is degraded");
+        await Topology.WaitUntilAsync(async () => (await ReadyAsync(edge)).Contains("degraded", StringComparison.Ordinal), "the edge says it is degraded");
         var (refused, _) = await PurgeAsync(apiUri, "{\"urls\":[\"http://www.example.com/f/a\"]}");
         Assert.Equal(503, refused);
 
         // NATS returns: both nodes catch up and are current again.
         await nats.StartAgainAsync();
-        await WaitAsync(async () => (await StatusAsync(edge)).GetProperty("current").GetBoolean() && !(await ReadyAsync(edge)).Contains("degraded", StringComparison.Ordinal), "the edge is current again");
-        await WaitAsync(async () => (await StatusAsync(shield)).GetProperty("current").GetBoolean(), "the shield is current again");
+        await Topology.WaitUntilAsync(async () => (await StatusAsync(edge)).GetProperty("current").GetBoolean() && !(await ReadyAsync(edge)).Contains("degraded", StringComparison.Ordinal), "the edge is current again");
+        await Topology.WaitUntilAsync(async () => (await StatusAsync(shield)).GetProperty("current").GetBoolean(), "the shield is current again");
 
         // Now only the edge is cut off; the publisher changes /f/a and purges it while the edge cannot hear.
         link.Cut();
-        await WaitAsync(async () => !(await StatusAsync(edge)).GetProperty("current").GetBoolean(), "the cut-off edge's lease runs out");
+        await Topology.WaitUntilAsync(async () => !(await StatusAsync(edge)).GetProperty("current").GetBoolean(), "the cut-off edge's lease runs out");
         var bus = api.Services.GetRequiredService<EdgeCache.Nats.InvalidationBus>();
-        await WaitAsync(async () => (await bus.LiveNodesAsync(CancellationToken.None)).All(n => n.Node != "edge-p"), "the cut-off edge's membership entry expires");
+        await Topology.WaitUntilAsync(async () => (await bus.LiveNodesAsync(CancellationToken.None)).All(n => n.Node != "edge-p"), "the cut-off edge's membership entry expires");
         Interlocked.Increment(ref version);
         var (status, result) = await PurgeAsync(apiUri, "{\"urls\":[\"http://www.example.com/f/a\"],\"wait\":true,\"timeoutMs\":10000}");
         Assert.Equal(200, status);
@@ -272,7 +272,7 @@ public sealed class NodeProcessFaultTests : IAsyncLifetime, IDisposable
 
         // The edge returns and applies the purge it missed, from the stream.
         link.Restore();
-        await WaitAsync(async () => (await StatusAsync(edge)) is var s && s.GetProperty("current").GetBoolean() && s.GetProperty("appliedSeq").GetUInt64() >= seq, "the edge applies the missed purge");
+        await Topology.WaitUntilAsync(async () => (await StatusAsync(edge)) is var s && s.GetProperty("current").GetBoolean() && s.GetProperty("appliedSeq").GetUInt64() >= seq, "the edge applies the missed purge");
         Assert.Equal("v2", await Body("/f/a"));
         Assert.Contains("EdgeCache-Edge; hit", (await GetAsync(edge, "/f/a")).CacheStatus, StringComparison.Ordinal);
 
@@ -314,23 +314,6 @@ public sealed class NodeProcessFaultTests : IAsyncLifetime, IDisposable
         return ((int)r.StatusCode, text.StartsWith('{') ? JsonDocument.Parse(text).RootElement.Clone() : default);
     }
 
-    private static async Task WaitAsync(Func<Task<bool>> condition, string because)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (true)
-        {
-            try
-            {
-                if (await condition()) return;
-            }
-            catch (HttpRequestException)
-            {
-            }
-
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("Condition not met in time: " + because);
-            await Task.Delay(25);
-        }
-    }
 
     public async Task DisposeAsync()
     {

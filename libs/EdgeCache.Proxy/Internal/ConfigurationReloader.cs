@@ -18,8 +18,7 @@ namespace EdgeCache.Proxy.Internal;
 internal sealed class ConfigurationReloader(IConfiguration configuration, CacheEngine engine, ILogger<ConfigurationReloader> logger) : IHostedService, IDisposable
 {
     private static readonly JsonSerializerOptions Compare = new() { WriteIndented = false };
-    private readonly List<ReloadableJsonFileProvider> _files = [];
-    private IDisposable? _change;
+    private ConfigurationWatch? _watch;
     private int _applied;
     private int _refused;
 
@@ -34,20 +33,9 @@ internal sealed class ConfigurationReloader(IConfiguration configuration, CacheE
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        if (configuration is IConfigurationRoot root)
-        {
-            foreach (var file in root.Providers.OfType<ReloadableJsonFileProvider>())
-            {
-                file.Refused += OnFileRefused;
-                _files.Add(file);
-            }
-        }
-
-        _change = ChangeToken.OnChange(configuration.GetReloadToken, Reload);
+        _watch = new ConfigurationWatch(configuration, Reload, Refuse);
         return Task.CompletedTask;
     }
-
-    private void OnFileRefused(string path, string reason) => Refuse($"{path} could not be read ({reason}); the last good contents stay in force");
 
     private void Reload()
     {
@@ -102,9 +90,5 @@ internal sealed class ConfigurationReloader(IConfiguration configuration, CacheE
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public void Dispose()
-    {
-        _change?.Dispose();
-        foreach (var file in _files) file.Refused -= OnFileRefused;
-    }
+    public void Dispose() => _watch?.Dispose();
 }

@@ -30,9 +30,6 @@ public sealed class ShieldDiscovery(CacheEngine engine, InvalidationService inva
     /// <summary>"nats" while membership supplies the shield cluster, "static" otherwise (or "off").</summary>
     public string Source => !_options.Enabled ? "off" : _discovered is null ? "static" : "nats";
 
-    /// <summary>The discovered shields by id (empty while static configuration applies).</summary>
-    public IReadOnlyDictionary<string, DestinationConfig> Discovered => _discovered ?? new Dictionary<string, DestinationConfig>();
-
     public IProxyConfig GetConfig() => new SignalOnly(new CancellationChangeToken(Volatile.Read(ref _change).Token));
 
     public ValueTask<ClusterConfig> ConfigureClusterAsync(ClusterConfig cluster, CancellationToken cancel) =>

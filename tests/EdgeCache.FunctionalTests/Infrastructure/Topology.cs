@@ -164,6 +164,26 @@ public class Topology : IAsyncLifetime
         }
     }
 
+    /// <summary>Polls an asynchronous <paramref name="condition"/> (an HTTP probe, say; a refused connection
+    /// counts as not yet) until it holds or the deadline passes.</summary>
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, string because, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
+        while (true)
+        {
+            try
+            {
+                if (await condition()) return;
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("Condition not met in time: " + because);
+            await Task.Delay(25);
+        }
+    }
+
     public virtual async Task DisposeAsync()
     {
         foreach (var app in Edges.Concat(Shields))
