@@ -63,6 +63,10 @@ public sealed class CachedResponse
     /// <summary>The newest rule sequence this copy has been checked against (a hint, set on lookup).</summary>
     internal ulong CheckedSeq;
 
+    /// <summary>The serving layer's encoded response head for this copy (it depends only on the copy and
+    /// the node), built on the first fast hit. Copies made by rules start without one.</summary>
+    internal object? EncodedHead;
+
     /// <summary>True when rules newer than this copy's last check exist.</summary>
     public bool NeedsRuleCheck(InvalidationRules rules) => Math.Max(StoredSeq, Volatile.Read(ref CheckedSeq)) < rules.MaxSeq;
 

@@ -57,6 +57,16 @@ public sealed class MemoryTier
         return null;
     }
 
+    /// <summary>The stored response of <paramref name="primaryKey"/> when it is the key's only variant
+    /// and has no Vary, so it answers every request for the URL; else null. The fast hit path uses
+    /// this: it does not build request header collections to match Vary.</summary>
+    public CachedResponse? GetUnvaried(string primaryKey)
+    {
+        if (!_nodes.TryGetValue(primaryKey, out var node) || node.Variants is not [var only] || only.VaryNames.Length != 0) return null;
+        node.Referenced = true;
+        return only;
+    }
+
     /// <summary>Stores a complete response, replacing the variant with the same secondary key.</summary>
     public bool Set(string primaryKey, CachedResponse response)
     {

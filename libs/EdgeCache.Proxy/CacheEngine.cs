@@ -86,6 +86,17 @@ public sealed class CacheEngine : IAsyncDisposable
     private long _hits;
 
     /// <summary>Requests counted by outcome since start, and how many of them were hits.</summary>
+    private long _fastHits;
+
+    /// <summary>Memory hits answered by the fast hit path (also counted in <see cref="RequestTotals"/>).</summary>
+    public long FastHits => Interlocked.Read(ref _fastHits);
+
+    internal void CountFastHit()
+    {
+        Interlocked.Increment(ref _fastHits);
+        CountRequest("hit", "memory");
+    }
+
     public (long Requests, long Hits) RequestTotals => (Interlocked.Read(ref _requests), Interlocked.Read(ref _hits));
 
     /// <summary>Counts one request by its cache outcome (hit, stale, revalidated, miss, pass, error).</summary>

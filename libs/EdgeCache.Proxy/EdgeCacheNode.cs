@@ -66,6 +66,8 @@ public static class EdgeCacheNode
         services.AddSingleton<UpstreamClient>();
         services.AddSingleton<NodeEndpoints>();
         services.AddSingleton<StatusPage>();
+        services.AddSingleton<TrafficRecorder>();
+        services.AddSingleton<RoutedHosts>();
         services.AddSingleton<Invalidation.InvalidationService>();
         services.AddHostedService(sp => sp.GetRequiredService<Invalidation.InvalidationService>());
         services.AddSingleton<ILoadBalancingPolicy, ConsistentHashLoadBalancingPolicy>();
@@ -92,24 +94,25 @@ public static class EdgeCacheNode
             kestrel.AddServerHeader = false;
             if (listen.ResponseBufferBytes > 0) kestrel.Limits.MaxResponseBufferSize = listen.ResponseBufferBytes;
             var endpoints = kestrel.ApplicationServices.GetRequiredService<NodeEndpoints>();
+            var fast = listen.FastHits ? new FastHits(kestrel.ApplicationServices, () => kestrel.Limits.KeepAliveTimeout) : null;
             foreach (var url in listen.Traffic)
             {
-                Listen(kestrel, url, listen, admin: false, h2c: false, endpoints);
+                Listen(kestrel, url, listen, admin: false, h2c: false, endpoints, fast);
             }
 
             foreach (var url in listen.Http2Cleartext)
             {
-                Listen(kestrel, url, listen, admin: false, h2c: true, endpoints);
+                Listen(kestrel, url, listen, admin: false, h2c: true, endpoints, null);
             }
 
             if (!string.IsNullOrEmpty(listen.Admin))
             {
-                Listen(kestrel, listen.Admin, listen, admin: true, h2c: false, endpoints);
+                Listen(kestrel, listen.Admin, listen, admin: true, h2c: false, endpoints, null);
             }
         });
     }
 
-    private static void Listen(KestrelServerOptions kestrel, string url, ListenSettings settings, bool admin, bool h2c, NodeEndpoints endpoints)
+    private static void Listen(KestrelServerOptions kestrel, string url, ListenSettings settings, bool admin, bool h2c, NodeEndpoints endpoints, FastHits? fast)
     {
         // Invalid URLs are reported by EdgeCacheOptionsValidator, which names the setting.
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")) return;
@@ -135,6 +138,8 @@ public static class EdgeCacheNode
             }
             else
             {
+                // Plain HTTP/1.1 only: TLS and HTTP/2 always take Kestrel's full path.
+                if (fast is not null && !h2c && uri.Scheme == "http") lo.Use(fast.Wrap);
                 endpoints.Traffic.Add(lo);
             }
         });
@@ -159,6 +164,9 @@ public static class EdgeCacheNode
         app.UseRouting();
         app.UseMiddleware<CacheLookupMiddleware>();
         app.MapReverseProxy(pipeline => pipeline.UseMiddleware<CacheForwarderMiddleware>());
+        app.Services.GetRequiredService<RoutedHosts>().Track(
+            new Microsoft.AspNetCore.Routing.CompositeEndpointDataSource(((Microsoft.AspNetCore.Routing.IEndpointRouteBuilder)app).DataSources),
+            app.Services.GetRequiredService<Yarp.ReverseProxy.IProxyStateLookup>());
 
         lifetime.ApplicationStarted.Register(() =>
         {

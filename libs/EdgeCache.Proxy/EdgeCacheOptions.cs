@@ -127,6 +127,11 @@ public sealed class ListenSettings
     /// this size go out in one write. Default 1 MiB (0 = Kestrel's default).</summary>
     public long ResponseBufferBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>Answer plain HTTP/1.1 memory hits on the traffic endpoints without ASP.NET Core's HTTP
+    /// layer, straight from memory to the socket (see docs). Misses and anything unusual take the full
+    /// path, and the connection stays there. Default true; false sends every request through the full path.</summary>
+    public bool FastHits { get; set; } = true;
+
     /// <summary>The traffic URL this node announces in membership, for edges that discover shields
     /// (e.g. <c>http://shield-0.shields:8080</c>). Default: the first traffic endpoint as bound, with
     /// the machine name when it binds every interface.</summary>

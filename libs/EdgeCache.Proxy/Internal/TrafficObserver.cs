@@ -8,37 +8,17 @@ using Microsoft.Extensions.Logging;
 namespace EdgeCache.Proxy.Internal;
 
 /// <summary>
-/// Wraps every traffic request: per-host (per-publisher) request, hit and byte counts, with at
-/// most <see cref="EdgeCacheOptions.MetricsHostLimit"/> hosts getting their own series (the rest
-/// count as "other"), and the optional access log. Query strings are logged only at Debug.
+/// Wraps every traffic request that goes through the ASP.NET Core pipeline and hands what it saw to
+/// <see cref="TrafficRecorder"/> (the fast hit path records its hits there directly).
 /// </summary>
-internal sealed class TrafficObserver
+internal sealed class TrafficObserver(RequestDelegate next, TrafficRecorder recorder)
 {
-    private readonly RequestDelegate _next;
-    private readonly CacheEngine _engine;
-    private readonly ILogger _accessLog;
-    private readonly Counter<long> _hostRequests;
-    private readonly Counter<long> _hostBytes;
-    private readonly ConcurrentDictionary<string, string> _hosts = new(StringComparer.OrdinalIgnoreCase);
-    private readonly string _hitMarker;
-
-    public TrafficObserver(RequestDelegate next, CacheEngine engine, ILoggerFactory loggers, IMeterFactory meters)
-    {
-        _next = next;
-        _engine = engine;
-        _accessLog = loggers.CreateLogger("EdgeCache.AccessLog");
-        var meter = meters.Create(CacheMetrics.MeterName);
-        _hostRequests = meter.CreateCounter<long>("edgecache.host.requests", "{request}", "Requests per host, hit or not; hosts beyond EdgeCache:MetricsHostLimit count as \"other\".");
-        _hostBytes = meter.CreateCounter<long>("edgecache.host.response.size", "By", "Response body bytes per host (responses with a known length).");
-        _hitMarker = engine.Options.CacheName + "; hit";
-    }
-
     public async Task InvokeAsync(HttpContext ctx)
     {
         var started = Stopwatch.GetTimestamp();
         try
         {
-            await _next(ctx).ConfigureAwait(false);
+            await next(ctx).ConfigureAwait(false);
         }
         finally
         {
@@ -50,27 +30,69 @@ internal sealed class TrafficObserver
     {
         var status = ctx.Response.Headers[HeaderRules.CacheStatus];
         var entry = status.Count > 0 ? status[^1] ?? "" : "";
-        var hit = entry.StartsWith(_hitMarker, StringComparison.Ordinal);
-        var host = HostSeries(ctx.Request.Host.Host);
+        var request = ctx.Request;
         var length = ctx.Response.ContentLength;
-        if (_hostRequests.Enabled)
+        recorder.Record(request.Host.Host, recorder.IsHit(entry), length, HttpMethods.IsHead(request.Method));
+        if (recorder.AccessLogEnabled)
         {
-            _hostRequests.Add(1, new KeyValuePair<string, object?>("edgecache.host", host), new KeyValuePair<string, object?>("edgecache.hit", hit));
-        }
-
-        if (_hostBytes.Enabled && length is > 0 && !HttpMethods.IsHead(ctx.Request.Method))
-        {
-            _hostBytes.Add(length.Value, new KeyValuePair<string, object?>("edgecache.host", host));
-        }
-
-        if (_engine.Options.AccessLog && _accessLog.IsEnabled(LogLevel.Information))
-        {
-            var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-            var target = _accessLog.IsEnabled(LogLevel.Debug) ? ctx.Request.Path + ctx.Request.QueryString : ctx.Request.Path.ToString();
-            Log.Access(_accessLog, ctx.Connection.RemoteIpAddress?.ToString() ?? "-", ctx.Request.Method, ctx.Request.Host.Value ?? "-", target, ctx.Request.Protocol,
-                ctx.Response.StatusCode, length ?? -1, ms, entry);
+            var target = recorder.AccessLogQueries ? request.Path + request.QueryString : request.Path.ToString();
+            recorder.Access(ctx.Connection.RemoteIpAddress?.ToString() ?? "-", request.Method, request.Host.Value ?? "-", target, request.Protocol,
+                ctx.Response.StatusCode, length ?? -1, Stopwatch.GetElapsedTime(started).TotalMilliseconds, entry);
         }
     }
+}
+
+/// <summary>
+/// Per-host (per-publisher) request, hit and byte counts, with at most
+/// <see cref="EdgeCacheOptions.MetricsHostLimit"/> hosts getting their own series (the rest count as
+/// "other"), and the optional access log. Query strings are logged only at Debug.
+/// </summary>
+internal sealed class TrafficRecorder
+{
+    private readonly CacheEngine _engine;
+    private readonly ILogger _accessLog;
+    private readonly Counter<long> _hostRequests;
+    private readonly Counter<long> _hostBytes;
+    private readonly ConcurrentDictionary<string, string> _hosts = new(StringComparer.OrdinalIgnoreCase);
+    private readonly string _hitMarker;
+    private static readonly object Hit = true, NotHit = false;
+
+    public TrafficRecorder(CacheEngine engine, ILoggerFactory loggers, IMeterFactory meters)
+    {
+        _engine = engine;
+        _accessLog = loggers.CreateLogger("EdgeCache.AccessLog");
+        var meter = meters.Create(CacheMetrics.MeterName);
+        _hostRequests = meter.CreateCounter<long>("edgecache.host.requests", "{request}", "Requests per host, hit or not; hosts beyond EdgeCache:MetricsHostLimit count as \"other\".");
+        _hostBytes = meter.CreateCounter<long>("edgecache.host.response.size", "By", "Response body bytes per host (responses with a known length).");
+        _hitMarker = engine.Options.CacheName + "; hit";
+    }
+
+    public bool AccessLogEnabled => _engine.Options.AccessLog && _accessLog.IsEnabled(LogLevel.Information);
+
+    /// <summary>True when the access log includes query strings (Debug).</summary>
+    public bool AccessLogQueries => _accessLog.IsEnabled(LogLevel.Debug);
+
+    /// <summary>True when this node's Cache-Status entry says hit.</summary>
+    public bool IsHit(string cacheStatusEntry) => cacheStatusEntry.StartsWith(_hitMarker, StringComparison.Ordinal);
+
+    /// <param name="host">The request's host, without port.</param>
+    public void Record(string host, bool hit, long? length, bool isHead)
+    {
+        if (!_hostRequests.Enabled && !_hostBytes.Enabled) return;
+        var series = HostSeries(host);
+        if (_hostRequests.Enabled)
+        {
+            _hostRequests.Add(1, new KeyValuePair<string, object?>("edgecache.host", series), new KeyValuePair<string, object?>("edgecache.hit", hit ? Hit : NotHit));
+        }
+
+        if (_hostBytes.Enabled && length is > 0 && !isHead)
+        {
+            _hostBytes.Add(length.Value, new KeyValuePair<string, object?>("edgecache.host", series));
+        }
+    }
+
+    public void Access(string client, string method, string host, string target, string protocol, int status, long bytes, double milliseconds, string cacheStatus) =>
+        Log.Access(_accessLog, client, method, host, target, protocol, status, bytes, milliseconds, cacheStatus);
 
     private string HostSeries(string host)
     {

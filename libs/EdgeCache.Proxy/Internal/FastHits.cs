@@ -1,0 +1,473 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+using EdgeCache.Engine;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
+
+namespace EdgeCache.Proxy.Internal;
+
+/// <summary>
+/// The fast hit path (<c>EdgeCache:Listen:FastHits</c>): a Kestrel connection middleware on plain
+/// HTTP/1.1 traffic endpoints. For each request already in the connection's buffer it answers, without
+/// ASP.NET Core's HTTP layer, a plain <c>GET</c>/<c>HEAD</c> for a fresh, unvaried 200 held in the
+/// memory tier, writing the stored body straight from memory to the socket (no copy). Everything else
+/// (a miss, any conditional, range, credential or cache directive, any header or syntax it does not
+/// fully understand, a partly received request) is handed to Kestrel, unread, and the connection
+/// stays with Kestrel from then on. What it sends is what <see cref="ResponseWriter"/> sends for the
+/// same hit: the same stored fields, Age, Via, Cache-Status, Accept-Ranges and Content-Length.
+/// </summary>
+internal sealed class FastHits(IServiceProvider services, Func<TimeSpan> keepAliveTimeout)
+{
+    /// <summary>Request heads longer than this go to Kestrel (its limits and errors apply there).</summary>
+    private const int MaxHead = 8 * 1024;
+
+    private const int MaxHeaderLines = 64;
+
+    /// <summary>Responses up to this size are copied into one buffer and sent with one write; larger
+    /// bodies are sent from the stored arrays themselves, after the head, in the same write.</summary>
+    private const int CopyBelow = 16 * 1024;
+
+    private const int ScratchBytes = CopyBelow + MaxHead;
+
+    private Dependencies? _deps;
+
+    public ConnectionDelegate Wrap(ConnectionDelegate next) => connection => OnConnectionAsync(connection, next);
+
+    private sealed record Dependencies(CacheEngine Engine, RoutedHosts Routes, TrafficRecorder Traffic);
+
+    private Dependencies Deps => _deps ??= new(services.GetRequiredService<CacheEngine>(), services.GetRequiredService<RoutedHosts>(), services.GetRequiredService<TrafficRecorder>());
+
+    private async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
+    {
+        if (connection.Features.Get<IConnectionSocketFeature>()?.Socket is not { } socket)
+        {
+            await next(connection).ConfigureAwait(false);
+            return;
+        }
+
+        var deps = Deps;
+        var input = connection.Transport.Input;
+        var scratch = ArrayPool<byte>.Shared.Rent(ScratchBytes);
+        var segments = new List<ArraySegment<byte>>(4);
+        using var idle = new CancellationTokenSource();
+        using var closing = connection.Features.Get<IConnectionLifetimeNotificationFeature>() is { } lifetime
+            ? lifetime.ConnectionClosedRequested.Register(static s => ((CancellationTokenSource)s!).Cancel(), idle)
+            : default;
+        var handOff = false;
+        try
+        {
+            while (true)
+            {
+                if (!input.TryRead(out var result))
+                {
+                    // Waiting for the next request on a kept-alive connection: Kestrel's keep-alive
+                    // timeout applies, and a server shutdown closes the idle connection.
+                    idle.CancelAfter(keepAliveTimeout());
+                    try
+                    {
+                        result = await input.ReadAsync(idle.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+
+                    if (!idle.TryReset()) return;
+                }
+
+                var buffer = result.Buffer;
+                if (buffer.IsEmpty && result.IsCompleted)
+                {
+                    input.AdvanceTo(buffer.End);
+                    return;
+                }
+
+                if (result.IsCanceled || !TryAnswer(deps, connection, buffer, scratch, segments, out var consumed, out var reply, out var close))
+                {
+                    // Not ours: Kestrel reads this request (and every later one) from where it starts.
+                    input.AdvanceTo(buffer.Start, buffer.Start);
+                    handOff = true;
+                    break;
+                }
+
+                input.AdvanceTo(consumed);
+                if (!await SendAsync(socket, scratch, reply, segments).ConfigureAwait(false) || close) return;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+
+        if (handOff) await next(connection).ConfigureAwait(false);
+    }
+
+    private static async ValueTask<bool> SendAsync(Socket socket, byte[] scratch, Reply reply, List<ArraySegment<byte>> segments)
+    {
+        try
+        {
+            int sent;
+            if (reply.Copied)
+            {
+                sent = await socket.SendAsync(scratch.AsMemory(0, reply.Length), SocketFlags.None).ConfigureAwait(false);
+            }
+            else
+            {
+                sent = await socket.SendAsync(segments, SocketFlags.None).ConfigureAwait(false);
+                segments.Clear();
+            }
+
+            // Stream sockets complete a send only when all of it went (Kestrel's own sender relies on
+            // this too); anything else would leave the client with a truncated response.
+            return sent == reply.Length;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>What to send: <see cref="Length"/> bytes, all in the scratch buffer when <see cref="Copied"/>,
+    /// else the scratch head followed by the body's own arrays (in the segment list).</summary>
+    private readonly record struct Reply(int Length, bool Copied);
+
+    private static bool TryAnswer(Dependencies deps, ConnectionContext connection, ReadOnlySequence<byte> buffer, byte[] scratch, List<ArraySegment<byte>> segments, out SequencePosition consumed, out Reply reply, out bool close)
+    {
+        consumed = default;
+        reply = default;
+        close = false;
+        var started = Stopwatch.GetTimestamp();
+
+        // The request head, whole and in one span (copied to the end of the scratch buffer when the
+        // transport split it across segments).
+        ReadOnlySpan<byte> head;
+        int end;
+        if (buffer.FirstSpan is var first && (end = first.IndexOf("\r\n\r\n"u8)) >= 0)
+        {
+            head = first[..(end + 4)];
+        }
+        else
+        {
+            if (buffer.IsSingleSegment) return false;
+            var window = scratch.AsSpan(CopyBelow, (int)Math.Min(buffer.Length, MaxHead));
+            buffer.Slice(0, window.Length).CopyTo(window);
+            if ((end = window.IndexOf("\r\n\r\n"u8)) < 0) return false;
+            head = window[..(end + 4)];
+        }
+
+        if (head.Length > MaxHead || !RequestHead.TryParse(head, out var request)) return false;
+        var engine = deps.Engine;
+        if (!engine.IsCurrent) return false;
+
+        var host = Encoding.ASCII.GetString(request.Host);
+        var colon = host.IndexOf(':');
+        var hostName = colon < 0 ? host : host[..colon];
+        if (!deps.Routes.Covers(hostName)) return false;
+
+        var policy = engine.Options.PolicyFor(host);
+        var target = Encoding.ASCII.GetString(request.Target);
+        var key = CacheKey.Build("http", host, target, policy);
+        if (engine.Memory.GetUnvaried(key) is not { } entry) return false;
+        if (entry.NeedsRuleCheck(engine.Rules) && !ReferenceEquals(engine.CheckRules(key, entry, stored: true), entry)) return false;
+        if (entry.StatusCode != 200 || !entry.Body.IsCompleted || entry.Directives.NoCache) return false;
+
+        var now = engine.Time.GetUtcNow();
+        var age = entry.CurrentAge(now);
+        var lifetime = entry.FreshnessLifetime;
+        if (entry.MarkedStale || lifetime <= age) return false;
+        if (WireHead.For(entry, engine) is not { } wire) return false;
+
+        // Head: the entry's fixed fields, then Age and Cache-Status, which change with the clock.
+        var ageSeconds = Freshness.AgeSeconds(age);
+        var ttl = (long)Math.Floor((lifetime - age).TotalSeconds);
+        var tail = wire.Tail(ageSeconds, ttl, engine.Options.CacheName);
+        close = request.Close;
+        ReadOnlySpan<byte> closeLine = close ? "Connection: close\r\n"u8 : [];
+        var headLength = wire.Fixed.Length + tail.Length + closeLine.Length + 2;
+        var bodyLength = request.IsHead ? 0 : entry.Body.Length;
+        if (headLength > CopyBelow) return false;
+        wire.Fixed.CopyTo(scratch, 0);
+        tail.CopyTo(scratch, wire.Fixed.Length);
+        closeLine.CopyTo(scratch.AsSpan(wire.Fixed.Length + tail.Length));
+        "\r\n"u8.CopyTo(scratch.AsSpan(headLength - 2));
+
+        var total = headLength + bodyLength;
+        if (total > int.MaxValue) return false;
+        if (bodyLength == 0)
+        {
+            reply = new Reply(headLength, Copied: true);
+        }
+        else if (total <= CopyBelow && entry.Body.TryGetSingleSegment(out var small))
+        {
+            small.Span.CopyTo(scratch.AsSpan(headLength));
+            reply = new Reply((int)total, Copied: true);
+        }
+        else
+        {
+            segments.Add(new ArraySegment<byte>(scratch, 0, headLength));
+            foreach (var part in entry.Body.AsSequence())
+            {
+                if (!MemoryMarshal.TryGetArray(part, out var array))
+                {
+                    segments.Clear();
+                    return false;
+                }
+
+                segments.Add(array);
+            }
+
+            reply = new Reply((int)total, Copied: false);
+        }
+
+        consumed = buffer.GetPosition(head.Length);
+        engine.CountFastHit();
+        var traffic = deps.Traffic;
+        traffic.Record(hostName, hit: true, entry.Body.Length, request.IsHead);
+        if (traffic.AccessLogEnabled)
+        {
+            var path = target;
+            if (!traffic.AccessLogQueries && target.IndexOf('?') is >= 0 and var q) path = target[..q];
+            var client = (connection.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "-";
+            traffic.Access(client, request.IsHead ? "HEAD" : "GET", host, path, "HTTP/1.1", 200, entry.Body.Length, Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+                CacheStatus.Format(engine.Options.CacheName, hit: true, fwd: null, fwdStatus: null, stored: false, collapsed: false, ttl, "memory"));
+        }
+
+        return true;
+    }
+
+    /// <summary>A request head the fast path can answer: <c>GET</c> or <c>HEAD</c>, origin-form target,
+    /// HTTP/1.1, one plain Host, and no field that changes what a hit returns or how the request is framed.</summary>
+    internal ref struct RequestHead
+    {
+        public bool IsHead;
+
+        /// <summary>The client sent <c>Connection: close</c>: the answer says so and the connection ends.</summary>
+        public bool Close;
+        public ReadOnlySpan<byte> Target;
+        public ReadOnlySpan<byte> Host;
+
+        /// <param name="head">The head, through the blank line that ends it.</param>
+        public static bool TryParse(ReadOnlySpan<byte> head, out RequestHead request)
+        {
+            request = default;
+            var lineEnd = head.IndexOf("\r\n"u8);
+            if (lineEnd < 0) return false;
+            var line = head[..lineEnd];
+            if (line.StartsWith("GET "u8)) line = line[4..];
+            else if (line.StartsWith("HEAD "u8))
+            {
+                line = line[5..];
+                request.IsHead = true;
+            }
+            else
+            {
+                return false;
+            }
+
+            var space = line.IndexOf((byte)' ');
+            if (space <= 0 || !line[(space + 1)..].SequenceEqual("HTTP/1.1"u8)) return false;
+            var target = line[..space];
+            if (target[0] != '/') return false;
+            foreach (var b in target)
+            {
+                if (b is <= 0x20 or >= 0x7F or (byte)'#') return false;
+            }
+
+            request.Target = target;
+            var hosts = 0;
+            var rest = head[(lineEnd + 2)..];
+            for (var lines = 0; ; lines++)
+            {
+                var eol = rest.IndexOf("\r\n"u8);
+                if (eol < 0 || lines > MaxHeaderLines) return false;
+                if (eol == 0) break;
+                var field = rest[..eol];
+                rest = rest[(eol + 2)..];
+                var colon = field.IndexOf((byte)':');
+                if (colon <= 0) return false;
+                var name = field[..colon];
+                foreach (var b in name)
+                {
+                    if (!IsTokenChar(b)) return false;
+                }
+
+                var value = field[(colon + 1)..].Trim(" \t"u8);
+                foreach (var b in value)
+                {
+                    if (b is (< 0x20 and not (byte)'\t') or >= 0x7F) return false;
+                }
+
+                switch (Classify(name, value))
+                {
+                    case Field.Close:
+                        request.Close = true;
+                        break;
+                    case Field.Host:
+                        if (++hosts > 1 || !IsPlainHost(value)) return false;
+                        request.Host = value;
+                        break;
+                    case Field.Refused:
+                        return false;
+                }
+            }
+
+            return hosts == 1;
+        }
+
+        private enum Field
+        {
+            Other,
+            Host,
+            Close,
+            Refused,
+        }
+
+        private static Field Classify(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+        {
+            if (Ascii.EqualsIgnoreCase(name, "Host"u8)) return Field.Host;
+            if (Ascii.EqualsIgnoreCase(name, "Connection"u8))
+            {
+                return Ascii.EqualsIgnoreCase(value, "keep-alive"u8) ? Field.Other : Ascii.EqualsIgnoreCase(value, "close"u8) ? Field.Close : Field.Refused;
+            }
+
+
+            // Conditionals, ranges, directives, credentials, upgrades and body framing: the full path decides these.
+            if (name.Length >= 3 && Ascii.EqualsIgnoreCase(name[..3], "If-"u8)) return Field.Refused;
+            foreach (var refused in RefusedNames)
+            {
+                if (Ascii.EqualsIgnoreCase(name, refused)) return Field.Refused;
+            }
+
+            return Field.Other;
+        }
+
+        private static readonly byte[][] RefusedNames =
+        [
+            "Range"u8.ToArray(), "Cache-Control"u8.ToArray(), "Pragma"u8.ToArray(), "Authorization"u8.ToArray(),
+            "Upgrade"u8.ToArray(), "Transfer-Encoding"u8.ToArray(), "Content-Length"u8.ToArray(), "Expect"u8.ToArray(),
+            "HTTP2-Settings"u8.ToArray(), "Max-Forwards"u8.ToArray(),
+        ];
+
+        private static bool IsPlainHost(ReadOnlySpan<byte> host)
+        {
+            // reg-name or IPv4 with an optional port; IPv6 literals and anything odd go to Kestrel.
+            if (host.IsEmpty) return false;
+            var colon = host.IndexOf((byte)':');
+            var name = colon < 0 ? host : host[..colon];
+            if (name.IsEmpty) return false;
+            foreach (var b in name)
+            {
+                if (!(char.IsAsciiLetterOrDigit((char)b) || b is (byte)'-' or (byte)'.')) return false;
+            }
+
+            if (colon < 0) return true;
+            var port = host[(colon + 1)..];
+            if (port.IsEmpty || port.Length > 5) return false;
+            foreach (var b in port)
+            {
+                if (!char.IsAsciiDigit((char)b)) return false;
+            }
+
+            return true;
+        }
+
+        private static bool IsTokenChar(byte b) =>
+            char.IsAsciiLetterOrDigit((char)b) || b is (byte)'!' or (byte)'#' or (byte)'$' or (byte)'%' or (byte)'&' or (byte)'\'' or (byte)'*'
+                or (byte)'+' or (byte)'-' or (byte)'.' or (byte)'^' or (byte)'_' or (byte)'`' or (byte)'|' or (byte)'~';
+    }
+
+    /// <summary>
+    /// A stored copy's response head as bytes: the status line and every field that does not change
+    /// between hits (the same ones <see cref="ResponseWriter"/> sends), and the last Age/Cache-Status
+    /// lines built for it (they change once a second at most).
+    /// </summary>
+    internal sealed class WireHead
+    {
+        private static readonly WireHead Unsupported = new([]);
+
+        private TailLines? _tail;
+
+        private WireHead(byte[] fixedPart) => Fixed = fixedPart;
+
+        public byte[] Fixed { get; }
+
+        private sealed record TailLines(long Age, long Ttl, byte[] Bytes);
+
+        /// <summary>The entry's head, built once; null when it has a field the fast path will not write
+        /// (anything but visible ASCII: the full path and Kestrel's own checks handle those).</summary>
+        public static WireHead? For(CachedResponse entry, CacheEngine engine)
+        {
+            if (Volatile.Read(ref entry.EncodedHead) is not WireHead wire)
+            {
+                wire = Build(entry, engine) ?? Unsupported;
+                Volatile.Write(ref entry.EncodedHead, wire);
+            }
+
+            return ReferenceEquals(wire, Unsupported) ? null : wire;
+        }
+
+        public byte[] Tail(long age, long ttl, string cacheName)
+        {
+            if (Volatile.Read(ref _tail) is { } t && t.Age == age && t.Ttl == ttl) return t.Bytes;
+            var bytes = Encoding.ASCII.GetBytes($"Age: {age}\r\nCache-Status: {cacheName}; hit; ttl={ttl}; detail=memory\r\n");
+            Volatile.Write(ref _tail, new TailLines(age, ttl, bytes));
+            return bytes;
+        }
+
+        private static WireHead? Build(CachedResponse entry, CacheEngine engine)
+        {
+            var text = new StringBuilder("HTTP/1.1 200 OK\r\n");
+            foreach (var h in entry.Headers)
+            {
+                // Fields the full path sets itself (ResponseWriter.AddTierFields and the 200's Accept-Ranges) replace stored ones.
+                if (h.Key.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)
+                    || h.Key.Equals(HeaderNames.AcceptRanges, StringComparison.OrdinalIgnoreCase)
+                    || h.Key.Equals(HeaderNames.Via, StringComparison.OrdinalIgnoreCase)
+                    || h.Key.Equals(HeaderNames.Age, StringComparison.OrdinalIgnoreCase)
+                    || h.Key.Equals(HeaderRules.CacheStatus, StringComparison.OrdinalIgnoreCase)
+                    || (engine.SendsStoredSeq && h.Key.Equals(HeaderRules.StoredSeq, StringComparison.OrdinalIgnoreCase)))
+                {
+                    continue;
+                }
+
+                if (engine.HidesFromClients(h.Key)) continue;
+                foreach (var v in h.Value)
+                {
+                    if (v is null) continue;
+                    Line(text, h.Key, v);
+                }
+            }
+
+            Line(text, HeaderNames.AcceptRanges, "bytes");
+            foreach (var via in RequestRewriter.AppendVia(entry.GetHeader(HeaderNames.Via), engine.ViaToken))
+            {
+                Line(text, HeaderNames.Via, via!);
+            }
+
+            if (engine.SendsStoredSeq) Line(text, HeaderRules.StoredSeq, entry.StoredSeq.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Line(text, HeaderNames.ContentLength, entry.Body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            var s = text.ToString();
+            foreach (var c in s)
+            {
+                if (c is (< ' ' and not '\t' and not '\r' and not '\n') or > '~') return null;
+            }
+
+            return new WireHead(Encoding.ASCII.GetBytes(s));
+        }
+
+        private static void Line(StringBuilder text, string name, string value)
+        {
+            if (value.AsSpan().IndexOfAny('\r', '\n') >= 0) value = "\u0001"; // refused by the check in Build
+            text.Append(name).Append(": ").Append(value).Append("\r\n");
+        }
+    }
+}

@@ -1,0 +1,148 @@
+using System.Text;
+using CsCheck;
+using EdgeCache.Proxy.Internal;
+using Yarp.ReverseProxy.Configuration;
+
+namespace EdgeCache.Engine.Tests;
+
+/// <summary>
+/// The fast hit path's request-head parser and route check. Whatever the parser accepts is answered
+/// without Kestrel's HTTP layer, so it must accept only what RFC 9112 §2-§5 makes unambiguous and
+/// refuse (hand to Kestrel) everything else.
+/// </summary>
+public sealed class FastHitParsingTests
+{
+    private static bool Parse(string head, out string target, out string host, out bool isHead, out bool close)
+    {
+        var ok = FastHits.RequestHead.TryParse(Encoding.Latin1.GetBytes(head), out var r);
+        target = Encoding.ASCII.GetString(r.Target);
+        host = Encoding.ASCII.GetString(r.Host);
+        isHead = r.IsHead;
+        close = r.Close;
+        return ok;
+    }
+
+    [Theory]
+    [InlineData("GET /a?b=c HTTP/1.1\r\nHost: www.example.com\r\n\r\n", "/a?b=c", "www.example.com", false, false)]
+    [InlineData("HEAD / HTTP/1.1\r\nhost:www.example.com:8080\r\nAccept: */*\r\n\r\n", "/", "www.example.com:8080", true, false)]
+    [InlineData("GET /x HTTP/1.1\r\nUser-Agent: wrk\r\nHOST: \t10.0.0.1 \r\nConnection: Close\r\n\r\n", "/x", "10.0.0.1", false, true)]
+    [InlineData("GET /x HTTP/1.1\r\nHost: a.example\r\nConnection: keep-alive\r\nAccept-Encoding: gzip, br\r\nCookie: a=b\r\n\r\n", "/x", "a.example", false, false)]
+    public void Plain_requests_are_accepted(string head, string target, string host, bool isHead, bool close)
+    {
+        Assert.True(Parse(head, out var t, out var h, out var ih, out var c));
+        Assert.Equal((target, host, isHead, close), (t, h, ih, c));
+    }
+
+    [Theory]
+    [InlineData("POST /x HTTP/1.1\r\nHost: a\r\n\r\n")] // only GET and HEAD
+    [InlineData("get /x HTTP/1.1\r\nHost: a\r\n\r\n")] // methods are case-sensitive (RFC 9110 §9.1)
+    [InlineData("GET /x HTTP/1.0\r\nHost: a\r\n\r\n")] // HTTP/1.0: Kestrel's keep-alive rules
+    [InlineData("GET http://a/x HTTP/1.1\r\nHost: a\r\n\r\n")] // absolute-form
+    [InlineData("GET * HTTP/1.1\r\nHost: a\r\n\r\n")]
+    [InlineData("GET /x y HTTP/1.1\r\nHost: a\r\n\r\n")]
+    [InlineData("GET  /x HTTP/1.1\r\nHost: a\r\n\r\n")]
+    [InlineData("GET /x#frag HTTP/1.1\r\nHost: a\r\n\r\n")]
+    [InlineData("GET /\u00e9 HTTP/1.1\r\nHost: a\r\n\r\n")]
+    [InlineData("GET /x HTTP/1.1\r\n\r\n")] // no Host (RFC 9112 §3.2: 400)
+    [InlineData("GET /x HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n")] // two Hosts: 400
+    [InlineData("GET /x HTTP/1.1\r\nHost: \r\n\r\n")]
+    [InlineData("GET /x HTTP/1.1\r\nHost: a b\r\n\r\n")]
+    [InlineData("GET /x HTTP/1.1\r\nHost: user@a\r\n\r\n")]
+    [InlineData("GET /x HTTP/1.1\r\nHost: [::1]:80\r\n\r\n")]
+    [InlineData("GET /x HTTP/1.1\r\nHost: a:\r\n\r\n")]
+    [InlineData("GET /x HTTP/1.1\r\nHost: a:123456\r\n\r\n")]
+    [InlineData("GET /x HTTP/1.1\r\nHost : a\r\n\r\n")] // whitespace before the colon: 400 (RFC 9112 §5.1)
+    [InlineData("GET /x HTTP/1.1\r\nHost: a\r\nX: b\r\n c\r\n\r\n")] // obs-fold
+    [InlineData("GET /x HTTP/1.1\r\nHost: a\nX: b\r\n\r\n")] // bare LF
+    [InlineData("GET /x HTTP/1.1\r\nHost: a\r\nX: b\rc\r\n\r\n")] // bare CR
+    [InlineData("GET /x HTTP/1.1\r\nHost: a\r\nX: \u00e9\r\n\r\n")] // obs-text
+    [InlineData("GET /x HTTP/1.1\r\nHost: a\r\nX: \u0001\r\n\r\n")]
+    [InlineData("GET /x HTTP/1.1\r\nHost: a\r\n: b\r\n\r\n")]
+    [InlineData("GET /x HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n")]
+    [InlineData("GET /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n")] // body framing
+    [InlineData("GET /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")]
+    [InlineData("GET /x HTTP/1.1\r\nHost: a\r\nRange: bytes=0-1\r\n\r\n")]
+    [InlineData("GET /x HTTP/1.1\r\nHost: a\r\nif-none-match: \"x\"\r\n\r\n")]
+    [InlineData("GET /x HTTP/1.1\r\nHost: a\r\nIf-Modified-Since: Tue, 01 Jan 2030 00:00:00 GMT\r\n\r\n")]
+    [InlineData("GET /x HTTP/1.1\r\nHost: a\r\nCache-Control: no-cache\r\n\r\n")]
+    [InlineData("GET /x HTTP/1.1\r\nHost: a\r\nPragma: no-cache\r\n\r\n")]
+    [InlineData("GET /x HTTP/1.1\r\nHost: a\r\nAuthorization: Basic eA==\r\n\r\n")]
+    [InlineData("GET /x HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n")]
+    [InlineData("GET /x HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n")]
+    [InlineData("GET /x HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\r\n")]
+    [InlineData("GET /x HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, close\r\n\r\n")]
+    [InlineData("GET /x HTTP/1.1\r\nHost: a\r\n")] // incomplete
+    public void Anything_else_is_left_to_Kestrel(string head) => Assert.False(Parse(head, out _, out _, out _, out _));
+
+    [Fact]
+    public void More_than_64_fields_are_left_to_Kestrel()
+    {
+        var fields = string.Concat(Enumerable.Range(0, 70).Select(i => $"X-{i}: v\r\n"));
+        Assert.False(Parse("GET /x HTTP/1.1\r\nHost: a\r\n" + fields + "\r\n", out _, out _, out _, out _));
+    }
+
+    private static readonly Gen<string> Name = Gen.Char["abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"].Array[1, 12].Select(a => "X" + new string(a));
+
+    private static readonly Gen<string> Value = Gen.Char[' ', '~'].Array[0, 30].Select(a => new string(a).Trim());
+
+    [Fact]
+    public void Generated_plain_requests_parse_to_their_target_and_host() =>
+        Gen.Select(Gen.Char["abcxyz019/._~%-?=&"].Array[0, 30], Gen.Char["abcxyz019.-"].Array[1, 20], Gen.Select(Name, Value).Array[0, 10])
+            .Sample((path, host, fields) =>
+            {
+                var target = "/" + new string(path);
+                var head = $"GET {target} HTTP/1.1\r\n" + string.Concat(fields.Select(f => $"{f.Item1}: {f.Item2}\r\n")) + $"Host: {new string(host)}\r\n\r\n";
+                return Parse(head, out var t, out var h, out _, out _) && t == target && h == new string(host);
+            });
+
+    [Fact]
+    public void Arbitrary_bytes_never_throw_and_are_accepted_only_when_plain() =>
+        Gen.Frequency(
+                (1, Gen.Byte.Array[0, 200]),
+                (3, Gen.Select(Gen.OneOf("GET /", "HEAD /"), Gen.Char[' ', '\u00ff'].Array[0, 120]).Select(t => Encoding.Latin1.GetBytes(t.Item1 + new string(t.Item2) + "\r\n\r\n"))))
+            .Sample(bytes =>
+            {
+                if (!FastHits.RequestHead.TryParse(bytes, out _)) return true;
+
+                // Accepted: every byte is visible ASCII, SP, HTAB, or part of a CRLF.
+                for (var i = 0; i < bytes.Length; i++)
+                {
+                    var b = bytes[i];
+                    if (b == '\r' && i + 1 < bytes.Length && bytes[i + 1] == '\n') continue;
+                    if (b == '\n' && i > 0 && bytes[i - 1] == '\r') continue;
+                    if (b is (< 0x20 and not (byte)'\t') or >= 0x7F) return false;
+                }
+
+                return true;
+            });
+
+    private static RouteConfig Route(string? path, string[]? hosts = null, string[]? methods = null) =>
+        new() { RouteId = Guid.NewGuid().ToString("N"), ClusterId = "c", Match = new RouteMatch { Path = path, Hosts = hosts, Methods = methods } };
+
+    [Fact]
+    public void Only_hosts_with_a_catch_all_route_for_every_request_are_covered()
+    {
+        var snapshot = RoutedHosts.Build([
+            Route("{**catch-all}", ["www.example.com", "*.img.example.com", "port.example.com:8080"]),
+            Route("/api/{**rest}", ["api.example.com"]),
+            Route("{**catch-all}", ["post.example.com"], ["POST"]),
+            Route("/{**rest:int}", ["constrained.example.com"]),
+        ]);
+        var hosts = new RoutedHosts();
+        hosts.Use(snapshot);
+
+        Assert.True(hosts.Covers("www.example.com"));
+        Assert.True(hosts.Covers("WWW.Example.COM"));
+        Assert.True(hosts.Covers("a.img.example.com"));
+        Assert.False(hosts.Covers("img.example.com")); // "*." needs a label in front, as ASP.NET Core's host matcher does
+        Assert.False(hosts.Covers("port.example.com")); // a port-specific route: routing decides
+        Assert.False(hosts.Covers("api.example.com")); // only part of the paths
+        Assert.False(hosts.Covers("post.example.com")); // only some methods
+        Assert.False(hosts.Covers("constrained.example.com"));
+        Assert.False(hosts.Covers("other.example.com"));
+        Assert.False(new RoutedHosts().Covers("www.example.com")); // nothing known yet: nothing is fast
+
+        Assert.True(RoutedHosts.Build([Route("/{**catch-all}")]).AnyHost);
+        Assert.Contains("x.example", RoutedHosts.Build([Route(null, ["x.example"])]).Names);
+    }
+}

@@ -1,0 +1,330 @@
+using System.Net.Sockets;
+using System.Text;
+using EdgeCache.Engine;
+using EdgeCache.FunctionalTests.Infrastructure;
+using EdgeCache.Proxy;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+
+namespace EdgeCache.FunctionalTests;
+
+/// <summary>
+/// The fast hit path (EdgeCache:Listen:FastHits) answers plain memory hits without ASP.NET Core's HTTP
+/// layer. These tests hold it to what the full path sends, byte for byte, and check that everything
+/// it does not answer still gets the full path's answer, on the same connection and in order.
+/// </summary>
+[Collection(CdnFixtureGroup.Name)]
+public sealed class FastHitTests(Topology cdn)
+{
+    private static string NewPath() => "/fast/" + Guid.NewGuid().ToString("N");
+
+    private long FastHits => cdn.EdgeEngine(0).FastHits;
+
+    /// <summary>A Max-Forwards field is harmless on a GET (RFC 9110 §7.6.2 applies it to TRACE and
+    /// OPTIONS only) and the fast path declines it, so it sends a request down the full path.</summary>
+    private const string FullPathField = "Max-Forwards: 9\r\n";
+
+    private static byte[] Body(int size)
+    {
+        var body = new byte[size];
+        for (var i = 0; i < size; i++) body[i] = (byte)('a' + (i * 7 % 26));
+        return body;
+    }
+
+    private string MapObject(int size)
+    {
+        var path = NewPath();
+        var body = Body(size);
+        cdn.Origin.Map(path, async ctx =>
+        {
+            var h = ctx.Response.Headers;
+            h.CacheControl = "public, max-age=600";
+            h.ETag = "\"v1\"";
+            h.LastModified = "Tue, 01 Jan 2030 00:00:00 GMT";
+            h.ContentType = "application/octet-stream";
+            h.Append("X-Multi", "one");
+            h.Append("X-Multi", "two");
+            h.Via = "1.1 origin-proxy";
+            h["CDN-Cache-Control"] = "max-age=600";
+            h["Surrogate-Key"] = "fast-tests";
+            ctx.Response.ContentLength = body.Length;
+            await ctx.Response.Body.WriteAsync(body);
+        });
+        return path;
+    }
+
+    [Theory]
+    [InlineData(0, "GET")]
+    [InlineData(5, "GET")]
+    [InlineData(20_000, "GET")] // above the copy limit: head and stored array in one write
+    [InlineData(300_000, "GET")]
+    [InlineData(300_000, "HEAD")]
+    public async Task The_fast_path_sends_exactly_what_the_full_path_sends(int size, string method)
+    {
+        var path = MapObject(size);
+        using (var miss = await cdn.GetAsync(0, path)) Assert.Equal(200, (int)miss.StatusCode);
+
+        var before = FastHits;
+        var fast = (await RawHttp.ExchangeAsync(cdn.EdgeUri(0), $"{method} {path} HTTP/1.1\r\nHost: {Topology.Site}\r\nAccept: */*\r\n\r\n", [method == "HEAD"]))[0];
+        Assert.Equal(before + 1, FastHits);
+        var full = (await RawHttp.ExchangeAsync(cdn.EdgeUri(0), $"{method} {path} HTTP/1.1\r\nHost: {Topology.Site}\r\nAccept: */*\r\n{FullPathField}\r\n", [method == "HEAD"]))[0];
+        Assert.Equal(before + 1, FastHits);
+
+        Assert.Equal(full.StatusLine, fast.StatusLine);
+        Assert.Equal(full.SortedHeaderLines(), fast.SortedHeaderLines());
+        Assert.Equal(full.Body, fast.Body);
+        Assert.Equal(method == "HEAD" ? [] : Body(size), fast.Body);
+        Assert.Equal(size.ToString(System.Globalization.CultureInfo.InvariantCulture), fast.Header("Content-Length"));
+        Assert.StartsWith("EdgeCache-Edge; hit", fast.Header("Cache-Status"), StringComparison.Ordinal);
+        var via = fast.Headers("Via"); // RFC 9110 §7.6.3: each tier appends itself, in order
+        Assert.Equal(3, via.Length);
+        Assert.Equal("1.1 origin-proxy", via[0]);
+        Assert.StartsWith("1.1 shield-", via[1], StringComparison.Ordinal);
+        Assert.Equal("1.1 edge-1", via[2]);
+        Assert.Equal(["one", "two"], fast.Headers("X-Multi"));
+        Assert.Null(fast.Header("CDN-Cache-Control")); // RFC 9213: consumed by the CDN, not passed on by its edge
+        Assert.Null(fast.Header("Surrogate-Key"));
+        Assert.NotNull(fast.Header("Age"));
+        Assert.NotNull(fast.Header("Date"));
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Requests_it_does_not_answer_get_the_full_path_answer_in_order_on_the_same_connection()
+    {
+        var hit = MapObject(1000);
+        var miss = MapObject(2000);
+        using (var r = await cdn.GetAsync(0, hit)) Assert.Equal(200, (int)r.StatusCode);
+        var before = FastHits;
+
+        // Pipelined in one write: a hit, a miss (the connection moves to the full path), a conditional, a hit.
+        var host = $"Host: {Topology.Site}\r\n";
+        var responses = await RawHttp.ExchangeAsync(cdn.EdgeUri(0),
+            $"GET {hit} HTTP/1.1\r\n{host}\r\nGET {miss} HTTP/1.1\r\n{host}\r\nGET {hit} HTTP/1.1\r\n{host}If-None-Match: \"v1\"\r\n\r\nGET {hit} HTTP/1.1\r\n{host}\r\n",
+            [false, false, false, false]);
+
+        Assert.Equal(before + 1, FastHits);
+        Assert.Equal(Body(1000), responses[0].Body);
+        Assert.Equal(Body(2000), responses[1].Body);
+        Assert.Contains("fwd=uri-miss", responses[1].Header("Cache-Status"), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 304", responses[2].StatusLine, StringComparison.Ordinal);
+        Assert.Empty(responses[2].Body);
+        Assert.Equal(Body(1000), responses[3].Body);
+        Assert.StartsWith("EdgeCache-Edge; hit", responses[3].Header("Cache-Status"), StringComparison.Ordinal);
+        Assert.Equal(1, cdn.Origin.Count(hit));
+        Assert.Equal(1, cdn.Origin.Count(miss));
+    }
+
+    [Fact]
+    public async Task Several_hits_on_one_connection_a_split_request_and_connection_close_are_answered()
+    {
+        var path = MapObject(70_000);
+        using (var r = await cdn.GetAsync(0, path)) Assert.Equal(200, (int)r.StatusCode);
+        var before = FastHits;
+        var edge = cdn.EdgeUri(0);
+        using var tcp = new TcpClient { NoDelay = true };
+        await tcp.ConnectAsync(edge.Host, edge.Port);
+        var stream = tcp.GetStream();
+        for (var i = 0; i < 5; i++)
+        {
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n"));
+            var response = await RawHttp.ReadResponseAsync(stream, head: false);
+            Assert.Equal(Body(70_000), response.Body);
+        }
+
+        Assert.Equal(before + 5, FastHits);
+
+        // A head that arrives in two writes: whichever path reads it, the answer is the object.
+        var request = Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {Topology.Site}\r\nConnection: close\r\n\r\n");
+        await stream.WriteAsync(request.AsMemory(0, 20));
+        await stream.FlushAsync();
+        await stream.WriteAsync(request.AsMemory(20));
+        var last = await RawHttp.ReadResponseAsync(stream, head: false);
+        Assert.Equal(Body(70_000), last.Body);
+        Assert.Equal("close", last.Header("Connection"));
+        Assert.True(await RawHttp.ClosedAsync(stream), "the connection stays open after Connection: close");
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Unrouted_hosts_bad_requests_stale_and_purged_copies_are_never_fast_hits()
+    {
+        var path = MapObject(100);
+        using (var r = await cdn.GetAsync(0, path)) Assert.Equal(200, (int)r.StatusCode);
+        var before = FastHits;
+
+        // Never an open proxy: a host no route serves is refused, though the path is stored for another host.
+        var unrouted = await RawHttp.ExchangeAsync(cdn.EdgeUri(0), $"GET {path} HTTP/1.1\r\nHost: elsewhere.example.net\r\n\r\n", [false]);
+        Assert.StartsWith("HTTP/1.1 421", unrouted[0].StatusLine, StringComparison.Ordinal);
+
+        // Two Host fields, an obsolete line folding, HTTP/1.0 and a body on a GET: all Kestrel's to judge.
+        var twoHosts = await RawHttp.ExchangeAsync(cdn.EdgeUri(0), $"GET {path} HTTP/1.1\r\nHost: {Topology.Site}\r\nHost: other.example\r\n\r\n", [false]);
+        Assert.StartsWith("HTTP/1.1 400", twoHosts[0].StatusLine, StringComparison.Ordinal);
+        var folded = await RawHttp.ExchangeAsync(cdn.EdgeUri(0), $"GET {path} HTTP/1.1\r\nHost: {Topology.Site}\r\nX-A: b\r\n c\r\n\r\n", [false]);
+        Assert.StartsWith("HTTP/1.1 400", folded[0].StatusLine, StringComparison.Ordinal);
+        Assert.Equal(before, FastHits);
+
+        // A soft purge marks the copy stale: it is revalidated, not served as a fast hit.
+        var engine = cdn.EdgeEngine(0);
+        engine.Apply(new InvalidationEvent { Id = Guid.NewGuid().ToString("N"), Kind = InvalidationKind.Purge, Soft = true, Urls = [$"http://{Topology.Site}{path}"] }, engine.AppliedSeq + 1);
+        var soft = await RawHttp.ExchangeAsync(cdn.EdgeUri(0), $"GET {path} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n", [false]);
+        Assert.Equal(Body(100), soft[0].Body);
+        Assert.True(soft[0].Header("Cache-Status")!.Contains("EdgeCache-Edge; fwd=stale", StringComparison.Ordinal), soft[0].Header("Cache-Status")); // revalidated upstream (the shield's copy was not purged)
+        Assert.Equal(before, FastHits);
+
+        // A hard purge: the next request goes to the origin.
+        engine.Apply(new InvalidationEvent { Id = Guid.NewGuid().ToString("N"), Kind = InvalidationKind.Purge, Urls = [$"http://{Topology.Site}{path}"] }, engine.AppliedSeq + 1);
+        var purged = await RawHttp.ExchangeAsync(cdn.EdgeUri(0), $"GET {path} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n", [false]);
+        Assert.True(purged[0].Header("Cache-Status")!.Contains("EdgeCache-Edge; fwd=uri-miss", StringComparison.Ordinal), purged[0].Header("Cache-Status"));
+        Assert.Equal(Body(100), purged[0].Body);
+        Assert.Equal(before, FastHits);
+
+        // Stale by age: max-age=1 and the clock moved on.
+        var shortLived = NewPath();
+        cdn.Origin.MapStatic(shortLived, "short", ("Cache-Control", "max-age=1"));
+        using (var r = await cdn.GetAsync(0, shortLived)) Assert.Equal(200, (int)r.StatusCode);
+        cdn.Clock.Advance(TimeSpan.FromSeconds(2));
+        var stale = await RawHttp.ExchangeAsync(cdn.EdgeUri(0), $"GET {shortLived} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n", [false]);
+        Assert.Equal("short", Encoding.ASCII.GetString(stale[0].Body));
+        Assert.Equal(2, cdn.Origin.Count(shortLived));
+        Assert.Equal(before, FastHits);
+    }
+}
+
+/// <summary>An edge with a short keep-alive timeout, for the fast path's idle connections.</summary>
+public sealed class ShortKeepAliveTopology() : Topology(shields: 1, edges: 1)
+{
+    protected override void ConfigureNode(NodeRole role, WebApplicationBuilder builder) =>
+        builder.WebHost.ConfigureKestrel(k => k.Limits.KeepAliveTimeout = TimeSpan.FromMilliseconds(500));
+}
+
+public sealed class FastHitKeepAliveTests(ShortKeepAliveTopology cdn) : IClassFixture<ShortKeepAliveTopology>
+{
+    [Fact]
+    public async Task An_idle_connection_after_fast_hits_is_closed_at_the_keep_alive_timeout()
+    {
+        var path = "/idle/" + Guid.NewGuid().ToString("N");
+        cdn.Origin.MapStatic(path, "idle", ("Cache-Control", "max-age=600"));
+        using (var r = await cdn.GetAsync(0, path)) Assert.Equal(200, (int)r.StatusCode);
+        var edge = cdn.EdgeUri(0);
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(edge.Host, edge.Port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n"));
+        Assert.Equal("idle", Encoding.ASCII.GetString((await RawHttp.ReadResponseAsync(stream, head: false)).Body));
+        Assert.Equal(1, cdn.EdgeEngine(0).FastHits);
+
+        // Closed by the server (a read returns 0) well before the test's own 10 s deadline.
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        Assert.True(await RawHttp.ClosedAsync(stream), "the idle connection was not closed");
+        Assert.InRange(started.Elapsed, TimeSpan.FromMilliseconds(300), TimeSpan.FromSeconds(5));
+    }
+}
+
+/// <summary>Raw HTTP/1.1 over a socket: the exact status line, header lines and body bytes a client gets.</summary>
+internal static class RawHttp
+{
+    public sealed record Response(string StatusLine, IReadOnlyList<(string Name, string Value)> Fields, byte[] Body)
+    {
+        /// <summary>All lines of a field, joined as a list (RFC 9110 §5.3).</summary>
+        public string? Header(string name) => Headers(name) is { Length: > 0 } values ? string.Join(", ", values) : null;
+
+        public string[] Headers(string name) => [.. Fields.Where(f => f.Name.Equals(name, StringComparison.OrdinalIgnoreCase)).Select(f => f.Value)];
+
+        /// <summary>Every field as "name: value" with the name lower-cased, sorted (field order carries no meaning
+        /// across names; within a name it does, and a stable sort keeps it).</summary>
+        public string[] SortedHeaderLines() => [.. Fields.Select(f => f.Name.ToLowerInvariant() + ": " + f.Value).OrderBy(l => l[..l.IndexOf(':')], StringComparer.Ordinal)];
+    }
+
+    /// <summary>Sends <paramref name="requests"/> in one write on a new connection and reads one response per
+    /// entry of <paramref name="heads"/> (true: the request was HEAD, so no body follows).</summary>
+    public static async Task<List<Response>> ExchangeAsync(Uri edge, string requests, bool[] heads)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(edge.Host, edge.Port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(requests));
+        var list = new List<Response>();
+        foreach (var head in heads) list.Add(await ReadResponseAsync(stream, head));
+        return list;
+    }
+
+    public static async Task<Response> ReadResponseAsync(NetworkStream stream, bool head)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var status = await ReadLineAsync(stream, timeout.Token);
+        var fields = new List<(string, string)>();
+        while (await ReadLineAsync(stream, timeout.Token) is { Length: > 0 } line)
+        {
+            var colon = line.IndexOf(':');
+            fields.Add((line[..colon], line[(colon + 1)..].Trim()));
+        }
+
+        var response = new Response(status, fields, []);
+        var code = int.Parse(status.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        if (head || code is 204 or 304 || code < 200) return response;
+        if (response.Header("Transfer-Encoding") is { } te && te.Contains("chunked", StringComparison.OrdinalIgnoreCase))
+        {
+            var body = new MemoryStream();
+            while (true)
+            {
+                var size = Convert.ToInt32((await ReadLineAsync(stream, timeout.Token)).Split(';')[0], 16);
+                if (size == 0)
+                {
+                    while ((await ReadLineAsync(stream, timeout.Token)).Length > 0)
+                    {
+                    }
+
+                    break;
+                }
+
+                body.Write(await ReadExactlyAsync(stream, size, timeout.Token));
+                await ReadLineAsync(stream, timeout.Token);
+            }
+
+            return response with { Body = body.ToArray() };
+        }
+
+        var length = int.Parse(response.Header("Content-Length") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
+        return response with { Body = await ReadExactlyAsync(stream, length, timeout.Token) };
+    }
+
+    /// <summary>True when the server closes the connection (a read returns 0) within 10 s.</summary>
+    public static async Task<bool> ClosedAsync(NetworkStream stream)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            return await stream.ReadAsync(new byte[1], timeout.Token) == 0;
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task<byte[]> ReadExactlyAsync(NetworkStream stream, int count, CancellationToken token)
+    {
+        var buffer = new byte[count];
+        await stream.ReadExactlyAsync(buffer, token);
+        return buffer;
+    }
+
+    private static async Task<string> ReadLineAsync(NetworkStream stream, CancellationToken token)
+    {
+        // Byte by byte: the body that follows must stay in the stream.
+        var line = new StringBuilder();
+        var one = new byte[1];
+        while (true)
+        {
+            await stream.ReadExactlyAsync(one, token);
+            if (one[0] == '\n') return line.ToString().TrimEnd('\r');
+            line.Append((char)one[0]);
+        }
+    }
+}
