@@ -104,7 +104,7 @@ public sealed class FastHitTests(Topology cdn)
             $"GET {hit} HTTP/1.1\r\n{host}\r\nGET {miss} HTTP/1.1\r\n{host}\r\nGET {hit} HTTP/1.1\r\n{host}If-None-Match: \"v1\"\r\n\r\nGET {hit} HTTP/1.1\r\n{host}\r\n",
             [false, false, false, false]);
 
-        Assert.Equal(before + 1, FastHits);
+        Assert.Equal(before + 2, FastHits); // the first, and the last once the full path answered the conditional
         Assert.Equal(Body(1000), responses[0].Body);
         Assert.Equal(Body(2000), responses[1].Body);
         Assert.Contains("fwd=uri-miss", responses[1].Header("Cache-Status"), StringComparison.Ordinal);
@@ -114,6 +114,51 @@ public sealed class FastHitTests(Topology cdn)
         Assert.StartsWith("EdgeCache-Edge; hit", responses[3].Header("Cache-Status"), StringComparison.Ordinal);
         Assert.Equal(1, cdn.Origin.Count(hit));
         Assert.Equal(1, cdn.Origin.Count(miss));
+    }
+
+    [Fact]
+    public async Task After_the_full_path_answered_a_request_later_hits_on_the_connection_are_fast_again()
+    {
+        var hit = MapObject(50_000);
+        using (var r = await cdn.GetAsync(0, hit)) Assert.Equal(200, (int)r.StatusCode);
+        var edge = cdn.EdgeUri(0);
+        using var tcp = new TcpClient { NoDelay = true };
+        await tcp.ConnectAsync(edge.Host, edge.Port);
+        var stream = tcp.GetStream();
+        var before = FastHits;
+        for (var round = 0; round < 3; round++)
+        {
+            // A miss (full path), then hits: the first hit after it, and those after, are fast, in order.
+            var miss = MapObject(3000 + round);
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {miss} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n"));
+            Assert.Equal(Body(3000 + round), (await RawHttp.ReadResponseAsync(stream, head: false)).Body);
+            for (var i = 0; i < 3; i++)
+            {
+                await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {hit} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n"));
+                var response = await RawHttp.ReadResponseAsync(stream, head: false);
+                Assert.Equal(Body(50_000), response.Body);
+                Assert.StartsWith("EdgeCache-Edge; hit", response.Header("Cache-Status"), StringComparison.Ordinal);
+            }
+
+            // A HEAD through the full path (Max-Forwards) and a fast HEAD: no body on either.
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"HEAD {hit} HTTP/1.1\r\nHost: {Topology.Site}\r\n{FullPathField}\r\nHEAD {hit} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n"));
+            var full = await RawHttp.ReadResponseAsync(stream, head: true);
+            var fast = await RawHttp.ReadResponseAsync(stream, head: true);
+            Assert.Equal(full.SortedHeaderLines(), fast.SortedHeaderLines());
+        }
+
+        Assert.Equal(before + 12, FastHits);
+
+        // The same through HttpClient's pooled connections: a miss, then hits, all answered.
+        var other = MapObject(1234);
+        for (var i = 0; i < 5; i++)
+        {
+            using var r = await cdn.GetAsync(0, other);
+            Assert.Equal(Body(1234), await r.Content.ReadAsByteArrayAsync());
+        }
+
+        Assert.Equal(1, cdn.Origin.Count(other));
+        Assert.Equal(1, cdn.Origin.Count(hit));
     }
 
     [Fact]
@@ -214,6 +259,27 @@ public sealed class FastHitKeepAliveTests(ShortKeepAliveTopology cdn) : IClassFi
         await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n"));
         Assert.Equal("idle", Encoding.ASCII.GetString((await RawHttp.ReadResponseAsync(stream, head: false)).Body));
         Assert.Equal(1, cdn.EdgeEngine(0).FastHits);
+
+        // On a connection that went through the full path (a miss), fast hits for longer than the
+        // keep-alive timeout are not cut by Kestrel's keep-alive timer (which runs while Kestrel waits
+        // for the next request, and only a request it parses resets).
+        var miss = "/idle/" + Guid.NewGuid().ToString("N");
+        cdn.Origin.MapStatic(miss, "miss", ("Cache-Control", "max-age=600"));
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {miss} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n"));
+        Assert.Equal("miss", Encoding.ASCII.GetString((await RawHttp.ReadResponseAsync(stream, head: false)).Body));
+        var fastBefore = cdn.EdgeEngine(0).FastHits;
+        var busy = System.Diagnostics.Stopwatch.StartNew();
+        var answered = 0;
+        while (busy.Elapsed < TimeSpan.FromSeconds(3))
+        {
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n"));
+            Assert.Equal("idle", Encoding.ASCII.GetString((await RawHttp.ReadResponseAsync(stream, head: false)).Body));
+            answered++;
+        }
+
+        // The gate leaves one request per half keep-alive timeout to Kestrel, which resets its timer.
+        Assert.True(answered > 20, $"only {answered} requests in 3 s");
+        Assert.InRange(cdn.EdgeEngine(0).FastHits - fastBefore, answered - 20, answered);
 
         // Closed by the server (a read returns 0) well before the test's own 10 s deadline.
         var started = System.Diagnostics.Stopwatch.StartNew();

@@ -42,6 +42,13 @@ internal sealed class FastHits(IServiceProvider services, Func<TimeSpan> keepAli
 
     public ConnectionDelegate Wrap(ConnectionDelegate next) => connection => OnConnectionAsync(connection, next);
 
+    /// <summary>Called by the full path when a request without a body has been answered: the connection's
+    /// next read is the start of the next request, which the fast path may answer again.</summary>
+    public static void RequestEnded(IDictionary<object, object?> connectionItems)
+    {
+        if (connectionItems.TryGetValue(typeof(BoundaryGate), out var gate)) ((BoundaryGate)gate!).Arm();
+    }
+
     private sealed record Dependencies(CacheEngine Engine, RoutedHosts Routes, TrafficRecorder Traffic);
 
     private Dependencies Deps => _deps ??= new(services.GetRequiredService<CacheEngine>(), services.GetRequiredService<RoutedHosts>(), services.GetRequiredService<TrafficRecorder>());
@@ -91,16 +98,17 @@ internal sealed class FastHits(IServiceProvider services, Func<TimeSpan> keepAli
                     return;
                 }
 
-                if (result.IsCanceled || !TryAnswer(deps, connection, buffer, scratch, segments, out var consumed, out var reply, out var close))
+                if (result.IsCanceled || !TryFind(deps, connection, buffer, scratch, allowClose: true, out var consumed, out var hit))
                 {
-                    // Not ours: Kestrel reads this request (and every later one) from where it starts.
+                    // Not ours: Kestrel reads this request from where it starts.
                     input.AdvanceTo(buffer.Start, buffer.Start);
                     handOff = true;
                     break;
                 }
 
                 input.AdvanceTo(consumed);
-                if (!await SendAsync(socket, scratch, reply, segments).ConfigureAwait(false) || close) return;
+                var reply = Stage(hit, scratch, segments);
+                if (!await SendAsync(socket, scratch, reply, segments).ConfigureAwait(false) || hit.Close) return;
             }
         }
         finally
@@ -108,7 +116,96 @@ internal sealed class FastHits(IServiceProvider services, Func<TimeSpan> keepAli
             ArrayPool<byte>.Shared.Return(scratch);
         }
 
-        if (handOff) await next(connection).ConfigureAwait(false);
+        if (!handOff) return;
+
+        // From here Kestrel owns the connection, and it writes to the transport's pipe: fast answers
+        // between its requests go into that pipe too (after what Kestrel wrote), no longer to the socket.
+        var transport = connection.Transport;
+        var gate = new BoundaryGate(deps, connection, transport.Input, transport.Output, keepAliveTimeout);
+        connection.Items[typeof(BoundaryGate)] = gate;
+        connection.Transport = new GatedPipe(gate, transport.Output);
+        try
+        {
+            await next(connection).ConfigureAwait(false);
+        }
+        finally
+        {
+            connection.Transport = transport;
+        }
+    }
+
+    private sealed class GatedPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input => input;
+
+        public PipeWriter Output => output;
+    }
+
+    /// <summary>
+    /// The input Kestrel reads once a connection has left the fast loop. After the full path answered
+    /// a request without a body (<see cref="RequestEnded"/>), Kestrel's next read is the start of the
+    /// next request: while that request is a fast hit, the gate answers it itself, into the output pipe
+    /// after Kestrel's own response; the first request it does not answer goes to Kestrel unread, as
+    /// every read in between does.
+    /// </summary>
+    private sealed class BoundaryGate(Dependencies deps, ConnectionContext connection, PipeReader inner, PipeWriter output, Func<TimeSpan> keepAliveTimeout) : PipeReader
+    {
+        private volatile bool _armed;
+
+        public void Arm() => _armed = true;
+
+        public override bool TryRead(out ReadResult result)
+        {
+            if (_armed)
+            {
+                // Kestrel then reads asynchronously, where the gate looks at the request first.
+                result = default;
+                return false;
+            }
+
+            return inner.TryRead(out result);
+        }
+
+        public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default) =>
+            _armed ? ReadAtBoundaryAsync(cancellationToken) : inner.ReadAsync(cancellationToken);
+
+        private async ValueTask<ReadResult> ReadAtBoundaryAsync(CancellationToken cancellationToken)
+        {
+            // Kestrel started its keep-alive timer when it began this read, and only a request it parses
+            // resets it. So the gate answers for half the timeout at most, then leaves a request to
+            // Kestrel (one full-path hit per half timeout, on a busy connection), which re-arms it after.
+            var waitingSince = Stopwatch.GetTimestamp();
+            var limit = keepAliveTimeout() / 2;
+            while (true)
+            {
+                var result = await inner.ReadAsync(cancellationToken).ConfigureAwait(false);
+                if (result.IsCanceled || result.IsCompleted || Stopwatch.GetElapsedTime(waitingSince) >= limit
+                    || !TryFind(deps, connection, result.Buffer, scratch: null, allowClose: false, out var consumed, out var hit))
+                {
+                    _armed = false;
+                    return result;
+                }
+
+                inner.AdvanceTo(consumed);
+                output.Write(hit.Wire.Fixed);
+                output.Write(hit.Tail);
+                output.Write("\r\n"u8);
+                if (!hit.IsHead)
+                {
+                    foreach (var part in hit.Entry.Body.AsSequence()) output.Write(part.Span);
+                }
+
+                await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        public override void AdvanceTo(SequencePosition consumed) => inner.AdvanceTo(consumed);
+
+        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => inner.AdvanceTo(consumed, examined);
+
+        public override void CancelPendingRead() => inner.CancelPendingRead();
+
+        public override void Complete(Exception? exception = null) => inner.Complete(exception);
     }
 
     private static async ValueTask<bool> SendAsync(Socket socket, byte[] scratch, Reply reply, List<ArraySegment<byte>> segments)
@@ -140,11 +237,47 @@ internal sealed class FastHits(IServiceProvider services, Func<TimeSpan> keepAli
     /// else the scratch head followed by the body's own arrays (in the segment list).</summary>
     private readonly record struct Reply(int Length, bool Copied);
 
-    private static bool TryAnswer(Dependencies deps, ConnectionContext connection, ReadOnlySequence<byte> buffer, byte[] scratch, List<ArraySegment<byte>> segments, out SequencePosition consumed, out Reply reply, out bool close)
+    /// <summary>A fast hit found: the stored copy, its encoded head and the Age/Cache-Status lines for now.</summary>
+    private readonly record struct Hit(CachedResponse Entry, WireHead Wire, byte[] Tail, bool IsHead, bool Close);
+
+    /// <summary>Puts the response in the scratch buffer (head, and a small body) and, for a larger body,
+    /// lists the head and the body's own arrays for one gathered write.</summary>
+    private static Reply Stage(Hit hit, byte[] scratch, List<ArraySegment<byte>> segments)
+    {
+        ReadOnlySpan<byte> closeLine = hit.Close ? "Connection: close\r\n"u8 : [];
+        var fixedPart = hit.Wire.Fixed;
+        var headLength = fixedPart.Length + hit.Tail.Length + closeLine.Length + 2;
+        fixedPart.CopyTo(scratch, 0);
+        hit.Tail.CopyTo(scratch, fixedPart.Length);
+        closeLine.CopyTo(scratch.AsSpan(fixedPart.Length + hit.Tail.Length));
+        "\r\n"u8.CopyTo(scratch.AsSpan(headLength - 2));
+
+        var body = hit.Entry.Body;
+        var bodyLength = hit.IsHead ? 0 : (int)body.Length;
+        if (bodyLength == 0) return new Reply(headLength, Copied: true);
+        if (headLength + bodyLength <= CopyBelow && body.TryGetSingleSegment(out var small))
+        {
+            small.Span.CopyTo(scratch.AsSpan(headLength));
+            return new Reply(headLength + bodyLength, Copied: true);
+        }
+
+        segments.Add(new ArraySegment<byte>(scratch, 0, headLength));
+        foreach (var part in body.AsSequence())
+        {
+            // TryFind checked that every part is an array.
+            MemoryMarshal.TryGetArray(part, out var array);
+            segments.Add(array);
+        }
+
+        return new Reply(headLength + bodyLength, Copied: false);
+    }
+
+    /// <summary>Finds whether the request at the start of <paramref name="buffer"/> is a fast hit and, when
+    /// it is, counts and logs it. <paramref name="scratch"/> (when given) takes a head split across segments.</summary>
+    private static bool TryFind(Dependencies deps, ConnectionContext connection, ReadOnlySequence<byte> buffer, byte[]? scratch, bool allowClose, out SequencePosition consumed, out Hit hit)
     {
         consumed = default;
-        reply = default;
-        close = false;
+        hit = default;
         var started = Stopwatch.GetTimestamp();
 
         // The request head, whole and in one span (copied to the end of the scratch buffer when the
@@ -157,14 +290,14 @@ internal sealed class FastHits(IServiceProvider services, Func<TimeSpan> keepAli
         }
         else
         {
-            if (buffer.IsSingleSegment) return false;
+            if (buffer.IsSingleSegment || scratch is null) return false;
             var window = scratch.AsSpan(CopyBelow, (int)Math.Min(buffer.Length, MaxHead));
             buffer.Slice(0, window.Length).CopyTo(window);
             if ((end = window.IndexOf("\r\n\r\n"u8)) < 0) return false;
             head = window[..(end + 4)];
         }
 
-        if (head.Length > MaxHead || !RequestHead.TryParse(head, out var request)) return false;
+        if (head.Length > MaxHead || !RequestHead.TryParse(head, out var request) || (request.Close && !allowClose)) return false;
         var engine = deps.Engine;
         if (!engine.IsCurrent) return false;
 
@@ -178,55 +311,23 @@ internal sealed class FastHits(IServiceProvider services, Func<TimeSpan> keepAli
         var key = CacheKey.Build("http", host, target, policy);
         if (engine.Memory.GetUnvaried(key) is not { } entry) return false;
         if (entry.NeedsRuleCheck(engine.Rules) && !ReferenceEquals(engine.CheckRules(key, entry, stored: true), entry)) return false;
-        if (entry.StatusCode != 200 || !entry.Body.IsCompleted || entry.Directives.NoCache) return false;
+        if (entry.StatusCode != 200 || !entry.Body.IsCompleted || entry.Directives.NoCache || entry.Body.Length > int.MaxValue - MaxHead) return false;
 
         var now = engine.Time.GetUtcNow();
         var age = entry.CurrentAge(now);
         var lifetime = entry.FreshnessLifetime;
         if (entry.MarkedStale || lifetime <= age) return false;
         if (WireHead.For(entry, engine) is not { } wire) return false;
+        foreach (var part in entry.Body.AsSequence())
+        {
+            if (!MemoryMarshal.TryGetArray(part, out _)) return false;
+        }
 
         // Head: the entry's fixed fields, then Age and Cache-Status, which change with the clock.
-        var ageSeconds = Freshness.AgeSeconds(age);
         var ttl = (long)Math.Floor((lifetime - age).TotalSeconds);
-        var tail = wire.Tail(ageSeconds, ttl, engine.Options.CacheName);
-        close = request.Close;
-        ReadOnlySpan<byte> closeLine = close ? "Connection: close\r\n"u8 : [];
-        var headLength = wire.Fixed.Length + tail.Length + closeLine.Length + 2;
-        var bodyLength = request.IsHead ? 0 : entry.Body.Length;
-        if (headLength > CopyBelow) return false;
-        wire.Fixed.CopyTo(scratch, 0);
-        tail.CopyTo(scratch, wire.Fixed.Length);
-        closeLine.CopyTo(scratch.AsSpan(wire.Fixed.Length + tail.Length));
-        "\r\n"u8.CopyTo(scratch.AsSpan(headLength - 2));
-
-        var total = headLength + bodyLength;
-        if (total > int.MaxValue) return false;
-        if (bodyLength == 0)
-        {
-            reply = new Reply(headLength, Copied: true);
-        }
-        else if (total <= CopyBelow && entry.Body.TryGetSingleSegment(out var small))
-        {
-            small.Span.CopyTo(scratch.AsSpan(headLength));
-            reply = new Reply((int)total, Copied: true);
-        }
-        else
-        {
-            segments.Add(new ArraySegment<byte>(scratch, 0, headLength));
-            foreach (var part in entry.Body.AsSequence())
-            {
-                if (!MemoryMarshal.TryGetArray(part, out var array))
-                {
-                    segments.Clear();
-                    return false;
-                }
-
-                segments.Add(array);
-            }
-
-            reply = new Reply((int)total, Copied: false);
-        }
+        var tail = wire.Tail(Freshness.AgeSeconds(age), ttl, engine.Options.CacheName);
+        if (wire.Fixed.Length + tail.Length + 64 > CopyBelow) return false;
+        hit = new Hit(entry, wire, tail, request.IsHead, request.Close);
 
         consumed = buffer.GetPosition(head.Length);
         engine.CountFastHit();

@@ -2,8 +2,10 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using EdgeCache.Engine;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Microsoft.Net.Http.Headers;
 
 namespace EdgeCache.Proxy.Internal;
 
@@ -23,6 +25,13 @@ internal sealed class TrafficObserver(RequestDelegate next, TrafficRecorder reco
         finally
         {
             Observe(ctx, started);
+            var request = ctx.Request;
+            if (request.ContentLength is null or 0 && !request.Headers.ContainsKey(HeaderNames.TransferEncoding) && !request.Headers.ContainsKey(HeaderNames.Upgrade)
+                && ctx.Features.Get<IConnectionItemsFeature>() is { } connection)
+            {
+                // No body left to read: Kestrel's next read on this connection starts the next request.
+                FastHits.RequestEnded(connection.Items);
+            }
         }
     }
 
