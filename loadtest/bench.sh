@@ -26,7 +26,9 @@
 #
 # Settings (environment): DURATION (10s), ROUNDS (3), CONNECTIONS (64), THREADS (1),
 # PEERS ("edgecache varnish nginx ats ceiling"), ROWS ("1k 100k 1m l2 miss"), L2_SIZE (100k),
-# MISS_SIZE (1k), BUILD_LOCK (/tmp/build.lock: builds are serialised with flock on it).
+# MISS_SIZE (1k), BUILD_LOCK (/tmp/build.lock: builds are serialised with flock on it);
+# EDGE_ENV (NAME=value words for the edge process, to compare settings, e.g.
+# "EdgeCache__Listen__FastHits=false" or "DOTNET_gcServer=0").
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -317,7 +319,8 @@ if has_peer edgecache; then
   write_node "$work/shield.json" bench-shield $P_SHIELD $P_SHIELD_ADMIN "$shield_cluster"
   write_node "$work/edge.json" bench-edge $P_EDGE $P_EDGE_ADMIN "$edge_cluster"
   start shield "$work/shield.log" env EDGECACHE_CONFIG_FILE="$work/shield.json" dotnet "$(dll EdgeCache.Shield)"
-  start edge "$work/edge.log" env EDGECACHE_CONFIG_FILE="$work/edge.json" dotnet "$(dll EdgeCache.Edge)"
+  # shellcheck disable=SC2086 # EDGE_ENV is a list of NAME=value words
+  start edge "$work/edge.log" env EDGECACHE_CONFIG_FILE="$work/edge.json" ${EDGE_ENV:-} dotnet "$(dll EdgeCache.Edge)"
   if [ $disk_tier -eq 1 ] && has_row l2; then
     # Memory may hold no object (MaxObjectBytes 512), so every hit is an L2 (disk) hit.
     mkdir -p "$work/edge-l2-store"

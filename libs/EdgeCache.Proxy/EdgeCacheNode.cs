@@ -89,6 +89,13 @@ public static class EdgeCacheNode
         var shutdown = builder.Configuration.GetValue<TimeSpan?>(EdgeCacheOptions.SectionName + ":ShutdownTimeout") ?? TimeSpan.FromSeconds(30);
         services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdown);
 
+        if (listen.InlineScheduling)
+        {
+            // Read by the socket engine when the first socket is used, which has not happened yet.
+            Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+            builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
+        }
+
         builder.WebHost.ConfigureKestrel((context, kestrel) =>
         {
             kestrel.AddServerHeader = false;

@@ -132,6 +132,12 @@ public sealed class ListenSettings
     /// path, and the connection stays there. Default true; false sends every request through the full path.</summary>
     public bool FastHits { get; set; } = true;
 
+    /// <summary>Run socket completions and Kestrel's connection work inline on the socket engine's
+    /// threads instead of queueing them to the thread pool (Kestrel's <c>UnsafePreferInlineScheduling</c>
+    /// and the runtime's inline socket completions): fewer thread hops per request, at the price that
+    /// work which blocks holds up other connections. Default false.</summary>
+    public bool InlineScheduling { get; set; }
+
     /// <summary>The traffic URL this node announces in membership, for edges that discover shields
     /// (e.g. <c>http://shield-0.shields:8080</c>). Default: the first traffic endpoint as bound, with
     /// the machine name when it binds every interface.</summary>
