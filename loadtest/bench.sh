@@ -27,8 +27,9 @@
 # Settings (environment): DURATION (10s), ROUNDS (3), CONNECTIONS (64), THREADS (1),
 # PEERS ("edgecache varnish nginx ats ceiling"), ROWS ("1k 100k 1m l2 miss"), L2_SIZE (100k),
 # MISS_SIZE (1k), BUILD_LOCK (/tmp/build.lock: builds are serialised with flock on it);
-# EDGE_ENV (NAME=value words for the edge process, to compare settings, e.g.
-# "EdgeCache__Listen__FastHits=false" or "DOTNET_gcServer=0").
+# EDGE_ENV (NAME=value words for the hit-path edge process; default
+# "EdgeCache__Listen__InlineScheduling=true", the setting an operator would pick for a hit-heavy edge,
+# as nginx gets sendfile; EDGE_ENV= runs it with the product defaults; the table names what was used).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -43,6 +44,7 @@ ROWS="${ROWS:-1k 100k 1m l2 miss}"
 L2_SIZE="${L2_SIZE:-100k}"
 MISS_SIZE="${MISS_SIZE:-1k}"
 BUILD_LOCK="${BUILD_LOCK:-/tmp/build.lock}"
+EDGE_ENV="${EDGE_ENV-EdgeCache__Listen__InlineScheduling=true}"
 
 # print_table RUNS_TSV CONFIG_TEXT: per row and peer the medians over rounds of req/s, p50 and p99;
 # EdgeCache's ratio to the best peer and to the Kestrel ceiling, computed per round between
@@ -320,7 +322,7 @@ if has_peer edgecache; then
   write_node "$work/edge.json" bench-edge $P_EDGE $P_EDGE_ADMIN "$edge_cluster"
   start shield "$work/shield.log" env EDGECACHE_CONFIG_FILE="$work/shield.json" dotnet "$(dll EdgeCache.Shield)"
   # shellcheck disable=SC2086 # EDGE_ENV is a list of NAME=value words
-  start edge "$work/edge.log" env EDGECACHE_CONFIG_FILE="$work/edge.json" ${EDGE_ENV:-} dotnet "$(dll EdgeCache.Edge)"
+  start edge "$work/edge.log" env EDGECACHE_CONFIG_FILE="$work/edge.json" $EDGE_ENV dotnet "$(dll EdgeCache.Edge)"
   if [ $disk_tier -eq 1 ] && has_row l2; then
     # Memory may hold no object (MaxObjectBytes 512), so every hit is an L2 (disk) hit.
     mkdir -p "$work/edge-l2-store"
@@ -644,7 +646,7 @@ done
 # ---------------------------------------------------------------------------------------------
 # The table.
 table="$results/table.txt"
-config="wrk --latency -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS round(s), $(date -u '+%Y-%m-%d %H:%M UTC')"
+config="wrk --latency -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS round(s), $(date -u '+%Y-%m-%d %H:%M UTC'); EdgeCache edge: ${EDGE_ENV:-product defaults}"
 echo "$config" >"$results/config.txt"
 l2_na=0
 if has_row l2 && { [ $disk_tier -eq 0 ] || ! has_peer edgecache; }; then l2_na=1; fi
