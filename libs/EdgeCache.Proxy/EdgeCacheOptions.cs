@@ -94,6 +94,9 @@ public sealed class EdgeCacheOptions
 
     /// <summary>Takes the per-host policies (<see cref="Defaults"/>, <see cref="Hosts"/>) of a reloaded,
     /// validated configuration; requests already under way keep the policy they started with.</summary>
+    /// <summary>The host policies in force: a new object after every reload (keys built under an older one may differ).</summary>
+    internal object HostPoliciesVersion => Volatile.Read(ref _live) ?? InitLive();
+
     internal void ApplyHostPolicies(EdgeCacheOptions reloaded)
     {
         Volatile.Write(ref _live, new HostPolicies(reloaded.Defaults, reloaded.Hosts));

@@ -146,3 +146,32 @@ public sealed class FastHitParsingTests
         Assert.Contains("x.example", RoutedHosts.Build([Route(null, ["x.example"])]).Names);
     }
 }
+
+/// <summary>The fast path's table of recently built keys: reused for the same bytes, rebuilt after a policy reload.</summary>
+public sealed class FastHitRequestKeysTests
+{
+    [Fact]
+    public void Keys_are_reused_for_the_same_bytes_and_rebuilt_when_host_policies_change()
+    {
+        var options = new EdgeCache.Proxy.EdgeCacheOptions { NodeId = "t", Role = EdgeCache.Proxy.NodeRole.Edge };
+        var engine = new EdgeCache.Proxy.CacheEngine(Microsoft.Extensions.Options.Options.Create(options), EdgeCache.Proxy.CacheClock.System,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<EdgeCache.Proxy.CacheEngine>.Instance, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        var keys = new FastHits.RequestKeys();
+        var host = "WWW.Example.com:8080"u8.ToArray();
+        var target = "/a?z=1&a=2"u8.ToArray();
+
+        var first = keys.Get(engine, host, target);
+        Assert.Equal(CacheKey.Build("http", "WWW.Example.com:8080", "/a?z=1&a=2", HostCachePolicy.Default), first.Key);
+        Assert.Equal("WWW.Example.com", first.HostName);
+        Assert.Same(first, keys.Get(engine, host, target));
+        Assert.NotSame(first, keys.Get(engine, host, "/a?z=1&a=3"u8.ToArray()));
+
+        // A reload that sorts this host's query: the same bytes now make another key.
+        var reloaded = new EdgeCache.Proxy.EdgeCacheOptions { NodeId = "t" };
+        reloaded.Hosts["www.example.com"] = new HostCachePolicy { SortQuery = true };
+        options.ApplyHostPolicies(reloaded);
+        var after = keys.Get(engine, host, target);
+        Assert.NotEqual(first.Key, after.Key);
+        Assert.Equal(CacheKey.Build("http", "WWW.Example.com:8080", "/a?z=1&a=2", reloaded.Hosts["www.example.com"]), after.Key);
+    }
+}

@@ -6,6 +6,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Threading.Tasks.Sources;
 using EdgeCache.Engine;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
@@ -48,7 +49,57 @@ internal sealed class FastHits(IServiceProvider services, Func<TimeSpan> keepAli
         if (connectionItems.TryGetValue(typeof(BoundaryGate), out var gate)) ((BoundaryGate)gate!).Arm();
     }
 
-    internal sealed record Dependencies(CacheEngine Engine, RoutedHosts Routes, TrafficRecorder Traffic);
+    internal sealed record Dependencies(CacheEngine Engine, RoutedHosts Routes, TrafficRecorder Traffic)
+    {
+        public RequestKeys Keys { get; } = new();
+    }
+
+    /// <summary>
+    /// Recently seen (Host, target) byte strings and the key strings built from them, so a hot URL's
+    /// hit allocates nothing: a direct-mapped table indexed by a hash of the bytes, compared byte for
+    /// byte, and valid only under the host policies it was built with.
+    /// </summary>
+    internal sealed class RequestKeys
+    {
+        private const int Slots = 4096;
+        private readonly Entry?[] _slots = new Entry?[Slots];
+
+        public sealed class Entry(byte[] raw, int hostLength, string host, string hostName, string target, string key, object policies)
+        {
+            public string Host { get; } = host;
+
+            public string HostName { get; } = hostName;
+
+            public string Target { get; } = target;
+
+            public string Key { get; } = key;
+
+            public object Policies { get; } = policies;
+
+            public bool Matches(ReadOnlySpan<byte> hostBytes, ReadOnlySpan<byte> targetBytes) =>
+                hostLength == hostBytes.Length && raw.Length == hostBytes.Length + targetBytes.Length
+                && raw.AsSpan(0, hostLength).SequenceEqual(hostBytes) && raw.AsSpan(hostLength).SequenceEqual(targetBytes);
+        }
+
+        public Entry Get(CacheEngine engine, ReadOnlySpan<byte> hostBytes, ReadOnlySpan<byte> targetBytes)
+        {
+            var hash = new HashCode();
+            hash.AddBytes(hostBytes);
+            hash.AddBytes(targetBytes);
+            ref var slot = ref _slots[(uint)hash.ToHashCode() % Slots];
+            var policies = engine.Options.HostPoliciesVersion;
+            if (Volatile.Read(ref slot) is { } known && ReferenceEquals(known.Policies, policies) && known.Matches(hostBytes, targetBytes)) return known;
+
+            var host = Encoding.ASCII.GetString(hostBytes);
+            var colon = host.IndexOf(':');
+            var hostName = colon < 0 ? host : host[..colon];
+            var target = Encoding.ASCII.GetString(targetBytes);
+            var key = CacheKey.Build("http", host, target, engine.Options.PolicyFor(host));
+            var entry = new Entry([.. hostBytes, .. targetBytes], hostBytes.Length, host, hostName, target, key, policies);
+            Volatile.Write(ref slot, entry);
+            return entry;
+        }
+    }
 
     private Dependencies Deps => _deps ??= new(services.GetRequiredService<CacheEngine>(), services.GetRequiredService<RoutedHosts>(), services.GetRequiredService<TrafficRecorder>());
 
@@ -64,6 +115,7 @@ internal sealed class FastHits(IServiceProvider services, Func<TimeSpan> keepAli
         var input = connection.Transport.Input;
         var scratch = ArrayPool<byte>.Shared.Rent(ScratchBytes);
         var segments = new List<ArraySegment<byte>>(4);
+        using var sender = new GatherSender();
         using var idle = new CancellationTokenSource();
         using var closing = connection.Features.Get<IConnectionLifetimeNotificationFeature>() is { } lifetime
             ? lifetime.ConnectionClosedRequested.Register(static s => ((CancellationTokenSource)s!).Cancel(), idle)
@@ -107,7 +159,7 @@ internal sealed class FastHits(IServiceProvider services, Func<TimeSpan> keepAli
 
                 input.AdvanceTo(consumed);
                 var reply = Stage(hit, scratch, segments);
-                if (!await SendAsync(socket, scratch, reply, segments).ConfigureAwait(false) || hit.Close) return;
+                if (!await SendAsync(socket, sender, scratch, reply, segments).ConfigureAwait(false) || hit.Close) return;
             }
         }
         finally
@@ -207,7 +259,7 @@ internal sealed class FastHits(IServiceProvider services, Func<TimeSpan> keepAli
         public override void Complete(Exception? exception = null) => inner.Complete(exception);
     }
 
-    private static async ValueTask<bool> SendAsync(Socket socket, byte[] scratch, Reply reply, List<ArraySegment<byte>> segments)
+    private static async ValueTask<bool> SendAsync(Socket socket, GatherSender sender, byte[] scratch, Reply reply, List<ArraySegment<byte>> segments)
     {
         try
         {
@@ -218,7 +270,7 @@ internal sealed class FastHits(IServiceProvider services, Func<TimeSpan> keepAli
             }
             else
             {
-                sent = await socket.SendAsync(segments, SocketFlags.None).ConfigureAwait(false);
+                sent = await sender.SendAsync(socket, segments).ConfigureAwait(false);
                 segments.Clear();
             }
 
@@ -230,6 +282,37 @@ internal sealed class FastHits(IServiceProvider services, Func<TimeSpan> keepAli
         {
             return false;
         }
+    }
+
+    /// <summary>One connection's gathered sends (sendmsg with several buffers), through one reused
+    /// SocketAsyncEventArgs: no Task per send, as Kestrel's own socket sender does it.</summary>
+    private sealed class GatherSender() : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true), IValueTaskSource<int>
+    {
+        private ManualResetValueTaskSourceCore<int> _core;
+
+        public ValueTask<int> SendAsync(Socket socket, IList<ArraySegment<byte>> buffers)
+        {
+            _core.Reset();
+            BufferList = buffers;
+            if (socket.SendAsync(this)) return new ValueTask<int>(this, _core.Version);
+            var result = SocketError == SocketError.Success ? new ValueTask<int>(BytesTransferred) : ValueTask.FromException<int>(new SocketException((int)SocketError));
+            BufferList = null;
+            return result;
+        }
+
+        protected override void OnCompleted(SocketAsyncEventArgs e)
+        {
+            BufferList = null;
+            if (SocketError == SocketError.Success) _core.SetResult(BytesTransferred);
+            else _core.SetException(new SocketException((int)SocketError));
+        }
+
+        public int GetResult(short token) => _core.GetResult(token);
+
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
     }
 
     /// <summary>What to send: <see cref="Length"/> bytes, all in the scratch buffer when <see cref="Copied"/>
@@ -296,14 +379,9 @@ internal sealed class FastHits(IServiceProvider services, Func<TimeSpan> keepAli
         var engine = deps.Engine;
         if (!engine.IsCurrent) return false;
 
-        var host = Encoding.ASCII.GetString(request.Host);
-        var colon = host.IndexOf(':');
-        var hostName = colon < 0 ? host : host[..colon];
+        var parsed = deps.Keys.Get(engine, request.Host, request.Target);
+        var (host, hostName, target, key) = (parsed.Host, parsed.HostName, parsed.Target, parsed.Key);
         if (!deps.Routes.Covers(hostName)) return false;
-
-        var policy = engine.Options.PolicyFor(host);
-        var target = Encoding.ASCII.GetString(request.Target);
-        var key = CacheKey.Build("http", host, target, policy);
         if (engine.Memory.GetUnvaried(key) is not { } entry) return false;
         if (entry.NeedsRuleCheck(engine.Rules) && !ReferenceEquals(engine.CheckRules(key, entry, stored: true), entry)) return false;
         if (entry.StatusCode != 200 || !entry.Body.IsCompleted || entry.Directives.NoCache || entry.Body.Length > int.MaxValue - MaxHead) return false;
