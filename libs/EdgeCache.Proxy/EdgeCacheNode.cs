@@ -93,7 +93,15 @@ public static class EdgeCacheNode
         {
             // Read by the socket engine when the first socket is used, which has not happened yet.
             Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
-            builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
+        }
+
+        if (listen.InlineScheduling || listen.PreallocateReceiveBuffers)
+        {
+            builder.WebHost.UseSockets(o =>
+            {
+                o.UnsafePreferInlineScheduling = listen.InlineScheduling;
+                o.WaitForDataBeforeAllocatingBuffer = !listen.PreallocateReceiveBuffers;
+            });
         }
 
         builder.WebHost.ConfigureKestrel((context, kestrel) =>

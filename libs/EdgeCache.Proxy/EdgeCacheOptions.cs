@@ -141,6 +141,11 @@ public sealed class ListenSettings
     /// work which blocks holds up other connections. Default false.</summary>
     public bool InlineScheduling { get; set; }
 
+    /// <summary>Keep a receive buffer (4 KiB) allocated on every open connection instead of waiting for
+    /// data before taking one (Kestrel's <c>WaitForDataBeforeAllocatingBuffer</c> off): one system call
+    /// less per request, at 4 KiB of memory per idle connection. Default false.</summary>
+    public bool PreallocateReceiveBuffers { get; set; }
+
     /// <summary>The traffic URL this node announces in membership, for edges that discover shields
     /// (e.g. <c>http://shield-0.shields:8080</c>). Default: the first traffic endpoint as bound, with
     /// the machine name when it binds every interface.</summary>
