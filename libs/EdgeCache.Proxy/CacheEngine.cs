@@ -91,6 +91,13 @@ public sealed class CacheEngine : IAsyncDisposable
     /// <summary>Memory hits answered by the fast hit path (also counted in <see cref="RequestTotals"/>).</summary>
     public long FastHits => Interlocked.Read(ref _fastHits);
 
+    private long _fastHitsCut;
+
+    /// <summary>Fast hits whose connection was cut mid-answer (the client went away, or read too slowly).</summary>
+    public long FastHitsCut => Interlocked.Read(ref _fastHitsCut);
+
+    internal void CountFastHitCut() => Interlocked.Increment(ref _fastHitsCut);
+
     internal void CountFastHit()
     {
         Interlocked.Increment(ref _fastHits);

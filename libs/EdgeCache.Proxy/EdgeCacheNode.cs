@@ -109,7 +109,7 @@ public static class EdgeCacheNode
             kestrel.AddServerHeader = false;
             if (listen.ResponseBufferBytes > 0) kestrel.Limits.MaxResponseBufferSize = listen.ResponseBufferBytes;
             var endpoints = kestrel.ApplicationServices.GetRequiredService<NodeEndpoints>();
-            var fast = listen.FastHits ? new FastHits(kestrel.ApplicationServices, () => kestrel.Limits.KeepAliveTimeout) : null;
+            var fast = listen.FastHits ? new FastHits(kestrel.ApplicationServices, kestrel.Limits) : null;
             foreach (var url in listen.Traffic)
             {
                 Listen(kestrel, url, listen, admin: false, h2c: false, endpoints, fast);

@@ -241,7 +241,11 @@ public sealed class FastHitTests(Topology cdn)
 public sealed class ShortKeepAliveTopology() : Topology(shields: 1, edges: 1)
 {
     protected override void ConfigureNode(NodeRole role, WebApplicationBuilder builder) =>
-        builder.WebHost.ConfigureKestrel(k => k.Limits.KeepAliveTimeout = TimeSpan.FromMilliseconds(500));
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.KeepAliveTimeout = TimeSpan.FromMilliseconds(500);
+            k.Limits.MinResponseDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(bytesPerSecond: 100 * 1024 * 1024, gracePeriod: TimeSpan.FromSeconds(1.5));
+        });
 }
 
 public sealed class FastHitKeepAliveTests(ShortKeepAliveTopology cdn) : IClassFixture<ShortKeepAliveTopology>
@@ -285,6 +289,49 @@ public sealed class FastHitKeepAliveTests(ShortKeepAliveTopology cdn) : IClassFi
         var started = System.Diagnostics.Stopwatch.StartNew();
         Assert.True(await RawHttp.ClosedAsync(stream), "the idle connection was not closed");
         Assert.InRange(started.Elapsed, TimeSpan.FromMilliseconds(300), TimeSpan.FromSeconds(5));
+    }
+}
+
+public sealed class FastHitSlowReaderTests(ShortKeepAliveTopology cdn) : IClassFixture<ShortKeepAliveTopology>
+{
+    [Fact]
+    public async Task A_client_that_does_not_read_its_answer_is_cut_off_at_the_minimum_data_rate()
+    {
+        var path = "/slow-reader/" + Guid.NewGuid().ToString("N");
+        var body = new byte[12 * 1024 * 1024];
+        cdn.Origin.Map(path, async ctx =>
+        {
+            ctx.Response.Headers.CacheControl = "max-age=600";
+            ctx.Response.ContentLength = body.Length;
+            await ctx.Response.Body.WriteAsync(body);
+        });
+        using (var r = await cdn.GetAsync(0, path)) Assert.Equal(body.Length, (await r.Content.ReadAsByteArrayAsync()).Length);
+        var engine = cdn.EdgeEngine(0);
+        var (hits, cut) = (engine.FastHits, engine.FastHitsCut);
+
+        // A small receive window and no reads: 12 MiB cannot fit in the socket buffers, so the send waits.
+        var edge = cdn.EdgeUri(0);
+        using var tcp = new TcpClient { ReceiveBufferSize = 4096 };
+        await tcp.ConnectAsync(edge.Host, edge.Port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n"));
+        await Topology.WaitUntilAsync(() => engine.FastHitsCut > cut, TimeSpan.FromSeconds(15), "the fast hit to a client that does not read was not cut");
+        Assert.Equal(hits + 1, engine.FastHits);
+
+        // What arrived is a truncated answer, then the end of the connection: never a complete-looking one.
+        var received = 0L;
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            int n;
+            while ((n = await stream.ReadAsync(buffer, timeout.Token)) > 0) received += n;
+        }
+        catch (IOException)
+        {
+        }
+
+        Assert.InRange(received, 1, body.Length - 1);
     }
 }
 

@@ -10,6 +10,7 @@ using System.Threading.Tasks.Sources;
 using EdgeCache.Engine;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
@@ -26,8 +27,10 @@ namespace EdgeCache.Proxy.Internal;
 /// stays with Kestrel from then on. What it sends is what <see cref="ResponseWriter"/> sends for the
 /// same hit: the same stored fields, Age, Via, Cache-Status, Accept-Ranges and Content-Length.
 /// </summary>
-internal sealed class FastHits(IServiceProvider services, Func<TimeSpan> keepAliveTimeout)
+internal sealed class FastHits(IServiceProvider services, KestrelServerLimits limits)
 {
+    private TimeSpan KeepAliveTimeout() => limits.KeepAliveTimeout;
+
     /// <summary>Request heads longer than this go to Kestrel (its limits and errors apply there).</summary>
     private const int MaxHead = 8 * 1024;
 
@@ -116,6 +119,10 @@ internal sealed class FastHits(IServiceProvider services, Func<TimeSpan> keepAli
         var scratch = ArrayPool<byte>.Shared.Rent(ScratchBytes);
         var segments = new List<ArraySegment<byte>>(4);
         using var sender = new GatherSender();
+
+        // A client that does not read its answer is cut off as Kestrel's MinResponseDataRate would cut it.
+        using var slowReader = new CancellationTokenSource();
+        using var cut = slowReader.Token.Register(static s => ((ConnectionContext)s!).Abort(new ConnectionAbortedException("The client read a fast hit too slowly (Kestrel's MinResponseDataRate).")), connection);
         using var idle = new CancellationTokenSource();
         using var closing = connection.Features.Get<IConnectionLifetimeNotificationFeature>() is { } lifetime
             ? lifetime.ConnectionClosedRequested.Register(static s => ((CancellationTokenSource)s!).Cancel(), idle)
@@ -129,7 +136,7 @@ internal sealed class FastHits(IServiceProvider services, Func<TimeSpan> keepAli
                 {
                     // Waiting for the next request on a kept-alive connection: Kestrel's keep-alive
                     // timeout applies, and a server shutdown closes the idle connection.
-                    idle.CancelAfter(keepAliveTimeout());
+                    idle.CancelAfter(KeepAliveTimeout());
                     try
                     {
                         result = await input.ReadAsync(idle.Token).ConfigureAwait(false);
@@ -159,7 +166,13 @@ internal sealed class FastHits(IServiceProvider services, Func<TimeSpan> keepAli
 
                 input.AdvanceTo(consumed);
                 var reply = Stage(hit, scratch, segments);
-                if (!await SendAsync(socket, sender, scratch, reply, segments).ConfigureAwait(false) || hit.Close) return;
+                if (!await SendAsync(socket, sender, scratch, reply, segments, slowReader, limits.MinResponseDataRate).ConfigureAwait(false))
+                {
+                    deps.Engine.CountFastHitCut();
+                    return;
+                }
+
+                if (hit.Close) return;
             }
         }
         finally
@@ -172,7 +185,7 @@ internal sealed class FastHits(IServiceProvider services, Func<TimeSpan> keepAli
         // From here Kestrel owns the connection, and it writes to the transport's pipe: fast answers
         // between its requests go into that pipe too (after what Kestrel wrote), no longer to the socket.
         var transport = connection.Transport;
-        var gate = new BoundaryGate(deps, connection, transport.Input, transport.Output, keepAliveTimeout);
+        var gate = new BoundaryGate(deps, connection, transport.Input, transport.Output, KeepAliveTimeout);
         connection.Items[typeof(BoundaryGate)] = gate;
         connection.Transport = new GatedPipe(gate, transport.Output);
         try
@@ -259,28 +272,32 @@ internal sealed class FastHits(IServiceProvider services, Func<TimeSpan> keepAli
         public override void Complete(Exception? exception = null) => inner.Complete(exception);
     }
 
-    private static async ValueTask<bool> SendAsync(Socket socket, GatherSender sender, byte[] scratch, Reply reply, List<ArraySegment<byte>> segments)
+    private static async ValueTask<bool> SendAsync(Socket socket, GatherSender sender, byte[] scratch, Reply reply, List<ArraySegment<byte>> segments, CancellationTokenSource slowReader, MinDataRate? minRate)
     {
+        var armed = false;
         try
         {
-            int sent;
-            if (reply.Copied)
+            var send = reply.Copied ? socket.SendAsync(scratch.AsMemory(0, reply.Length), SocketFlags.None) : sender.SendAsync(socket, segments);
+            if (!send.IsCompleted && minRate is not null)
             {
-                sent = await socket.SendAsync(scratch.AsMemory(0, reply.Length), SocketFlags.None).ConfigureAwait(false);
+                // The socket's buffer is full: the client has this long (grace period, then the rate) to take the rest.
+                slowReader.CancelAfter(minRate.GracePeriod + TimeSpan.FromSeconds(reply.Length / minRate.BytesPerSecond));
+                armed = true;
             }
-            else
-            {
-                sent = await sender.SendAsync(socket, segments).ConfigureAwait(false);
-                segments.Clear();
-            }
+
+            var sent = await send.ConfigureAwait(false);
 
             // Stream sockets complete a send only when all of it went (Kestrel's own sender relies on
             // this too); anything else would leave the client with a truncated response.
-            return sent == reply.Length;
+            return sent == reply.Length && (!armed || slowReader.TryReset());
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
             return false;
+        }
+        finally
+        {
+            segments.Clear();
         }
     }
 
