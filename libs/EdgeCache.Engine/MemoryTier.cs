@@ -67,6 +67,9 @@ public sealed class MemoryTier
         return only;
     }
 
+    /// <summary>True when some variant of <paramref name="primaryKey"/> is held.</summary>
+    public bool Contains(string primaryKey) => _nodes.TryGetValue(primaryKey, out var node) && node.Variants.Length > 0;
+
     /// <summary>Stores a complete response, replacing the variant with the same secondary key.</summary>
     public bool Set(string primaryKey, CachedResponse response)
     {

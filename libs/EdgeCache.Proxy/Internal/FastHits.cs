@@ -10,6 +10,7 @@ using System.Threading.Tasks.Sources;
 using EdgeCache.Engine;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Primitives;
@@ -20,7 +21,7 @@ namespace EdgeCache.Proxy.Internal;
 /// <summary>
 /// The fast hit path (<c>EdgeCache:Listen:FastHits</c>): a Kestrel connection middleware on plain
 /// HTTP/1.1 traffic endpoints. For each request already in the connection's buffer it answers, without
-/// ASP.NET Core's HTTP layer, a plain <c>GET</c>/<c>HEAD</c> for a fresh, unvaried 200 held in the
+/// ASP.NET Core's HTTP layer, a plain <c>GET</c>/<c>HEAD</c> for a fresh 200 (the Vary variant it selects) held in the
 /// memory tier, writing the stored body straight from memory to the socket (no copy). Everything else
 /// (a miss, any conditional, range, credential or cache directive, any header or syntax it does not
 /// fully understand, a partly received request) is handed to Kestrel, unread, and the connection
@@ -30,6 +31,10 @@ namespace EdgeCache.Proxy.Internal;
 internal sealed class FastHits(IServiceProvider services, KestrelServerLimits limits)
 {
     private TimeSpan KeepAliveTimeout() => limits.KeepAliveTimeout;
+
+    /// <summary>How long an idle connection is kept: Kestrel's keep-alive timeout plus its heartbeat
+    /// interval (1 s), which is when Kestrel itself would close it.</summary>
+    private TimeSpan IdleTimeout() => limits.KeepAliveTimeout + TimeSpan.FromSeconds(1);
 
     /// <summary>Request heads longer than this go to Kestrel (its limits and errors apply there).</summary>
     private const int MaxHead = 8 * 1024;
@@ -136,7 +141,7 @@ internal sealed class FastHits(IServiceProvider services, KestrelServerLimits li
                 {
                     // Waiting for the next request on a kept-alive connection: Kestrel's keep-alive
                     // timeout applies, and a server shutdown closes the idle connection.
-                    idle.CancelAfter(KeepAliveTimeout());
+                    idle.CancelAfter(IdleTimeout());
                     try
                     {
                         result = await input.ReadAsync(idle.Token).ConfigureAwait(false);
@@ -399,7 +404,15 @@ internal sealed class FastHits(IServiceProvider services, KestrelServerLimits li
         var parsed = deps.Keys.Get(engine, request.Host, request.Target);
         var (host, hostName, target, key) = (parsed.Host, parsed.HostName, parsed.Target, parsed.Key);
         if (!deps.Routes.Covers(hostName)) return false;
-        if (engine.Memory.GetUnvaried(key) is not { } entry) return false;
+        var entry = engine.Memory.GetUnvaried(key);
+        if (entry is null)
+        {
+            // Variants (Vary): selected by the request's fields, as the full path selects them.
+            if (!engine.Memory.Contains(key)) return false;
+            entry = engine.Memory.Get(key, RequestHead.Fields(head), out _);
+            if (entry is null) return false;
+        }
+
         if (entry.NeedsRuleCheck(engine.Rules) && !ReferenceEquals(engine.CheckRules(key, entry, stored: true), entry)) return false;
         if (entry.StatusCode != 200 || !entry.Body.IsCompleted || entry.Directives.NoCache || entry.Body.Length > int.MaxValue - MaxHead) return false;
 
@@ -512,6 +525,22 @@ internal sealed class FastHits(IServiceProvider services, KestrelServerLimits li
             }
 
             return hosts == 1;
+        }
+
+        /// <summary>The head's fields as a header collection (for Vary), from a head <see cref="TryParse"/> accepted.</summary>
+        public static HeaderDictionary Fields(ReadOnlySpan<byte> head)
+        {
+            var fields = new HeaderDictionary();
+            var rest = head[(head.IndexOf("\r\n"u8) + 2)..];
+            while (rest.IndexOf("\r\n"u8) is > 0 and var eol)
+            {
+                var field = rest[..eol];
+                rest = rest[(eol + 2)..];
+                var colon = field.IndexOf((byte)':');
+                fields.Append(Encoding.ASCII.GetString(field[..colon]), Encoding.ASCII.GetString(field[(colon + 1)..].Trim(" \t"u8)));
+            }
+
+            return fields;
         }
 
         private enum Field
