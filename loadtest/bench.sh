@@ -27,9 +27,8 @@
 # Settings (environment): DURATION (10s), ROUNDS (3), CONNECTIONS (64), THREADS (1),
 # PEERS ("edgecache varnish nginx ats ceiling"), ROWS ("1k 100k 1m l2 miss"), L2_SIZE (100k),
 # MISS_SIZE (1k), BUILD_LOCK (/tmp/build.lock: builds are serialised with flock on it);
-# EDGE_ENV (NAME=value words for the hit-path edge process; default "EdgeCache__Listen__InlineScheduling=true
-# EdgeCache__Listen__PreallocateReceiveBuffers=true", what an operator would pick for a hit-heavy edge,
-# as nginx gets sendfile; EDGE_ENV= runs it with the product defaults; the table names what was used).
+# EDGE_ENV (NAME=value words for the hit-path edge process, to compare settings; default none, the
+# product defaults; e.g. "EdgeCache__Listen__InlineScheduling=true"; the table's first line names it).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -44,7 +43,7 @@ ROWS="${ROWS:-1k 100k 1m l2 miss}"
 L2_SIZE="${L2_SIZE:-100k}"
 MISS_SIZE="${MISS_SIZE:-1k}"
 BUILD_LOCK="${BUILD_LOCK:-/tmp/build.lock}"
-EDGE_ENV="${EDGE_ENV-EdgeCache__Listen__InlineScheduling=true EdgeCache__Listen__PreallocateReceiveBuffers=true}"
+EDGE_ENV="${EDGE_ENV:-}"
 
 # print_table RUNS_TSV CONFIG_TEXT: per row and peer the medians over rounds of req/s, p50 and p99;
 # EdgeCache's ratio to the best peer and to the Kestrel ceiling, computed per round between
