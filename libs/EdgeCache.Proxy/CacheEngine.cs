@@ -213,7 +213,20 @@ public sealed class CacheEngine : IAsyncDisposable
     public long PurgedObjects => Interlocked.Read(ref _purgedObjects);
 
     /// <summary>Records that this node just confirmed it has applied everything in the stream.</summary>
-    internal void ConfirmCaughtUp() => Interlocked.Exchange(ref _confirmedAt, TimeProvider.System.GetTimestamp());
+    internal void ConfirmCaughtUp() => ConfirmCaughtUp(TimeProvider.System.GetTimestamp());
+
+    /// <summary>Records that this node had applied everything published before <paramref name="timestamp"/>
+    /// (a <see cref="TimeProvider.System"/> timestamp); an older confirmation never replaces a newer one.</summary>
+    internal void ConfirmCaughtUp(long timestamp)
+    {
+        var current = Interlocked.Read(ref _confirmedAt);
+        while (timestamp > current)
+        {
+            var seen = Interlocked.CompareExchange(ref _confirmedAt, timestamp, current);
+            if (seen == current) return;
+            current = seen;
+        }
+    }
 
     /// <summary>When this node last confirmed it was caught up with the stream, or null if never.</summary>
     public TimeSpan? SinceConfirmed

@@ -175,3 +175,25 @@ public sealed class FastHitRequestKeysTests
         Assert.Equal(CacheKey.Build("http", "WWW.Example.com:8080", "/a?z=1&a=2", reloaded.Hosts["www.example.com"]), after.Key);
     }
 }
+
+/// <summary>How a node confirms its lease against the invalidation stream's end.</summary>
+public sealed class LeaseConfirmationTests
+{
+    private static long? AsOf(ulong applied, ulong last, (ulong, long)? previous) =>
+        EdgeCache.Proxy.Invalidation.InvalidationService.ConfirmedAsOf(applied, last, now: 1000, previous);
+
+    [Fact]
+    public void A_node_at_the_stream_end_is_confirmed_now() => Assert.Equal(1000, AsOf(applied: 50, last: 50, previous: null));
+
+    [Fact]
+    public void A_node_behind_the_end_that_applied_all_the_previous_check_saw_is_confirmed_as_of_that_check() =>
+        // Under a steady flow it is always an event or two behind "now", but never behind the past.
+        Assert.Equal(900, AsOf(applied: 48, last: 50, previous: (47, 900)));
+
+    [Fact]
+    public void A_node_behind_the_previous_check_is_not_confirmed()
+    {
+        Assert.Null(AsOf(applied: 46, last: 50, previous: (47, 900)));
+        Assert.Null(AsOf(applied: 46, last: 50, previous: null));
+    }
+}

@@ -297,9 +297,21 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
         return string.Join(", ", parts);
     }
 
-    private void Confirm()
+    /// <summary>
+    /// The moment up to which a node that has applied <paramref name="applied"/> is confirmed current,
+    /// or null: now, when it has applied the stream's end (<paramref name="last"/>); else the time the
+    /// previous check was sent, when it has applied everything that check saw.
+    /// </summary>
+    internal static long? ConfirmedAsOf(ulong applied, ulong last, long now, (ulong Last, long At)? previous) =>
+        last <= applied ? now
+        : previous is { } p && p.Last <= applied ? p.At
+        : null;
+
+    private void Confirm() => Confirm(TimeProvider.System.GetTimestamp());
+
+    private void Confirm(long asOf)
     {
-        engine.ConfirmCaughtUp();
+        engine.ConfirmCaughtUp(asOf);
         _started = true;
         if (_leaseLost)
         {
@@ -314,6 +326,12 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
         var period = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(20).Ticks, Math.Min(_options.AnnounceInterval.Ticks, _options.Lease.Ticks / 3)));
         using var timer = new PeriodicTimer(period, TimeProvider.System);
         var lastAnnounce = long.MinValue;
+
+        // The stream's end at the previous check, and when that check was sent. Under a steady flow of
+        // purges a node is almost always a few events behind the end at the instant it asks, so
+        // "applied the end as of now" may never hold; "applied everything that was in the stream
+        // when the previous check was sent" confirms it as of that moment instead.
+        (ulong Last, long At)? previous = null;
         try
         {
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
@@ -324,16 +342,24 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
                     cts.CancelAfter(_options.RequestTimeout);
                     if (bus.Connected)
                     {
+                        var asked = TimeProvider.System.GetTimestamp();
                         var state = await bus.StreamStateAsync(cts.Token).ConfigureAwait(false);
                         if (Volatile.Read(ref _streamCreated) != 0 && IsReset(state))
                         {
                             // Never confirm against a different stream: make the consumer start over.
+                            previous = null;
                             await CancelConsumerAsync().ConfigureAwait(false);
                         }
-                        else if (state.Last <= engine.AppliedSeq)
+                        else if (Volatile.Read(ref _streamCreated) != 0 && ConfirmedAsOf(engine.AppliedSeq, state.Last, TimeProvider.System.GetTimestamp(), previous) is { } asOf)
                         {
-                            Confirm();
+                            Confirm(asOf);
                         }
+
+                        previous = (state.Last, asked);
+                    }
+                    else
+                    {
+                        previous = null;
                     }
 
                     if (!engine.IsCurrent)
