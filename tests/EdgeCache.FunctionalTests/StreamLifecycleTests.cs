@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using EdgeCache.Engine;
 using EdgeCache.FunctionalTests.Infrastructure;
 using EdgeCache.Proxy;
@@ -152,7 +153,14 @@ public sealed class StreamLifecycleTests(StreamTopology cdn)
 
         await cdn.DeleteStreamAsync();
         await Topology.WaitUntilAsync(() => nodes.Select((n, i) => Invalidation(n).Resets > resets[i]).All(r => r), TimeSpan.FromSeconds(15), "every node sees the reset");
-        await Topology.WaitUntilAsync(() => nodes.All(n => n.Services.GetRequiredService<CacheEngine>().IsCurrent), TimeSpan.FromSeconds(15), "every node is current again");
+
+        // Current against the new stream: a confirmation made after the reset was seen, not one left
+        // from before the deletion that the lease still honours for a moment.
+        var resetSeen = Stopwatch.StartNew();
+        await Topology.WaitUntilAsync(
+            () => nodes.All(n => n.Services.GetRequiredService<CacheEngine>() is { IsCurrent: true, SinceConfirmed: { } since } && since < resetSeen.Elapsed),
+            TimeSpan.FromSeconds(15),
+            "every node is current again");
 
         // Both tiers were emptied on every node: the object comes from the origin again.
         var fetched = cdn.Origin.Count(before);
