@@ -285,7 +285,14 @@ public sealed class ShortKeepAliveTopology() : Topology(shields: 1, edges: 1)
         });
 }
 
-public sealed class FastHitKeepAliveTests(ShortKeepAliveTopology cdn) : IClassFixture<ShortKeepAliveTopology>
+[CollectionDefinition(Name)]
+public sealed class ShortKeepAliveGroup : ICollectionFixture<ShortKeepAliveTopology>
+{
+    public const string Name = "short-keep-alive";
+}
+
+[Collection(ShortKeepAliveGroup.Name)]
+public sealed class FastHitKeepAliveTests(ShortKeepAliveTopology cdn)
 {
     [Fact]
     public async Task An_idle_connection_after_fast_hits_is_closed_at_the_keep_alive_timeout()
@@ -294,12 +301,13 @@ public sealed class FastHitKeepAliveTests(ShortKeepAliveTopology cdn) : IClassFi
         cdn.Origin.MapStatic(path, "idle", ("Cache-Control", "max-age=600"));
         using (var r = await cdn.GetAsync(0, path)) Assert.Equal(200, (int)r.StatusCode);
         var edge = cdn.EdgeUri(0);
+        var hitsBefore = cdn.EdgeEngine(0).FastHits;
         using var tcp = new TcpClient();
         await tcp.ConnectAsync(edge.Host, edge.Port);
         var stream = tcp.GetStream();
         await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n"));
         Assert.Equal("idle", Encoding.ASCII.GetString((await RawHttp.ReadResponseAsync(stream, head: false)).Body));
-        Assert.Equal(1, cdn.EdgeEngine(0).FastHits);
+        Assert.Equal(hitsBefore + 1, cdn.EdgeEngine(0).FastHits);
 
         // On a connection that went through the full path (a miss), fast hits for longer than the
         // keep-alive timeout are not cut by Kestrel's keep-alive timer (which runs while Kestrel waits
@@ -309,9 +317,11 @@ public sealed class FastHitKeepAliveTests(ShortKeepAliveTopology cdn) : IClassFi
         await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {miss} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n"));
         Assert.Equal("miss", Encoding.ASCII.GetString((await RawHttp.ReadResponseAsync(stream, head: false)).Body));
         var fastBefore = cdn.EdgeEngine(0).FastHits;
+        // Paced (one request per 20 ms), not flat out: other test collections' nodes share the 2 cores.
         var busy = System.Diagnostics.Stopwatch.StartNew();
         var answered = 0;
-        while (busy.Elapsed < TimeSpan.FromSeconds(3))
+        using var pace = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
+        while (busy.Elapsed < TimeSpan.FromSeconds(3) && await pace.WaitForNextTickAsync())
         {
             await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n"));
             Assert.Equal("idle", Encoding.ASCII.GetString((await RawHttp.ReadResponseAsync(stream, head: false)).Body));
@@ -319,7 +329,7 @@ public sealed class FastHitKeepAliveTests(ShortKeepAliveTopology cdn) : IClassFi
         }
 
         // The gate leaves one request per half keep-alive timeout to Kestrel, which resets its timer.
-        Assert.True(answered > 20, $"only {answered} requests in 3 s");
+        Assert.True(answered > 50, $"only {answered} requests in 3 s");
         Assert.InRange(cdn.EdgeEngine(0).FastHits - fastBefore, answered - 20, answered);
 
         // Closed by the server (a read returns 0) well before the test's own 10 s deadline.
@@ -329,7 +339,8 @@ public sealed class FastHitKeepAliveTests(ShortKeepAliveTopology cdn) : IClassFi
     }
 }
 
-public sealed class FastHitSlowReaderTests(ShortKeepAliveTopology cdn) : IClassFixture<ShortKeepAliveTopology>
+[Collection(ShortKeepAliveGroup.Name)]
+public sealed class FastHitSlowReaderTests(ShortKeepAliveTopology cdn)
 {
     [Fact]
     public async Task A_client_that_does_not_read_its_answer_is_cut_off_at_the_minimum_data_rate()
