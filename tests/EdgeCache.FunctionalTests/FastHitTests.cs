@@ -66,9 +66,9 @@ public sealed class FastHitTests(Topology cdn)
         using (var miss = await cdn.GetAsync(0, path)) Assert.Equal(200, (int)miss.StatusCode);
 
         var before = FastHits;
-        var fast = (await RawHttp.ExchangeAsync(cdn.EdgeUri(0), $"{method} {path} HTTP/1.1\r\nHost: {Topology.Site}\r\nAccept: */*\r\n\r\n", [method == "HEAD"]))[0];
+        var fast = (await RawHttp.ExchangeAsync(cdn.EdgeUri(0), RawHttp.Get(path, "Accept: */*\r\n", method), [method == "HEAD"]))[0];
         Assert.Equal(before + 1, FastHits);
-        var full = (await RawHttp.ExchangeAsync(cdn.EdgeUri(0), $"{method} {path} HTTP/1.1\r\nHost: {Topology.Site}\r\nAccept: */*\r\n{FullPathField}\r\n", [method == "HEAD"]))[0];
+        var full = (await RawHttp.ExchangeAsync(cdn.EdgeUri(0), RawHttp.Get(path, "Accept: */*\r\n" + FullPathField, method), [method == "HEAD"]))[0];
         Assert.Equal(before + 1, FastHits);
 
         Assert.Equal(full.StatusLine, fast.StatusLine);
@@ -100,7 +100,7 @@ public sealed class FastHitTests(Topology cdn)
             ctx.Response.Headers.Vary = "Accept-Encoding, Accept-Language";
             return ctx.Response.WriteAsync($"ae={ctx.Request.Headers.AcceptEncoding} al={ctx.Request.Headers.AcceptLanguage}");
         });
-        string Request(string fields, string extra = "") => $"GET {path} HTTP/1.1\r\nHost: {Topology.Site}\r\n{fields}{extra}\r\n";
+        string Request(string fields, string extra = "") => RawHttp.Get(path, fields + extra);
 
         // Two variants stored through the full path.
         await RawHttp.ExchangeAsync(cdn.EdgeUri(0), Request("Accept-Encoding: gzip\r\nAccept-Language: de\r\n"), [false]);
@@ -159,26 +159,25 @@ public sealed class FastHitTests(Topology cdn)
         var hit = MapObject(50_000);
         using (var r = await cdn.GetAsync(0, hit)) Assert.Equal(200, (int)r.StatusCode);
         var edge = cdn.EdgeUri(0);
-        using var tcp = new TcpClient { NoDelay = true };
-        await tcp.ConnectAsync(edge.Host, edge.Port);
+        using var tcp = await RawHttp.ConnectAsync(edge);
         var stream = tcp.GetStream();
         var before = FastHits;
         for (var round = 0; round < 3; round++)
         {
             // A miss (full path), then hits: the first hit after it, and those after, are fast, in order.
             var miss = MapObject(3000 + round);
-            await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {miss} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n"));
+            await RawHttp.SendAsync(stream, RawHttp.Get(miss));
             Assert.Equal(Body(3000 + round), (await RawHttp.ReadResponseAsync(stream, head: false)).Body);
             for (var i = 0; i < 3; i++)
             {
-                await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {hit} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n"));
+                await RawHttp.SendAsync(stream, RawHttp.Get(hit));
                 var response = await RawHttp.ReadResponseAsync(stream, head: false);
                 Assert.Equal(Body(50_000), response.Body);
                 Assert.StartsWith("EdgeCache-Edge; hit", response.Header("Cache-Status"), StringComparison.Ordinal);
             }
 
             // A HEAD through the full path (Max-Forwards) and a fast HEAD: no body on either.
-            await stream.WriteAsync(Encoding.ASCII.GetBytes($"HEAD {hit} HTTP/1.1\r\nHost: {Topology.Site}\r\n{FullPathField}\r\nHEAD {hit} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n"));
+            await RawHttp.SendAsync(stream, RawHttp.Get(hit, FullPathField, "HEAD") + RawHttp.Get(hit, method: "HEAD"));
             var full = await RawHttp.ReadResponseAsync(stream, head: true);
             var fast = await RawHttp.ReadResponseAsync(stream, head: true);
             Assert.Equal(full.SortedHeaderLines(), fast.SortedHeaderLines());
@@ -205,12 +204,11 @@ public sealed class FastHitTests(Topology cdn)
         using (var r = await cdn.GetAsync(0, path)) Assert.Equal(200, (int)r.StatusCode);
         var before = FastHits;
         var edge = cdn.EdgeUri(0);
-        using var tcp = new TcpClient { NoDelay = true };
-        await tcp.ConnectAsync(edge.Host, edge.Port);
+        using var tcp = await RawHttp.ConnectAsync(edge);
         var stream = tcp.GetStream();
         for (var i = 0; i < 5; i++)
         {
-            await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n"));
+            await RawHttp.SendAsync(stream, RawHttp.Get(path));
             var response = await RawHttp.ReadResponseAsync(stream, head: false);
             Assert.Equal(Body(70_000), response.Body);
         }
@@ -218,7 +216,7 @@ public sealed class FastHitTests(Topology cdn)
         Assert.Equal(before + 5, FastHits);
 
         // A head that arrives in two writes: whichever path reads it, the answer is the object.
-        var request = Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {Topology.Site}\r\nConnection: close\r\n\r\n");
+        var request = Encoding.ASCII.GetBytes(RawHttp.Get(path, "Connection: close\r\n"));
         await stream.WriteAsync(request.AsMemory(0, 20));
         await stream.FlushAsync();
         await stream.WriteAsync(request.AsMemory(20));
@@ -241,23 +239,23 @@ public sealed class FastHitTests(Topology cdn)
         Assert.StartsWith("HTTP/1.1 421", unrouted[0].StatusLine, StringComparison.Ordinal);
 
         // Two Host fields, an obsolete line folding, HTTP/1.0 and a body on a GET: all Kestrel's to judge.
-        var twoHosts = await RawHttp.ExchangeAsync(cdn.EdgeUri(0), $"GET {path} HTTP/1.1\r\nHost: {Topology.Site}\r\nHost: other.example\r\n\r\n", [false]);
+        var twoHosts = await RawHttp.ExchangeAsync(cdn.EdgeUri(0), RawHttp.Get(path, "Host: other.example\r\n"), [false]);
         Assert.StartsWith("HTTP/1.1 400", twoHosts[0].StatusLine, StringComparison.Ordinal);
-        var folded = await RawHttp.ExchangeAsync(cdn.EdgeUri(0), $"GET {path} HTTP/1.1\r\nHost: {Topology.Site}\r\nX-A: b\r\n c\r\n\r\n", [false]);
+        var folded = await RawHttp.ExchangeAsync(cdn.EdgeUri(0), RawHttp.Get(path, "X-A: b\r\n c\r\n"), [false]);
         Assert.StartsWith("HTTP/1.1 400", folded[0].StatusLine, StringComparison.Ordinal);
         Assert.Equal(before, FastHits);
 
         // A soft purge marks the copy stale: it is revalidated, not served as a fast hit.
         var engine = cdn.EdgeEngine(0);
         engine.Apply(new InvalidationEvent { Id = Guid.NewGuid().ToString("N"), Kind = InvalidationKind.Purge, Soft = true, Urls = [$"http://{Topology.Site}{path}"] }, engine.AppliedSeq + 1);
-        var soft = await RawHttp.ExchangeAsync(cdn.EdgeUri(0), $"GET {path} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n", [false]);
+        var soft = await RawHttp.ExchangeAsync(cdn.EdgeUri(0), RawHttp.Get(path), [false]);
         Assert.Equal(Body(100), soft[0].Body);
         Assert.True(soft[0].Header("Cache-Status")!.Contains("EdgeCache-Edge; fwd=stale", StringComparison.Ordinal), soft[0].Header("Cache-Status")); // revalidated upstream (the shield's copy was not purged)
         Assert.Equal(before, FastHits);
 
         // A hard purge: the next request goes to the origin.
         engine.Apply(new InvalidationEvent { Id = Guid.NewGuid().ToString("N"), Kind = InvalidationKind.Purge, Urls = [$"http://{Topology.Site}{path}"] }, engine.AppliedSeq + 1);
-        var purged = await RawHttp.ExchangeAsync(cdn.EdgeUri(0), $"GET {path} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n", [false]);
+        var purged = await RawHttp.ExchangeAsync(cdn.EdgeUri(0), RawHttp.Get(path), [false]);
         Assert.True(purged[0].Header("Cache-Status")!.Contains("EdgeCache-Edge; fwd=uri-miss", StringComparison.Ordinal), purged[0].Header("Cache-Status"));
         Assert.Equal(Body(100), purged[0].Body);
         Assert.Equal(before, FastHits);
@@ -267,7 +265,7 @@ public sealed class FastHitTests(Topology cdn)
         cdn.Origin.MapStatic(shortLived, "short", ("Cache-Control", "max-age=1"));
         using (var r = await cdn.GetAsync(0, shortLived)) Assert.Equal(200, (int)r.StatusCode);
         cdn.Clock.Advance(TimeSpan.FromSeconds(2));
-        var stale = await RawHttp.ExchangeAsync(cdn.EdgeUri(0), $"GET {shortLived} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n", [false]);
+        var stale = await RawHttp.ExchangeAsync(cdn.EdgeUri(0), RawHttp.Get(shortLived), [false]);
         Assert.Equal("short", Encoding.ASCII.GetString(stale[0].Body));
         Assert.Equal(2, cdn.Origin.Count(shortLived));
         Assert.Equal(before, FastHits);
@@ -302,10 +300,9 @@ public sealed class FastHitKeepAliveTests(ShortKeepAliveTopology cdn)
         using (var r = await cdn.GetAsync(0, path)) Assert.Equal(200, (int)r.StatusCode);
         var edge = cdn.EdgeUri(0);
         var hitsBefore = cdn.EdgeEngine(0).FastHits;
-        using var tcp = new TcpClient();
-        await tcp.ConnectAsync(edge.Host, edge.Port);
+        using var tcp = await RawHttp.ConnectAsync(edge);
         var stream = tcp.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n"));
+        await RawHttp.SendAsync(stream, RawHttp.Get(path));
         Assert.Equal("idle", Encoding.ASCII.GetString((await RawHttp.ReadResponseAsync(stream, head: false)).Body));
         Assert.Equal(hitsBefore + 1, cdn.EdgeEngine(0).FastHits);
 
@@ -314,7 +311,7 @@ public sealed class FastHitKeepAliveTests(ShortKeepAliveTopology cdn)
         // for the next request, and only a request it parses resets).
         var miss = "/idle/" + Guid.NewGuid().ToString("N");
         cdn.Origin.MapStatic(miss, "miss", ("Cache-Control", "max-age=600"));
-        await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {miss} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n"));
+        await RawHttp.SendAsync(stream, RawHttp.Get(miss));
         Assert.Equal("miss", Encoding.ASCII.GetString((await RawHttp.ReadResponseAsync(stream, head: false)).Body));
         var fastBefore = cdn.EdgeEngine(0).FastHits;
         // Paced (one request per 20 ms), not flat out: other test collections' nodes share the 2 cores.
@@ -323,7 +320,7 @@ public sealed class FastHitKeepAliveTests(ShortKeepAliveTopology cdn)
         using var pace = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
         while (busy.Elapsed < TimeSpan.FromSeconds(3) && await pace.WaitForNextTickAsync())
         {
-            await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n"));
+            await RawHttp.SendAsync(stream, RawHttp.Get(path));
             Assert.Equal("idle", Encoding.ASCII.GetString((await RawHttp.ReadResponseAsync(stream, head: false)).Body));
             answered++;
         }
@@ -359,10 +356,9 @@ public sealed class FastHitSlowReaderTests(ShortKeepAliveTopology cdn)
 
         // A small receive window and no reads: 12 MiB cannot fit in the socket buffers, so the send waits.
         var edge = cdn.EdgeUri(0);
-        using var tcp = new TcpClient { ReceiveBufferSize = 4096 };
-        await tcp.ConnectAsync(edge.Host, edge.Port);
+        using var tcp = await RawHttp.ConnectAsync(edge, receiveBufferSize: 4096);
         var stream = tcp.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {Topology.Site}\r\n\r\n"));
+        await RawHttp.SendAsync(stream, RawHttp.Get(path));
         await Topology.WaitUntilAsync(() => engine.FastHitsCut > cut, TimeSpan.FromSeconds(15), "the fast hit to a client that does not read was not cut");
         Assert.Equal(hits + 1, engine.FastHits);
 
@@ -398,14 +394,27 @@ internal static class RawHttp
         public string[] SortedHeaderLines() => [.. Fields.Select(f => f.Name.ToLowerInvariant() + ": " + f.Value).OrderBy(l => l[..l.IndexOf(':')], StringComparer.Ordinal)];
     }
 
+    /// <summary>A plain GET (or <paramref name="method"/>) of <paramref name="path"/> for the test site, with <paramref name="fields"/> (CRLF-terminated lines) added.</summary>
+    public static string Get(string path, string fields = "", string method = "GET") => $"{method} {path} HTTP/1.1\r\nHost: {Topology.Site}\r\n{fields}\r\n";
+
+    /// <summary>A new connection to <paramref name="edge"/> (Nagle off; a small receive buffer makes a slow reader).</summary>
+    public static async Task<TcpClient> ConnectAsync(Uri edge, int? receiveBufferSize = null)
+    {
+        var tcp = new TcpClient { NoDelay = true };
+        if (receiveBufferSize is { } size) tcp.ReceiveBufferSize = size;
+        await tcp.ConnectAsync(edge.Host, edge.Port);
+        return tcp;
+    }
+
+    public static Task SendAsync(NetworkStream stream, string requests) => stream.WriteAsync(Encoding.ASCII.GetBytes(requests)).AsTask();
+
     /// <summary>Sends <paramref name="requests"/> in one write on a new connection and reads one response per
     /// entry of <paramref name="heads"/> (true: the request was HEAD, so no body follows).</summary>
     public static async Task<List<Response>> ExchangeAsync(Uri edge, string requests, bool[] heads)
     {
-        using var tcp = new TcpClient();
-        await tcp.ConnectAsync(edge.Host, edge.Port);
+        using var tcp = await ConnectAsync(edge);
         var stream = tcp.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(requests));
+        await SendAsync(stream, requests);
         var list = new List<Response>();
         foreach (var head in heads) list.Add(await ReadResponseAsync(stream, head));
         return list;

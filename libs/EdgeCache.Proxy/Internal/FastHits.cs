@@ -257,11 +257,11 @@ internal sealed class FastHits(IServiceProvider services, KestrelServerLimits li
 
                 inner.AdvanceTo(consumed);
                 output.Write(hit.Wire.Fixed);
-                output.Write(hit.Tail);
+                output.Write(hit.Tail.Bytes);
                 output.Write("\r\n"u8);
                 if (!hit.IsHead)
                 {
-                    foreach (var part in hit.Entry.Body.AsSequence()) output.Write(part.Span);
+                    foreach (var part in hit.Wire.Body) output.Write(part);
                 }
 
                 await output.FlushAsync(cancellationToken).ConfigureAwait(false);
@@ -342,7 +342,7 @@ internal sealed class FastHits(IServiceProvider services, KestrelServerLimits li
     internal readonly record struct Reply(int Length, bool Copied);
 
     /// <summary>A fast hit found: the stored copy, its encoded head and the Age/Cache-Status lines for now.</summary>
-    internal readonly record struct Hit(CachedResponse Entry, WireHead Wire, byte[] Tail, bool IsHead, bool Close);
+    internal readonly record struct Hit(CachedResponse Entry, WireHead Wire, WireHead.TailLines Tail, bool IsHead, bool Close);
 
     /// <summary>Puts the response head in the scratch buffer and lists it with the body's own arrays for
     /// one gathered write: the body is never copied (measured: copying a 1 KiB body into the head's
@@ -351,23 +351,18 @@ internal sealed class FastHits(IServiceProvider services, KestrelServerLimits li
     {
         ReadOnlySpan<byte> closeLine = hit.Close ? "Connection: close\r\n"u8 : [];
         var fixedPart = hit.Wire.Fixed;
-        var headLength = fixedPart.Length + hit.Tail.Length + closeLine.Length + 2;
+        var tail = hit.Tail.Bytes;
+        var headLength = fixedPart.Length + tail.Length + closeLine.Length + 2;
         fixedPart.CopyTo(scratch, 0);
-        hit.Tail.CopyTo(scratch, fixedPart.Length);
-        closeLine.CopyTo(scratch.AsSpan(fixedPart.Length + hit.Tail.Length));
+        tail.CopyTo(scratch, fixedPart.Length);
+        closeLine.CopyTo(scratch.AsSpan(fixedPart.Length + tail.Length));
         "\r\n"u8.CopyTo(scratch.AsSpan(headLength - 2));
 
-        var body = hit.Entry.Body;
-        var bodyLength = hit.IsHead ? 0 : (int)body.Length;
+        var bodyLength = hit.IsHead ? 0 : (int)hit.Entry.Body.Length;
         if (bodyLength == 0) return new Reply(headLength, Copied: true);
 
         segments.Add(new ArraySegment<byte>(scratch, 0, headLength));
-        foreach (var part in body.AsSequence())
-        {
-            // TryFind checked that every part is an array.
-            MemoryMarshal.TryGetArray(part, out var array);
-            segments.Add(array);
-        }
+        foreach (var part in hit.Wire.Body) segments.Add(part);
 
         return new Reply(headLength + bodyLength, Copied: false);
     }
@@ -378,7 +373,8 @@ internal sealed class FastHits(IServiceProvider services, KestrelServerLimits li
     {
         consumed = default;
         hit = default;
-        var started = Stopwatch.GetTimestamp();
+        var traffic = deps.Traffic;
+        var started = traffic.AccessLogEnabled ? Stopwatch.GetTimestamp() : 0;
 
         // The request head, whole and in one span (copied to the end of the scratch buffer when the
         // transport split it across segments).
@@ -421,28 +417,22 @@ internal sealed class FastHits(IServiceProvider services, KestrelServerLimits li
         var lifetime = entry.FreshnessLifetime;
         if (entry.MarkedStale || lifetime <= age) return false;
         if (WireHead.For(entry, engine) is not { } wire) return false;
-        foreach (var part in entry.Body.AsSequence())
-        {
-            if (!MemoryMarshal.TryGetArray(part, out _)) return false;
-        }
 
         // Head: the entry's fixed fields, then Age and Cache-Status, which change with the clock.
         var ttl = (long)Math.Floor((lifetime - age).TotalSeconds);
         var tail = wire.Tail(Freshness.AgeSeconds(age), ttl, engine.Options.CacheName);
-        if (wire.Fixed.Length + tail.Length + 64 > MaxResponseHead) return false;
+        if (wire.Fixed.Length + tail.Bytes.Length + 64 > MaxResponseHead) return false;
         hit = new Hit(entry, wire, tail, request.IsHead, request.Close);
 
         consumed = buffer.GetPosition(head.Length);
         engine.CountFastHit();
-        var traffic = deps.Traffic;
         traffic.Record(hostName, hit: true, entry.Body.Length, request.IsHead);
         if (traffic.AccessLogEnabled)
         {
             var path = target;
             if (!traffic.AccessLogQueries && target.IndexOf('?') is >= 0 and var q) path = target[..q];
             var client = (connection.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "-";
-            traffic.Access(client, request.IsHead ? "HEAD" : "GET", host, path, "HTTP/1.1", 200, entry.Body.Length, Stopwatch.GetElapsedTime(started).TotalMilliseconds,
-                CacheStatus.Format(engine.Options.CacheName, hit: true, fwd: null, fwdStatus: null, stored: false, collapsed: false, ttl, "memory"));
+            traffic.Access(client, request.IsHead ? "HEAD" : "GET", host, path, "HTTP/1.1", 200, entry.Body.Length, Stopwatch.GetElapsedTime(started).TotalMilliseconds, tail.CacheStatus);
         }
 
         return true;
@@ -612,15 +602,19 @@ internal sealed class FastHits(IServiceProvider services, KestrelServerLimits li
     /// </summary>
     internal sealed class WireHead
     {
-        private static readonly WireHead Unsupported = new([]);
+        private static readonly WireHead Unsupported = new([], []);
 
         private TailLines? _tail;
 
-        private WireHead(byte[] fixedPart) => Fixed = fixedPart;
+        private WireHead(byte[] fixedPart, ArraySegment<byte>[] body) => (Fixed, Body) = (fixedPart, body);
 
         public byte[] Fixed { get; }
 
-        private sealed record TailLines(long Age, long Ttl, byte[] Bytes);
+        /// <summary>The stored body's arrays, in order (a complete body never changes).</summary>
+        public ArraySegment<byte>[] Body { get; }
+
+        /// <summary>The Age and Cache-Status lines for one (age, ttl), and the Cache-Status member itself.</summary>
+        public sealed record TailLines(long Age, long Ttl, string CacheStatus, byte[] Bytes);
 
         /// <summary>The entry's head, built once; null when it has a field the fast path will not write
         /// (anything but visible ASCII: the full path and Kestrel's own checks handle those).</summary>
@@ -635,31 +629,28 @@ internal sealed class FastHits(IServiceProvider services, KestrelServerLimits li
             return ReferenceEquals(wire, Unsupported) ? null : wire;
         }
 
-        public byte[] Tail(long age, long ttl, string cacheName)
+        public TailLines Tail(long age, long ttl, string cacheName)
         {
-            if (Volatile.Read(ref _tail) is { } t && t.Age == age && t.Ttl == ttl) return t.Bytes;
-            var bytes = Encoding.ASCII.GetBytes($"Age: {age}\r\nCache-Status: {cacheName}; hit; ttl={ttl}; detail=memory\r\n");
-            Volatile.Write(ref _tail, new TailLines(age, ttl, bytes));
-            return bytes;
+            if (Volatile.Read(ref _tail) is { } t && t.Age == age && t.Ttl == ttl) return t;
+            var status = CacheStatus.Format(cacheName, hit: true, fwd: null, fwdStatus: null, stored: false, collapsed: false, ttl, "memory");
+            var tail = new TailLines(age, ttl, status, Encoding.ASCII.GetBytes($"Age: {age}\r\nCache-Status: {status}\r\n"));
+            Volatile.Write(ref _tail, tail);
+            return tail;
         }
 
         private static WireHead? Build(CachedResponse entry, CacheEngine engine)
         {
+            var body = new List<ArraySegment<byte>>();
+            foreach (var part in entry.Body.AsSequence())
+            {
+                if (!MemoryMarshal.TryGetArray(part, out var array)) return null;
+                body.Add(array);
+            }
+
             var text = new StringBuilder("HTTP/1.1 200 OK\r\n");
             foreach (var h in entry.Headers)
             {
-                // Fields the full path sets itself (ResponseWriter.AddTierFields and the 200's Accept-Ranges) replace stored ones.
-                if (h.Key.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)
-                    || h.Key.Equals(HeaderNames.AcceptRanges, StringComparison.OrdinalIgnoreCase)
-                    || h.Key.Equals(HeaderNames.Via, StringComparison.OrdinalIgnoreCase)
-                    || h.Key.Equals(HeaderNames.Age, StringComparison.OrdinalIgnoreCase)
-                    || h.Key.Equals(HeaderRules.CacheStatus, StringComparison.OrdinalIgnoreCase)
-                    || (engine.SendsStoredSeq && h.Key.Equals(HeaderRules.StoredSeq, StringComparison.OrdinalIgnoreCase)))
-                {
-                    continue;
-                }
-
-                if (engine.HidesFromClients(h.Key)) continue;
+                if (!ResponseWriter.IsSentFromStore(h.Key, StatusCodes.Status200OK, engine)) continue;
                 foreach (var v in h.Value)
                 {
                     if (v is null) continue;
@@ -681,7 +672,7 @@ internal sealed class FastHits(IServiceProvider services, KestrelServerLimits li
                 if (c is (< ' ' and not '\t' and not '\r' and not '\n') or > '~') return null;
             }
 
-            return new WireHead(Encoding.ASCII.GetBytes(s));
+            return new WireHead(Encoding.ASCII.GetBytes(s), [.. body]);
         }
 
         private static void Line(StringBuilder text, string name, string value)

@@ -75,9 +75,7 @@ internal static class ResponseWriter
         response.StatusCode = status;
         foreach (var h in entry.Headers)
         {
-            if (h.Key.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)) continue;
-            if (engine.HidesFromClients(h.Key)) continue;
-            headers.Append(h.Key, h.Value);
+            if (IsSentFromStore(h.Key, status, engine)) headers.Append(h.Key, h.Value);
         }
 
         if (contentRange is not null) headers.ContentRange = contentRange;
@@ -99,6 +97,20 @@ internal static class ResponseWriter
 
         await CopyBodyAsync(ctx, engine, entry.Body, start, count ?? -1).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// True for a stored field a hit sends as stored: not Content-Length (the body's length is sent),
+    /// not a field hidden from clients, and not one the hit sets itself (Age, Via, Cache-Status,
+    /// the stored sequence on a shield, a 200's Accept-Ranges). The fast hit path encodes the same set.
+    /// </summary>
+    internal static bool IsSentFromStore(string name, int status, CacheEngine engine) =>
+        !name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)
+        && !name.Equals(HeaderNames.Age, StringComparison.OrdinalIgnoreCase)
+        && !name.Equals(HeaderNames.Via, StringComparison.OrdinalIgnoreCase)
+        && !name.Equals(HeaderRules.CacheStatus, StringComparison.OrdinalIgnoreCase)
+        && !(status == StatusCodes.Status200OK && name.Equals(HeaderNames.AcceptRanges, StringComparison.OrdinalIgnoreCase))
+        && !(engine.SendsStoredSeq && name.Equals(HeaderRules.StoredSeq, StringComparison.OrdinalIgnoreCase))
+        && !engine.HidesFromClients(name);
 
     /// <summary>Streams an upstream response that is not stored (private, no-store, too large …).</summary>
     public static async Task WriteUpstreamAsync(HttpContext ctx, CacheEngine engine, UpstreamResponse upstream, string cacheStatus)
