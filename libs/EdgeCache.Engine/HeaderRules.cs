@@ -24,16 +24,31 @@ public static class HeaderRules
 
     public static bool IsHopByHop(string name) => HopByHop.Contains(name);
 
+    /// <summary>Internal: the shared secret an edge sends to shields so they trust its forwarding fields
+    /// (<c>EdgeCache:TierSecrets</c>). Removed from every request before it goes further; never logged.</summary>
+    public const string TierAuth = "EdgeCache-Tier-Auth";
+
     /// <summary>
-    /// Request fields that override a request's host, scheme, path or method at many origins but are
-    /// not part of the cache key: forwarded, they would let one client change what is stored under a
-    /// key for everyone (cache poisoning). The cache never forwards them.
+    /// Request fields that tell an origin the client's address, scheme, host, path prefix or method,
+    /// or override them (RFC 7239 <c>Forwarded</c>, the <c>X-Forwarded-*</c> family, and the
+    /// vendor variants). None is part of the cache key, so a client's value, forwarded, would let it
+    /// change what is stored under a key for everyone (cache poisoning). The edge removes every one
+    /// of them (and any other <c>X-Forwarded-</c> field) and sets its own; see <see cref="IsForwardingField"/>.
     /// </summary>
-    public static readonly string[] UnkeyedOverrides =
+    public static readonly string[] ForwardingFields =
     [
-        "X-Forwarded-Host", "X-Forwarded-Scheme", "X-Forwarded-Server", "X-Forwarded-Port", "X-Host", "X-Original-URL",
-        "X-Rewrite-URL", "X-Original-Host", "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
+        "Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Prefix", "X-Forwarded-Ssl",
+        "X-Forwarded-Scheme", "X-Forwarded-Server", "X-Forwarded-Port", "X-Forwarded-Uri", "X-Forwarded-Path", "X-Forwarded-Protocol",
+        "Front-End-Https", "X-Url-Scheme", "X-Scheme", "X-Host", "X-Original-URL", "X-Original-URI", "X-Rewrite-URL", "X-Original-Host",
+        "X-Original-Method", "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
+        "True-Client-IP", "X-Real-IP", "X-Client-IP", "X-Cluster-Client-IP", "X-Original-Forwarded-For", "CF-Connecting-IP", "Fastly-Client-IP",
     ];
+
+    private static readonly HashSet<string> ForwardingFieldSet = new(ForwardingFields, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>True for a request field that <see cref="ForwardingFields"/> lists or that starts with <c>X-Forwarded-</c>.</summary>
+    public static bool IsForwardingField(string name) =>
+        ForwardingFieldSet.Contains(name) || name.StartsWith("X-Forwarded-", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Names listed in the Connection field, which are hop-by-hop for this message.</summary>
     public static HashSet<string>? ConnectionOptions(StringValues connection)

@@ -42,6 +42,54 @@ public sealed class HostCachePolicy
     /// nothing is stored. Default 5 min.</summary>
     public TimeSpan TransferTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>The forwarding fields this node sets on requests it sends upstream (see
+    /// <see cref="ForwardedFormat"/>). Whatever the client sent in any forwarding field is removed
+    /// first. Default <see cref="ForwardedFormat.XForwarded"/>.</summary>
+    public ForwardedFormat Forwarding { get; set; } = ForwardedFormat.XForwarded;
+
+    /// <summary>Addresses (<c>203.0.113.7</c>) or networks (<c>10.0.0.0/8</c>) of proxies in front of this
+    /// node whose <c>X-Forwarded-For</c> is kept (this node appends the proxy's address to it). From any
+    /// other peer the field is dropped. Default none.</summary>
+    public string[] TrustedProxies { get; set; } = [];
+
+    private System.Net.IPNetwork[]? _trustedNetworks;
+
+    /// <summary>True when <paramref name="peer"/> is one of <see cref="TrustedProxies"/>.</summary>
+    public bool TrustsProxy(System.Net.IPAddress? peer)
+    {
+        if (peer is null || TrustedProxies.Length == 0) return false;
+        var networks = _trustedNetworks ??= ParseNetworks(TrustedProxies);
+        if (peer.IsIPv4MappedToIPv6) peer = peer.MapToIPv4();
+        foreach (var n in networks)
+        {
+            if (n.Contains(peer)) return true;
+        }
+
+        return false;
+    }
+
+    private static System.Net.IPNetwork[] ParseNetworks(string[] entries)
+    {
+        var list = new List<System.Net.IPNetwork>(entries.Length);
+        foreach (var e in entries)
+        {
+            if (TryParseNetwork(e.Trim(), out var n)) list.Add(n);
+        }
+
+        return [.. list];
+    }
+
+    private static bool TryParseNetwork(string entry, out System.Net.IPNetwork network)
+    {
+        if (System.Net.IPAddress.TryParse(entry, out var address))
+        {
+            network = new System.Net.IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128);
+            return true;
+        }
+
+        return System.Net.IPNetwork.TryParse(entry, out network);
+    }
+
     internal bool NormalizesQuery => SortQuery || IgnoreQueryParameters.Length > 0;
 
     /// <summary>Returns the first problem with these settings, or null.</summary>
@@ -50,6 +98,15 @@ public sealed class HostCachePolicy
         if (ConnectTimeout <= TimeSpan.Zero) return "ConnectTimeout must be positive";
         if (ResponseTimeout <= TimeSpan.Zero) return "ResponseTimeout must be positive";
         if (TransferTimeout < ResponseTimeout) return "TransferTimeout must be at least ResponseTimeout";
+        if (!Enum.IsDefined(Forwarding)) return $"Forwarding must be XForwarded, Forwarded, Both or None (got {Forwarding})";
+        foreach (var p in TrustedProxies)
+        {
+            if (string.IsNullOrWhiteSpace(p) || !TryParseNetwork(p.Trim(), out _))
+            {
+                return $"TrustedProxies entry '{p}' is not an IP address or a network such as 10.0.0.0/8";
+            }
+        }
+
         foreach (var p in IgnoreQueryParameters)
         {
             if (string.IsNullOrWhiteSpace(p) || p.IndexOf('*') is >= 0 and var i && i != p.Length - 1)

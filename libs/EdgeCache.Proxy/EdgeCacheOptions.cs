@@ -52,6 +52,13 @@ public sealed class EdgeCacheOptions
 
     public ListenSettings Listen { get; set; } = new();
 
+    /// <summary>Shared secrets between the tiers (at most two, so one can be rotated while the other is
+    /// still in use). An edge sends the first to its shield cluster in <c>EdgeCache-Tier-Auth</c>; a
+    /// shield keeps a request's forwarding fields (the client's address, scheme and host) only when it
+    /// carries one of them, and otherwise replaces them with its own view. Never sent to origins,
+    /// never logged. Default none: shields trust no forwarding fields.</summary>
+    public string[] TierSecrets { get; set; } = [];
+
     /// <summary>The disk tier (FASTER). Off unless <c>Disk:Directory</c> is set.</summary>
     public DiskStoreOptions Disk { get; set; } = new();
 

@@ -27,6 +27,14 @@ public sealed class EdgeCacheOptionsValidator : IValidateOptions<EdgeCacheOption
             if (policy.Validate() is { } p) errors.Add($"{S}:Hosts:{host}: {p}.");
         }
 
+        if (o.TierSecrets.Length > 2) errors.Add($"{S}:TierSecrets holds at most two secrets (the current one and the one being rotated out); got {o.TierSecrets.Length}.");
+        for (var i = 0; i < o.TierSecrets.Length; i++)
+        {
+            // The secret's value is never put in a message.
+            var secret = o.TierSecrets[i] ?? "";
+            if (secret.Length < 16 || secret.Any(c => c is <= ' ' or > '~')) errors.Add($"{S}:TierSecrets:{i} must be at least 16 visible ASCII characters, without spaces.");
+        }
+
         if (o.Invalidation.Validate() is { } inv) errors.Add($"{S}:Invalidation: {inv}.");
         else if (o.Invalidation.Enabled && o.Invalidation.Lease + o.Invalidation.AnnounceInterval > o.Invalidation.MembershipTtl)
         {

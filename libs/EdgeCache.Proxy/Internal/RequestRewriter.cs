@@ -10,9 +10,10 @@ internal static class RequestRewriter
 
     /// <summary>
     /// Removes hop-by-hop fields and those named in Connection, forwards the client's original Host,
-    /// appends the client to X-Forwarded-For and this node to Via.
+    /// replaces every forwarding field with this node's own (<see cref="Forwarding"/>) and appends
+    /// this node to Via.
     /// </summary>
-    public static void Apply(HttpRequestMessage proxyRequest, UpstreamRequest request, CacheEngine engine, StringValues clientConnection)
+    public static void Apply(HttpRequestMessage proxyRequest, UpstreamRequest request, CacheEngine engine, StringValues clientConnection, bool toShields)
     {
         var h = proxyRequest.Headers;
         var named = HeaderRules.ConnectionOptions(clientConnection);
@@ -30,27 +31,11 @@ internal static class RequestRewriter
             h.Remove(name);
         }
 
-        foreach (var name in HeaderRules.UnkeyedOverrides)
-        {
-            h.Remove(name);
-        }
-
         // Internal fields travel only from shields to edges; no client can forge them.
         h.Remove(HeaderRules.StoredSeq);
 
         h.Host = request.Host.Value;
-
-        var xff = request.Headers["X-Forwarded-For"];
-        h.Remove("X-Forwarded-For");
-        var client = request.RemoteIp?.ToString();
-        if (client is not null)
-        {
-            h.TryAddWithoutValidation("X-Forwarded-For", StringValues.IsNullOrEmpty(xff) ? client : string.Join(", ", xff.ToArray()) + ", " + client);
-        }
-        else if (!StringValues.IsNullOrEmpty(xff))
-        {
-            h.TryAddWithoutValidation("X-Forwarded-For", (IEnumerable<string?>)xff);
-        }
+        Forwarding.Apply(h, request, engine.Options, toShields);
 
         var via = request.Protocol switch
         {

@@ -6,12 +6,12 @@ using Yarp.ReverseProxy.Forwarder;
 namespace EdgeCache.Proxy.Internal;
 
 /// <summary>Transforms a cache fetch: request rewritten for the upstream, response head captured.</summary>
-internal sealed class FetchTransformer(CacheEngine engine, UpstreamRequest request, UpstreamResponse response, CachedResponse? validate, bool dropClientNoCache, bool background, bool noCache) : HttpTransformer
+internal sealed class FetchTransformer(CacheEngine engine, UpstreamRequest request, UpstreamResponse response, CachedResponse? validate, bool dropClientNoCache, bool background, bool noCache, bool toShields) : HttpTransformer
 {
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken).ConfigureAwait(false);
-        RequestRewriter.Apply(proxyRequest, request, engine, request.Headers["Connection"]);
+        RequestRewriter.Apply(proxyRequest, request, engine, request.Headers["Connection"], toShields);
         RequestRewriter.SetConnectTimeout(httpContext, proxyRequest);
         response.SentValidators = RequestRewriter.ApplyFetch(proxyRequest, validate, dropClientNoCache, background, noCache);
         response.RequestTime = engine.Time.GetUtcNow();
@@ -46,14 +46,14 @@ internal sealed class FetchTransformer(CacheEngine engine, UpstreamRequest reque
 
 /// <summary>Transforms a pass-through request (unsafe methods, bypassed requests): forwarded and
 /// answered as the upstream answers, with this tier's Via and Cache-Status added.</summary>
-internal sealed class PassTransformer(CacheEngine engine, UpstreamRequest request, string fwd) : HttpTransformer
+internal sealed class PassTransformer(CacheEngine engine, UpstreamRequest request, string fwd, bool toShields) : HttpTransformer
 {
     public int? UpstreamStatus { get; private set; }
 
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken).ConfigureAwait(false);
-        RequestRewriter.Apply(proxyRequest, request, engine, httpContext.Request.Headers.Connection);
+        RequestRewriter.Apply(proxyRequest, request, engine, httpContext.Request.Headers.Connection, toShields);
         RequestRewriter.SetConnectTimeout(httpContext, proxyRequest);
     }
 

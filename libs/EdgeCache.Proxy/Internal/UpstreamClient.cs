@@ -44,7 +44,7 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, IDestinationHealt
             response.StartDeadline(target.HostPolicy.TransferTimeout);
             using var link = cancellationToken.Register(static r => ((UpstreamResponse)r!).Abort(), response);
             var ctx = CaptureContext.Create(request, response, response.Cancellation.Token);
-            var transformer = new FetchTransformer(engine, request, response, validate, dropClientNoCache, background, noCache);
+            var transformer = new FetchTransformer(engine, request, response, validate, dropClientNoCache, background, noCache, ToShields(target));
             var send = SendAsync(ctx, destination, target, transformer);
             await Task.WhenAny(response.Head.Task, send).ConfigureAwait(false);
             if (response.Head.Task.IsCompleted)
@@ -76,7 +76,7 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, IDestinationHealt
         {
             var destination = Pick(target, failed, request);
             if (destination is null) break;
-            var transformer = new PassTransformer(engine, request, fwd);
+            var transformer = new PassTransformer(engine, request, fwd, ToShields(target));
             var aborted = ctx.RequestAborted;
             using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(aborted))
             {
@@ -116,6 +116,10 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, IDestinationHealt
         ctx.Items[ConnectTimeoutItem] = target.HostPolicy.ConnectTimeout;
         return forwarder.SendAsync(ctx, destination.Model.Config.Address, cluster.HttpClient, config, transformer).AsTask();
     }
+
+    /// <summary>An edge's requests to its shield cluster (<c>ShieldDiscovery:Cluster</c>) carry the tier secret; nothing else does.</summary>
+    private bool ToShields(UpstreamTarget target) =>
+        engine.Options.Role == NodeRole.Edge && string.Equals(target.Cluster.ClusterId, engine.Options.ShieldDiscovery.Cluster, StringComparison.OrdinalIgnoreCase);
 
     internal const string ConnectTimeoutItem = "EdgeCache.ConnectTimeout";
 

@@ -58,6 +58,58 @@ public sealed class TestOrigin : IAsyncDisposable
             return ctx.Response.WriteAsync(body);
         });
 
+    /// <summary>
+    /// Serves a page with absolute links built from the request the way frameworks behind proxies
+    /// build them (ASP.NET Core's ForwardedHeaders, Django's USE_X_FORWARDED_HOST and
+    /// SECURE_PROXY_SSL_HEADER, Rails' request.base_url): see <see cref="ForwardedView"/>. With
+    /// <paramref name="requireHttps"/>, a request that looks like plain http is redirected (301) to https.
+    /// </summary>
+    public void MapLinks(string path, bool requireHttps = false, string cacheControl = "max-age=600") =>
+        Map(path, ctx =>
+        {
+            var (scheme, host, prefix, method) = ForwardedView(ctx.Request);
+            ctx.Response.Headers.CacheControl = cacheControl;
+            if (requireHttps && scheme != "https")
+            {
+                ctx.Response.StatusCode = StatusCodes.Status301MovedPermanently;
+                ctx.Response.Headers.Location = "https://" + host + prefix + path;
+                return Task.CompletedTask;
+            }
+
+            return ctx.Response.WriteAsync($"<script src=\"{scheme}://{host}{prefix}/static/app.js\"></script> {method}");
+        });
+
+    /// <summary>The scheme, host, path prefix and method a forwarding-aware framework believes the
+    /// client used: <c>Forwarded</c> first, then the X-Forwarded family and its vendor variants.</summary>
+    public static (string Scheme, string Host, string Prefix, string Method) ForwardedView(HttpRequest request)
+    {
+        var h = request.Headers;
+        string scheme = request.Scheme, host = request.Host.Value ?? "", prefix = "", method = request.Method;
+        foreach (var element in h["Forwarded"].ToString().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).TakeLast(1))
+        {
+            foreach (var pair in element.Split(';', StringSplitOptions.TrimEntries))
+            {
+                var eq = pair.IndexOf('=');
+                if (eq <= 0) continue;
+                var value = pair[(eq + 1)..].Trim('"');
+                switch (pair[..eq].ToLowerInvariant())
+                {
+                    case "host": host = value; break;
+                    case "proto": scheme = value; break;
+                }
+            }
+        }
+
+        if (h["X-Forwarded-Proto"].LastOrDefault() is { Length: > 0 } proto) scheme = proto;
+        if (h["X-Forwarded-Ssl"].ToString() == "on" || h["Front-End-Https"].ToString() == "on") scheme = "https";
+        if (h["X-Url-Scheme"].LastOrDefault() is { Length: > 0 } urlScheme) scheme = urlScheme;
+        if (h["X-Forwarded-Host"].LastOrDefault() is { Length: > 0 } fh) host = fh;
+        if (h["X-Forwarded-Prefix"].LastOrDefault() is { Length: > 0 } p) prefix = p;
+        if (h["X-Original-Method"].LastOrDefault() is { Length: > 0 } m) method = m;
+        if (h["X-Forwarded-Uri"].LastOrDefault() is { Length: > 0 } uri) prefix += uri;
+        return (scheme, host, prefix, method);
+    }
+
     public IReadOnlyList<OriginRequest> Requests(string path) =>
         _seen.TryGetValue(path, out var q) ? [.. q] : [];
 

@@ -19,6 +19,12 @@ public class Topology : IAsyncLifetime
     public const string IgnoreSite = "ignore.example.com";
     public const string SlowSite = "slow.example.com";
 
+    /// <summary>Edges send both forwarding formats for this host and trust X-Forwarded-For from loopback proxies.</summary>
+    public const string ForwardedSite = "forwarded.example.com";
+
+    /// <summary>The tiers' shared secrets (the current one and the one being rotated out).</summary>
+    public static readonly string[] TierSecrets = ["tier-secret-current-0123456789", "tier-secret-previous-0123456789"];
+
     private readonly int _shieldCount;
     private readonly int _edgeCount;
 
@@ -82,6 +88,10 @@ public class Topology : IAsyncLifetime
         [$"EdgeCache:Hosts:{IgnoreSite}:ClientNoCache"] = "Ignore",
         [$"EdgeCache:Hosts:{SlowSite}:ResponseTimeout"] = "00:00:00.300",
         [$"EdgeCache:Hosts:{SlowSite}:TransferTimeout"] = "00:00:01",
+        [$"EdgeCache:Hosts:{ForwardedSite}:Forwarding"] = "Both",
+        [$"EdgeCache:Hosts:{ForwardedSite}:TrustedProxies:0"] = "127.0.0.0/8",
+        ["EdgeCache:TierSecrets:0"] = TierSecrets[0],
+        ["EdgeCache:TierSecrets:1"] = TierSecrets[1],
         ["EdgeCache:Defaults:ConnectTimeout"] = "00:00:01",
         ["EdgeCache:Defaults:ResponseTimeout"] = "00:00:05",
     };
@@ -123,7 +133,7 @@ public class Topology : IAsyncLifetime
         return c;
     }
 
-    protected static readonly string[] Hosts = [Site, CookieSite, IgnoreSite, SlowSite, "img.example.com"];
+    protected static readonly string[] Hosts = [Site, CookieSite, IgnoreSite, SlowSite, ForwardedSite, "img.example.com"];
 
     protected async Task<WebApplication> StartNodeAsync(NodeRole role, Dictionary<string, string?> config)
     {
