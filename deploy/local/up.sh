@@ -49,6 +49,10 @@ fi
 dev_key="${EDGECACHE_DEV_PURGE_KEY:-dev-purge-key-change-me}"
 dev_hash="$(printf '%s' "$dev_key" | sha256sum | cut -d' ' -f1)"
 
+# The tiers' shared secret (EdgeCache:TierSecrets): shields keep the client's address, scheme and
+# host that an edge forwards only from requests that carry it. A new one each start.
+tier_secret="$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
+
 echo "Building (Release)..."
 : >"$run/build.log"
 for project in edge/EdgeCache.Edge origin-shield/EdgeCache.Shield invalidation/EdgeCache.Invalidation loadtest/EdgeCache.SampleOrigin; do
@@ -71,6 +75,7 @@ node_settings() { # id traffic admin [extra settings]: this node's EdgeCache sec
   cat <<JSON
   "EdgeCache": {
     "NodeId": "$1",${4:-}
+    "TierSecrets": [ "$tier_secret" ],
     "Listen": { "Traffic": [ "http://127.0.0.1:$2" ], "Admin": "http://127.0.0.1:$3" },
     "Disk": { "Directory": "$data/$1", "BudgetBytes": ${EDGECACHE_DISK_BUDGET:-4294967296}, "CheckpointInterval": "00:00:30" },
     "Invalidation": { "NatsUrl": "nats://127.0.0.1:4222" }

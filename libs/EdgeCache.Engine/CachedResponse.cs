@@ -67,6 +67,24 @@ public sealed class CachedResponse
     /// the node), built on the first fast hit. Copies made by rules start without one.</summary>
     internal object? EncodedHead;
 
+    private string? _contentCoding;
+    private volatile bool _contentCodingKnown;
+
+    /// <summary>This copy's normalised Content-Encoding (<see cref="EdgeCache.Engine.ContentCoding.Of"/>); null for none.</summary>
+    public string? ContentCoding
+    {
+        get
+        {
+            if (!_contentCodingKnown)
+            {
+                _contentCoding = EdgeCache.Engine.ContentCoding.Of(GetHeader("Content-Encoding"));
+                _contentCodingKnown = true;
+            }
+
+            return _contentCoding;
+        }
+    }
+
     /// <summary>True when rules newer than this copy's last check exist.</summary>
     public bool NeedsRuleCheck(InvalidationRules rules) => Math.Max(StoredSeq, Volatile.Read(ref CheckedSeq)) < rules.MaxSeq;
 

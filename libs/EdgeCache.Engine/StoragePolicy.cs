@@ -18,6 +18,13 @@ public enum StoreDecision
     VaryStar,
     NoFreshnessInformation,
     TooLarge,
+
+    /// <summary>The response's Content-Encoding is not one the request that fetched it accepts: stored,
+    /// it would sit under a variant whose clients cannot decode it.</summary>
+    EncodingNotAccepted,
+
+    /// <summary>No freshness and no validator: it could never be served without going upstream.</summary>
+    NeverReusable,
 }
 
 /// <summary>RFC 9111 §3 (storing responses) for a shared cache, plus the Set-Cookie safety setting.</summary>
@@ -74,6 +81,13 @@ public static class StoragePolicy
         foreach (var name in Vary.ParseNames(responseHeaders.Vary))
         {
             if (name == "*") return StoreDecision.VaryStar;
+        }
+
+        // A variant holds only bytes its clients can decode (RFC 9110 §12.5.3): the coding applied
+        // must be one the request accepts, whatever the normalised Accept-Encoding says.
+        if (!ContentCoding.Accepts(requestHeaders.AcceptEncoding, ContentCoding.Of(responseHeaders.ContentEncoding)))
+        {
+            return StoreDecision.EncodingNotAccepted;
         }
 
         // §3: explicit freshness (Expires, max-age, s-maxage), public, a heuristically cacheable

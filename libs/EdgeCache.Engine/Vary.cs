@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
 
@@ -7,7 +8,18 @@ namespace EdgeCache.Engine;
 public static class Vary
 {
     /// <summary>Encodings whose presence in Accept-Encoding matters to a variant; everything else is noise.</summary>
-    private static readonly string[] KnownEncodings = ["br", "gzip", "zstd", "deflate"];
+    private static readonly string[] KnownEncodings = ContentCoding.Known;
+
+    /// <summary>
+    /// Per-field normalisers (lower-case field name → normal form of the request's value): the one
+    /// place a field's variant rule lives. A field not listed is compared as §4.1 allows, lines joined
+    /// and whitespace folded.
+    /// </summary>
+    private static readonly FrozenDictionary<string, Func<StringValues, string>> Normalizers =
+        new Dictionary<string, Func<StringValues, string>>(StringComparer.Ordinal)
+        {
+            ["accept-encoding"] = NormalizeAcceptEncoding,
+        }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>The normalised value of an absent field: NUL cannot occur in a field value (RFC 9110 §5.5).</summary>
     private const string Absent = "\0";
@@ -61,11 +73,13 @@ public static class Vary
     /// <summary>
     /// Normalises a request header value for comparison: lines are joined with ", ", runs of
     /// whitespace folded (§4.1 allows combining and normalising). Accept-Encoding becomes the sorted
-    /// set of known codings the client accepts (q &gt; 0), or "identity", so needless variants are avoided.
+    /// set of known codings the client accepts (q &gt; 0; <c>x-gzip</c> is gzip), or "identity", so needless
+    /// variants are avoided; a client that refuses identity (<c>identity;q=0</c>, or <c>*;q=0</c> without
+    /// naming it) gets its own form.
     /// </summary>
     public static string Normalize(string name, StringValues value)
     {
-        if (name == "accept-encoding") return NormalizeAcceptEncoding(value);
+        if (Normalizers.TryGetValue(name, out var normalizer)) return normalizer(value);
         // An absent field only matches an absent field (§4.1), never an empty one.
         if (value.Count == 0) return Absent;
         if (StringValues.IsNullOrEmpty(value)) return "";
@@ -97,15 +111,29 @@ public static class Vary
         Span<bool> accepted = stackalloc bool[KnownEncodings.Length];
         Span<bool> refused = stackalloc bool[KnownEncodings.Length];
         var wildcard = false;
+        var wildcardRefused = false;
+        bool? identity = null;
         foreach (var line in value)
         {
             if (line is null) continue;
             foreach (var item in line.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             {
                 var semi = item.IndexOf(';');
-                var coding = (semi < 0 ? item : item[..semi]).Trim();
+                var coding = ContentCoding.Canonical((semi < 0 ? item : item[..semi]).Trim());
                 var zero = semi >= 0 && IsZeroQ(item.AsSpan(semi + 1));
-                if (coding == "*") { wildcard |= !zero; continue; }
+                if (coding == "*")
+                {
+                    wildcard |= !zero;
+                    wildcardRefused |= zero;
+                    continue;
+                }
+
+                if (coding == "identity")
+                {
+                    identity = (identity ?? true) && !zero;
+                    continue;
+                }
+
                 for (var i = 0; i < KnownEncodings.Length; i++)
                 {
                     // q=0 refuses a coding even when "*" accepts the rest (RFC 9110 §12.5.3).
@@ -123,7 +151,10 @@ public static class Vary
             if (accepted[i] || (wildcard && !refused[i])) result = result.Length == 0 ? KnownEncodings[i] : result + "," + KnownEncodings[i];
         }
 
-        return result.Length == 0 ? "identity" : result;
+        // identity is acceptable unless refused, by name or by "*;q=0" without naming it (§12.5.3).
+        var noIdentity = identity == false || (identity is null && wildcardRefused && !wildcard);
+        if (result.Length == 0) return noIdentity ? "identity;q=0" : "identity";
+        return noIdentity ? result + ";identity=0" : result;
     }
 
     private static bool IsZeroQ(ReadOnlySpan<char> parameters)

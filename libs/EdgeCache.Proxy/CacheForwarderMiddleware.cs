@@ -59,7 +59,7 @@ internal sealed class CacheForwarderMiddleware
                 var stored = state.Stored!;
                 _engine.CountRequest("stale");
                 StartBackgroundRevalidation(UpstreamRequest.From(ctx, HttpMethods.Get, state.Key), target, state);
-                var ttl = (long)Math.Floor((stored.FreshnessLifetime - stored.CurrentAge(_engine.Time.GetUtcNow())).TotalSeconds);
+                var ttl = HitDecision.Ttl(stored, _engine.Time.GetUtcNow());
                 await ResponseWriter.WriteEntryAsync(ctx, _engine, stored, Status(hit: true, null, null, false, false, ttl, "memory; stale-while-revalidate"), StringValues.Empty).ConfigureAwait(false);
                 break;
             default:
@@ -73,6 +73,14 @@ internal sealed class CacheForwarderMiddleware
         var request = UpstreamRequest.From(ctx, ctx.Request.Method, state.Key);
         var (error, status) = await _upstream.PassAsync(ctx, request, target, state.PassReason).ConfigureAwait(false);
         _engine.CountRequest(error == ForwarderError.None ? "pass" : "error");
+        if (error is ForwarderError.RequestBodyClient && !ctx.RequestAborted.IsCancellationRequested)
+        {
+            // The client's body could not be read (malformed chunked framing, say): the client's
+            // fault, not the upstream's. Its framing cannot be trusted, so the connection ends too.
+            await ResponseWriter.WriteErrorAsync(ctx, _engine, StatusCodes.Status400BadRequest, "the request body could not be read (its framing is malformed).", Status(false, state.PassReason, null, false, false, null, null), closeConnection: true).ConfigureAwait(false);
+            return;
+        }
+
         if (error != ForwarderError.None)
         {
             var code = error is ForwarderError.RequestTimedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway;
@@ -222,6 +230,16 @@ internal sealed class CacheForwarderMiddleware
         }
 
         var entry = CachedResponseFactory.Create(response.StatusCode, response.Headers, request.Headers, response.Body, response.RequestTime, response.ResponseTime, heuristics).WithStoredSeq(seq);
+        if (!HitDecision.IsReusable(entry))
+        {
+            // Stored, it would be stale from the start and never served without going upstream; each
+            // made-up URL would cost an entry (a cheap way to flush the memory tier). Passed through.
+            Log.NotStored(_engine.Logger, state.Key, nameof(StoreDecision.NeverReusable));
+            if (background) response.Abort();
+            else response.MakeTransient();
+            return new FetchResult { Kind = FetchKind.NotShareable, Response = response, Pass = true };
+        }
+
         if (!noCache && PredatesPurge(state.Key, entry))
         {
             // Read-your-purge: the upstream tier served a copy stored before a purge this node has
@@ -269,7 +287,7 @@ internal sealed class CacheForwarderMiddleware
         int? upstreamStatus = result.Kind == FetchKind.Failed ? null : result.Response.StatusCode;
 
         var upstreamError = result.Kind == FetchKind.Failed || upstreamStatus is 500 or 502 or 503 or 504;
-        if (upstreamError && stale is not null && MayServeStaleOnError(stale, state.RequestDirectives))
+        if (upstreamError && stale is not null && HitDecision.MayServeOnError(stale, state.RequestDirectives, _engine.Time.GetUtcNow()))
         {
             // RFC 5861 §4: stale-if-error.
             if (result.Kind == FetchKind.NotShareable) result.Response.Abort();
@@ -283,6 +301,7 @@ internal sealed class CacheForwarderMiddleware
         {
             FetchKind.Failed => "error",
             FetchKind.Revalidated => "revalidated",
+            _ when result.Pass => "pass",
             _ => "miss",
         });
         switch (result.Kind)
@@ -303,25 +322,14 @@ internal sealed class CacheForwarderMiddleware
         }
     }
 
-    private bool MayServeStaleOnError(CachedResponse stale, CacheDirectives request)
-    {
-        if (stale.MustRevalidateWhenStale) return false;
-        var age = stale.CurrentAge(_engine.Time.GetUtcNow());
-        var staleBy = age - stale.FreshnessLifetime;
-        if (staleBy <= TimeSpan.Zero && !stale.MarkedStale) return true;
-        var allowed = Math.Max(stale.Directives.StaleIfError ?? -1, request.StaleIfError ?? -1);
-        return allowed >= 0 && staleBy <= TimeSpan.FromSeconds(allowed);
-    }
-
     private static bool Fits(FetchResult result, IHeaderDictionary requestHeaders) => result.Kind switch
     {
         FetchKind.Failed => true,
         FetchKind.NotShareable => false,
-        _ => Vary.Matches(result.Entry!, requestHeaders),
+        _ => HitDecision.Selects(result.Entry!, requestHeaders),
     };
 
-    private long Ttl(CachedResponse entry) =>
-        (long)Math.Floor((entry.FreshnessLifetime - entry.CurrentAge(_engine.Time.GetUtcNow())).TotalSeconds);
+    private long Ttl(CachedResponse entry) => HitDecision.Ttl(entry, _engine.Time.GetUtcNow());
 
     private string Status(bool hit, string? fwd, int? fwdStatus, bool stored, bool collapsed, long? ttl, string? detail) =>
         CacheStatus.Format(_engine.Options.CacheName, hit, fwd, fwdStatus, stored, collapsed, ttl, detail);

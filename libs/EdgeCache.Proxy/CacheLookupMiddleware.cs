@@ -30,9 +30,8 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
         {
             // RFC 9112 §6.3: a request with both is a smuggling attempt as often as not. Refuse it,
             // never forward it, and close the connection (the body's framing cannot be trusted).
-            ctx.Response.Headers.Connection = "close";
             engine.CountRequest("error");
-            return ResponseWriter.WriteErrorAsync(ctx, engine, StatusCodes.Status400BadRequest, "a request may not carry both Transfer-Encoding and Content-Length.", engine.Options.CacheName);
+            return ResponseWriter.WriteErrorAsync(ctx, engine, StatusCodes.Status400BadRequest, "a request may not carry both Transfer-Encoding and Content-Length.", engine.Options.CacheName, closeConnection: true);
         }
 
         if (ctx.GetEndpoint() is null)
@@ -146,39 +145,28 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
     {
         var effective = lookup.Effective;
         var mode = RequestMode.Fetch;
-
-        // A node that cannot confirm it has every purge revalidates instead of serving from store.
-        var unsure = stored is not null && !engine.IsCurrent;
-        if (unsure) lookup = lookup with { Forced = true };
-        if (stored is not null && !lookup.Forced)
+        var unsure = false;
+        if (stored is not null)
         {
-            var now = engine.Time.GetUtcNow();
-            var age = stored.CurrentAge(now);
-            var lifetime = stored.FreshnessLifetime;
-            var fresh = !stored.MarkedStale && lifetime > age;
-            var ageAllowed = effective.MaxAge is not { } maxAge || (maxAge >= 0 && age <= TimeSpan.FromSeconds(maxAge));
-            var ttl = (long)Math.Floor((lifetime - age).TotalSeconds);
-
-            if (fresh && ageAllowed && !stored.Directives.NoCache
-                && (effective.MinFresh is not { } minFresh || (minFresh >= 0 && lifetime - age >= TimeSpan.FromSeconds(minFresh))))
+            var current = engine.IsCurrent;
+            var hit = HitDecision.Evaluate(stored, effective, lookup.Forced, current, HitDecision.ClientAccepts(stored, ctx.Request.Headers.AcceptEncoding), engine.Time.GetUtcNow());
+            switch (hit.Kind)
             {
-                engine.CountRequest("hit", detail);
-                return ResponseWriter.WriteEntryAsync(ctx, engine, stored, HitStatus(ttl, detail), StringValues.Empty);
+                case HitKind.Fresh or HitKind.Stale:
+                    engine.CountRequest(hit.Kind == HitKind.Fresh ? "hit" : "stale", detail);
+                    return ResponseWriter.WriteEntryAsync(ctx, engine, stored, HitStatus(hit.Ttl, detail), StringValues.Empty);
+                case HitKind.StaleWhileRevalidate when !streamedFromDisk:
+                    mode = RequestMode.StaleWhileRevalidate;
+                    break;
+                case HitKind.Unusable:
+                    // Another variant, in effect: this client cannot decode the stored copy.
+                    stored = null;
+                    break;
             }
 
-            // Stale: only where the client or the response allows it (RFC 9111 §4.2.4, RFC 5861).
-            var staleBy = age - lifetime;
-            var mayServeStale = !fresh && ageAllowed && !stored.MustRevalidateWhenStale && !stored.Directives.NoCache;
-            if (mayServeStale && effective.MaxStale is { } maxStale && maxStale >= 0 && staleBy <= TimeSpan.FromSeconds(maxStale) && !stored.MarkedStale)
-            {
-                engine.CountRequest("stale", detail);
-                return ResponseWriter.WriteEntryAsync(ctx, engine, stored, HitStatus(ttl, detail), StringValues.Empty);
-            }
-
-            if (mayServeStale && !streamedFromDisk && stored.Directives.StaleWhileRevalidate is { } swr && swr >= 0 && staleBy <= TimeSpan.FromSeconds(swr))
-            {
-                mode = RequestMode.StaleWhileRevalidate;
-            }
+            // Not current: the stored copy is revalidated, and the upstream tier must revalidate too.
+            unsure = stored is not null && !current;
+            if (unsure) lookup = lookup with { Forced = true };
         }
 
         // A large object streaming from disk is only used for a hit: otherwise it is fetched anew.

@@ -171,6 +171,16 @@ public static class EdgeCacheNode
         lifetime.ApplicationStarted.Register(status.Start);
         app.UseWhen(IsAdmin, admin =>
         {
+            // Every admin endpoint is read-only: GET and HEAD, nothing else.
+            admin.Use((ctx, next) =>
+            {
+                if (HttpMethods.IsGet(ctx.Request.Method) || HttpMethods.IsHead(ctx.Request.Method)) return next(ctx);
+                ctx.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+                ctx.Response.Headers.Allow = "GET, HEAD";
+                ctx.Response.Headers.CacheControl = "no-store";
+                ctx.Response.ContentType = "text/plain; charset=utf-8";
+                return ctx.Response.WriteAsync($"405 Method Not Allowed: the admin endpoints answer GET and HEAD only, not {ctx.Request.Method}.\n");
+            });
             admin.UseOpenTelemetryPrometheusScrapingEndpoint();
             var proxyState = app.Services.GetRequiredService<Yarp.ReverseProxy.IProxyStateLookup>();
             admin.Run(ctx => AdminAsync(ctx, lifetime, engine, status, invalidation, proxyState));

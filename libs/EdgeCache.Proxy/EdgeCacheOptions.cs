@@ -153,6 +153,21 @@ public sealed class ListenSettings
     /// less per request, at 4 KiB of memory per idle connection. Default false.</summary>
     public bool PreallocateReceiveBuffers { get; set; }
 
+    /// <summary>The slowest a client may read a response served from cache, in bytes per second after
+    /// <see cref="MinHitDataRateGracePeriod"/>; a slower one is cut off (Kestrel's MinResponseDataRate
+    /// rule, 240 B/s, would let a client that never reads hold a 20 MB hit open for a day). Counted in
+    /// <c>edgecache.requests.fast.cut</c> for fast hits. Default 4096; 0 leaves Kestrel's rule.</summary>
+    public double MinHitDataRate { get; set; } = 4096;
+
+    /// <summary>The grace period of <see cref="MinHitDataRate"/>. Default 5 s (more than 1 s: Kestrel checks once a second).</summary>
+    public TimeSpan MinHitDataRateGracePeriod { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The rate <see cref="MinHitDataRate"/> and its grace period describe; null for Kestrel's own.</summary>
+    internal Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate? HitDataRate =>
+        MinHitDataRate > 0 ? _hitRate ??= new(MinHitDataRate, MinHitDataRateGracePeriod) : null;
+
+    private Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate? _hitRate;
+
     /// <summary>The traffic URL this node announces in membership, for edges that discover shields
     /// (e.g. <c>http://shield-0.shields:8080</c>). Default: the first traffic endpoint as bound, with
     /// the machine name when it binds every interface.</summary>

@@ -54,6 +54,8 @@ public sealed class EdgeCacheOptionsValidator : IValidateOptions<EdgeCacheOption
         }
 
         if (o.Disk.Validate() is { } disk) errors.Add($"{S}:Disk: {disk}.");
+        if (o.Listen.MinHitDataRate < 0 || double.IsNaN(o.Listen.MinHitDataRate)) errors.Add($"{S}:Listen:MinHitDataRate must not be negative (0 leaves Kestrel's MinResponseDataRate).");
+        if (o.Listen.MinHitDataRateGracePeriod <= TimeSpan.FromSeconds(1)) errors.Add($"{S}:Listen:MinHitDataRateGracePeriod must be more than 1 s (Kestrel checks data rates once a second).");
         if (o.Listen.ResponseBufferBytes < 0) errors.Add($"{S}:Listen:ResponseBufferBytes must not be negative.");
         if (o.Listen.Traffic.Length == 0) errors.Add($"{S}:Listen:Traffic must name at least one URL.");
         foreach (var url in o.Listen.Traffic.Concat(o.Listen.Http2Cleartext).Append(o.Listen.Admin).Where(u => !string.IsNullOrEmpty(u)))

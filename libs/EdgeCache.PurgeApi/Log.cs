@@ -23,4 +23,7 @@ internal static partial class Log
 
     [LoggerMessage(3006, LogLevel.Error, "Purge key change refused, the keys in force stay: {Reason}")]
     public static partial void KeysRefused(ILogger logger, string reason);
+
+    [LoggerMessage(3007, LogLevel.Warning, "{Address} failed to authenticate {Burst} times; it is refused (429) until its failures fall below {PerMinute} per minute.")]
+    public static partial void AuthFailuresLimited(ILogger logger, string address, int burst, int perMinute);
 }

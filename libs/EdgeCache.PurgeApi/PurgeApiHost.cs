@@ -37,6 +37,7 @@ public static class PurgeApiHost
         services.AddSingleton(sp => new ApiKeys(sp.GetRequiredService<IOptions<PurgeApiOptions>>().Value.Keys));
         services.AddSingleton(sp => new PurgeTracker(sp.GetRequiredService<IOptions<PurgeApiOptions>>().Value));
         services.AddSingleton(sp => new InvalidationBus(sp.GetRequiredService<IOptions<PurgeApiOptions>>().Value.Nats, "purge-api"));
+        services.AddSingleton(sp => new AuthFailureLimiter(sp.GetRequiredService<IOptions<PurgeApiOptions>>().Value, sp.GetRequiredService<ILoggerFactory>().CreateLogger("EdgeCache.PurgeApi")));
         services.AddSingleton<KeyReloader>();
         services.AddHostedService(sp => sp.GetRequiredService<KeyReloader>());
         services.AddSingleton<AckListener>();
@@ -69,9 +70,9 @@ public static class PurgeApiHost
         app.MapGet("/openapi.json", () => Results.Text(OpenApi.Document, "application/json"));
         app.MapPost("/purge", (Delegate)((HttpContext ctx) => AcceptAsync(ctx, InvalidationKind.Purge, limiters)));
         app.MapPost("/ttl", (Delegate)((HttpContext ctx) => AcceptAsync(ctx, InvalidationKind.Ttl, limiters)));
-        app.MapGet("/purge/{id}", (HttpContext ctx, string id, ApiKeys keys, PurgeTracker tracker) =>
+        app.MapGet("/purge/{id}", (HttpContext ctx, string id, PurgeTracker tracker) =>
         {
-            if (keys.Authenticate(ctx.Request.Headers.Authorization) is not { } key) return Unauthorized(ctx);
+            if (Authenticate(ctx, out var refusal) is not { } key) return refusal!;
             var record = tracker.Find(id);
             if (record is null || (record.KeyId != key.Id && key.Hosts is not null))
             {
@@ -87,6 +88,25 @@ public static class PurgeApiHost
         });
     }
 
+    /// <summary>The request's key, or null and the refusal: 401 for a missing or wrong key, 429 for an
+    /// address that has failed too often (<see cref="AuthFailureLimiter"/>).</summary>
+    private static ApiKey? Authenticate(HttpContext ctx, out IResult? refusal)
+    {
+        var services = ctx.RequestServices;
+        var limiter = services.GetRequiredService<AuthFailureLimiter>();
+        var peer = ctx.Connection.RemoteIpAddress;
+        refusal = null;
+        if (!limiter.IsLimited(peer) && services.GetRequiredService<ApiKeys>().Authenticate(ctx.Request.Headers.Authorization) is { } key) return key;
+        refusal = limiter.IsLimited(peer) || limiter.RecordFailure(peer) ? TooManyFailures(ctx, limiter) : Unauthorized(ctx);
+        return null;
+    }
+
+    private static IResult TooManyFailures(HttpContext ctx, AuthFailureLimiter limiter)
+    {
+        ctx.Response.Headers.RetryAfter = limiter.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Results.Problem(statusCode: 429, title: "Too many failed authentications", detail: $"This address sent too many wrong keys; retry in {limiter.RetryAfterSeconds} s.");
+    }
+
     private static IResult Unauthorized(HttpContext ctx)
     {
         ctx.Response.Headers.WWWAuthenticate = "Bearer";
@@ -98,7 +118,7 @@ public static class PurgeApiHost
         var services = ctx.RequestServices;
         var options = services.GetRequiredService<IOptions<PurgeApiOptions>>().Value;
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("EdgeCache.PurgeApi");
-        if (services.GetRequiredService<ApiKeys>().Authenticate(ctx.Request.Headers.Authorization) is not { } key) return Unauthorized(ctx);
+        if (Authenticate(ctx, out var refusal) is not { } key) return refusal!;
 
         var rate = key.RatePerSecond ?? options.RatePerSecond;
         var burst = key.RateBurst ?? options.RateBurst;

@@ -25,6 +25,12 @@ public sealed class PurgeApiOptions
     /// <summary>Requests a key may make in a burst above the sustained rate. Default 100.</summary>
     public int RateBurst { get; set; } = 100;
 
+    /// <summary>Failed authentications a TCP peer address may make in a row before it is refused (429). Default 10.</summary>
+    public int AuthFailureBurst { get; set; } = 10;
+
+    /// <summary>How fast an address earns back failed attempts, per minute. Default 30.</summary>
+    public int AuthFailuresPerMinute { get; set; } = 30;
+
     /// <summary>How long <c>wait</c> waits when the request gives no <c>timeoutMs</c>. Default 5 s.</summary>
     public TimeSpan DefaultWaitTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -57,6 +63,8 @@ public sealed class PurgeApiOptions
         if (MaxSelectors <= 0) yield return $"{S}:MaxSelectors must be positive.";
         if (RatePerSecond <= 0) yield return $"{S}:RatePerSecond must be positive.";
         if (RateBurst <= 0) yield return $"{S}:RateBurst must be positive.";
+        if (AuthFailureBurst <= 0) yield return $"{S}:AuthFailureBurst must be positive.";
+        if (AuthFailuresPerMinute is <= 0 or > 60_000) yield return $"{S}:AuthFailuresPerMinute must be between 1 and 60000.";
         if (DefaultWaitTimeout <= TimeSpan.Zero || DefaultWaitTimeout > MaxWaitTimeout) yield return $"{S}:DefaultWaitTimeout must be positive and at most MaxWaitTimeout.";
         if (RecordLimit <= 0) yield return $"{S}:RecordLimit must be positive.";
         if (!Nats.Enabled) yield return $"{S}:Nats:NatsUrl is required.";

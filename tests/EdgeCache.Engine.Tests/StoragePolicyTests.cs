@@ -304,4 +304,17 @@ public class StoragePolicyTests
 
         Assert.Equal(StoreDecision.Store, Evaluate(response));
     }
+
+    [Theory]
+    [InlineData("gzip;q=0", "gzip", StoreDecision.EncodingNotAccepted)]
+    [InlineData(null, "gzip", StoreDecision.EncodingNotAccepted)]
+    [InlineData("br", "gzip", StoreDecision.EncodingNotAccepted)]
+    [InlineData("x-gzip", "gzip", StoreDecision.Store)]
+    [InlineData("gzip, br", "br", StoreDecision.Store)]
+    [InlineData(null, "identity", StoreDecision.Store)]
+    public void A_response_is_stored_only_when_the_request_accepts_its_content_coding(string? acceptEncoding, string contentEncoding, StoreDecision expected)
+    {
+        var request = acceptEncoding is null ? Headers() : Headers(("Accept-Encoding", acceptEncoding));
+        Assert.Equal(expected, Evaluate(Headers(("Cache-Control", "max-age=60"), ("Content-Encoding", contentEncoding), ("Vary", "Accept-Encoding")), request: request));
+    }
 }

@@ -146,7 +146,50 @@ public class VaryTests
     public void Rfc9110_12_5_3_Wildcard_accepts_every_known_coding()
     {
         Assert.Equal("br,gzip,zstd,deflate", Vary.NormalizeAcceptEncoding("*"));
-        Assert.Equal("identity", Vary.NormalizeAcceptEncoding("*;q=0"));
+        // "*;q=0" without naming identity refuses identity too (RFC 9110 §12.5.3).
+        Assert.Equal("identity;q=0", Vary.NormalizeAcceptEncoding("*;q=0"));
+        Assert.Equal("identity", Vary.NormalizeAcceptEncoding("*;q=0, identity"));
+    }
+
+    [Theory]
+    [InlineData("x-gzip", "gzip")]
+    [InlineData("X-GZIP;q=0.5, br", "br,gzip")]
+    [InlineData("x-gzip;q=0, gzip", "gzip")]
+    [InlineData("gzip, identity;q=0", "gzip;identity=0")]
+    [InlineData("identity;q=0", "identity;q=0")]
+    public void Rfc9110_12_5_3_x_gzip_is_gzip_and_a_refused_identity_is_its_own_variant(string value, string expected)
+    {
+        Assert.Equal(expected, Vary.NormalizeAcceptEncoding(value));
+    }
+
+    [Theory]
+    [InlineData("gzip", "gzip", true)]
+    [InlineData("gzip;q=0", "gzip", false)]
+    [InlineData("x-gzip", "gzip", true)]
+    [InlineData(null, "gzip", false)]
+    [InlineData("", "gzip", false)]
+    [InlineData("br", "gzip", false)]
+    [InlineData("*", "br", true)]
+    [InlineData("*, br;q=0", "br", false)]
+    [InlineData("gzip, br", "gzip,br", true)]
+    [InlineData("gzip", "gzip,br", false)]
+    [InlineData("gzip", "compress", false)]
+    [InlineData(null, null, true)]
+    [InlineData("gzip;q=0", null, true)]
+    public void Rfc9110_12_5_3_a_client_accepts_a_coding_only_with_q_above_zero(string? acceptEncoding, string? coding, bool accepts)
+    {
+        Assert.Equal(accepts, ContentCoding.Accepts(acceptEncoding, coding));
+    }
+
+    [Theory]
+    [InlineData(null, null)]
+    [InlineData("identity", null)]
+    [InlineData("GZIP", "gzip")]
+    [InlineData("x-gzip", "gzip")]
+    [InlineData("gzip, br", "gzip,br")]
+    public void Rfc9110_8_4_a_content_coding_normalises_with_its_aliases(string? contentEncoding, string? expected)
+    {
+        Assert.Equal(expected, ContentCoding.Of(contentEncoding));
     }
 
     [Fact]

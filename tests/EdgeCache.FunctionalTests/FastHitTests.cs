@@ -275,11 +275,19 @@ public sealed class FastHitTests(Topology cdn)
 /// <summary>An edge with a short keep-alive timeout, for the fast path's idle connections.</summary>
 public sealed class ShortKeepAliveTopology() : Topology(shields: 1, edges: 1)
 {
+    protected override Dictionary<string, string?> EdgeConfig(string id)
+    {
+        var c = base.EdgeConfig(id);
+        c["EdgeCache:Listen:MinHitDataRate"] = (100 * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        c["EdgeCache:Listen:MinHitDataRateGracePeriod"] = "00:00:01.500";
+        return c;
+    }
+
     protected override void ConfigureNode(NodeRole role, WebApplicationBuilder builder) =>
         builder.WebHost.ConfigureKestrel(k =>
         {
+            // Kestrel's own MinResponseDataRate stays at its default (240 B/s): the cut comes from Listen:MinHitDataRate.
             k.Limits.KeepAliveTimeout = TimeSpan.FromMilliseconds(500);
-            k.Limits.MinResponseDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(bytesPerSecond: 100 * 1024 * 1024, gracePeriod: TimeSpan.FromSeconds(1.5));
         });
 }
 

@@ -125,9 +125,10 @@ internal sealed class FastHits(IServiceProvider services, KestrelServerLimits li
         var segments = new List<ArraySegment<byte>>(4);
         using var sender = new GatherSender();
 
-        // A client that does not read its answer is cut off as Kestrel's MinResponseDataRate would cut it.
+        // A client that does not read its answer is cut off as Kestrel's MinResponseDataRate would cut
+        // it, at Listen:MinHitDataRate.
         using var slowReader = new CancellationTokenSource();
-        using var cut = slowReader.Token.Register(static s => ((ConnectionContext)s!).Abort(new ConnectionAbortedException("The client read a fast hit too slowly (Kestrel's MinResponseDataRate).")), connection);
+        using var cut = slowReader.Token.Register(static s => ((ConnectionContext)s!).Abort(new ConnectionAbortedException("The client read a fast hit too slowly (Listen:MinHitDataRate).")), connection);
         using var idle = new CancellationTokenSource();
         using var closing = connection.Features.Get<IConnectionLifetimeNotificationFeature>() is { } lifetime
             ? lifetime.ConnectionClosedRequested.Register(static s => ((CancellationTokenSource)s!).Cancel(), idle)
@@ -171,7 +172,7 @@ internal sealed class FastHits(IServiceProvider services, KestrelServerLimits li
 
                 input.AdvanceTo(consumed);
                 var reply = Stage(hit, scratch, segments);
-                if (!await SendAsync(socket, sender, scratch, reply, segments, slowReader, limits.MinResponseDataRate).ConfigureAwait(false))
+                if (!await SendAsync(socket, sender, scratch, reply, segments, slowReader, deps.Engine.Options.Listen.HitDataRate ?? limits.MinResponseDataRate).ConfigureAwait(false))
                 {
                     deps.Engine.CountFastHitCut();
                     return;
@@ -400,27 +401,28 @@ internal sealed class FastHits(IServiceProvider services, KestrelServerLimits li
         var parsed = deps.Keys.Get(engine, request.Host, request.Target);
         var (host, hostName, target, key) = (parsed.Host, parsed.HostName, parsed.Target, parsed.Key);
         if (!deps.Routes.Covers(hostName)) return false;
+        HeaderDictionary? fields = null;
         var entry = engine.Memory.GetUnvaried(key);
         if (entry is null)
         {
             // Variants (Vary): selected by the request's fields, as the full path selects them.
             if (!engine.Memory.Contains(key)) return false;
-            entry = engine.Memory.Get(key, RequestHead.Fields(head), out _);
+            entry = engine.Memory.Get(key, fields = RequestHead.Fields(head), out _);
             if (entry is null) return false;
         }
 
         if (entry.NeedsRuleCheck(engine.Rules) && !ReferenceEquals(engine.CheckRules(key, entry, stored: true), entry)) return false;
-        if (entry.StatusCode != 200 || !entry.Body.IsCompleted || entry.Directives.NoCache || entry.Body.Length > int.MaxValue - MaxHead) return false;
+        if (entry.StatusCode != 200 || !entry.Body.IsCompleted || entry.Body.Length > int.MaxValue - MaxHead) return false;
 
-        var now = engine.Time.GetUtcNow();
-        var age = entry.CurrentAge(now);
-        var lifetime = entry.FreshnessLifetime;
-        if (entry.MarkedStale || lifetime <= age) return false;
+        // The one hit decision, for a request with no directives (the parser refused those). Only a
+        // copy with a content coding needs the request's Accept-Encoding.
+        var accepts = entry.ContentCoding is null || HitDecision.ClientAccepts(entry, (fields ??= RequestHead.Fields(head))[HeaderNames.AcceptEncoding]);
+        var decision = HitDecision.Evaluate(entry, default, forced: false, engine.IsCurrent, accepts, engine.Time.GetUtcNow());
+        if (decision.Kind != HitKind.Fresh) return false;
         if (WireHead.For(entry, engine) is not { } wire) return false;
 
         // Head: the entry's fixed fields, then Age and Cache-Status, which change with the clock.
-        var ttl = (long)Math.Floor((lifetime - age).TotalSeconds);
-        var tail = wire.Tail(Freshness.AgeSeconds(age), ttl, engine.Options.CacheName);
+        var tail = wire.Tail(Freshness.AgeSeconds(decision.Age), decision.Ttl, engine.Options.CacheName);
         if (wire.Fixed.Length + tail.Bytes.Length + 64 > MaxResponseHead) return false;
         hit = new Hit(entry, wire, tail, request.IsHead, request.Close);
 
@@ -550,8 +552,9 @@ internal sealed class FastHits(IServiceProvider services, KestrelServerLimits li
             }
 
 
-            // Conditionals, ranges, directives, credentials, upgrades and body framing: the full path decides these.
-            if (name.Length >= 3 && Ascii.EqualsIgnoreCase(name[..3], "If-"u8)) return Field.Refused;
+            // What rules out a plain hit for cache reasons (HitDecision's list), and upgrades and body
+            // framing, which guard against request smuggling: the full path decides these.
+            if (name.Length >= ConditionalPrefix.Length && Ascii.EqualsIgnoreCase(name[..ConditionalPrefix.Length], ConditionalPrefix)) return Field.Refused;
             foreach (var refused in RefusedNames)
             {
                 if (Ascii.EqualsIgnoreCase(name, refused)) return Field.Refused;
@@ -560,9 +563,11 @@ internal sealed class FastHits(IServiceProvider services, KestrelServerLimits li
             return Field.Other;
         }
 
+        private static readonly byte[] ConditionalPrefix = Encoding.ASCII.GetBytes(HitDecision.ConditionalPrefix);
+
         private static readonly byte[][] RefusedNames =
         [
-            "Range"u8.ToArray(), "Cache-Control"u8.ToArray(), "Pragma"u8.ToArray(), "Authorization"u8.ToArray(),
+            .. HitDecision.PlainHitExclusions.Select(Encoding.ASCII.GetBytes),
             "Upgrade"u8.ToArray(), "Transfer-Encoding"u8.ToArray(), "Content-Length"u8.ToArray(), "Expect"u8.ToArray(),
             "HTTP2-Settings"u8.ToArray(), "Max-Forwards"u8.ToArray(),
         ];

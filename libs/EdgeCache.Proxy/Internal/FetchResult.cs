@@ -26,5 +26,8 @@ internal sealed class FetchResult
 
     public required UpstreamResponse Response { get; init; }
 
+    /// <summary>Not stored because it could never be reused: counted as a pass, not a miss.</summary>
+    public bool Pass { get; init; }
+
     public StringValues UpstreamCacheStatus => Response.Headers[HeaderRules.CacheStatus];
 }

@@ -88,6 +88,7 @@ internal static class ResponseWriter
 
         if (count is { } c) response.ContentLength = c;
         if (isHead) return;
+        ApplyHitDataRate(ctx, engine);
 
         if (start == 0 && entry.Body.TryGetSingleSegment(out var whole) && (count ?? whole.Length) == whole.Length)
         {
@@ -111,6 +112,14 @@ internal static class ResponseWriter
         && !(status == StatusCodes.Status200OK && name.Equals(HeaderNames.AcceptRanges, StringComparison.OrdinalIgnoreCase))
         && !(engine.SendsStoredSeq && name.Equals(HeaderRules.StoredSeq, StringComparison.OrdinalIgnoreCase))
         && !engine.HidesFromClients(name);
+
+    /// <summary>A response from cache is cut off when the client reads it slower than
+    /// <c>Listen:MinHitDataRate</c> (HTTP/1.x: HTTP/2 streams share their connection's limits).</summary>
+    private static void ApplyHitDataRate(HttpContext ctx, CacheEngine engine)
+    {
+        if (engine.Options.Listen.HitDataRate is not { } rate || !ctx.Request.Protocol.StartsWith("HTTP/1", StringComparison.Ordinal)) return;
+        if (ctx.Features.Get<Microsoft.AspNetCore.Server.Kestrel.Core.Features.IHttpMinResponseDataRateFeature>() is { } feature) feature.MinDataRate = rate;
+    }
 
     /// <summary>Streams an upstream response that is not stored (private, no-store, too large …).</summary>
     public static async Task WriteUpstreamAsync(HttpContext ctx, CacheEngine engine, UpstreamResponse upstream, string cacheStatus)
@@ -148,7 +157,9 @@ internal static class ResponseWriter
         await CopyBodyAsync(ctx, engine, upstream.Body, 0, -1).ConfigureAwait(false);
     }
 
-    public static Task WriteErrorAsync(HttpContext ctx, CacheEngine engine, int status, string message, string cacheStatus)
+    /// <summary>Writes this node's own error; <paramref name="closeConnection"/> ends the connection after it
+    /// (when the request's framing cannot be trusted).</summary>
+    public static Task WriteErrorAsync(HttpContext ctx, CacheEngine engine, int status, string message, string cacheStatus, bool closeConnection = false)
     {
         var response = ctx.Response;
         if (response.HasStarted)
@@ -163,6 +174,7 @@ internal static class ResponseWriter
         response.Headers.CacheControl = "no-store";
         response.Headers.Via = engine.ViaToken;
         response.Headers[HeaderRules.CacheStatus] = cacheStatus;
+        if (closeConnection) response.Headers.Connection = "close";
         return response.WriteAsync($"{status} {ReasonPhrase(status)}: {message}\n");
     }
 
