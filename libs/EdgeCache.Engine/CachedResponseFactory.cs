@@ -24,8 +24,8 @@ public static class CachedResponseFactory
             if (!HeaderRules.IsStored(h.Key, connection)) continue;
             if (h.Key.Equals(HeaderNames.Date, StringComparison.OrdinalIgnoreCase))
             {
-                // A Date that cannot be parsed is replaced (RFC 9110 §6.6.1).
-                if (CachedResponse.ParseDate(h.Value) is null) continue;
+                // A Date that is not a valid HTTP-date is replaced (RFC 9110 §6.6.1).
+                if (CachedResponse.ParseDate(h.Value, responseTime) is null) continue;
                 hasDate = true;
             }
 
@@ -68,11 +68,11 @@ public static class CachedResponseFactory
         foreach (var h in notModifiedHeaders)
         {
             if (!HeaderRules.IsStored(h.Key, connection) || HeaderRules.IsKeptOnUpdate(h.Key)) continue;
-            if (h.Key.Equals(HeaderNames.Date, StringComparison.OrdinalIgnoreCase) && CachedResponse.ParseDate(h.Value) is null) continue;
+            if (h.Key.Equals(HeaderNames.Date, StringComparison.OrdinalIgnoreCase) && CachedResponse.ParseDate(h.Value, responseTime) is null) continue;
             merged.Add(h);
         }
 
-        if (!notModifiedHeaders.ContainsKey(HeaderNames.Date) || CachedResponse.ParseDate(notModifiedHeaders.Date) is null)
+        if (!notModifiedHeaders.ContainsKey(HeaderNames.Date) || CachedResponse.ParseDate(notModifiedHeaders.Date, responseTime) is null)
         {
             merged.RemoveAll(h => h.Key.Equals(HeaderNames.Date, StringComparison.OrdinalIgnoreCase));
             merged.Add(new(HeaderNames.Date, HeaderUtilities.FormatDate(responseTime)));
@@ -135,9 +135,9 @@ public static class CachedResponseFactory
         foreach (var h in headers) view.Append(h.Key, h.Value);
 
         var (cc, useExpires) = StoragePolicy.EffectiveDirectives(view);
-        var date = CachedResponse.ParseDate(view.Date) ?? responseTime;
-        var lastModified = CachedResponse.ParseDate(view.LastModified);
-        var lifetime = Freshness.Lifetime(status, cc, useExpires, view.Expires, date, lastModified, heuristics);
+        var date = CachedResponse.ParseDate(view.Date, responseTime) ?? responseTime;
+        var lastModified = CachedResponse.ParseDate(view.LastModified, responseTime);
+        var lifetime = Freshness.Lifetime(status, cc, useExpires, view.Expires, date, lastModified, heuristics, responseTime);
         var varyNames = Vary.ParseNames(view.Vary);
         var etag = view.ETag.Count > 0 ? view.ETag[0] : null;
 

@@ -11,8 +11,13 @@ public static class Conditionals
         request.ContainsKey(HeaderNames.IfNoneMatch) || request.ContainsKey(HeaderNames.IfModifiedSince)
         || request.ContainsKey(HeaderNames.IfMatch) || request.ContainsKey(HeaderNames.IfUnmodifiedSince);
 
-    /// <summary>True when a GET/HEAD for this stored response should be answered 304 (§13.1.2, §13.1.3).</summary>
-    public static bool IsNotModified(IHeaderDictionary request, CachedResponse stored)
+    /// <summary>
+    /// True when a GET/HEAD for this stored response should be answered 304 (§13.1.2, §13.1.3).
+    /// An If-Modified-Since that is not a valid HTTP-date (<see cref="HttpDate"/>) is ignored.
+    /// <paramref name="now"/> is the clock for a two-digit RFC 850 year; without it, the stored
+    /// response's receipt time.
+    /// </summary>
+    public static bool IsNotModified(IHeaderDictionary request, CachedResponse stored, DateTimeOffset? now = null)
     {
         if (stored.StatusCode != 200) return false;
         var inm = request.IfNoneMatch;
@@ -23,17 +28,22 @@ public static class Conditionals
         }
 
         var ims = request.IfModifiedSince;
-        if (!StringValues.IsNullOrEmpty(ims) && HeaderUtilities.TryParseDate(ims[0], out var since))
+        var clock = now ?? stored.ResponseTime;
+        if (!StringValues.IsNullOrEmpty(ims) && HttpDate.TryParse(ims[0], clock, out var since))
         {
-            var lastModified = stored.LastModified ?? CachedResponse.ParseDate(stored.GetHeader(HeaderNames.Date));
+            var lastModified = stored.LastModified ?? CachedResponse.ParseDate(stored.GetHeader(HeaderNames.Date), stored.ResponseTime);
             return lastModified is { } lm && lm <= since;
         }
 
         return false;
     }
 
-    /// <summary>If-Range (§13.1.5): true when the range may be applied.</summary>
-    public static bool IfRangeAllows(IHeaderDictionary request, CachedResponse stored)
+    /// <summary>
+    /// If-Range (§13.1.5): true when the range may be applied. A value that is neither an entity-tag
+    /// nor a valid HTTP-date (<see cref="HttpDate"/>) does not allow it. <paramref name="now"/> is the
+    /// clock for a two-digit RFC 850 year; without it, the stored response's receipt time.
+    /// </summary>
+    public static bool IfRangeAllows(IHeaderDictionary request, CachedResponse stored, DateTimeOffset? now = null)
     {
         var ifRange = request.IfRange;
         if (StringValues.IsNullOrEmpty(ifRange)) return true;
@@ -44,7 +54,7 @@ public static class Conditionals
             return stored.ETag is { } etag && !etag.StartsWith("W/", StringComparison.Ordinal) && !v.StartsWith("W/", StringComparison.Ordinal) && etag == v;
         }
 
-        return HeaderUtilities.TryParseDate(v, out var date) && stored.LastModified is { } lm && lm == date;
+        return HttpDate.TryParse(v, now ?? stored.ResponseTime, out var date) && stored.LastModified is { } lm && lm == date;
     }
 
     private static bool AnyWeakMatch(StringValues header, string etag)

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Primitives;
-using Microsoft.Net.Http.Headers;
 
 namespace EdgeCache.Engine;
 
@@ -13,17 +12,20 @@ public static class Freshness
     /// <summary>
     /// The freshness lifetime for a shared cache (§4.2.1): s-maxage, then max-age, then
     /// Expires minus Date, then a heuristic (§4.2.2) when allowed. Returns null when the response
-    /// carries no explicit freshness and no heuristic applies.
+    /// carries no explicit freshness and no heuristic applies. Expires is read strictly
+    /// (<see cref="HttpDate"/>); <paramref name="now"/> is the clock a two-digit RFC 850 year is
+    /// read against, the response time when the caller has it, else <paramref name="date"/>.
     /// </summary>
     public static (TimeSpan Lifetime, bool Heuristic)? Lifetime(
-        int status, CacheDirectives cc, bool useExpires, StringValues expires, DateTimeOffset date, DateTimeOffset? lastModified, HeuristicOptions heuristics)
+        int status, CacheDirectives cc, bool useExpires, StringValues expires, DateTimeOffset date, DateTimeOffset? lastModified, HeuristicOptions heuristics, DateTimeOffset? now = null)
     {
         if (cc.SharedMaxAge is { } smax) return (Seconds(smax), false);
         if (cc.MaxAge is { } max) return (Seconds(max), false);
         if (useExpires && expires.Count > 0)
         {
-            // An invalid Expires, such as "0", is a time in the past (§5.3). Several values: use the first.
-            if (!HeaderUtilities.TryParseDate(expires[0], out var exp)) return (TimeSpan.Zero, false);
+            // An invalid Expires, such as "0" or a date in a form HTTP-date does not define, is a
+            // time in the past (§5.3). Several values: use the first.
+            if (!HttpDate.TryParse(expires[0], now ?? date, out var exp)) return (TimeSpan.Zero, false);
             var delta = exp - date;
             return (delta > TimeSpan.Zero ? delta : TimeSpan.Zero, false);
         }

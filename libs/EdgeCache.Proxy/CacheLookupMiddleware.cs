@@ -100,7 +100,7 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
     /// <summary>A memory miss: look on disk; a small object found there is promoted to memory.</summary>
     private async Task LookupDiskAsync(HttpContext ctx, Lookup lookup, bool urlKnown)
     {
-        var found = await engine.Disk!.GetAsync(lookup.Key, ctx.Request.Headers, engine.Memory.MaxObjectBytes, ctx.RequestAborted, RangeStart(ctx)).ConfigureAwait(false);
+        var found = await engine.Disk!.GetAsync(lookup.Key, ctx.Request.Headers, engine.Memory.MaxObjectBytes, ctx.RequestAborted, RangeStart(ctx, engine.Time.GetUtcNow())).ConfigureAwait(false);
         if (found is not null && found.NeedsRuleCheck(engine.Rules) && engine.CheckRules(lookup.Key, found, stored: true) is var current && !ReferenceEquals(current, found))
         {
             if (current is null && !found.Body.IsCompleted) found.Body.Fail(new OperationCanceledException("The object was purged."));
@@ -128,13 +128,13 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
 
     /// <summary>Where a hit on a streamed disk object will start reading: the first byte of a
     /// single range the response writer will honour, else 0 (the same rules as ResponseWriter).</summary>
-    private static Func<CachedResponse, long>? RangeStart(HttpContext ctx)
+    private static Func<CachedResponse, long>? RangeStart(HttpContext ctx, DateTimeOffset now)
     {
         var request = ctx.Request;
         if (!request.Headers.ContainsKey(HeaderNames.Range) || !HttpMethods.IsGet(request.Method)) return null;
         return stored =>
         {
-            if (stored.StatusCode != StatusCodes.Status200OK || !Conditionals.IfRangeAllows(request.Headers, stored) || Conditionals.IsNotModified(request.Headers, stored)) return 0;
+            if (stored.StatusCode != StatusCodes.Status200OK || !Conditionals.IfRangeAllows(request.Headers, stored, now) || Conditionals.IsNotModified(request.Headers, stored, now)) return 0;
             var length = stored.GetHeader(HeaderNames.ContentLength);
             if (length.Count != 1 || !long.TryParse(length[0], System.Globalization.NumberStyles.None, null, out var total)) return 0;
             return ByteRange.Evaluate(request.Headers.Range, total, out var start, out _) == RangeOutcome.Partial ? start : 0;

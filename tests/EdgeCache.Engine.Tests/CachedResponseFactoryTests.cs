@@ -74,6 +74,36 @@ public class CachedResponseFactoryTests
         Assert.Equal("Wed, 01 Jan 2025 12:00:01 GMT", stored.GetHeader("Date").ToString());
     }
 
+    [Theory]
+    [InlineData("Wed, 01 Jan 2025 11:59:50 +0000")]
+    [InlineData("Wed, 01 Jan 2025 11:59:50 UTC")]
+    [InlineData("Wed, 1 Jan 2025 11:59:50 GMT")]
+    public void Rfc9110_6_6_1_Date_not_an_HTTP_date_is_replaced_by_the_receipt_time(string date)
+    {
+        var stored = Create(Headers(("Date", date), ("Cache-Control", "max-age=60")), T0, T0.AddSeconds(1));
+
+        Assert.Equal(1, CountOf(stored, "Date"));
+        Assert.Equal("Wed, 01 Jan 2025 12:00:01 GMT", stored.GetHeader("Date").ToString());
+        Assert.Equal(TimeSpan.FromSeconds(1), stored.CorrectedInitialAge);
+    }
+
+    [Theory]
+    [InlineData("Wed, 01 Jan 2025 02:00:00 +0000")]
+    [InlineData("Wed, 01 Jan 2025 02:00:00")]
+    [InlineData("last week")]
+    public void Rfc9110_8_8_2_Last_Modified_not_an_HTTP_date_is_treated_as_absent(string lastModified)
+    {
+        var stored = Create(Headers(("Date", Http(T0)), ("Last-Modified", lastModified)));
+
+        Assert.Null(stored.LastModified);
+        Assert.False(stored.HeuristicFreshness);
+        Assert.Equal(TimeSpan.Zero, stored.FreshnessLifetime);
+
+        // Kept as sent, but it is not a validator: If-Modified-Since is compared with Date instead.
+        Assert.Equal(lastModified, stored.GetHeader("Last-Modified").ToString());
+        Assert.False(Conditionals.IsNotModified(Headers(("If-Modified-Since", Http(T0.AddHours(-5)))), stored));
+    }
+
     [Fact]
     public void Rfc9110_6_6_1_Valid_Date_is_kept_as_sent()
     {

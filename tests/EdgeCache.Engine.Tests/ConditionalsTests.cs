@@ -82,9 +82,27 @@ public class ConditionalsTests
     [Theory]
     [InlineData("yesterday")]
     [InlineData("")]
+    [InlineData("Wed, 01 Jan 2025 12:00:00 +0000")] // all after Last-Modified, none an HTTP-date
+    [InlineData("Wed, 01 Jan 2025 12:00:00 UTC")]
+    [InlineData("Wed, 01 Jan 2025 12:00:00")]
+    [InlineData("wed, 01 jan 2025 12:00:00 gmt")]
+    [InlineData("Wed, 1 Jan 2025 12:00:00 GMT")]
+    [InlineData("01 Jan 2025 12:00:00 GMT")]
+    [InlineData("Thu, 01 Jan 2025 12:00:00 GMT")]
     public void Rfc9110_13_1_3_Invalid_If_Modified_Since_is_ignored(string value)
     {
         Assert.False(Conditionals.IsNotModified(Headers(("If-Modified-Since", value)), WithLastModified()));
+    }
+
+    [Theory]
+    [InlineData("Tuesday, 31-Dec-24 12:00:00 GMT")]
+    [InlineData("Tue Dec 31 12:00:00 2024")]
+    public void Rfc9110_5_6_7_If_Modified_Since_in_the_obsolete_forms_is_evaluated(string value)
+    {
+        var stored = WithLastModified();
+
+        Assert.True(Conditionals.IsNotModified(Headers(("If-Modified-Since", value)), stored));
+        Assert.True(Conditionals.IsNotModified(Headers(("If-Modified-Since", value)), stored, T0));
     }
 
     [Fact]
@@ -146,6 +164,20 @@ public class ConditionalsTests
         Assert.False(Conditionals.IfRangeAllows(Headers(("If-Range", Http(LastModified.AddSeconds(1)))), stored));
         Assert.False(Conditionals.IfRangeAllows(Headers(("If-Range", Http(LastModified.AddSeconds(-1)))), stored));
         Assert.False(Conditionals.IfRangeAllows(Headers(("If-Range", "not a date")), stored));
+    }
+
+    [Theory]
+    [InlineData("Tue, 31 Dec 2024 12:00:00 +0000", false)] // Last-Modified, but not as an HTTP-date
+    [InlineData("Tue, 31 Dec 2024 12:00:00 UTC", false)]
+    [InlineData("Tue, 31 Dec 2024 12:00:00 gmt", false)]
+    [InlineData("Tue, 31 Dec 2024 12:00:00", false)]
+    [InlineData("31 Dec 2024 12:00:00 GMT", false)]
+    [InlineData("Tue, 31 Dec 2024 12:00:00 GMT", true)]
+    [InlineData("Tuesday, 31-Dec-24 12:00:00 GMT", true)]
+    [InlineData("Tue Dec 31 12:00:00 2024", true)]
+    public void Rfc9110_13_1_5_If_Range_with_an_invalid_date_does_not_allow_the_range(string ifRange, bool allowed)
+    {
+        Assert.Equal(allowed, Conditionals.IfRangeAllows(Headers(("If-Range", ifRange)), WithLastModified(), T0));
     }
 
     [Fact]

@@ -46,10 +46,44 @@ public class FreshnessTests
     [InlineData("-1")]
     [InlineData("never")]
     [InlineData("")]
+    [InlineData("Sun, 06 Nov 1994 08:49:37 +0000")]
+    [InlineData("Thu, 01 Jan 2026 12:00:00 +0000")] // a year after Date, but not an HTTP-date
+    [InlineData("Thu, 01 Jan 2026 12:00:00 UTC")]
+    [InlineData("Thu, 01 Jan 2026 12:00:00")]
+    [InlineData("thu, 01 jan 2026 12:00:00 gmt")]
+    [InlineData("01 Jan 2026 12:00:00 GMT")]
+    [InlineData("Wed, 01 Jan 2026 12:00:00 GMT")] // wrong weekday
     public void Rfc9111_5_3_Invalid_Expires_means_already_expired(string expires)
     {
         // Even with a Last-Modified that would give a heuristic lifetime.
         Assert.Equal((TimeSpan.Zero, false), Lifetime("", expires, T0.AddDays(-10)));
+    }
+
+    [Theory]
+    [InlineData("Thu, 01 Jan 2026 12:00:00 GMT")]
+    [InlineData("Thursday, 01-Jan-26 12:00:00 GMT")]
+    [InlineData("Thu Jan  1 12:00:00 2026")]
+    public void Rfc9110_5_6_7_Expires_in_any_of_the_three_HTTP_date_forms_is_used(string expires)
+    {
+        Assert.Equal((TimeSpan.FromDays(365), false), Lifetime("", expires, T0.AddDays(-10)));
+    }
+
+    [Fact]
+    public void Rfc9110_5_6_7_Rfc850_Expires_year_is_read_against_the_given_clock()
+    {
+        // Read against a receipt time in 2025, "-45" is 2045 (a Sunday). Without one it is read
+        // against Date, 1990, for which 2045 is more than 50 years ahead: 1945, whose 1 January was
+        // a Monday, so the value is invalid and the response already expired.
+        var date = new DateTimeOffset(1990, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        var receipt = Freshness.Lifetime(200, default, true, "Sunday, 01-Jan-45 00:00:00 GMT", date, null, Heuristics, T0);
+        var byDate = Freshness.Lifetime(200, default, true, "Sunday, 01-Jan-45 00:00:00 GMT", date, null, Heuristics);
+        var byDate1945 = Freshness.Lifetime(200, default, true, "Monday, 01-Jan-45 00:00:00 GMT", date, null, Heuristics);
+
+        Assert.Equal((new DateTimeOffset(2045, 1, 1, 0, 0, 0, TimeSpan.Zero) - date, false), receipt);
+        Assert.Equal((TimeSpan.Zero, false), byDate);
+        Assert.Equal((TimeSpan.Zero, false), byDate1945); // parsed as 1945, before Date
+        Assert.True(HttpDate.TryParse("Monday, 01-Jan-45 00:00:00 GMT", date, out var parsed));
+        Assert.Equal(1945, parsed.Year);
     }
 
     [Fact]

@@ -85,8 +85,10 @@ internal static class RequestRewriter
             sent = h.TryAddWithoutValidation("If-None-Match", etag);
         }
 
+        // Only a Last-Modified the engine could read is a validator (CachedResponse.LastModified);
+        // it is sent as the origin wrote it (RFC 9111 §4.3.1).
         var lm = validate.GetHeader("Last-Modified");
-        if (lm.Count > 0)
+        if (validate.LastModified is not null && lm.Count > 0)
         {
             sent |= h.TryAddWithoutValidation("If-Modified-Since", lm[0]);
         }

@@ -19,7 +19,7 @@ internal static class ResponseWriter
         var isHead = HttpMethods.IsHead(request.Method);
 
         // A conditional request is answered from the stored response (RFC 9111 §4.3.2).
-        if (Conditionals.IsNotModified(request.Headers, entry))
+        if (Conditionals.IsNotModified(request.Headers, entry, now))
         {
             response.StatusCode = StatusCodes.Status304NotModified;
 
@@ -41,7 +41,7 @@ internal static class ResponseWriter
         long start = 0;
         long? count = entry.Body.IsCompleted ? entry.Body.Length : KnownLength(entry);
         string? contentRange = null;
-        if (status == StatusCodes.Status200OK && request.Headers.ContainsKey(HeaderNames.Range) && Conditionals.IfRangeAllows(request.Headers, entry))
+        if (status == StatusCodes.Status200OK && request.Headers.ContainsKey(HeaderNames.Range) && Conditionals.IfRangeAllows(request.Headers, entry, now))
         {
             if (count is null)
             {
