@@ -638,7 +638,10 @@ internal sealed class FastHits(IServiceProvider services, KestrelServerLimits li
         {
             if (Volatile.Read(ref _tail) is { } t && t.Age == age && t.Ttl == ttl) return t;
             var status = CacheStatus.Format(cacheName, hit: true, fwd: null, fwdStatus: null, stored: false, collapsed: false, ttl, "memory");
-            var tail = new TailLines(age, ttl, status, Encoding.ASCII.GetBytes($"Age: {age}\r\nCache-Status: {status}\r\n"));
+            var text = new StringBuilder(64);
+            var lines = new StoredHead.Lines(text);
+            StoredHead.WriteAgeAndStatus(ref lines, age, status);
+            var tail = new TailLines(age, ttl, status, Encoding.ASCII.GetBytes(text.ToString()));
             Volatile.Write(ref _tail, tail);
             return tail;
         }
@@ -653,24 +656,8 @@ internal sealed class FastHits(IServiceProvider services, KestrelServerLimits li
             }
 
             var text = new StringBuilder("HTTP/1.1 200 OK\r\n");
-            foreach (var h in entry.Headers)
-            {
-                if (!ResponseWriter.IsSentFromStore(h.Key, StatusCodes.Status200OK, engine)) continue;
-                foreach (var v in h.Value)
-                {
-                    if (v is null) continue;
-                    Line(text, h.Key, v);
-                }
-            }
-
-            Line(text, HeaderNames.AcceptRanges, "bytes");
-            foreach (var via in RequestRewriter.AppendVia(entry.GetHeader(HeaderNames.Via), engine.ViaToken))
-            {
-                Line(text, HeaderNames.Via, via!);
-            }
-
-            if (engine.SendsStoredSeq) Line(text, HeaderRules.StoredSeq, entry.StoredSeq.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            Line(text, HeaderNames.ContentLength, entry.Body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            var lines = new StoredHead.Lines(text);
+            StoredHead.WriteFields(ref lines, entry, engine, StatusCodes.Status200OK, contentRange: null, entry.Body.Length);
             var s = text.ToString();
             foreach (var c in s)
             {
@@ -680,10 +667,5 @@ internal sealed class FastHits(IServiceProvider services, KestrelServerLimits li
             return new WireHead(Encoding.ASCII.GetBytes(s), [.. body]);
         }
 
-        private static void Line(StringBuilder text, string name, string value)
-        {
-            if (value.AsSpan().IndexOfAny('\r', '\n') >= 0) value = "\u0001"; // refused by the check in Build
-            text.Append(name).Append(": ").Append(value).Append("\r\n");
-        }
     }
 }

@@ -22,18 +22,9 @@ internal static class ResponseWriter
         if (Conditionals.IsNotModified(request.Headers, entry, now))
         {
             response.StatusCode = StatusCodes.Status304NotModified;
-
-            // RFC 9110 §15.4.5 lists the fields a 304 must carry; it may carry more that guide
-            // cache updates, and the next tier down is a cache (RFC 9111 §4.3.4), so every stored
-            // field goes except those that describe a body.
-            foreach (var h in entry.Headers)
-            {
-                if (HeaderRules.IsKeptOnUpdate(h.Key)) continue;
-                if (engine.HidesFromClients(h.Key)) continue;
-                headers.Append(h.Key, h.Value);
-            }
-
-            AddTierFields(headers, engine, entry, age, cacheStatus, upstreamCacheStatus);
+            var sink = new StoredHead.Headers(headers);
+            StoredHead.WriteNotModifiedFields(ref sink, entry, engine);
+            StoredHead.WriteAgeAndStatus(ref sink, age, CacheStatusOf(cacheStatus, upstreamCacheStatus));
             return;
         }
 
@@ -59,9 +50,9 @@ internal static class ResponseWriter
             {
                 case RangeOutcome.Unsatisfiable:
                     response.StatusCode = StatusCodes.Status416RangeNotSatisfiable;
-                    headers.ContentRange = "bytes */" + total;
-                    AddTierFields(headers, engine, entry, age, cacheStatus, upstreamCacheStatus);
-                    response.ContentLength = 0;
+                    var unsatisfiable = new StoredHead.Headers(headers);
+                    StoredHead.WriteUnsatisfiableFields(ref unsatisfiable, entry, engine, total);
+                    StoredHead.WriteAgeAndStatus(ref unsatisfiable, age, CacheStatusOf(cacheStatus, upstreamCacheStatus));
                     return;
                 case RangeOutcome.Partial:
                     status = StatusCodes.Status206PartialContent;
@@ -73,20 +64,11 @@ internal static class ResponseWriter
         }
 
         response.StatusCode = status;
-        foreach (var h in entry.Headers)
-        {
-            if (IsSentFromStore(h.Key, status, engine)) headers.Append(h.Key, h.Value);
-        }
-
-        if (contentRange is not null) headers.ContentRange = contentRange;
-        if (status == StatusCodes.Status200OK) headers.AcceptRanges = "bytes";
-        AddTierFields(headers, engine, entry, age, cacheStatus, upstreamCacheStatus);
-        if (status is StatusCodes.Status204NoContent or < 200)
-        {
-            return;
-        }
-
-        if (count is { } c) response.ContentLength = c;
+        var bodiless = status is StatusCodes.Status204NoContent or < 200;
+        var fields = new StoredHead.Headers(headers);
+        StoredHead.WriteFields(ref fields, entry, engine, status, contentRange, bodiless ? null : count);
+        StoredHead.WriteAgeAndStatus(ref fields, age, CacheStatusOf(cacheStatus, upstreamCacheStatus));
+        if (bodiless) return;
         if (isHead) return;
         ApplyHitDataRate(ctx, engine);
 
@@ -98,20 +80,6 @@ internal static class ResponseWriter
 
         await CopyBodyAsync(ctx, engine, entry.Body, start, count ?? -1).ConfigureAwait(false);
     }
-
-    /// <summary>
-    /// True for a stored field a hit sends as stored: not Content-Length (the body's length is sent),
-    /// not a field hidden from clients, and not one the hit sets itself (Age, Via, Cache-Status,
-    /// the stored sequence on a shield, a 200's Accept-Ranges). The fast hit path encodes the same set.
-    /// </summary>
-    internal static bool IsSentFromStore(string name, int status, CacheEngine engine) =>
-        !name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)
-        && !name.Equals(HeaderNames.Age, StringComparison.OrdinalIgnoreCase)
-        && !name.Equals(HeaderNames.Via, StringComparison.OrdinalIgnoreCase)
-        && !name.Equals(HeaderRules.CacheStatus, StringComparison.OrdinalIgnoreCase)
-        && !(status == StatusCodes.Status200OK && name.Equals(HeaderNames.AcceptRanges, StringComparison.OrdinalIgnoreCase))
-        && !(engine.SendsStoredSeq && name.Equals(HeaderRules.StoredSeq, StringComparison.OrdinalIgnoreCase))
-        && !engine.HidesFromClients(name);
 
     /// <summary>A response from cache is cut off when the client reads it slower than
     /// <c>Listen:MinHitDataRate</c> (HTTP/1.x: HTTP/2 streams share their connection's limits).</summary>
@@ -193,13 +161,8 @@ internal static class ResponseWriter
         }
     }
 
-    private static void AddTierFields(IHeaderDictionary headers, CacheEngine engine, CachedResponse entry, long age, string cacheStatus, StringValues upstreamCacheStatus)
-    {
-        headers.Age = age.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        headers.Via = RequestRewriter.AppendVia(entry.GetHeader(HeaderNames.Via), engine.ViaToken);
-        headers[HeaderRules.CacheStatus] = upstreamCacheStatus.Count == 0 ? new StringValues(cacheStatus) : StringValues.Concat(upstreamCacheStatus, cacheStatus);
-        if (engine.SendsStoredSeq) headers[HeaderRules.StoredSeq] = entry.StoredSeq.ToString(System.Globalization.CultureInfo.InvariantCulture);
-    }
+    private static StringValues CacheStatusOf(string cacheStatus, StringValues upstreamCacheStatus) =>
+        upstreamCacheStatus.Count == 0 ? new StringValues(cacheStatus) : StringValues.Concat(upstreamCacheStatus, cacheStatus);
 
     private static long? KnownLength(CachedResponse entry)
     {
