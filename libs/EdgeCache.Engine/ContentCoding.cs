@@ -38,20 +38,23 @@ public static class ContentCoding
     /// otherwise every coding applied must be one the client accepts with q &gt; 0. A request without
     /// Accept-Encoding accepts no coding: RFC 9110 §12.5.3 allows any, but clients that send none are
     /// the ones that cannot decode (every CDN serves them identity).</summary>
-    public static bool Accepts(StringValues acceptEncoding, string? coding)
+    public static bool Accepts(StringValues acceptEncoding, string? coding) =>
+        coding is null || AcceptsNormalized(Vary.NormalizeAcceptEncoding(acceptEncoding), coding);
+
+    /// <summary><see cref="Accepts"/> for an Accept-Encoding already normalised (<see cref="Vary.NormalizeAcceptEncoding(StringValues)"/>).</summary>
+    public static bool AcceptsNormalized(string accepted, string? coding)
     {
         if (coding is null) return true;
-        var accepted = Vary.NormalizeAcceptEncoding(acceptEncoding);
-        foreach (var part in coding.Split(','))
+        foreach (var range in coding.AsSpan().Split(','))
         {
-            if (!Contains(accepted, part)) return false;
+            if (!Contains(accepted, coding.AsSpan()[range])) return false;
         }
 
         return true;
     }
 
     /// <summary>True when a normalised Accept-Encoding (<see cref="Vary.NormalizeAcceptEncoding"/>) lists <paramref name="coding"/>.</summary>
-    private static bool Contains(string normalized, string coding)
+    private static bool Contains(string normalized, ReadOnlySpan<char> coding)
     {
         var rest = normalized.AsSpan();
         var semi = rest.IndexOf(';');

@@ -102,6 +102,10 @@ public static class HitDecision
     public static bool ClientAccepts(CachedResponse stored, StringValues acceptEncoding) =>
         stored.ContentCoding is null || ContentCoding.Accepts(acceptEncoding, stored.ContentCoding);
 
+    /// <summary><see cref="ClientAccepts(CachedResponse, StringValues)"/> for an already normalised Accept-Encoding.</summary>
+    public static bool ClientAcceptsNormalized(CachedResponse stored, string normalizedAcceptEncoding) =>
+        ContentCoding.AcceptsNormalized(normalizedAcceptEncoding, stored.ContentCoding);
+
     /// <summary>True when a copy fetched for another request can answer this one too: it is the variant
     /// this request selects (Vary) and the client can decode it.</summary>
     public static bool Selects(CachedResponse stored, IHeaderDictionary requestHeaders) =>

@@ -67,6 +67,33 @@ public sealed class MemoryTier
         return only;
     }
 
+    /// <summary>
+    /// The variant of <paramref name="primaryKey"/> that a request selects when every variant varies
+    /// on the one field <paramref name="name"/> (lower case) and the request's normalised value of it is
+    /// <paramref name="normalized"/>: the fast path's allocation-free selection (Vary: Accept-Encoding).
+    /// <paramref name="decided"/> is false when the variants vary on anything else, and the caller must
+    /// match the request's fields with <see cref="Get"/>.
+    /// </summary>
+    public CachedResponse? GetBySingleField(string primaryKey, string name, string normalized, out bool decided)
+    {
+        decided = true;
+        if (!_nodes.TryGetValue(primaryKey, out var node)) return null;
+        CachedResponse? match = null;
+        foreach (var v in node.Variants)
+        {
+            if (v.VaryNames is not [var only] || only != name)
+            {
+                decided = false;
+                return null;
+            }
+
+            if (match is null && string.Equals(v.VaryValues[0], normalized, StringComparison.Ordinal)) match = v;
+        }
+
+        if (match is not null) node.Referenced = true;
+        return match;
+    }
+
     /// <summary>True when some variant of <paramref name="primaryKey"/> is held.</summary>
     public bool Contains(string primaryKey) => _nodes.TryGetValue(primaryKey, out var node) && node.Variants.Length > 0;
 

@@ -92,6 +92,17 @@ public static class Vary
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> AcceptEncodingForms = new(StringComparer.Ordinal);
     private const int AcceptEncodingFormsLimit = 1024;
 
+    /// <summary><see cref="AcceptEncodingForms"/> looked up by a span, so a lookup from raw request bytes allocates nothing.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> AcceptEncodingFormsBySpan =
+        AcceptEncodingForms.GetAlternateLookup<ReadOnlySpan<char>>();
+
+    /// <summary><see cref="NormalizeAcceptEncoding(StringValues)"/> of a single field line, without allocating once the value has been seen.</summary>
+    public static string NormalizeAcceptEncoding(ReadOnlySpan<char> value)
+    {
+        if (value.IsEmpty) return "identity";
+        return AcceptEncodingFormsBySpan.TryGetValue(value, out var known) ? known : NormalizeAcceptEncoding(new StringValues(value.ToString()));
+    }
+
     public static string NormalizeAcceptEncoding(StringValues value)
     {
         if (StringValues.IsNullOrEmpty(value)) return "identity";

@@ -23,7 +23,7 @@ namespace EdgeCache.Benchmarks;
 [MemoryDiagnoser]
 public class FastHitBenchmarks
 {
-    private readonly byte[] _request = Encoding.ASCII.GetBytes($"GET {Samples.PathAndQuery} HTTP/1.1\r\nHost: {Samples.Host}\r\n\r\n");
+    private byte[] _request = [];
     private readonly byte[] _scratch = new byte[FastHits.ScratchBytes];
     private readonly List<ArraySegment<byte>> _segments = new(4);
     private readonly DefaultConnectionContext _connection = new();
@@ -32,6 +32,11 @@ public class FastHitBenchmarks
 
     [Params(1024, 100 * 1024, 1024 * 1024)]
     public int Size { get; set; }
+
+    /// <summary>false: a plain hit (wrk's request, an object without Vary). true: a browser's
+    /// Accept-Encoding selects the gzip variant of an object stored with <c>Vary: Accept-Encoding</c>.</summary>
+    [Params(false, true)]
+    public bool Variant { get; set; }
 
     [GlobalSetup]
     public void Setup()
@@ -45,8 +50,20 @@ public class FastHitBenchmarks
         _deps = new FastHits.Dependencies(engine, routes, traffic);
 
         var key = CacheKey.Build(Samples.Scheme, Samples.Host, Samples.PathAndQuery, HostCachePolicy.Default);
-        var stored = Samples.Stored(Size, null, new Microsoft.AspNetCore.Http.HeaderDictionary());
-        engine.Memory.Set(key, stored);
+        if (Variant)
+        {
+            _request = Encoding.ASCII.GetBytes($"GET {Samples.PathAndQuery} HTTP/1.1\r\nHost: {Samples.Host}\r\nAccept-Encoding: gzip, deflate, br, zstd\r\n\r\n");
+            var gzip = new Microsoft.AspNetCore.Http.HeaderDictionary { ["Accept-Encoding"] = "gzip, deflate, br, zstd" };
+            var identity = new Microsoft.AspNetCore.Http.HeaderDictionary();
+            engine.Memory.Set(key, Samples.Stored(Size, "Accept-Encoding", identity));
+            engine.Memory.Set(key, Samples.Stored(Size, "Accept-Encoding", gzip, contentEncoding: "gzip"));
+        }
+        else
+        {
+            _request = Encoding.ASCII.GetBytes($"GET {Samples.PathAndQuery} HTTP/1.1\r\nHost: {Samples.Host}\r\n\r\n");
+            engine.Memory.Set(key, Samples.Stored(Size, null, new Microsoft.AspNetCore.Http.HeaderDictionary()));
+        }
+
         if (!Run()) throw new InvalidOperationException("expected a fast hit");
     }
 

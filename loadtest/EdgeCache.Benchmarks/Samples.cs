@@ -28,7 +28,7 @@ internal static class Samples
     };
 
     /// <summary>A stored 200 of <paramref name="bodyBytes"/> bytes; with <paramref name="vary"/>, varying on it.</summary>
-    public static CachedResponse Stored(int bodyBytes, string? vary, IHeaderDictionary request)
+    public static CachedResponse Stored(int bodyBytes, string? vary, IHeaderDictionary request, string? contentEncoding = null)
     {
         var headers = new HeaderDictionary
         {
@@ -40,6 +40,7 @@ internal static class Samples
             ["Last-Modified"] = "Mon, 02 Nov 2026 10:00:00 GMT",
         };
         if (vary is not null) headers["Vary"] = vary;
+        if (contentEncoding is not null) headers["Content-Encoding"] = contentEncoding;
         var body = CacheBody.FromBytes(new byte[bodyBytes]);
         return CachedResponseFactory.Create(200, headers, request, body, Now, Now, Heuristics);
     }

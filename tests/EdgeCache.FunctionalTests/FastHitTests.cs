@@ -128,6 +128,40 @@ public sealed class FastHitTests(Topology cdn)
     }
 
     [Fact]
+    public async Task Accept_encoding_variants_are_fast_hits_only_for_clients_that_accept_the_coding()
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.Headers.CacheControl = "max-age=600";
+            ctx.Response.Headers.Vary = "Accept-Encoding";
+            var gzip = Vary.NormalizeAcceptEncoding(ctx.Request.Headers.AcceptEncoding).Contains("gzip", StringComparison.Ordinal);
+            if (gzip) ctx.Response.Headers.ContentEncoding = "gzip";
+            return ctx.Response.WriteAsync(gzip ? "pretend-gzip" : "identity");
+        });
+        string Request(string fields, string extra = "") => RawHttp.Get(path, fields + extra);
+        await RawHttp.ExchangeAsync(cdn.EdgeUri(0), Request("Accept-Encoding: gzip, br\r\n"), [false]);
+        await RawHttp.ExchangeAsync(cdn.EdgeUri(0), Request(""), [false]);
+        Assert.Equal(2, cdn.Origin.Count(path));
+        var before = FastHits;
+
+        var fast = (await RawHttp.ExchangeAsync(cdn.EdgeUri(0), Request("Accept-Encoding: br,GZIP\r\n"), [false]))[0];
+        var full = (await RawHttp.ExchangeAsync(cdn.EdgeUri(0), Request("Accept-Encoding: br,GZIP\r\n", FullPathField), [false]))[0];
+        Assert.Equal("pretend-gzip", Encoding.ASCII.GetString(fast.Body));
+        Assert.Equal("gzip", fast.Header("Content-Encoding"));
+        Assert.Equal(full.SortedHeaderLines(), fast.SortedHeaderLines());
+        foreach (var refuses in new[] { "", "Accept-Encoding: gzip;q=0\r\n", "Accept-Encoding: identity\r\n" })
+        {
+            var plain = (await RawHttp.ExchangeAsync(cdn.EdgeUri(0), Request(refuses), [false]))[0];
+            Assert.Equal("identity", Encoding.ASCII.GetString(plain.Body));
+            Assert.Null(plain.Header("Content-Encoding"));
+        }
+
+        Assert.Equal(before + 4, FastHits);
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
     public async Task Requests_it_does_not_answer_get_the_full_path_answer_in_order_on_the_same_connection()
     {
         var hit = MapObject(1000);

@@ -403,11 +403,20 @@ internal sealed class FastHits(IServiceProvider services, KestrelServerLimits li
         if (!deps.Routes.Covers(hostName)) return false;
         HeaderDictionary? fields = null;
         var entry = engine.Memory.GetUnvaried(key);
+        string? acceptEncoding = null;
         if (entry is null)
         {
-            // Variants (Vary): selected by the request's fields, as the full path selects them.
+            // Variants (Vary): selected by the request's fields, as the full path selects them;
+            // Vary: Accept-Encoding alone (the usual case) without building the fields.
             if (!engine.Memory.Contains(key)) return false;
-            entry = engine.Memory.Get(key, fields = RequestHead.Fields(head), out _);
+            var decided = false;
+            if (NormalizedAcceptEncoding(head) is { } normalized)
+            {
+                acceptEncoding = normalized;
+                entry = engine.Memory.GetBySingleField(key, "accept-encoding", normalized, out decided);
+            }
+
+            if (!decided) entry = engine.Memory.Get(key, fields = RequestHead.Fields(head), out _);
             if (entry is null) return false;
         }
 
@@ -416,7 +425,10 @@ internal sealed class FastHits(IServiceProvider services, KestrelServerLimits li
 
         // The one hit decision, for a request with no directives (the parser refused those). Only a
         // copy with a content coding needs the request's Accept-Encoding.
-        var accepts = entry.ContentCoding is null || HitDecision.ClientAccepts(entry, (fields ??= RequestHead.Fields(head))[HeaderNames.AcceptEncoding]);
+        var accepts = entry.ContentCoding is null
+            || ((acceptEncoding ??= NormalizedAcceptEncoding(head)) is { } ae
+                ? HitDecision.ClientAcceptsNormalized(entry, ae)
+                : HitDecision.ClientAccepts(entry, (fields ??= RequestHead.Fields(head))[HeaderNames.AcceptEncoding]));
         var decision = HitDecision.Evaluate(entry, default, forced: false, engine.IsCurrent, accepts, engine.Time.GetUtcNow());
         if (decision.Kind != HitKind.Fresh) return false;
         if (WireHead.For(entry, engine) is not { } wire) return false;
@@ -442,8 +454,45 @@ internal sealed class FastHits(IServiceProvider services, KestrelServerLimits li
 
     /// <summary>A request head the fast path can answer: <c>GET</c> or <c>HEAD</c>, origin-form target,
     /// HTTP/1.1, one plain Host, and no field that changes what a hit returns or how the request is framed.</summary>
+    /// <summary>The request's Accept-Encoding, normalised as Vary compares it, read from the head's bytes
+    /// without allocating; null when the head has it more than once or it is too long (then the
+    /// caller uses the head's fields).</summary>
+    private static string? NormalizedAcceptEncoding(ReadOnlySpan<byte> head)
+    {
+        switch (RequestHead.FindField(head, "Accept-Encoding"u8, out var value))
+        {
+            case 0:
+                return Vary.NormalizeAcceptEncoding(ReadOnlySpan<char>.Empty);
+            case 1 when value.Length <= 256:
+                Span<char> chars = stackalloc char[value.Length];
+                for (var i = 0; i < value.Length; i++) chars[i] = (char)value[i];
+                return Vary.NormalizeAcceptEncoding(chars);
+            default:
+                return null;
+        }
+    }
+
     internal ref struct RequestHead
     {
+        /// <summary>How many times the field <paramref name="name"/> occurs in a head <see cref="TryParse"/>
+        /// accepted, and the (trimmed) value of its first occurrence.</summary>
+        public static int FindField(ReadOnlySpan<byte> head, ReadOnlySpan<byte> name, out ReadOnlySpan<byte> value)
+        {
+            value = default;
+            var found = 0;
+            var rest = head[(head.IndexOf("\r\n"u8) + 2)..];
+            while (rest.IndexOf("\r\n"u8) is > 0 and var eol)
+            {
+                var field = rest[..eol];
+                rest = rest[(eol + 2)..];
+                var colon = field.IndexOf((byte)':');
+                if (colon != name.Length || !Ascii.EqualsIgnoreCase(field[..colon], name)) continue;
+                if (found++ == 0) value = field[(colon + 1)..].Trim(" \t"u8);
+            }
+
+            return found;
+        }
+
         public bool IsHead;
 
         /// <summary>The client sent <c>Connection: close</c>: the answer says so and the connection ends.</summary>
