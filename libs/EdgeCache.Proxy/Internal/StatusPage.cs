@@ -52,7 +52,7 @@ internal sealed class StatusPage(CacheEngine engine, IProxyStateLookup proxyStat
             uptimeSeconds = (long)(time.GetUtcNow() - _started).TotalSeconds,
             sampleIntervalMs = (long)engine.Options.StatusSampleInterval.TotalMilliseconds,
             samples = samples.Select(s => new { t = s.UnixMs, requests = s.Requests, hits = s.Hits }),
-            totals = new { requests = engine.RequestTotals.Requests, hits = engine.RequestTotals.Hits, fast_hits = engine.FastHits },
+            totals = new { requests = engine.RequestTotals.Requests, hits = engine.RequestTotals.Hits, fast_hits = engine.FastHits, fast_hits_cut = engine.FastHitsCut },
             memory = new { bytes = engine.Memory.Bytes, budget = engine.Memory.BudgetBytes, objects = engine.Memory.Count, evictions = engine.Memory.Evictions },
             disk = new
             {
