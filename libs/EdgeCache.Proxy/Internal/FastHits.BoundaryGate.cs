@@ -1,0 +1,96 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Threading.Tasks.Sources;
+using EdgeCache.Engine;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
+
+namespace EdgeCache.Proxy.Internal;
+
+internal sealed partial class FastHits
+{
+    private sealed class GatedPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input => input;
+
+        public PipeWriter Output => output;
+    }
+
+    /// <summary>
+    /// The input Kestrel reads once a connection has left the fast loop. After the full path answered
+    /// a request without a body (<see cref="RequestEnded"/>), Kestrel's next read is the start of the
+    /// next request: while that request is a fast hit, the gate answers it itself, into the output pipe
+    /// after Kestrel's own response; the first request it does not answer goes to Kestrel unread, as
+    /// every read in between does.
+    /// </summary>
+    private sealed class BoundaryGate(Dependencies deps, ConnectionContext connection, PipeReader inner, PipeWriter output, Func<TimeSpan> keepAliveTimeout) : PipeReader
+    {
+        private volatile bool _armed;
+
+        public void Arm() => _armed = true;
+
+        public override bool TryRead(out ReadResult result)
+        {
+            if (_armed)
+            {
+                // Kestrel then reads asynchronously, where the gate looks at the request first.
+                result = default;
+                return false;
+            }
+
+            return inner.TryRead(out result);
+        }
+
+        public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default) =>
+            _armed ? ReadAtBoundaryAsync(cancellationToken) : inner.ReadAsync(cancellationToken);
+
+        private async ValueTask<ReadResult> ReadAtBoundaryAsync(CancellationToken cancellationToken)
+        {
+            // Kestrel started its keep-alive timer when it began this read, and only a request it parses
+            // resets it. So the gate answers for half the timeout at most, then leaves a request to
+            // Kestrel (one full-path hit per half timeout, on a busy connection), which re-arms it after.
+            var waitingSince = Stopwatch.GetTimestamp();
+            var limit = keepAliveTimeout() / 2;
+            while (true)
+            {
+                var result = await inner.ReadAsync(cancellationToken).ConfigureAwait(false);
+                if (result.IsCanceled || result.IsCompleted || Stopwatch.GetElapsedTime(waitingSince) >= limit
+                    || !TryFind(deps, connection, result.Buffer, scratch: null, allowClose: false, out var consumed, out var hit))
+                {
+                    _armed = false;
+                    return result;
+                }
+
+                inner.AdvanceTo(consumed);
+                output.Write(hit.Wire.Fixed);
+                output.Write(hit.Tail.Bytes);
+                output.Write("\r\n"u8);
+                if (!hit.IsHead)
+                {
+                    foreach (var part in hit.Wire.Body) output.Write(part);
+                }
+
+                await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        public override void AdvanceTo(SequencePosition consumed) => inner.AdvanceTo(consumed);
+
+        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => inner.AdvanceTo(consumed, examined);
+
+        public override void CancelPendingRead() => inner.CancelPendingRead();
+
+        public override void Complete(Exception? exception = null) => inner.Complete(exception);
+    }
+}

@@ -1,0 +1,69 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Threading.Tasks.Sources;
+using EdgeCache.Engine;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
+
+namespace EdgeCache.Proxy.Internal;
+
+internal sealed partial class FastHits
+{
+    /// <summary>
+    /// Recently seen (Host, target) byte strings and the key strings built from them, so a hot URL's
+    /// hit allocates nothing: a direct-mapped table indexed by a hash of the bytes, compared byte for
+    /// byte, and valid only under the host policies it was built with.
+    /// </summary>
+    internal sealed class RequestKeys
+    {
+        private const int Slots = 4096;
+        private readonly Entry?[] _slots = new Entry?[Slots];
+
+        public sealed class Entry(byte[] raw, int hostLength, string host, string hostName, string target, string key, object policies)
+        {
+            public string Host { get; } = host;
+
+            public string HostName { get; } = hostName;
+
+            public string Target { get; } = target;
+
+            public string Key { get; } = key;
+
+            public object Policies { get; } = policies;
+
+            public bool Matches(ReadOnlySpan<byte> hostBytes, ReadOnlySpan<byte> targetBytes) =>
+                hostLength == hostBytes.Length && raw.Length == hostBytes.Length + targetBytes.Length
+                && raw.AsSpan(0, hostLength).SequenceEqual(hostBytes) && raw.AsSpan(hostLength).SequenceEqual(targetBytes);
+        }
+
+        public Entry Get(CacheEngine engine, ReadOnlySpan<byte> hostBytes, ReadOnlySpan<byte> targetBytes)
+        {
+            var hash = new HashCode();
+            hash.AddBytes(hostBytes);
+            hash.AddBytes(targetBytes);
+            ref var slot = ref _slots[(uint)hash.ToHashCode() % Slots];
+            var policies = engine.Options.HostPoliciesVersion;
+            if (Volatile.Read(ref slot) is { } known && ReferenceEquals(known.Policies, policies) && known.Matches(hostBytes, targetBytes)) return known;
+
+            var host = Encoding.ASCII.GetString(hostBytes);
+            var colon = host.IndexOf(':');
+            var hostName = colon < 0 ? host : host[..colon];
+            var target = Encoding.ASCII.GetString(targetBytes);
+            var key = CacheKey.Build("http", host, target, engine.Options.PolicyFor(host));
+            var entry = new Entry([.. hostBytes, .. targetBytes], hostBytes.Length, host, hostName, target, key, policies);
+            Volatile.Write(ref slot, entry);
+            return entry;
+        }
+    }
+}

@@ -1,0 +1,91 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Threading.Tasks.Sources;
+using EdgeCache.Engine;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
+
+namespace EdgeCache.Proxy.Internal;
+
+internal sealed partial class FastHits
+{
+    /// <summary>
+    /// A stored copy's response head as bytes: the status line and every field that does not change
+    /// between hits (the same ones <see cref="ResponseWriter"/> sends), and the last Age/Cache-Status
+    /// lines built for it (they change once a second at most).
+    /// </summary>
+    internal sealed class WireHead
+    {
+        private static readonly WireHead Unsupported = new([], []);
+
+        private TailLines? _tail;
+
+        private WireHead(byte[] fixedPart, ArraySegment<byte>[] body) => (Fixed, Body) = (fixedPart, body);
+
+        public byte[] Fixed { get; }
+
+        /// <summary>The stored body's arrays, in order (a complete body never changes).</summary>
+        public ArraySegment<byte>[] Body { get; }
+
+        /// <summary>The Age and Cache-Status lines for one (age, ttl), and the Cache-Status member itself.</summary>
+        public sealed record TailLines(long Age, long Ttl, string CacheStatus, byte[] Bytes);
+
+        /// <summary>The entry's head, built once; null when it has a field the fast path will not write
+        /// (anything but visible ASCII: the full path and Kestrel's own checks handle those).</summary>
+        public static WireHead? For(CachedResponse entry, CacheEngine engine)
+        {
+            if (Volatile.Read(ref entry.EncodedHead) is not WireHead wire)
+            {
+                wire = Build(entry, engine) ?? Unsupported;
+                Volatile.Write(ref entry.EncodedHead, wire);
+            }
+
+            return ReferenceEquals(wire, Unsupported) ? null : wire;
+        }
+
+        public TailLines Tail(long age, long ttl, string cacheName)
+        {
+            if (Volatile.Read(ref _tail) is { } t && t.Age == age && t.Ttl == ttl) return t;
+            var status = CacheStatus.Format(cacheName, hit: true, fwd: null, fwdStatus: null, stored: false, collapsed: false, ttl, "memory");
+            var text = new StringBuilder(64);
+            var lines = new StoredHead.Lines(text);
+            StoredHead.WriteAgeAndStatus(ref lines, age, status);
+            var tail = new TailLines(age, ttl, status, Encoding.ASCII.GetBytes(text.ToString()));
+            Volatile.Write(ref _tail, tail);
+            return tail;
+        }
+
+        private static WireHead? Build(CachedResponse entry, CacheEngine engine)
+        {
+            var body = new List<ArraySegment<byte>>();
+            foreach (var part in entry.Body.AsSequence())
+            {
+                if (!MemoryMarshal.TryGetArray(part, out var array)) return null;
+                body.Add(array);
+            }
+
+            var text = new StringBuilder("HTTP/1.1 200 OK\r\n");
+            var lines = new StoredHead.Lines(text);
+            StoredHead.WriteFields(ref lines, entry, engine, StatusCodes.Status200OK, contentRange: null, entry.Body.Length);
+            var s = text.ToString();
+            foreach (var c in s)
+            {
+                if (c is (< ' ' and not '\t' and not '\r' and not '\n') or > '~') return null;
+            }
+
+            return new WireHead(Encoding.ASCII.GetBytes(s), [.. body]);
+        }
+
+    }
+}
