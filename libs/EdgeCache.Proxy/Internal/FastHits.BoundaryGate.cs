@@ -1,20 +1,7 @@
 using System.Buffers;
-using System.Buffers.Text;
 using System.Diagnostics;
 using System.IO.Pipelines;
-using System.Net;
-using System.Net.Sockets;
-using System.Runtime.InteropServices;
-using System.Text;
-using System.Threading.Tasks.Sources;
-using EdgeCache.Engine;
 using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Connections.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Primitives;
-using Microsoft.Net.Http.Headers;
 
 namespace EdgeCache.Proxy.Internal;
 
