@@ -1,5 +1,6 @@
 using System.Net;
 using EdgeCache.Engine;
+using EdgeCache.Hosting;
 using EdgeCache.Proxy.Internal;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections.Features;

@@ -1,4 +1,5 @@
 using EdgeCache.Engine;
+using EdgeCache.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

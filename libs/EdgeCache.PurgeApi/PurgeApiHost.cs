@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Threading.RateLimiting;
 using EdgeCache.Engine;
+using EdgeCache.Hosting;
 using EdgeCache.Nats;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using EdgeCache.Engine;
 using EdgeCache.FunctionalTests.Infrastructure;
+using EdgeCache.Hosting;
 using EdgeCache.Proxy;
 using EdgeCache.PurgeApi;
 using Microsoft.AspNetCore.Builder;

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Primitives;
 
-namespace EdgeCache.Engine;
+namespace EdgeCache.Hosting;
 
 /// <summary>
 /// A JSON configuration file that reloads when it changes and keeps its last good contents when a
