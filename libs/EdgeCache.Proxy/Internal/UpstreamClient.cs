@@ -8,20 +8,6 @@ using Yarp.ReverseProxy.Model;
 
 namespace EdgeCache.Proxy.Internal;
 
-/// <summary>Where a request goes upstream: the YARP cluster, its healthy destinations, and how to pick one.</summary>
-internal sealed class UpstreamTarget
-{
-    public required ClusterState Cluster { get; init; }
-
-    public required IReadOnlyList<DestinationState> Destinations { get; init; }
-
-    public required ILoadBalancingPolicy Policy { get; init; }
-
-    public required ulong KeyHash { get; init; }
-
-    public required HostCachePolicy HostPolicy { get; init; }
-}
-
 /// <summary>
 /// Sends requests upstream through YARP's forwarder. A connection failure marks the destination
 /// unhealthy (passive health) and an idempotent request without a body is retried once on the next
@@ -174,7 +160,7 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, IDestinationHealt
         }
 
         if (candidates.Count == 0) return null;
-        if (target.Policy is ConsistentHashLoadBalancingPolicy)
+        if (target.LoadBalancing is ConsistentHashLoadBalancingPolicy)
         {
             return ConsistentHashLoadBalancingPolicy.Pick(target.KeyHash, candidates, null);
         }
@@ -182,7 +168,7 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, IDestinationHealt
         var ctx = new DefaultHttpContext();
         ctx.Request.Host = request.Host;
         ctx.Request.Path = request.Path;
-        return target.Policy.PickDestination(ctx, target.Cluster, candidates);
+        return target.LoadBalancing.PickDestination(ctx, target.Cluster, candidates);
     }
 
     private void ReportFailure(UpstreamTarget target, DestinationState destination, ForwarderError error, string method)
