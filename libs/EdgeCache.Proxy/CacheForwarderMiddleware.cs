@@ -1,10 +1,8 @@
-using System.Collections.Frozen;
 using EdgeCache.Engine;
 using EdgeCache.Proxy.Internal;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
 using Yarp.ReverseProxy.Forwarder;
-using Yarp.ReverseProxy.LoadBalancing;
 using Yarp.ReverseProxy.Model;
 
 namespace EdgeCache.Proxy;
@@ -18,15 +16,15 @@ internal sealed class CacheForwarderMiddleware
 {
     private readonly CacheEngine _engine;
     private readonly UpstreamClient _upstream;
-    private readonly FrozenDictionary<string, ILoadBalancingPolicy> _policies;
+    private readonly UpstreamPolicies _policies;
 
 #pragma warning disable IDE0060 // the pipeline's next step (YARP's own forwarder) is never called: this step forwards.
-    public CacheForwarderMiddleware(RequestDelegate next, CacheEngine engine, UpstreamClient upstream, IEnumerable<ILoadBalancingPolicy> policies)
+    public CacheForwarderMiddleware(RequestDelegate next, CacheEngine engine, UpstreamClient upstream, UpstreamPolicies policies)
 #pragma warning restore IDE0060
     {
         _engine = engine;
         _upstream = upstream;
-        _policies = policies.ToFrozenDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
+        _policies = policies;
     }
 
     public async Task InvokeAsync(HttpContext ctx)
@@ -35,17 +33,16 @@ internal sealed class CacheForwarderMiddleware
             ?? throw new InvalidOperationException("CacheLookupMiddleware must run before the reverse proxy.");
         var proxy = ctx.GetReverseProxyFeature();
         var cluster = proxy.Route.Cluster ?? throw new InvalidOperationException("The route has no cluster.");
-        var policyName = proxy.Cluster.Config.LoadBalancingPolicy ?? LoadBalancingPolicies.PowerOfTwoChoices;
-        if (!_policies.TryGetValue(policyName, out var policy))
-        {
-            throw new InvalidOperationException($"Load balancing policy '{policyName}' is not registered.");
-        }
 
+        // YARP's load-balancing and passive health steps do not run (this step forwards, it never
+        // calls next): every upstream exchange uses the cluster's configured policies instead.
         var target = new UpstreamTarget
         {
+            Route = proxy.Route,
             Cluster = cluster,
             Destinations = proxy.AvailableDestinations,
-            Policy = policy,
+            LoadBalancing = _policies.LoadBalancing(proxy.Cluster.Config),
+            PassiveHealth = _policies.PassiveHealth(proxy.Cluster.Config),
             KeyHash = ctx.Features.Get<CacheKeyFeature>()?.KeyHash ?? RendezvousHash.HashKey(state.Key),
             HostPolicy = state.Policy,
         };

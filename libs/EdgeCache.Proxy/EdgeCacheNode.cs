@@ -65,6 +65,7 @@ public static class EdgeCacheNode
         services.TryAddSingleton(CacheClock.System);
         services.AddSingleton<CacheEngine>();
         services.AddSingleton<UpstreamClient>();
+        services.AddSingleton<UpstreamPolicies>();
         services.AddSingleton<NodeEndpoints>();
         services.AddSingleton<StatusPage>();
         services.AddSingleton<TrafficRecorder>();

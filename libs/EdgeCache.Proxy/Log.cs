@@ -6,8 +6,8 @@ namespace EdgeCache.Proxy;
 /// Cache keys and query strings are logged only at Debug.</summary>
 internal static partial class Log
 {
-    [LoggerMessage(1001, LogLevel.Warning, "Upstream {Destination} failed ({Error}) for a {Method} request; it is marked unhealthy for {Reactivation}.")]
-    public static partial void UpstreamFailed(ILogger logger, string destination, string error, string method, TimeSpan reactivation);
+    [LoggerMessage(1001, LogLevel.Warning, "Upstream {Destination} failed ({Error}) for a {Method} request; the cluster's passive health policy decides whether it stays in use.")]
+    public static partial void UpstreamFailed(ILogger logger, string destination, string error, string method);
 
     [LoggerMessage(1002, LogLevel.Information, "Retrying an idempotent {Method} request on {Destination} after {Error}.")]
     public static partial void Retrying(ILogger logger, string method, string destination, string error);

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Yarp.ReverseProxy.Health;
 
 namespace EdgeCache.FunctionalTests;
 
@@ -71,6 +72,11 @@ public sealed class ShieldProcessFaultTests : IAsyncLifetime, IDisposable
             b.Configuration.Sources.Clear();
             b.Configuration.AddInMemoryCollection(config);
             b.Logging.ClearProviders();
+
+            // TransportFailureRate keeps a shield it marked down out for its detection window (60 s
+            // by default) or ReactivationPeriod, whichever is longer: a short window, so a restarted
+            // shield's keys come back within the test.
+            b.Services.Configure<TransportFailureRateHealthPolicyOptions>(o => o.DetectionWindowSize = TimeSpan.FromSeconds(1));
         });
         await _edge.StartAsync();
     }

@@ -2,119 +2,155 @@ using EdgeCache.Engine;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Yarp.ReverseProxy.Forwarder;
-using Yarp.ReverseProxy.Health;
-using Yarp.ReverseProxy.LoadBalancing;
 using Yarp.ReverseProxy.Model;
 
 namespace EdgeCache.Proxy.Internal;
 
-/// <summary>Where a request goes upstream: the YARP cluster, its healthy destinations, and how to pick one.</summary>
-internal sealed class UpstreamTarget
-{
-    public required ClusterState Cluster { get; init; }
-
-    public required IReadOnlyList<DestinationState> Destinations { get; init; }
-
-    public required ILoadBalancingPolicy Policy { get; init; }
-
-    public required ulong KeyHash { get; init; }
-
-    public required HostCachePolicy HostPolicy { get; init; }
-}
-
 /// <summary>
-/// Sends requests upstream through YARP's forwarder. A connection failure marks the destination
-/// unhealthy (passive health) and an idempotent request without a body is retried once on the next
-/// destination the policy picks, so a dead shield costs at most the requests already sent to it.
+/// Sends requests upstream through YARP's forwarder, in place of YARP's load-balancing and passive
+/// health steps (which never run: the cache's step does not call next). Every exchange, whether a
+/// client waits on it or not, picks its destination with the cluster's configured load-balancing
+/// policy and then tells the configured passive health policy how it went, as YARP's own steps
+/// would. After a connection failure an idempotent request without a body is retried once on the
+/// next destination the policy picks, so a dead shield costs at most the requests already sent to it.
 /// </summary>
-internal sealed class UpstreamClient(IHttpForwarder forwarder, IDestinationHealthUpdater health, CacheEngine engine, ILogger<UpstreamClient> logger)
+internal sealed class UpstreamClient(IHttpForwarder forwarder, CacheEngine engine, ILogger<UpstreamClient> logger)
 {
     public static readonly HttpRequestOptionsKey<TimeSpan> ConnectTimeoutKey = new("EdgeCache.ConnectTimeout");
 
     /// <summary>Fetches for the cache; returns once the response head arrived (the body keeps streaming into it) or the fetch failed.</summary>
     public async Task<UpstreamResponse> FetchAsync(UpstreamRequest request, UpstreamTarget target, CachedResponse? validate, bool dropClientNoCache, bool background, CancellationToken cancellationToken, bool noCache = false)
     {
-        DestinationState? failed = null;
-        UpstreamResponse? last = null;
-        for (var attempt = 0; attempt < 2; attempt++)
+        UpstreamResponse? next = null;
+        UpstreamResponse? sent = null;
+        await ExchangeAsync(target, request.Method, NewContext, SendAsync, static _ => true, cancellationToken).ConfigureAwait(false);
+        return sent ?? new UpstreamResponse { Error = ForwarderError.NoAvailableDestinations };
+
+        // Each attempt has its own captured response, and a context that belongs to no client: the
+        // fetch may outlive the request that started it.
+        HttpContext NewContext()
         {
-            var destination = Pick(target, failed, request);
-            if (destination is null) break;
-            var response = new UpstreamResponse();
+            next = new UpstreamResponse();
+            var ctx = CaptureContext.Create(request, next, next.Cancellation.Token);
+            ctx.Features.Set<IReverseProxyFeature>(new ReverseProxyFeature
+            {
+                Route = target.Route,
+                Cluster = target.Cluster.Model,
+                AllDestinations = target.Cluster.DestinationsState.AllDestinations,
+                AvailableDestinations = target.Destinations,
+            });
+            return ctx;
+        }
+
+        async Task<ForwarderError> SendAsync(HttpContext ctx, DestinationState destination)
+        {
+            var response = sent = next!;
             response.StartDeadline(target.HostPolicy.TransferTimeout);
             using var link = cancellationToken.Register(static r => ((UpstreamResponse)r!).Abort(), response);
-            var ctx = CaptureContext.Create(request, response, response.Cancellation.Token);
             var transformer = new FetchTransformer(engine, request, response, validate, dropClientNoCache, background, noCache, ToShields(target));
-            var send = SendAsync(ctx, destination, target, transformer);
+            var send = ForwardAsync(ctx, destination, target, transformer);
             await Task.WhenAny(response.Head.Task, send).ConfigureAwait(false);
             if (response.Head.Task.IsCompleted)
             {
+                // The body streams on; the passive health policy hears of the exchange when it ends.
                 _ = FinishAsync(send, response);
-                return response;
+                return ForwarderError.None;
             }
 
             var error = await send.ConfigureAwait(false);
             response.StopDeadline();
             response.Error = error == ForwarderError.None ? ForwarderError.ResponseHeaders : error;
-            last = response;
-            if (!IsRetryable(error) || cancellationToken.IsCancellationRequested) return response;
-            ReportFailure(target, destination, error, request.Method);
-            failed = destination;
-            if (attempt == 0) Log.Retrying(logger, request.Method, "next destination", error.ToString());
+            return response.Error;
         }
-
-        return last ?? new UpstreamResponse { Error = ForwarderError.NoAvailableDestinations };
     }
 
     /// <summary>Forwards the client's request as it is and streams the answer back (no storing).</summary>
     public async Task<(ForwarderError Error, int? UpstreamStatus)> PassAsync(HttpContext ctx, UpstreamRequest request, UpstreamTarget target, string fwd)
     {
-        DestinationState? failed = null;
-        var error = ForwarderError.NoAvailableDestinations;
         var canRetry = IsIdempotent(request.Method) && ctx.Request.ContentLength is null or 0 && !ctx.Request.Headers.ContainsKey("Transfer-Encoding");
-        for (var attempt = 0; attempt < 2; attempt++)
+        var retrying = false;
+        PassTransformer? transformer = null;
+        var error = await ExchangeAsync(target, request.Method, NewContext, SendAsync, c => canRetry && !c.Response.HasStarted, ctx.RequestAborted).ConfigureAwait(false);
+        return (error, error == ForwarderError.None ? transformer?.UpstreamStatus : null);
+
+        // Every attempt uses the client's own context; a retry starts from a clean response.
+        HttpContext NewContext()
         {
-            var destination = Pick(target, failed, request);
-            if (destination is null) break;
-            var transformer = new PassTransformer(engine, request, fwd, ToShields(target));
-            var aborted = ctx.RequestAborted;
-            using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(aborted))
+            if (retrying)
             {
-                // The whole exchange is bounded (TransferTimeout), not only the pauses in it.
-                deadline.CancelAfter(target.HostPolicy.TransferTimeout);
-                ctx.RequestAborted = deadline.Token;
-                try
-                {
-                    error = await SendAsync(ctx, destination, target, transformer).ConfigureAwait(false);
-                }
-                finally
-                {
-                    ctx.RequestAborted = aborted;
-                }
+                ctx.Response.Clear();
+                ctx.Features.Set<IForwarderErrorFeature>(null);
             }
 
-            if (error == ForwarderError.None) return (error, transformer.UpstreamStatus);
-            if (!IsRetryable(error) || ctx.RequestAborted.IsCancellationRequested) return (error, null);
-            ReportFailure(target, destination, error, request.Method);
-            if (!canRetry || ctx.Response.HasStarted || attempt == 1) return (error, null);
-            ctx.Response.Clear();
-            ctx.Features.Set<IForwarderErrorFeature>(null);
+            retrying = true;
+            return ctx;
+        }
+
+        async Task<ForwarderError> SendAsync(HttpContext c, DestinationState destination)
+        {
+            transformer = new PassTransformer(engine, request, fwd, ToShields(target));
+            var aborted = c.RequestAborted;
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+
+            // The whole exchange is bounded (TransferTimeout), not only the pauses in it.
+            deadline.CancelAfter(target.HostPolicy.TransferTimeout);
+            c.RequestAborted = deadline.Token;
+            try
+            {
+                return await ForwardAsync(c, destination, target, transformer).ConfigureAwait(false);
+            }
+            finally
+            {
+                c.RequestAborted = aborted;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The one retry loop of every upstream exchange. An attempt gets its context
+    /// (<paramref name="newContext"/>), a destination from the cluster's load-balancing policy (not
+    /// the one that just failed) and is sent (<paramref name="send"/>: <see cref="ForwarderError.None"/>
+    /// once a response head arrived). A connection failure is retried once if <paramref name="mayRetry"/>
+    /// says the request still can be, unless the exchange was cancelled.
+    /// </summary>
+    private async Task<ForwarderError> ExchangeAsync(UpstreamTarget target, string method, Func<HttpContext> newContext, Func<HttpContext, DestinationState, Task<ForwarderError>> send, Func<HttpContext, bool> mayRetry, CancellationToken cancelled)
+    {
+        DestinationState? failed = null;
+        var error = ForwarderError.NoAvailableDestinations;
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            var ctx = newContext();
+            ctx.Features.Set(new CacheKeyFeature(target.KeyHash));
+            var destination = Pick(ctx, target, failed);
+            if (destination is null) break;
+            error = await send(ctx, destination).ConfigureAwait(false);
+            if (!IsRetryable(error) || cancelled.IsCancellationRequested) return error;
+            Log.UpstreamFailed(logger, destination.DestinationId, error.ToString(), method);
+            if (attempt == 1 || !mayRetry(ctx)) return error;
+            Log.Retrying(logger, method, "next destination", error.ToString());
             failed = destination;
         }
 
-        return (error, null);
+        return error;
     }
 
-    private Task<ForwarderError> SendAsync(HttpContext ctx, DestinationState destination, UpstreamTarget target, HttpTransformer transformer)
+    /// <summary>
+    /// Forwards one attempt, then tells the cluster's passive health policy, as YARP's passive health
+    /// step does after its forwarder: the policy reads the <see cref="IForwarderErrorFeature"/> the
+    /// forwarder set on <paramref name="ctx"/> (none when the exchange succeeded).
+    /// </summary>
+    private async Task<ForwarderError> ForwardAsync(HttpContext ctx, DestinationState destination, UpstreamTarget target, HttpTransformer transformer)
     {
         var cluster = target.Cluster.Model;
         var config = (cluster.Config.HttpRequest ?? ForwarderRequestConfig.Empty) with
         {
             ActivityTimeout = target.HostPolicy.ResponseTimeout,
         };
-        ctx.Features.Set(new CacheKeyFeature(target.KeyHash));
         ctx.Items[ConnectTimeoutItem] = target.HostPolicy.ConnectTimeout;
-        return forwarder.SendAsync(ctx, destination.Model.Config.Address, cluster.HttpClient, config, transformer).AsTask();
+        if (ctx.Features.Get<IReverseProxyFeature>() is { } proxy) proxy.ProxiedDestination = destination;
+        var error = await forwarder.SendAsync(ctx, destination.Model.Config.Address, cluster.HttpClient, config, transformer).ConfigureAwait(false);
+        target.PassiveHealth?.RequestProxied(ctx, target.Cluster, destination);
+        return error;
     }
 
     /// <summary>An edge's requests to its shield cluster (<c>ShieldDiscovery:Cluster</c>) carry the tier secret; nothing else does.</summary>
@@ -150,7 +186,12 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, IDestinationHealt
         }
     }
 
-    private static DestinationState? Pick(UpstreamTarget target, DestinationState? exclude, UpstreamRequest request)
+    /// <summary>
+    /// The destination for an attempt, from the cluster's load-balancing policy (the consistent-hash
+    /// policy reads the key hash from the context's <see cref="CacheKeyFeature"/>). A retry skips the
+    /// destination that failed and, if no other is available, tries any other the cluster has.
+    /// </summary>
+    private static DestinationState? Pick(HttpContext ctx, UpstreamTarget target, DestinationState? exclude)
     {
         var candidates = target.Destinations;
         if (exclude is not null)
@@ -161,7 +202,6 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, IDestinationHealt
                 if (!ReferenceEquals(d, exclude)) list.Add(d);
             }
 
-            // After a failure, fall back on every destination the cluster has, healthy or not.
             if (list.Count == 0)
             {
                 foreach (var d in target.Cluster.DestinationsState.AllDestinations)
@@ -173,27 +213,13 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, IDestinationHealt
             candidates = list;
         }
 
-        if (candidates.Count == 0) return null;
-        if (target.Policy is ConsistentHashLoadBalancingPolicy)
+        // As YARP's load-balancing step: the policy is asked only when there is a choice.
+        return candidates.Count switch
         {
-            return ConsistentHashLoadBalancingPolicy.Pick(target.KeyHash, candidates, null);
-        }
-
-        var ctx = new DefaultHttpContext();
-        ctx.Request.Host = request.Host;
-        ctx.Request.Path = request.Path;
-        return target.Policy.PickDestination(ctx, target.Cluster, candidates);
-    }
-
-    private void ReportFailure(UpstreamTarget target, DestinationState destination, ForwarderError error, string method)
-    {
-        var passive = target.Cluster.Model.Config.HealthCheck?.Passive;
-        var period = passive?.ReactivationPeriod ?? TimeSpan.FromSeconds(5);
-        Log.UpstreamFailed(logger, destination.DestinationId, error.ToString(), method, period);
-        if (passive?.Enabled == true)
-        {
-            health.SetPassive(target.Cluster, destination, DestinationHealth.Unhealthy, period);
-        }
+            0 => null,
+            1 => candidates[0],
+            _ => target.LoadBalancing.PickDestination(ctx, target.Cluster, candidates),
+        };
     }
 
     private static bool IsRetryable(ForwarderError error) =>
