@@ -1,6 +1,5 @@
 using EdgeCache.Engine;
 using EdgeCache.Nats;
-using EdgeCache.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -69,14 +68,17 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
         await Task.Yield();
         ulong? persisted = null;
         var dataWithoutState = false;
-        if (engine.Disk is DiskStore disk)
+        if (engine.Disk is { } disk)
         {
             if (await disk.ReadStateAsync(stoppingToken).ConfigureAwait(false) is { } state) persisted = engine.Rules.Load(state);
-            else dataWithoutState = disk.OpenedAs == "recovered" && disk.LogBytes > 0;
+            else dataWithoutState = disk.HasRecoveredData;
         }
 
         if (persisted is { } p) engine.AppliedSeq = p;
-        HookCheckpoints();
+
+        // Only now that the kept state is loaded: the tiers keep it with every checkpoint of every store
+        // they open, this one or any opened later (after a failed start, a stall or a wipe).
+        engine.Tiers.CheckpointState = () => engine.Rules.Save(engine.AppliedSeq);
 
         await using var bus = new InvalidationBus(_options, engine.Options.NodeId);
         _bus = bus;
@@ -183,11 +185,6 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
         }
     }
 
-    private void HookCheckpoints()
-    {
-        if (engine.Disk is DiskStore disk) disk.CheckpointState = () => engine.Rules.Save(engine.AppliedSeq);
-    }
-
     /// <summary>True when the stream is not the one this node has been following: it was deleted and
     /// made again (a new creation time), or it ends before what the node applied.</summary>
     private bool IsReset(StreamState state) =>
@@ -201,7 +198,6 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
         Interlocked.Increment(ref _resets);
         await engine.WipeAsync().ConfigureAwait(false);
         engine.Rules.Clear();
-        HookCheckpoints();
         engine.AppliedSeq = state.Last;
     }
 
