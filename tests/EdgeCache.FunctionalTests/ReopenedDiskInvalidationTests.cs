@@ -149,6 +149,68 @@ public sealed class ReopenedDiskInvalidationTests(InvalidationTopology cdn)
         await RestartAndCheckAsync(config, target, control, applied);
     }
 
+    [Fact]
+    public async Task Objects_of_an_earlier_run_in_a_store_opened_after_a_failed_start_are_not_served_past_purges_the_node_missed()
+    {
+        var target = NewPath("target");
+        var control = NewPath("control");
+        var version = 1;
+        Versioned(target, () => Volatile.Read(ref version));
+        Versioned(control, () => 1);
+        var id = "edge-old-disk-" + Guid.NewGuid().ToString("N")[..8];
+        var config = cdn.ExtraEdgeConfig(id);
+        config["EdgeCache:Disk:ReopenInterval"] = "00:00:00.100";
+        var diskDirectory = config["EdgeCache:Disk:Directory"]!;
+
+        // Run 1 stores both objects and stops (a checkpoint, with the sequence it applied).
+        var node = await cdn.StartExtraNodeAsync(config);
+        try
+        {
+            await Topology.WaitUntilAsync(() => node.Services.GetRequiredService<CacheEngine>().IsCurrent, TimeSpan.FromSeconds(10), "the extra edge is current");
+            Assert.Equal("v1", (await GetAsync(node, target)).Body);
+            Assert.Equal("v1", (await GetAsync(node, control)).Body);
+            await node.Services.GetRequiredService<CacheEngine>().FlushDiskWritesAsync();
+        }
+        finally
+        {
+            await node.StopAsync();
+            await node.DisposeAsync();
+        }
+
+        // While it is down the target is changed and purged.
+        Interlocked.Increment(ref version);
+        await cdn.PurgeAsync($"{{\"urls\":[\"http://www.example.com{target}\"]}}");
+
+        // Run 2 starts while its disk is not there (the directory is a link to a mount point that is a
+        // regular file: say, a mount not ready yet), so it follows the stream from its end; then the disk comes back.
+        var saved = diskDirectory + ".saved";
+        var mount = diskDirectory + ".mount";
+        Directory.Move(diskDirectory, saved);
+        await File.WriteAllTextAsync(mount, "not a directory");
+        File.CreateSymbolicLink(diskDirectory, mount);
+        node = await cdn.StartExtraNodeAsync(config);
+        try
+        {
+            await Topology.WaitUntilAsync(() => node.Services.GetRequiredService<CacheEngine>().IsCurrent, TimeSpan.FromSeconds(10), "the extra edge is current");
+            Assert.Contains("disk: failing: could not open the store", await HealthAsync(node), StringComparison.Ordinal);
+            File.Delete(mount);
+            Directory.Move(saved, mount);
+            await Topology.WaitUntilAsync(async () => (await HealthAsync(node)).Contains("disk: ok", StringComparison.Ordinal), "the store is opened once the disk is back");
+
+            // The purge issued while the node was down holds: the stored copy of run 1 is not served.
+            var fetches = cdn.Origin.Count(target);
+            var (body, status) = await GetAsync(node, target);
+            Assert.True(body == "v2", $"{body} ({status})");
+            Assert.Equal(fetches + 1, cdn.Origin.Count(target));
+            Assert.Equal("v1", (await GetAsync(node, control)).Body);
+        }
+        finally
+        {
+            await node.StopAsync();
+            await node.DisposeAsync();
+        }
+    }
+
     /// <summary>Restarts the node on its store and checks it resumed from the checkpoint: the purge holds, the rest is a disk hit.</summary>
     private async Task RestartAndCheckAsync(Dictionary<string, string?> config, string target, string control, string? applied)
     {
