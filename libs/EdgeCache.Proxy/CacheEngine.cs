@@ -9,76 +9,32 @@ namespace EdgeCache.Proxy;
 /// <summary>The node's cache: tiers, in-flight fetches and the settings they run by. One per node.</summary>
 public sealed class CacheEngine : IAsyncDisposable
 {
-    /// <summary>Disk writes in flight at most; beyond it a write is dropped (the object stays in memory).</summary>
-    private const int MaxPendingDiskWrites = 8;
-
-    private readonly SemaphoreSlim _diskWrites = new(MaxPendingDiskWrites, MaxPendingDiskWrites);
-    private long _droppedDiskWrites;
-
     public CacheEngine(IOptions<EdgeCacheOptions> options, CacheClock clock, ILogger<CacheEngine> logger, ILoggerFactory loggers)
     {
         Options = options.Value;
         Time = clock.Time;
         Logger = logger;
-        Memory = new MemoryTier(Options.MemoryBudgetBytes, Options.MaxObjectBytes);
         Heuristics = new HeuristicOptions(Options.HeuristicFraction, Options.HeuristicMaxAge);
         ViaToken = "1.1 " + Options.NodeId;
         Rules = new InvalidationRules(Options.Invalidation.MaxRules);
         _stripTags = Options.StripsSurrogateKeys;
         _stripCdn = Options.StripsCdnCacheControl;
+        var memory = new MemoryTier(Options.MemoryBudgetBytes, Options.MaxObjectBytes);
+        Func<IDiskTier>? openDisk = null;
         if (Options.Disk.Enabled)
         {
-            _diskLogger = loggers.CreateLogger<DiskStore>();
-            TryOpenDisk();
-            _diskSupervisor = SuperviseDiskAsync(_stopping.Token);
+            var diskLogger = loggers.CreateLogger<DiskStore>();
+            openDisk = () => DiskStore.Open(Options.Disk, diskLogger, Heuristics);
         }
+
+        Tiers = new CacheTiers(memory, openDisk, Options.Disk.Directory, Options.Disk.ReopenInterval, logger);
     }
+
+    /// <summary>Memory, disk, the disk's supervisor and write-behind queue, and the state kept with disk checkpoints.</summary>
+    public CacheTiers Tiers { get; }
 
     /// <summary>Why the configured disk tier could not be opened, or null.</summary>
-    public string? DiskOpenError { get; private set; }
-
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly ILogger? _diskLogger;
-    private readonly Task? _diskSupervisor;
-    private volatile DiskStore? _disk;
-
-    private bool TryOpenDisk()
-    {
-        try
-        {
-            _disk = DiskStore.Open(Options.Disk, _diskLogger!, Heuristics);
-            DiskOpenError = null;
-            return true;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // The cache failing is never the client's problem: run from memory and upstream.
-            if (DiskOpenError != ex.Message) Log.DiskUnavailable(Logger, Options.Disk.Directory, ex.Message);
-            DiskOpenError = ex.Message;
-            return false;
-        }
-    }
-
-    /// <summary>Reopens a store that could not be opened or has stalled, so the node recovers when the disk does.</summary>
-    private async Task SuperviseDiskAsync(CancellationToken cancellationToken)
-    {
-        using var timer = new PeriodicTimer(Options.Disk.ReopenInterval);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
-            {
-                var current = _disk;
-                if (current is not null && !current.Stalled) continue;
-                _disk = null;
-                if (TryOpenDisk()) Log.DiskReopened(Logger, Options.Disk.Directory);
-                else _disk = current;
-                if (current is not null && !ReferenceEquals(current, _disk)) _ = current.DisposeAsync().AsTask();
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
+    public string? DiskOpenError => Tiers.DiskOpenError;
 
     internal System.Diagnostics.Metrics.Counter<long>? RequestCounter { get; set; }
 
@@ -118,13 +74,13 @@ public sealed class CacheEngine : IAsyncDisposable
     }
 
     /// <summary>The disk tier, or null when it is off (or could not be opened).</summary>
-    public IDiskTier? Disk => _disk;
+    public IDiskTier? Disk => Tiers.Disk;
 
     /// <summary>The largest object either tier stores.</summary>
     public long MaxStoredObjectBytes => Math.Max(Memory.MaxObjectBytes, Disk?.MaxObjectBytes ?? 0);
 
     /// <summary>Disk writes dropped because the disk fell behind, since start.</summary>
-    public long DroppedDiskWrites => Interlocked.Read(ref _droppedDiskWrites);
+    public long DroppedDiskWrites => Tiers.DroppedDiskWrites;
 
     /// <summary>Stores a complete response in memory (when it fits) and on disk (in the background).
     /// A copy older than an applied purge is not stored; one older than a soft purge or TTL change is stored with it applied.</summary>
@@ -133,47 +89,19 @@ public sealed class CacheEngine : IAsyncDisposable
         if (CheckRules(primaryKey, entry, stored: false) is not { } checkedEntry) return;
         entry = checkedEntry;
         Memory.Set(primaryKey, entry);
-        if (Disk is not { } disk || entry.Body.Length > disk.MaxObjectBytes) return;
-        if (!_diskWrites.Wait(0))
-        {
-            Interlocked.Increment(ref _droppedDiskWrites);
-            return;
-        }
-
-        _ = Task.Run(async () =>
-        {
-            try
-            {
-                await disk.PutAsync(primaryKey, entry, CancellationToken.None).ConfigureAwait(false);
-            }
-            finally
-            {
-                _diskWrites.Release();
-            }
-        });
+        Tiers.WriteBehind(primaryKey, entry);
     }
 
     /// <summary>Waits for the disk writes in flight (tests, shutdown).</summary>
-    public async Task FlushDiskWritesAsync()
-    {
-        for (var i = 0; i < MaxPendingDiskWrites; i++) await _diskWrites.WaitAsync().ConfigureAwait(false);
-        _diskWrites.Release(MaxPendingDiskWrites);
-    }
+    public Task FlushDiskWritesAsync() => Tiers.FlushDiskWritesAsync();
 
-    public async ValueTask DisposeAsync()
-    {
-        _stopping.Cancel();
-        if (_diskSupervisor is not null) await _diskSupervisor.ConfigureAwait(false);
-        await FlushDiskWritesAsync().ConfigureAwait(false);
-        if (_disk is { } d) await d.DisposeAsync().ConfigureAwait(false);
-        _stopping.Dispose();
-    }
+    public ValueTask DisposeAsync() => Tiers.DisposeAsync();
 
     public EdgeCacheOptions Options { get; }
 
     public TimeProvider Time { get; }
 
-    public MemoryTier Memory { get; }
+    public MemoryTier Memory => Tiers.Memory;
 
     public HeuristicOptions Heuristics { get; }
 
@@ -310,23 +238,7 @@ public sealed class CacheEngine : IAsyncDisposable
     }
 
     /// <summary>Empties both tiers (the invalidation stream was reset, so no stored sequence can be trusted).</summary>
-    internal async Task WipeAsync()
-    {
-        Memory.Update(static _ => true, static _ => null);
-        if (_disk is not { } disk) return;
-        _disk = null;
-        await FlushDiskWritesAsync().ConfigureAwait(false);
-        await disk.DisposeAsync().ConfigureAwait(false);
-        try
-        {
-            Directory.Delete(disk.StoreDirectory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-
-        TryOpenDisk();
-    }
+    internal Task WipeAsync() => Tiers.WipeAsync();
 
     /// <summary>An absolute URL (or URL prefix) in the location form keys use, normalised by the host's policy; null when it is not one.</summary>
     public string? Locate(string url)
@@ -337,9 +249,5 @@ public sealed class CacheEngine : IAsyncDisposable
     }
 
     /// <summary>Invalidates every stored variant of a URL in both tiers (RFC 9111 §4.4).</summary>
-    public int Invalidate(string primaryKey)
-    {
-        if (Disk is { } disk) _ = disk.RemoveAsync(primaryKey, CancellationToken.None).AsTask();
-        return Memory.Remove(primaryKey);
-    }
+    public int Invalidate(string primaryKey) => Tiers.Remove(primaryKey);
 }

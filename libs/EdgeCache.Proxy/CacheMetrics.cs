@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using EdgeCache.Storage;
 using Yarp.ReverseProxy;
 
 namespace EdgeCache.Proxy;
@@ -53,9 +52,9 @@ internal static class CacheMetrics
         meter.CreateObservableCounter("edgecache.requests.collapsed", () => engine.Flights.Collapsed, "{request}", "Requests that joined a fetch already in flight.");
         if (!engine.Options.Disk.Enabled) return;
         meter.CreateObservableGauge("edgecache.disk.healthy", () => engine.Disk is { Healthy: true } ? 1 : 0, null, "1 when the disk tier works, 0 while it fails (the node then serves from memory and upstream).");
-        meter.CreateObservableUpDownCounter("edgecache.disk.log.size", () => (engine.Disk as DiskStore)?.LogBytes ?? 0, "By", "Bytes of log the disk tier holds (bounded by its budget).");
-        meter.CreateObservableCounter("edgecache.disk.truncated", () => (engine.Disk as DiskStore)?.TruncatedBytes ?? 0, "By", "Bytes dropped from the head of the disk log to keep to the budget.");
-        meter.CreateObservableCounter("edgecache.disk.failures", () => (engine.Disk as DiskStore)?.Failures ?? 0, "{operation}", "Disk tier operations that failed.");
+        meter.CreateObservableUpDownCounter("edgecache.disk.log.size", () => engine.Disk?.LogBytes ?? 0, "By", "Bytes of log the disk tier holds (bounded by its budget).");
+        meter.CreateObservableCounter("edgecache.disk.truncated", () => engine.Tiers.DiskTruncatedBytes, "By", "Bytes dropped from the head of the disk log to keep to the budget.");
+        meter.CreateObservableCounter("edgecache.disk.failures", () => engine.Tiers.DiskFailures, "{operation}", "Disk tier operations that failed.");
         meter.CreateObservableCounter("edgecache.disk.writes.dropped", () => engine.DroppedDiskWrites, "{object}", "Disk writes dropped because the disk fell behind.");
     }
 }

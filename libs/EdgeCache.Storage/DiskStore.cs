@@ -17,7 +17,7 @@ namespace EdgeCache.Storage;
 /// another format version, or one that cannot be recovered, is set aside (or wiped) and the node
 /// starts empty. Every failure is contained here: callers see a miss or a dropped write.
 /// </summary>
-public sealed partial class DiskStore : IDiskTier, IAsyncDisposable
+public sealed partial class DiskStore : IDiskTier
 {
     public const int FormatVersion = 1;
     private const string FormatLine = "edgecache-disk-store";
@@ -387,14 +387,10 @@ public sealed partial class DiskStore : IDiskTier, IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// State the node keeps with each checkpoint (its invalidation rules and last applied stream
-    /// sequence): written into the store just before the checkpoint, so that after recovery the
-    /// objects and the state describe the same moment.
-    /// </summary>
+    /// <inheritdoc/>
     public Func<byte[]>? CheckpointState { get; set; }
 
-    /// <summary>The state written with the checkpoint this store was recovered from, or null (new store, none kept, or corrupt).</summary>
+    /// <inheritdoc/>
     public async ValueTask<byte[]?> ReadStateAsync(CancellationToken cancellationToken = default)
     {
         try

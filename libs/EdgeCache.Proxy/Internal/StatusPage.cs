@@ -1,5 +1,4 @@
 using System.Text.Json;
-using EdgeCache.Storage;
 using Microsoft.AspNetCore.Http;
 using Yarp.ReverseProxy;
 using Yarp.ReverseProxy.Model;
@@ -44,7 +43,7 @@ internal sealed class StatusPage(CacheEngine engine, IProxyStateLookup proxyStat
     {
         Sample[] samples;
         lock (_gate) samples = [.. _samples];
-        var disk = engine.Disk as DiskStore;
+        var disk = engine.Disk;
         var status = new
         {
             node = engine.Options.NodeId,
@@ -59,6 +58,7 @@ internal sealed class StatusPage(CacheEngine engine, IProxyStateLookup proxyStat
                 state = engine.DiskOpenError is not null ? "failing" : engine.Disk is null ? "off" : engine.Disk.Healthy ? "ok" : "failing",
                 bytes = disk?.LogBytes ?? 0,
                 budget = engine.Options.Disk.Enabled ? engine.Options.Disk.BudgetBytes : 0,
+                reopens = engine.Tiers.DiskReopens,
             },
             discovery = discovery.Source,
             configuration = new { reloads = reloader.Applied, refused = reloader.Refused, lastRefusal = reloader.LastRefusal },

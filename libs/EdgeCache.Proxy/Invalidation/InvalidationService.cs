@@ -1,6 +1,5 @@
 using EdgeCache.Engine;
 using EdgeCache.Nats;
-using EdgeCache.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -22,6 +21,14 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
     private bool _leaseLost;
     private long _streamCreated; // UtcTicks of the followed stream's creation; 0 until known
     private CancellationTokenSource? _resync;
+
+    // Whether the node's state describes the disk store's objects: true once it has read the state kept
+    // with the store (or found none to read, in a store it opened new). A store first opened after
+    // start-up may hold objects from an earlier run whose purges since are unknown.
+    private readonly SemaphoreSlim _storeGate = new(1, 1);
+    private bool _storeAdopted;
+    private bool _startDecided;
+    private bool _lateStoreData;
 
     /// <summary>The node's NATS connection (null until the service starts or when invalidation is off).</summary>
     internal InvalidationBus? Bus => _bus;
@@ -69,14 +76,27 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
         await Task.Yield();
         ulong? persisted = null;
         var dataWithoutState = false;
-        if (engine.Disk is DiskStore disk)
+        engine.Tiers.DiskOpened += OnDiskOpened;
+        await _storeGate.WaitAsync(stoppingToken).ConfigureAwait(false);
+        try
         {
-            if (await disk.ReadStateAsync(stoppingToken).ConfigureAwait(false) is { } state) persisted = engine.Rules.Load(state);
-            else dataWithoutState = disk.OpenedAs == "recovered" && disk.LogBytes > 0;
+            if (engine.Disk is { } disk)
+            {
+                _storeAdopted = true;
+                if (await disk.ReadStateAsync(stoppingToken).ConfigureAwait(false) is { } state) persisted = engine.Rules.Load(state);
+                else dataWithoutState = disk.HasRecoveredData;
+            }
+        }
+        finally
+        {
+            _storeGate.Release();
         }
 
         if (persisted is { } p) engine.AppliedSeq = p;
-        HookCheckpoints();
+
+        // Only now that the kept state is loaded: the tiers keep it with every checkpoint of every store
+        // they open, this one or any opened later (after a failed start, a stall or a wipe).
+        engine.Tiers.CheckpointState = () => engine.Rules.Save(engine.AppliedSeq);
 
         await using var bus = new InvalidationBus(_options, engine.Options.NodeId);
         _bus = bus;
@@ -92,7 +112,16 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
                 if (first)
                 {
                     first = false;
-                    await StartFromAsync(persisted, dataWithoutState, state).ConfigureAwait(false);
+                    await _storeGate.WaitAsync(stoppingToken).ConfigureAwait(false);
+                    try
+                    {
+                        _startDecided = true;
+                        await StartFromAsync(persisted, dataWithoutState || _lateStoreData, state).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        _storeGate.Release();
+                    }
                 }
                 else if (IsReset(state))
                 {
@@ -148,6 +177,7 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
             }
         }
 
+        engine.Tiers.DiskOpened -= OnDiskOpened;
         await announcer.ConfigureAwait(false);
         try
         {
@@ -183,9 +213,36 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
         }
     }
 
-    private void HookCheckpoints()
+    private void OnDiskOpened(IDiskTier disk) => _ = AdoptLateStoreAsync(disk);
+
+    /// <summary>
+    /// A store opened after start-up. A reopened one (after a stall or a wipe) is the store whose state the
+    /// node read, or one it emptied: its objects are covered by the node's rules. The first store opened
+    /// after a failed start was not read: objects recovered in it were stored before the node's starting
+    /// point, and purges issued since are unknown, so they are dropped (as a gap), not served.
+    /// </summary>
+    private async Task AdoptLateStoreAsync(IDiskTier disk)
     {
-        if (engine.Disk is DiskStore disk) disk.CheckpointState = () => engine.Rules.Save(engine.AppliedSeq);
+        await _storeGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_storeAdopted) return;
+            _storeAdopted = true;
+            if (!disk.HasRecoveredData) return;
+            if (!_startDecided)
+            {
+                _lateStoreData = true;
+                return;
+            }
+
+            Log.InvalidationGap(logger, 0, engine.AppliedSeq + 1);
+            Interlocked.Increment(ref _gaps);
+            engine.PurgeAll(engine.AppliedSeq);
+        }
+        finally
+        {
+            _storeGate.Release();
+        }
     }
 
     /// <summary>True when the stream is not the one this node has been following: it was deleted and
@@ -201,7 +258,6 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
         Interlocked.Increment(ref _resets);
         await engine.WipeAsync().ConfigureAwait(false);
         engine.Rules.Clear();
-        HookCheckpoints();
         engine.AppliedSeq = state.Last;
     }
 
