@@ -89,18 +89,19 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             if (stored is null) urlKnown = false;
         }
 
-        if (stored is null && engine.Disk is not null)
+        // Read once: the disk tier can be swapped (reopened, wiped) between two reads.
+        if (stored is null && engine.Disk is { } disk)
         {
-            return LookupDiskAsync(ctx, lookup, urlKnown);
+            return LookupDiskAsync(ctx, disk, lookup, urlKnown);
         }
 
         return Decide(ctx, lookup, stored, urlKnown, "memory");
     }
 
     /// <summary>A memory miss: look on disk; a small object found there is promoted to memory.</summary>
-    private async Task LookupDiskAsync(HttpContext ctx, Lookup lookup, bool urlKnown)
+    private async Task LookupDiskAsync(HttpContext ctx, IDiskTier disk, Lookup lookup, bool urlKnown)
     {
-        var found = await engine.Disk!.GetAsync(lookup.Key, ctx.Request.Headers, engine.Memory.MaxObjectBytes, ctx.RequestAborted, RangeStart(ctx, engine.Time.GetUtcNow())).ConfigureAwait(false);
+        var found = await disk.GetAsync(lookup.Key, ctx.Request.Headers, engine.Memory.MaxObjectBytes, ctx.RequestAborted, RangeStart(ctx, engine.Time.GetUtcNow())).ConfigureAwait(false);
         if (found is not null && found.NeedsRuleCheck(engine.Rules) && engine.CheckRules(lookup.Key, found, stored: true) is var current && !ReferenceEquals(current, found))
         {
             if (current is null && !found.Body.IsCompleted) found.Body.Fail(new OperationCanceledException("The object was purged."));
