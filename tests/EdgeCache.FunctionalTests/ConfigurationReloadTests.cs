@@ -141,6 +141,9 @@ public sealed class ConfigurationReloadTests : IAsyncLifetime, IDisposable
                 Listen = "http://127.0.0.1:0",
                 Nats = new { NatsUrl = "nats://127.0.0.1:1", RequestTimeout = "00:00:00.200", ReconnectWait = "00:00:00.100" },
                 Keys = keys.Select(k => new { k.Id, k.Sha256, Hosts = new[] { "*" } }),
+
+                // The test polls with a key that is being removed: every poll is a failed authentication.
+                AuthFailureBurst = 100_000,
             },
         });
         await File.WriteAllTextAsync(file, Api(("old", ApiKeys.Hash("old-key"))));
