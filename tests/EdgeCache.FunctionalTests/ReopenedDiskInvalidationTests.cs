@@ -67,14 +67,7 @@ public sealed class ReopenedDiskInvalidationTests(InvalidationTopology cdn)
             File.Delete(diskDirectory);
             await Topology.WaitUntilAsync(async () => (await HealthAsync(node)).Contains("disk: ok", StringComparison.Ordinal), "the store is opened once the disk is back");
 
-            Assert.Equal("v1", (await GetAsync(node, target)).Body);
-            Assert.Equal("v1", (await GetAsync(node, control)).Body);
-            await node.Services.GetRequiredService<CacheEngine>().FlushDiskWritesAsync();
-
-            // The publisher changes the target and purges it; the node applies the purge, then stops (a checkpoint).
-            Interlocked.Increment(ref version);
-            await cdn.PurgeAsync($"{{\"urls\":[\"http://www.example.com{target}\"]}}");
-            applied = (await StatusAsync(node)).Path("invalidation", "appliedSeq").Text();
+            applied = await StoreThenPurgeTargetAsync(node, target, control, () => Interlocked.Increment(ref version));
         }
         finally
         {
@@ -131,14 +124,7 @@ public sealed class ReopenedDiskInvalidationTests(InvalidationTopology cdn)
 
             await Topology.WaitUntilAsync(async () => (await HealthAsync(node)).Contains("disk: ok", StringComparison.Ordinal), "the reopened store works");
 
-            Assert.Equal("v1", (await GetAsync(node, target)).Body);
-            Assert.Equal("v1", (await GetAsync(node, control)).Body);
-            await node.Services.GetRequiredService<CacheEngine>().FlushDiskWritesAsync();
-
-            // The publisher changes the target and purges it; the node applies the purge, then stops (a checkpoint).
-            Interlocked.Increment(ref version);
-            await cdn.PurgeAsync($"{{\"urls\":[\"http://www.example.com{target}\"]}}");
-            applied = (await StatusAsync(node)).Path("invalidation", "appliedSeq").Text();
+            applied = await StoreThenPurgeTargetAsync(node, target, control, () => Interlocked.Increment(ref version));
         }
         finally
         {
@@ -212,6 +198,18 @@ public sealed class ReopenedDiskInvalidationTests(InvalidationTopology cdn)
     }
 
     /// <summary>Restarts the node on its store and checks it resumed from the checkpoint: the purge holds, the rest is a disk hit.</summary>
+    /// <summary>Stores v1 of both objects (and writes them to disk), then the publisher changes the
+    /// target and purges it; returns the sequence the node applied. The node then stops (a checkpoint).</summary>
+    private async Task<string?> StoreThenPurgeTargetAsync(WebApplication node, string target, string control, Action changeTarget)
+    {
+        Assert.Equal("v1", (await GetAsync(node, target)).Body);
+        Assert.Equal("v1", (await GetAsync(node, control)).Body);
+        await node.Services.GetRequiredService<CacheEngine>().FlushDiskWritesAsync();
+        changeTarget();
+        await cdn.PurgeAsync($"{{\"urls\":[\"http://www.example.com{target}\"]}}");
+        return (await StatusAsync(node)).Path("invalidation", "appliedSeq").Text();
+    }
+
     private async Task RestartAndCheckAsync(Dictionary<string, string?> config, string target, string control, string? applied)
     {
         var targetFetches = cdn.Origin.Count(target);
