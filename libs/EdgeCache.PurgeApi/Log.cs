@@ -6,24 +6,24 @@ namespace EdgeCache.PurgeApi;
 /// secrets) are never logged; key ids are.</summary>
 internal static partial class Log
 {
-    [LoggerMessage(3001, LogLevel.Information, "AUDIT {Kind} {Id} accepted: key {KeyId}, {Count} selector(s): {Selectors}; soft={Soft}; sequence {Sequence}.")]
+    [LoggerMessage(EventIds.Accepted, LogLevel.Information, "AUDIT {Kind} {Id} accepted: key {KeyId}, {Count} selector(s): {Selectors}; soft={Soft}; sequence {Sequence}.")]
     public static partial void Accepted(ILogger logger, string kind, string id, string keyId, int count, string selectors, bool soft, ulong sequence);
 
-    [LoggerMessage(3002, LogLevel.Warning, "Refused a request: {Status} {Title} (key {KeyId}).")]
+    [LoggerMessage(EventIds.Refused, LogLevel.Warning, "Refused a request: {Status} {Title} (key {KeyId}).")]
     public static partial void Refused(ILogger logger, int status, string title, string keyId);
 
-    [LoggerMessage(3003, LogLevel.Warning, "NATS is unavailable ({Message}); retrying.")]
+    [LoggerMessage(EventIds.NatsUnavailable, LogLevel.Warning, "NATS is unavailable ({Message}); retrying.")]
     public static partial void NatsUnavailable(ILogger logger, string message);
 
-    [LoggerMessage(3004, LogLevel.Information, "Purge API listening on {Address}; {Keys} key(s) configured.")]
+    [LoggerMessage(EventIds.Listening, LogLevel.Information, "Purge API listening on {Address}; {Keys} key(s) configured.")]
     public static partial void Listening(ILogger logger, string address, int keys);
 
-    [LoggerMessage(3005, LogLevel.Information, "Purge keys reloaded; in force: {KeyIds}.")]
+    [LoggerMessage(EventIds.KeysReloaded, LogLevel.Information, "Purge keys reloaded; in force: {KeyIds}.")]
     public static partial void KeysReloaded(ILogger logger, string keyIds);
 
-    [LoggerMessage(3006, LogLevel.Error, "Purge key change refused, the keys in force stay: {Reason}")]
+    [LoggerMessage(EventIds.KeysRefused, LogLevel.Error, "Purge key change refused, the keys in force stay: {Reason}")]
     public static partial void KeysRefused(ILogger logger, string reason);
 
-    [LoggerMessage(3007, LogLevel.Warning, "{Address} failed to authenticate {Burst} times; it is refused (429) until its failures fall below {PerMinute} per minute.")]
+    [LoggerMessage(EventIds.AuthFailuresLimited, LogLevel.Warning, "{Address} failed to authenticate {Burst} times; it is refused (429) until its failures fall below {PerMinute} per minute.")]
     public static partial void AuthFailuresLimited(ILogger logger, string address, int burst, int perMinute);
 }

@@ -1,0 +1,14 @@
+namespace EdgeCache.PurgeApi;
+
+/// <summary>The event ids of this project's log messages (3000–3999), one constant per message
+/// (<see cref="Log"/>), so operators' alert rules and the README can rely on them.</summary>
+internal static class EventIds
+{
+    public const int Accepted = 3001;
+    public const int Refused = 3002;
+    public const int NatsUnavailable = 3003;
+    public const int Listening = 3004;
+    public const int KeysReloaded = 3005;
+    public const int KeysRefused = 3006;
+    public const int AuthFailuresLimited = 3007;
+}
