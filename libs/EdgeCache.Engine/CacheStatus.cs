@@ -1,19 +1,52 @@
 namespace EdgeCache.Engine;
 
-/// <summary>Formats one Cache-Status list member (RFC 9211 §2).</summary>
-public static class CacheStatus
+/// <summary>
+/// One Cache-Status list member (RFC 9211 §2): this cache's name and the parameters that describe
+/// what it did. Build one with <see cref="ForHit"/> or <see cref="Forwarded"/> and <c>with</c>, then
+/// <see cref="Format"/> it.
+/// </summary>
+public readonly record struct CacheStatus(string CacheName)
 {
-    /// <param name="fwd">fwd parameter token (uri-miss, vary-miss, miss, request, stale, bypass, method); null on a hit.</param>
-    public static string Format(string cacheName, bool hit, string? fwd, int? fwdStatus, bool stored, bool collapsed, long? ttlSeconds, string? detail)
+    /// <summary>Answered from this cache (<c>hit</c>).</summary>
+    public bool Hit { get; init; }
+
+    /// <summary>Why the request went upstream (<c>fwd</c>: uri-miss, vary-miss, miss, request, stale, bypass, method); null on a hit.</summary>
+    public string? Fwd { get; init; }
+
+    /// <summary>The status the next hop answered (<c>fwd-status</c>).</summary>
+    public int? FwdStatus { get; init; }
+
+    /// <summary>The response was stored (<c>stored</c>).</summary>
+    public bool Stored { get; init; }
+
+    /// <summary>The request was collapsed with another (<c>collapsed</c>).</summary>
+    public bool Collapsed { get; init; }
+
+    /// <summary>Remaining freshness in seconds (<c>ttl</c>).</summary>
+    public long? Ttl { get; init; }
+
+    /// <summary>Implementation detail (<c>detail</c>: memory, disk, stale-while-revalidate …).</summary>
+    public string? Detail { get; init; }
+
+    /// <summary>A hit with its remaining freshness and where it came from.</summary>
+    public static CacheStatus ForHit(string cacheName, long ttl, string detail) => new(cacheName) { Hit = true, Ttl = ttl, Detail = detail };
+
+    /// <summary>A request sent upstream, and why.</summary>
+    public static CacheStatus Forwarded(string cacheName, string fwd) => new(cacheName) { Fwd = fwd };
+
+    /// <summary>The list member as sent: <c>Name; hit; fwd=…; fwd-status=…; stored; collapsed; ttl=…; detail=…</c>.</summary>
+    public string Format()
     {
-        var s = cacheName;
-        if (hit) s += "; hit";
-        if (fwd is not null) s += "; fwd=" + fwd;
-        if (fwdStatus is { } fs) s += "; fwd-status=" + fs;
-        if (stored) s += "; stored";
-        if (collapsed) s += "; collapsed";
-        if (ttlSeconds is { } ttl) s += "; ttl=" + ttl;
-        if (detail is not null) s += "; detail=" + detail;
+        var s = CacheName;
+        if (Hit) s += "; hit";
+        if (Fwd is not null) s += "; fwd=" + Fwd;
+        if (FwdStatus is { } fs) s += "; fwd-status=" + fs;
+        if (Stored) s += "; stored";
+        if (Collapsed) s += "; collapsed";
+        if (Ttl is { } ttl) s += "; ttl=" + ttl;
+        if (Detail is not null) s += "; detail=" + Detail;
         return s;
     }
+
+    public override string ToString() => Format();
 }

@@ -57,18 +57,21 @@ public sealed class CacheEngine : IAsyncDisposable
     internal void CountFastHit()
     {
         Interlocked.Increment(ref _fastHits);
-        CountRequest("hit", "memory");
+        CountRequest(RequestOutcome.Hit, "memory");
     }
 
     public (long Requests, long Hits) RequestTotals => (Interlocked.Read(ref _requests), Interlocked.Read(ref _hits));
 
     /// <summary>Counts one request by its cache outcome (hit, stale, revalidated, miss, pass, error).</summary>
-    internal void CountRequest(string outcome, string? detail = null)
+    /// <summary>The metric tag value of each <see cref="RequestOutcome"/>, by its number.</summary>
+    private static readonly string[] OutcomeTags = ["hit", "stale", "miss", "revalidated", "pass", "error"];
+
+    internal void CountRequest(RequestOutcome outcome, string? detail = null)
     {
         Interlocked.Increment(ref _requests);
-        if (outcome == "hit") Interlocked.Increment(ref _hits);
+        if (outcome == RequestOutcome.Hit) Interlocked.Increment(ref _hits);
         if (RequestCounter is not { Enabled: true } counter) return;
-        var tags = new System.Diagnostics.TagList { { "edgecache.outcome", outcome }, { "edgecache.tier", Options.Role == NodeRole.Edge ? "edge" : "shield" } };
+        var tags = new System.Diagnostics.TagList { { "edgecache.outcome", OutcomeTags[(int)outcome] }, { "edgecache.tier", Options.Role == NodeRole.Edge ? "edge" : "shield" } };
         if (detail is not null) tags.Add("edgecache.detail", detail);
         counter.Add(1, tags);
     }

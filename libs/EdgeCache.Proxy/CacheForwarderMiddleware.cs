@@ -54,10 +54,10 @@ internal sealed class CacheForwarderMiddleware
                 break;
             case RequestMode.StaleWhileRevalidate:
                 var stored = state.Stored!;
-                _engine.CountRequest("stale");
+                _engine.CountRequest(RequestOutcome.Stale);
                 StartBackgroundRevalidation(UpstreamRequest.From(ctx, HttpMethods.Get, state.Key), target, state);
                 var ttl = HitDecision.Ttl(stored, _engine.Time.GetUtcNow());
-                await ResponseWriter.WriteEntryAsync(ctx, _engine, stored, Status(hit: true, null, null, false, false, ttl, "memory; stale-while-revalidate"), StringValues.Empty).ConfigureAwait(false);
+                await ResponseWriter.WriteEntryAsync(ctx, _engine, stored, CacheStatus.ForHit(Name, ttl, "memory; stale-while-revalidate").Format(), StringValues.Empty).ConfigureAwait(false);
                 break;
             default:
                 await FetchAndServeAsync(ctx, state, target).ConfigureAwait(false);
@@ -69,19 +69,19 @@ internal sealed class CacheForwarderMiddleware
     {
         var request = UpstreamRequest.From(ctx, ctx.Request.Method, state.Key);
         var (error, status) = await _upstream.PassAsync(ctx, request, target, state.PassReason).ConfigureAwait(false);
-        _engine.CountRequest(error == ForwarderError.None ? "pass" : "error");
+        _engine.CountRequest(error == ForwarderError.None ? RequestOutcome.Pass : RequestOutcome.Error);
         if (error is ForwarderError.RequestBodyClient && !ctx.RequestAborted.IsCancellationRequested)
         {
             // The client's body could not be read (malformed chunked framing, say): the client's
             // fault, not the upstream's. Its framing cannot be trusted, so the connection ends too.
-            await ResponseWriter.WriteErrorAsync(ctx, _engine, StatusCodes.Status400BadRequest, "the request body could not be read (its framing is malformed).", Status(false, state.PassReason, null, false, false, null, null), closeConnection: true).ConfigureAwait(false);
+            await ResponseWriter.WriteErrorAsync(ctx, _engine, StatusCodes.Status400BadRequest, "the request body could not be read (its framing is malformed).", CacheStatus.Forwarded(Name, state.PassReason).Format(), closeConnection: true).ConfigureAwait(false);
             return;
         }
 
         if (error != ForwarderError.None)
         {
             var code = error is ForwarderError.RequestTimedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway;
-            await ResponseWriter.WriteErrorAsync(ctx, _engine, code, UpstreamErrorMessage(error), Status(false, state.PassReason, null, false, false, null, null)).ConfigureAwait(false);
+            await ResponseWriter.WriteErrorAsync(ctx, _engine, code, UpstreamErrorMessage(error), CacheStatus.Forwarded(Name, state.PassReason).Format()).ConfigureAwait(false);
             return;
         }
 
@@ -288,33 +288,33 @@ internal sealed class CacheForwarderMiddleware
         {
             // RFC 5861 §4: stale-if-error.
             if (result.Kind == FetchKind.NotShareable) result.Response.Abort();
-            _engine.CountRequest("stale");
+            _engine.CountRequest(RequestOutcome.Stale);
             var ttl = Ttl(stale);
-            await ResponseWriter.WriteEntryAsync(ctx, _engine, stale, Status(false, fwd, upstreamStatus, false, collapsed, ttl, "memory; stale-if-error"), StringValues.Empty).ConfigureAwait(false);
+            await ResponseWriter.WriteEntryAsync(ctx, _engine, stale, (CacheStatus.Forwarded(Name, fwd) with { FwdStatus = upstreamStatus, Collapsed = collapsed, Ttl = ttl, Detail = "memory; stale-if-error" }).Format(), StringValues.Empty).ConfigureAwait(false);
             return;
         }
 
         _engine.CountRequest(result.Kind switch
         {
-            FetchKind.Failed => "error",
-            FetchKind.Revalidated => "revalidated",
-            _ when result.Pass => "pass",
-            _ => "miss",
+            FetchKind.Failed => RequestOutcome.Error,
+            FetchKind.Revalidated => RequestOutcome.Revalidated,
+            _ when result.Pass => RequestOutcome.Pass,
+            _ => RequestOutcome.Miss,
         });
         switch (result.Kind)
         {
             case FetchKind.Failed:
                 var code = result.Response.ErrorStatus;
-                await ResponseWriter.WriteErrorAsync(ctx, _engine, code, UpstreamErrorMessage(result.Response.Error), Status(false, fwd, null, false, collapsed, null, null)).ConfigureAwait(false);
+                await ResponseWriter.WriteErrorAsync(ctx, _engine, code, UpstreamErrorMessage(result.Response.Error), (CacheStatus.Forwarded(Name, fwd) with { Collapsed = collapsed }).Format()).ConfigureAwait(false);
                 break;
             case FetchKind.Revalidated:
-                await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, Status(false, fwd, 304, state.MayStore, collapsed, Ttl(result.Entry!), null), StringValues.Empty).ConfigureAwait(false);
+                await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, (CacheStatus.Forwarded(Name, fwd) with { FwdStatus = 304, Stored = state.MayStore, Collapsed = collapsed, Ttl = Ttl(result.Entry!) }).Format(), StringValues.Empty).ConfigureAwait(false);
                 break;
             case FetchKind.Storable:
-                await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, Status(false, fwd, upstreamStatus, true, collapsed, Ttl(result.Entry!), null), result.UpstreamCacheStatus).ConfigureAwait(false);
+                await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, (CacheStatus.Forwarded(Name, fwd) with { FwdStatus = upstreamStatus, Stored = true, Collapsed = collapsed, Ttl = Ttl(result.Entry!) }).Format(), result.UpstreamCacheStatus).ConfigureAwait(false);
                 break;
             default:
-                await ResponseWriter.WriteUpstreamAsync(ctx, _engine, result.Response, Status(false, fwd, upstreamStatus, false, collapsed, null, null)).ConfigureAwait(false);
+                await ResponseWriter.WriteUpstreamAsync(ctx, _engine, result.Response, (CacheStatus.Forwarded(Name, fwd) with { FwdStatus = upstreamStatus, Collapsed = collapsed }).Format()).ConfigureAwait(false);
                 break;
         }
     }
@@ -328,8 +328,8 @@ internal sealed class CacheForwarderMiddleware
 
     private long Ttl(CachedResponse entry) => HitDecision.Ttl(entry, _engine.Time.GetUtcNow());
 
-    private string Status(bool hit, string? fwd, int? fwdStatus, bool stored, bool collapsed, long? ttl, string? detail) =>
-        CacheStatus.Format(_engine.Options.CacheName, hit, fwd, fwdStatus, stored, collapsed, ttl, detail);
+    /// <summary>This tier's Cache-Status name.</summary>
+    private string Name => _engine.Options.CacheName;
 
     private static string UpstreamErrorMessage(ForwarderError error) => error switch
     {

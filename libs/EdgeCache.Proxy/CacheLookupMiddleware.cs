@@ -30,7 +30,7 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
         {
             // RFC 9112 §6.3: a request with both is a smuggling attempt as often as not. Refuse it,
             // never forward it, and close the connection (the body's framing cannot be trusted).
-            engine.CountRequest("error");
+            engine.CountRequest(RequestOutcome.Error);
             return ResponseWriter.WriteErrorAsync(ctx, engine, StatusCodes.Status400BadRequest, "a request may not carry both Transfer-Encoding and Content-Length.", engine.Options.CacheName, closeConnection: true);
         }
 
@@ -38,7 +38,7 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
         {
             // Never an open proxy: only hosts with a configured route are forwarded.
             Log.Misdirected(engine.Logger);
-            engine.CountRequest("error");
+            engine.CountRequest(RequestOutcome.Error);
             return ResponseWriter.WriteErrorAsync(ctx, engine, StatusCodes.Status421MisdirectedRequest, "this EdgeCache node serves no site for the requested host.", engine.Options.CacheName);
         }
 
@@ -154,7 +154,7 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             switch (hit.Kind)
             {
                 case HitKind.Fresh or HitKind.Stale:
-                    engine.CountRequest(hit.Kind == HitKind.Fresh ? "hit" : "stale", detail);
+                    engine.CountRequest(hit.Kind == HitKind.Fresh ? RequestOutcome.Hit : RequestOutcome.Stale, detail);
                     return ResponseWriter.WriteEntryAsync(ctx, engine, stored, HitStatus(hit.Ttl, detail), StringValues.Empty);
                 case HitKind.StaleWhileRevalidate when !streamedFromDisk:
                     mode = RequestMode.StaleWhileRevalidate;
@@ -176,7 +176,7 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
         if (lookup.Directives.OnlyIfCached && mode != RequestMode.StaleWhileRevalidate)
         {
             // §5.2.1.7: no stored response that satisfies the request, and no forwarding allowed.
-            engine.CountRequest("error");
+            engine.CountRequest(RequestOutcome.Error);
             return ResponseWriter.WriteErrorAsync(ctx, engine, StatusCodes.Status504GatewayTimeout, "only-if-cached was requested and no suitable stored response is held.", Status(fwd: urlKnown ? "vary-miss" : "uri-miss"));
         }
 
@@ -205,9 +205,9 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
         return next(ctx);
     }
 
-    private string HitStatus(long ttl, string detail) => CacheStatus.Format(engine.Options.CacheName, hit: true, fwd: null, fwdStatus: null, stored: false, collapsed: false, ttl, detail);
+    private string HitStatus(long ttl, string detail) => CacheStatus.ForHit(engine.Options.CacheName, ttl, detail).Format();
 
-    private string Status(string fwd) => CacheStatus.Format(engine.Options.CacheName, hit: false, fwd, null, false, false, null, null);
+    private string Status(string fwd) => CacheStatus.Forwarded(engine.Options.CacheName, fwd).Format();
 
     private static bool IsPragmaNoCache(StringValues pragma)
     {

@@ -10,8 +10,8 @@ public class CacheStatusBenchmarks
     private long _ttl = 3542;
 
     [Benchmark(Baseline = true, Description = "Format(hit; ttl; detail=memory)")]
-    public string Hit() => CacheStatus.Format("EdgeCache-Edge", hit: true, fwd: null, fwdStatus: null, stored: false, collapsed: false, _ttl, "memory");
+    public string Hit() => CacheStatus.ForHit("EdgeCache-Edge", _ttl, "memory").Format();
 
     [Benchmark(Description = "Format(fwd=uri-miss; fwd-status; stored; ttl)")]
-    public string Miss() => CacheStatus.Format("EdgeCache-Edge", hit: false, fwd: "uri-miss", fwdStatus: 200, stored: true, collapsed: false, _ttl++, null);
+    public string Miss() => (CacheStatus.Forwarded("EdgeCache-Edge", "uri-miss") with { FwdStatus = 200, Stored = true, Ttl = _ttl++ }).Format();
 }

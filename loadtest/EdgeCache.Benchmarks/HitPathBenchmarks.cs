@@ -34,6 +34,6 @@ public class HitPathBenchmarks
         var age = stored.CurrentAge(Samples.Now.AddSeconds(30));
         var ttl = (long)Math.Floor((stored.FreshnessLifetime - age).TotalSeconds);
         var fresh = stored.IsFresh(Samples.Now.AddSeconds(30)) && !directives.NoCache;
-        return fresh ? CacheStatus.Format("EdgeCache-Edge", true, null, null, false, false, ttl, "memory") : "";
+        return fresh ? CacheStatus.ForHit("EdgeCache-Edge", ttl, "memory").Format() : "";
     }
 }

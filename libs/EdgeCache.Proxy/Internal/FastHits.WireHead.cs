@@ -44,7 +44,7 @@ internal sealed partial class FastHits
         public TailLines Tail(long age, long ttl, string cacheName)
         {
             if (Volatile.Read(ref _tail) is { } t && t.Age == age && t.Ttl == ttl) return t;
-            var status = CacheStatus.Format(cacheName, hit: true, fwd: null, fwdStatus: null, stored: false, collapsed: false, ttl, "memory");
+            var status = CacheStatus.ForHit(cacheName, ttl, "memory").Format();
             var text = new StringBuilder(64);
             var lines = new StoredHead.Lines(text);
             StoredHead.WriteAgeAndStatus(ref lines, age, status);

@@ -73,7 +73,7 @@ internal sealed class PassTransformer(CacheEngine engine, UpstreamRequest reques
 
         headers.Remove(HeaderRules.StoredSeq);
         headers.Via = RequestRewriter.AppendVia(headers.Via, engine.ViaToken);
-        var status = CacheStatus.Format(engine.Options.CacheName, hit: false, fwd, UpstreamStatus, stored: false, collapsed: false, ttlSeconds: null, detail: null);
+        var status = (CacheStatus.Forwarded(engine.Options.CacheName, fwd) with { FwdStatus = UpstreamStatus }).Format();
         headers[HeaderRules.CacheStatus] = StringValues.Concat(headers[HeaderRules.CacheStatus], status);
         return copy;
     }
