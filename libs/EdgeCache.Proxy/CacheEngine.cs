@@ -16,6 +16,8 @@ public sealed class CacheEngine : IAsyncDisposable
         Logger = logger;
         Heuristics = new HeuristicOptions(Options.HeuristicFraction, Options.HeuristicMaxAge);
         ViaToken = "1.1 " + Options.NodeId;
+        HostPolicies = new HostPolicies(Options);
+        HitDataRate = Options.Listen.MinHitDataRate > 0 ? new(Options.Listen.MinHitDataRate, Options.Listen.MinHitDataRateGracePeriod) : null;
         Rules = new InvalidationRules(Options.Invalidation.MaxRules);
         _stripTags = Options.StripsSurrogateKeys;
         _stripCdn = Options.StripsCdnCacheControl;
@@ -114,6 +116,12 @@ public sealed class CacheEngine : IAsyncDisposable
 
     /// <summary>This node's Via entry (RFC 9110 §7.6.3), with its id as pseudonym.</summary>
     internal string ViaToken { get; }
+
+    /// <summary>The per-host caching policies in force (reloadable).</summary>
+    public HostPolicies HostPolicies { get; }
+
+    /// <summary>The slowest rate at which a client may read a response from cache (<c>Listen:MinHitDataRate</c>); null for Kestrel's own.</summary>
+    internal Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate? HitDataRate { get; }
 
     private readonly bool _stripTags;
     private readonly bool _stripCdn;
@@ -248,7 +256,7 @@ public sealed class CacheEngine : IAsyncDisposable
     {
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0) return null;
         var authority = uri.IsDefaultPort ? uri.Host : uri.Authority;
-        return InvalidationRules.LocationOf(CacheKey.Build(uri.Scheme, authority, uri.PathAndQuery, Options.PolicyFor(authority)));
+        return InvalidationRules.LocationOf(CacheKey.Build(uri.Scheme, authority, uri.PathAndQuery, HostPolicies.For(authority)));
     }
 
     /// <summary>Invalidates every stored variant of a URL in both tiers (RFC 9111 §4.4).</summary>

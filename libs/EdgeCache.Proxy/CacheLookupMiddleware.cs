@@ -43,7 +43,7 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
         }
 
         var host = request.Host.Value ?? "";
-        var policy = engine.Options.PolicyFor(host);
+        var policy = engine.HostPolicies.For(host);
         var key = CacheKey.Build(request.Scheme, host, PathAndQuery(ctx), policy);
         var isGet = HttpMethods.IsGet(method);
         if (!isGet && !HttpMethods.IsHead(method))

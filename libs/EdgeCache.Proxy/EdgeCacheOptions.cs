@@ -80,38 +80,6 @@ public sealed class EdgeCacheOptions
     public bool StripsCdnCacheControl => StripCdnCacheControl ?? Role == NodeRole.Edge;
 
     public bool StripsSurrogateKeys => StripSurrogateKeys ?? Role == NodeRole.Edge;
-
-    private HostPolicies? _live;
-
-    /// <summary>The caching policy for a Host value: the one bound at start, or from the last valid reload.</summary>
-    public HostCachePolicy PolicyFor(string host)
-    {
-        var live = Volatile.Read(ref _live) ?? InitLive();
-        if (live.Hosts.Count == 0) return live.Defaults;
-        var colon = host.LastIndexOf(':');
-        var name = colon > 0 && host.IndexOf(']') < colon ? host[..colon] : host;
-        return live.Hosts.TryGetValue(name, out var p) ? p : live.Defaults;
-    }
-
-    private HostPolicies InitLive()
-    {
-        Interlocked.CompareExchange(ref _live, new HostPolicies(Defaults, Hosts), null);
-        return _live!;
-    }
-
-    /// <summary>Takes the per-host policies (<see cref="Defaults"/>, <see cref="Hosts"/>) of a reloaded,
-    /// validated configuration; requests already under way keep the policy they started with.</summary>
-    /// <summary>The host policies in force: a new object after every reload (keys built under an older one may differ).</summary>
-    internal object HostPoliciesVersion => Volatile.Read(ref _live) ?? InitLive();
-
-    internal void ApplyHostPolicies(EdgeCacheOptions reloaded)
-    {
-        Volatile.Write(ref _live, new HostPolicies(reloaded.Defaults, reloaded.Hosts));
-        Defaults = reloaded.Defaults;
-        Hosts = reloaded.Hosts;
-    }
-
-    private sealed record HostPolicies(HostCachePolicy Defaults, Dictionary<string, HostCachePolicy> Hosts);
 }
 
 /// <summary>Where a node listens. Traffic and admin are separate ports; admin binds to loopback by default.</summary>
@@ -162,11 +130,6 @@ public sealed class ListenSettings
     /// <summary>The grace period of <see cref="MinHitDataRate"/>. Default 5 s (more than 1 s: Kestrel checks once a second).</summary>
     public TimeSpan MinHitDataRateGracePeriod { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>The rate <see cref="MinHitDataRate"/> and its grace period describe; null for Kestrel's own.</summary>
-    internal Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate? HitDataRate =>
-        MinHitDataRate > 0 ? _hitRate ??= new(MinHitDataRate, MinHitDataRateGracePeriod) : null;
-
-    private Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate? _hitRate;
 
     /// <summary>The traffic URL this node announces in membership, for edges that discover shields
     /// (e.g. <c>http://shield-0.shields:8080</c>). Default: the first traffic endpoint as bound, with

@@ -169,7 +169,7 @@ public sealed class FastHitRequestKeysTests
         // A reload that sorts this host's query: the same bytes now make another key.
         var reloaded = new EdgeCache.Proxy.EdgeCacheOptions { NodeId = "t" };
         reloaded.Hosts["www.example.com"] = new HostCachePolicy { SortQuery = true };
-        options.ApplyHostPolicies(reloaded);
+        engine.HostPolicies.Apply(reloaded);
         var after = keys.Get(engine, host, target);
         Assert.NotEqual(first.Key, after.Key);
         Assert.Equal(CacheKey.Build("http", "WWW.Example.com:8080", "/a?z=1&a=2", reloaded.Hosts["www.example.com"]), after.Key);

@@ -60,7 +60,7 @@ internal sealed class ConfigurationReloader(IConfiguration configuration, CacheE
             return;
         }
 
-        engine.Options.ApplyHostPolicies(fresh);
+        engine.HostPolicies.Apply(fresh);
         Interlocked.Increment(ref _applied);
         LastRefusal = null;
         Log.ConfigurationReloaded(logger, fresh.Hosts.Count);

@@ -38,14 +38,14 @@ internal sealed partial class FastHits
             hash.AddBytes(hostBytes);
             hash.AddBytes(targetBytes);
             ref var slot = ref _slots[(uint)hash.ToHashCode() % Slots];
-            var policies = engine.Options.HostPoliciesVersion;
+            var policies = engine.HostPolicies.Version;
             if (Volatile.Read(ref slot) is { } known && ReferenceEquals(known.Policies, policies) && known.Matches(hostBytes, targetBytes)) return known;
 
             var host = Encoding.ASCII.GetString(hostBytes);
             var colon = host.IndexOf(':');
             var hostName = colon < 0 ? host : host[..colon];
             var target = Encoding.ASCII.GetString(targetBytes);
-            var key = CacheKey.Build("http", host, target, engine.Options.PolicyFor(host));
+            var key = CacheKey.Build("http", host, target, engine.HostPolicies.For(host));
             var entry = new Entry([.. hostBytes, .. targetBytes], hostBytes.Length, host, hostName, target, key, policies);
             Volatile.Write(ref slot, entry);
             return entry;

@@ -125,7 +125,7 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
 
                 input.AdvanceTo(consumed);
                 var reply = Stage(hit, scratch, segments);
-                if (!await SendAsync(socket, sender, scratch, reply, segments, slowReader, deps.Engine.Options.Listen.HitDataRate ?? limits.MinResponseDataRate).ConfigureAwait(false))
+                if (!await SendAsync(socket, sender, scratch, reply, segments, slowReader, deps.Engine.HitDataRate ?? limits.MinResponseDataRate).ConfigureAwait(false))
                 {
                     deps.Engine.CountFastHitCut();
                     return;

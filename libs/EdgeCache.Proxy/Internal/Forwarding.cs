@@ -25,7 +25,7 @@ internal static class Forwarding
     /// <summary>The fields a trusted edge sets, which a shield passes on unchanged.</summary>
     private static readonly string[] SetByEdges = [XForwardedFor, XForwardedProto, XForwardedHost, Forwarded];
 
-    public static void Apply(HttpRequestHeaders h, UpstreamRequest request, EdgeCacheOptions options, bool toShields)
+    public static void Apply(HttpRequestHeaders h, UpstreamRequest request, EdgeCacheOptions options, HostPolicies policies, bool toShields)
     {
         var incoming = request.Headers;
         var trusted = options.Role == NodeRole.Shield && IsTrustedTier(incoming[HeaderRules.TierAuth], options.TierSecrets);
@@ -50,7 +50,7 @@ internal static class Forwarding
         }
 
         var host = request.Host.Value ?? "";
-        var policy = options.PolicyFor(host);
+        var policy = policies.For(host);
         if (policy.Forwarding == ForwardedFormat.None) return;
 
         // The client's address, after the addresses a trusted proxy in front of this node reported.

@@ -35,7 +35,7 @@ internal static class RequestRewriter
         h.Remove(HeaderRules.StoredSeq);
 
         h.Host = request.Host.Value;
-        Forwarding.Apply(h, request, engine.Options, toShields);
+        Forwarding.Apply(h, request, engine.Options, engine.HostPolicies, toShields);
 
         var via = request.Protocol switch
         {

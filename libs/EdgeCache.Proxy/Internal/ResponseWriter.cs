@@ -85,7 +85,7 @@ internal static class ResponseWriter
     /// <c>Listen:MinHitDataRate</c> (HTTP/1.x: HTTP/2 streams share their connection's limits).</summary>
     private static void ApplyHitDataRate(HttpContext ctx, CacheEngine engine)
     {
-        if (engine.Options.Listen.HitDataRate is not { } rate || !ctx.Request.Protocol.StartsWith("HTTP/1", StringComparison.Ordinal)) return;
+        if (engine.HitDataRate is not { } rate || !ctx.Request.Protocol.StartsWith("HTTP/1", StringComparison.Ordinal)) return;
         if (ctx.Features.Get<Microsoft.AspNetCore.Server.Kestrel.Core.Features.IHttpMinResponseDataRateFeature>() is { } feature) feature.MinDataRate = rate;
     }
 
