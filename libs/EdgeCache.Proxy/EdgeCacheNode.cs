@@ -81,6 +81,10 @@ public static class EdgeCacheNode
         services.AddSingleton<Yarp.ReverseProxy.Configuration.IProxyConfigProvider>(sp => sp.GetRequiredService<Invalidation.ShieldDiscovery>());
         services.AddSingleton<Yarp.ReverseProxy.Configuration.IProxyConfigFilter>(sp => sp.GetRequiredService<Invalidation.ShieldDiscovery>());
         services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"));
+
+        // YARP's TransportFailureRate passive policy: its detection window, minimal request count and
+        // default failure-rate limit, which YARP only takes from code, from EdgeCache:TransportFailureRate.
+        services.Configure<Yarp.ReverseProxy.Health.TransportFailureRateHealthPolicyOptions>(builder.Configuration.GetSection(EdgeCacheOptions.SectionName + ":TransportFailureRate"));
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(CacheMetrics.MeterName)
             .AddMeter("Microsoft.AspNetCore.Hosting") // http.server.request.duration: what clients see

@@ -6,7 +6,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Yarp.ReverseProxy.Health;
 
 namespace EdgeCache.FunctionalTests;
 
@@ -67,16 +66,15 @@ public sealed class ShieldProcessFaultTests : IAsyncLifetime, IDisposable
             config[$"ReverseProxy:Clusters:shields:Destinations:{Ids[i]}:Health"] = $"http://127.0.0.1:{_adminPorts[i]}/";
         }
 
+        // TransportFailureRate keeps a shield it marked down out for its detection window (60 s by
+        // default) or ReactivationPeriod, whichever is longer: a short window (set as an operator
+        // would, in configuration), so a restarted shield's keys come back within the test.
+        config["EdgeCache:TransportFailureRate:DetectionWindowSize"] = "00:00:01";
         _edge = EdgeCacheNode.Build(NodeRole.Edge, [], b =>
         {
             b.Configuration.Sources.Clear();
             b.Configuration.AddInMemoryCollection(config);
             b.Logging.ClearProviders();
-
-            // TransportFailureRate keeps a shield it marked down out for its detection window (60 s
-            // by default) or ReactivationPeriod, whichever is longer: a short window, so a restarted
-            // shield's keys come back within the test.
-            b.Services.Configure<TransportFailureRateHealthPolicyOptions>(o => o.DetectionWindowSize = TimeSpan.FromSeconds(1));
         });
         await _edge.StartAsync();
     }
