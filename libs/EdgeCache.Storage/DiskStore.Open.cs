@@ -13,7 +13,7 @@ public sealed partial class DiskStore
     private const string FormatLine = "edgecache-disk-store";
 
     /// <summary>How the store came up: recovered, new, or set aside/wiped and new.</summary>
-    public string OpenedAs { get; private set; } = "new";
+    public DiskOpenedAs OpenedAs { get; private set; } = DiskOpenedAs.New;
 
     /// <summary>How long opening (and recovering) took.</summary>
     public TimeSpan OpenDuration { get; private set; }
@@ -24,18 +24,18 @@ public sealed partial class DiskStore
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var root = Path.GetFullPath(options.Directory);
         var dir = Path.Combine(root, "store");
-        string opened = "new";
+        var opened = DiskOpenedAs.New;
         if (Directory.Exists(dir))
         {
             var format = ReadFormat(dir);
             if (format == FormatVersion)
             {
-                opened = "recovered";
+                opened = DiskOpenedAs.Recovered;
             }
             else
             {
                 SetAside(dir, options, logger, format is null ? "it has no format marker" : $"it is format {format}, this node writes {FormatVersion}");
-                opened = "set-aside";
+                opened = DiskOpenedAs.SetAside;
             }
         }
 
@@ -43,14 +43,14 @@ public sealed partial class DiskStore
         IDevice? device = null;
         try
         {
-            (store, device) = Create(dir, options, recover: opened == "recovered");
+            (store, device) = Create(dir, options, recover: opened == DiskOpenedAs.Recovered);
         }
-        catch (Exception ex) when (opened == "recovered")
+        catch (Exception ex) when (opened == DiskOpenedAs.Recovered)
         {
             store?.Dispose();
             device?.Dispose();
             SetAside(dir, options, logger, "it could not be recovered: " + ex.Message);
-            opened = "set-aside";
+            opened = DiskOpenedAs.SetAside;
             (store, device) = Create(dir, options, recover: false);
         }
 
@@ -59,7 +59,7 @@ public sealed partial class DiskStore
             OpenedAs = opened,
             OpenDuration = System.Diagnostics.Stopwatch.GetElapsedTime(started),
         };
-        Log.Opened(logger, dir, opened, result.LogBytes, result.OpenDuration.TotalMilliseconds);
+        Log.Opened(logger, dir, opened.ToWord(), result.LogBytes, result.OpenDuration.TotalMilliseconds);
         return result;
     }
 
