@@ -102,11 +102,13 @@ public sealed partial class DiskStore
         return status.Found ? output : null;
     }
 
-    private Task<bool> UpsertAsync(StoreKey key, byte[] value) => Enqueue(s => UpsertOn(s, key, value));
+    /// <summary>Writes a record; FASTER has copied <paramref name="value"/> into the log when the
+    /// worker completes the task, but until then the worker may read it.</summary>
+    private Task<bool> UpsertAsync(StoreKey key, ReadOnlyMemory<byte> value) => Enqueue(s => UpsertOn(s, key, value));
 
-    private static unsafe bool UpsertOn(ClientSession<StoreKey, SpanByte, SpanByte, byte[], Empty, StoreFunctions> session, StoreKey key, byte[] value)
+    private static unsafe bool UpsertOn(ClientSession<StoreKey, SpanByte, SpanByte, byte[], Empty, StoreFunctions> session, StoreKey key, ReadOnlyMemory<byte> value)
     {
-        fixed (byte* p = value)
+        fixed (byte* p = value.Span)
         {
             var sb = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(p, value.Length));
             var status = session.Upsert(ref key, ref sb);

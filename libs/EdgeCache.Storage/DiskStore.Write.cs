@@ -18,22 +18,23 @@ public sealed partial class DiskStore
             var chunkBytes = _options.ChunkBytes;
             var sequence = response.Body.AsSequence();
             var buffer = ArrayPool<byte>.Shared.Rent(chunkBytes + 8);
-            try
+            long index = 0;
+            for (var offset = 0L; offset < sequence.Length; offset += chunkBytes, index++)
             {
-                long index = 0;
-                for (var offset = 0L; offset < sequence.Length; offset += chunkBytes, index++)
-                {
-                    var n = (int)Math.Min(chunkBytes, sequence.Length - offset);
-                    var slice = sequence.Slice(offset, n);
-                    slice.CopyTo(buffer.AsSpan(8));
-                    BinaryPrimitives.WriteUInt64LittleEndian(buffer, Checksummed.ChunkHash(objectId, index, buffer.AsSpan(8, n)));
-                    await UpsertAsync(StoreKey.ForChunk(objectId, index), buffer.AsSpan(0, n + 8).ToArray()).ConfigureAwait(false);
-                }
+                var n = (int)Math.Min(chunkBytes, sequence.Length - offset);
+                var slice = sequence.Slice(offset, n);
+                slice.CopyTo(buffer.AsSpan(8));
+                BinaryPrimitives.WriteUInt64LittleEndian(buffer, Checksummed.ChunkHash(objectId, index, buffer.AsSpan(8, n)));
+
+                // The upsert has copied the record into the log when its task completes: the buffer
+                // is free for the next chunk, with no copy of its own.
+                await UpsertAsync(StoreKey.ForChunk(objectId, index), buffer.AsMemory(0, n + 8)).ConfigureAwait(false);
             }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
+
+            // Returned only when every upsert has finished. One that failed or timed out may still be
+            // queued or running on a worker, reading this buffer: then it is left to the GC, so no
+            // other renter can change the bytes under it.
+            ArrayPool<byte>.Shared.Return(buffer);
 
             var meta = new MetaRecord(response.StatusCode, response.Headers, response.RequestTime, response.ResponseTime, response.CorrectedInitialAge, response.StoredAt, response.Body.Length, chunkBytes, response.VaryValues, response.StoredSeq);
             await UpsertAsync(StoreKey.ForMeta(objectId), meta.Encode()).ConfigureAwait(false);
