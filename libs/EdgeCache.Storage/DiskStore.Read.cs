@@ -1,4 +1,4 @@
-using System.Buffers.Binary;
+using System.Buffers;
 using EdgeCache.Engine;
 using EdgeCache.Storage.Internal;
 using Microsoft.AspNetCore.Http;
@@ -39,20 +39,14 @@ public sealed partial class DiskStore
             CacheBody body;
             if (meta.BodyLength <= completeUpToBytes)
             {
-                body = new CacheBody(meta.BodyLength);
-                for (long i = 0; i < meta.ChunkCount; i++)
+                var whole = await ReadWholeAsync(variant.ObjectId, meta, cancellationToken).ConfigureAwait(false);
+                if (whole is null)
                 {
-                    var chunk = await ReadChunkAsync(variant.ObjectId, i, meta, cancellationToken).ConfigureAwait(false);
-                    if (chunk is null)
-                    {
-                        await RemoveVariantAsync(primaryKey, variant.ObjectId).ConfigureAwait(false);
-                        return null;
-                    }
-
-                    body.Append(chunk.Value.Span);
+                    await RemoveVariantAsync(primaryKey, variant.ObjectId).ConfigureAwait(false);
+                    return null;
                 }
 
-                body.Complete();
+                body = whole;
             }
             else
             {
@@ -98,18 +92,12 @@ public sealed partial class DiskStore
     {
         try
         {
-            for (var i = firstChunk; i < meta.ChunkCount; i++)
+            if (!await AppendChunksAsync(objectId, meta, body, firstChunk, _stopping.Token).ConfigureAwait(false))
             {
-                var chunk = await ReadChunkAsync(objectId, i, meta, _stopping.Token).ConfigureAwait(false);
-                if (chunk is null)
-                {
-                    // Removed before the reader learns of it, so its next lookup is a miss.
-                    await RemoveVariantAsync(primaryKey, objectId).ConfigureAwait(false);
-                    body.Fail(new IOException("A stored chunk is missing or corrupt."));
-                    return;
-                }
-
-                await body.AppendAsync(chunk.Value, _stopping.Token).ConfigureAwait(false);
+                // Removed before the reader learns of it, so its next lookup is a miss.
+                await RemoveVariantAsync(primaryKey, objectId).ConfigureAwait(false);
+                body.Fail(new IOException("A stored chunk is missing or corrupt."));
+                return;
             }
 
             body.Complete();
@@ -120,20 +108,76 @@ public sealed partial class DiskStore
         }
     }
 
-    /// <summary>Reads and verifies one chunk; null when it is missing, short or corrupt.</summary>
-    private async ValueTask<ReadOnlyMemory<byte>?> ReadChunkAsync(ulong objectId, long index, MetaRecord meta, CancellationToken cancellationToken)
+    /// <summary>
+    /// A complete body, or null when a chunk is missing, short or corrupt. Up to what
+    /// <see cref="CacheBody"/> holds in one array, the chunks are read straight into that array
+    /// (one copy, out of the log) and the body is made over it; a larger body is appended chunk by chunk.
+    /// </summary>
+    private async ValueTask<CacheBody?> ReadWholeAsync(ulong objectId, MetaRecord meta, CancellationToken cancellationToken)
     {
-        var data = await ReadAsync(StoreKey.ForChunk(objectId, index), cancellationToken).ConfigureAwait(false);
-        var expected = (int)Math.Min(meta.ChunkBytes, meta.BodyLength - index * meta.ChunkBytes);
-        if (data is null) return null;
-        if (data.Length != expected + 8
-            || BinaryPrimitives.ReadUInt64LittleEndian(data) != Checksummed.ChunkHash(objectId, index, data.AsSpan(8)))
+        if (meta.BodyLength <= CacheBody.SingleSegmentLimit)
         {
-            Log.Corrupt(_logger, "chunk");
-            return null;
+            // Not pooled: the array becomes the body, which hits share for as long as it is cached.
+            // When a read fails it is dropped, never served; a read that timed out may still write into it.
+            var bytes = meta.BodyLength == 0 ? [] : GC.AllocateUninitializedArray<byte>((int)meta.BodyLength);
+            for (long i = 0; i < meta.ChunkCount; i++)
+            {
+                var chunk = bytes.AsMemory((int)(i * meta.ChunkBytes), ChunkLength(meta, i));
+                if (!await ReadChunkAsync(objectId, i, chunk, cancellationToken).ConfigureAwait(false)) return null;
+            }
+
+            return CacheBody.FromBytes(bytes);
         }
 
-        return data.AsMemory(8);
+        var body = new CacheBody(meta.BodyLength);
+        if (!await AppendChunksAsync(objectId, meta, body, 0, cancellationToken).ConfigureAwait(false)) return null;
+        body.Complete();
+        return body;
+    }
+
+    /// <summary>
+    /// Reads chunks from <paramref name="firstChunk"/> on into a rented buffer, verifies each and
+    /// appends it to <paramref name="body"/> (which copies it); false at the first one missing, short
+    /// or corrupt, of which nothing is appended. The buffer goes back to the pool only when every read
+    /// into it has finished: after a read that timed out or was cancelled, a worker may still write
+    /// into it, so it is then left to the GC.
+    /// </summary>
+    private async ValueTask<bool> AppendChunksAsync(ulong objectId, MetaRecord meta, CacheBody body, long firstChunk, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(meta.ChunkBytes);
+        for (var i = firstChunk; i < meta.ChunkCount; i++)
+        {
+            var chunk = buffer.AsMemory(0, ChunkLength(meta, i));
+            if (!await ReadChunkAsync(objectId, i, chunk, cancellationToken).ConfigureAwait(false))
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                return false;
+            }
+
+            await body.AppendAsync(chunk, cancellationToken).ConfigureAwait(false);
+        }
+
+        ArrayPool<byte>.Shared.Return(buffer);
+        return true;
+    }
+
+    private static int ChunkLength(MetaRecord meta, long index) => (int)Math.Min(meta.ChunkBytes, meta.BodyLength - index * meta.ChunkBytes);
+
+    /// <summary>
+    /// Reads one chunk straight into <paramref name="into"/>, which is its exact length, and verifies it.
+    /// False when it is missing, short or corrupt: what <paramref name="into"/> then holds must not be used.
+    /// </summary>
+    private async ValueTask<bool> ReadChunkAsync(ulong objectId, long index, Memory<byte> into, CancellationToken cancellationToken)
+    {
+        var read = await ReadIntoAsync(StoreKey.ForChunk(objectId, index), into, cancellationToken).ConfigureAwait(false);
+        if (read is not { } chunk) return false;
+        if (chunk.Length != into.Length + 8 || chunk.Prefix != Checksummed.ChunkHash(objectId, index, into.Span))
+        {
+            Log.Corrupt(_logger, "chunk");
+            return false;
+        }
+
+        return true;
     }
 
     private static bool Matches(VariantRef variant, IHeaderDictionary requestHeaders)
