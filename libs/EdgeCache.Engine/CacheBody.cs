@@ -13,6 +13,9 @@ public sealed class CacheBody
 {
     private const int DefaultSegmentSize = 64 * 1024;
 
+    /// <summary>The largest expected length the constructor holds in one array (and so one segment).</summary>
+    public const int SingleSegmentLimit = 16 * 1024 * 1024;
+
     private readonly List<byte[]> _segments = [];
     private readonly object _gate = new();
     private readonly int _segmentSize;
@@ -42,10 +45,12 @@ public sealed class CacheBody
     public CacheBody(long? expectedLength = null, int segmentSize = DefaultSegmentSize)
     {
         // A body whose length is known and small enough is held in one array.
-        _segmentSize = expectedLength is > 0 and <= 16 * 1024 * 1024 ? (int)expectedLength.Value : segmentSize;
+        _segmentSize = expectedLength is > 0 and <= SingleSegmentLimit ? (int)expectedLength.Value : segmentSize;
     }
 
-    /// <summary>A complete body over existing bytes (tests, small synthetic bodies).</summary>
+    /// <summary>A complete body over existing bytes, which it holds without copying (a body read whole
+    /// from disk, tests, small synthetic bodies): the caller must not change them afterwards, and must
+    /// not pass a pooled array, since hits share the body for as long as it is cached.</summary>
     public static CacheBody FromBytes(byte[] bytes)
     {
         // One segment of exactly this length, even above the 16 MiB single-array limit of the

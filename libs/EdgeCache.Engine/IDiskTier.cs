@@ -22,11 +22,12 @@ public interface IDiskTier : IAsyncDisposable
     /// <summary>The directory the store keeps its files in (deleted when the node empties its tiers).</summary>
     string StoreDirectory { get; }
 
-    /// <summary>How the store came up: <c>recovered</c> (from a checkpoint), <c>new</c>, or <c>set-aside</c> (an unusable one was moved away).</summary>
-    string OpenedAs { get; }
+    /// <summary>How the store came up: recovered (from a checkpoint), new, or set aside (an unusable one was moved away or wiped).
+    /// Logs print it with <see cref="DiskOpenedAsExtensions.ToWord"/>.</summary>
+    DiskOpenedAs OpenedAs { get; }
 
     /// <summary>True when the store came up with objects recovered from an earlier checkpoint.</summary>
-    bool HasRecoveredData => OpenedAs == "recovered" && LogBytes > 0;
+    bool HasRecoveredData => OpenedAs == DiskOpenedAs.Recovered && LogBytes > 0;
 
     /// <summary>Bytes of log the store holds (what its budget bounds).</summary>
     long LogBytes { get; }

@@ -51,7 +51,7 @@ public sealed partial class DiskStore
     /// <summary>True while an operation has outlived OperationTimeout; the node then reopens the store.</summary>
     public bool Stalled => Volatile.Read(ref _stalledOperations) > 0;
 
-    private Task<T> Enqueue<T>(Func<ClientSession<StoreKey, SpanByte, SpanByte, byte[], Empty, StoreFunctions>, T> operation)
+    private Task<T> Enqueue<T>(Func<ClientSession<StoreKey, SpanByte, SpanByte, ReadOutput, Empty, StoreFunctions>, T> operation)
     {
         if (Stalled) throw new IOException($"The disk store is stalled: an operation has not finished in {_options.OperationTimeout}.");
         var item = new WorkItem<T>(operation);
@@ -80,11 +80,23 @@ public sealed partial class DiskStore
     }
 
     private async ValueTask<byte[]?> ReadAsync(StoreKey key, CancellationToken cancellationToken) =>
-        await Enqueue(s => Read(s, key)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await Enqueue(s =>
+        {
+            var output = default(ReadOutput);
+            return Read(s, key, ref output) ? output.Bytes : null;
+        }).WaitAsync(cancellationToken).ConfigureAwait(false);
 
-    private static byte[]? Read(ClientSession<StoreKey, SpanByte, SpanByte, byte[], Empty, StoreFunctions> session, StoreKey key)
+    /// <summary>Reads a record's value straight into <paramref name="into"/> (see <see cref="ReadOutput"/>);
+    /// null when there is none. The worker writes into it: until the task completes, nothing else may use it.</summary>
+    private async ValueTask<ReadOutput?> ReadIntoAsync(StoreKey key, Memory<byte> into, CancellationToken cancellationToken) =>
+        await Enqueue(s =>
+        {
+            var output = new ReadOutput { Into = into, HasInto = true };
+            return Read(s, key, ref output) ? output : (ReadOutput?)null;
+        }).WaitAsync(cancellationToken).ConfigureAwait(false);
+
+    private static bool Read(ClientSession<StoreKey, SpanByte, SpanByte, ReadOutput, Empty, StoreFunctions> session, StoreKey key, ref ReadOutput output)
     {
-        byte[] output = null!;
         var status = session.Read(ref key, ref output);
         if (status.IsPending)
         {
@@ -99,14 +111,16 @@ public sealed partial class DiskStore
             }
         }
 
-        return status.Found ? output : null;
+        return status.Found;
     }
 
-    private Task<bool> UpsertAsync(StoreKey key, byte[] value) => Enqueue(s => UpsertOn(s, key, value));
+    /// <summary>Writes a record; FASTER has copied <paramref name="value"/> into the log when the
+    /// worker completes the task, but until then the worker may read it.</summary>
+    private Task<bool> UpsertAsync(StoreKey key, ReadOnlyMemory<byte> value) => Enqueue(s => UpsertOn(s, key, value));
 
-    private static unsafe bool UpsertOn(ClientSession<StoreKey, SpanByte, SpanByte, byte[], Empty, StoreFunctions> session, StoreKey key, byte[] value)
+    private static unsafe bool UpsertOn(ClientSession<StoreKey, SpanByte, SpanByte, ReadOutput, Empty, StoreFunctions> session, StoreKey key, ReadOnlyMemory<byte> value)
     {
-        fixed (byte* p = value)
+        fixed (byte* p = value.Span)
         {
             var sb = SpanByte.FromFixedSpan(new ReadOnlySpan<byte>(p, value.Length));
             var status = session.Upsert(ref key, ref sb);
@@ -127,16 +141,16 @@ public sealed partial class DiskStore
 
     private abstract class WorkItem
     {
-        public abstract void Run(ClientSession<StoreKey, SpanByte, SpanByte, byte[], Empty, StoreFunctions> session);
+        public abstract void Run(ClientSession<StoreKey, SpanByte, SpanByte, ReadOutput, Empty, StoreFunctions> session);
     }
 
-    private sealed class WorkItem<T>(Func<ClientSession<StoreKey, SpanByte, SpanByte, byte[], Empty, StoreFunctions>, T> operation) : WorkItem
+    private sealed class WorkItem<T>(Func<ClientSession<StoreKey, SpanByte, SpanByte, ReadOutput, Empty, StoreFunctions>, T> operation) : WorkItem
     {
         private readonly TaskCompletionSource<T> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public Task<T> Task => _done.Task;
 
-        public override void Run(ClientSession<StoreKey, SpanByte, SpanByte, byte[], Empty, StoreFunctions> session)
+        public override void Run(ClientSession<StoreKey, SpanByte, SpanByte, ReadOutput, Empty, StoreFunctions> session)
         {
             try
             {

@@ -238,6 +238,21 @@ public class CacheBodyTests
         Assert.True(body.AsSequence().IsSingleSegment);
     }
 
+    // The disk tier reads bodies up to this limit straight into one array (FromBytes): the same
+    // shape the constructor gives them, so a body read from disk is held as one read from the origin.
+    [Theory]
+    [InlineData(CacheBody.SingleSegmentLimit, true)]
+    [InlineData(CacheBody.SingleSegmentLimit + 1, false)]
+    public void Expected_length_up_to_the_single_segment_limit_is_held_in_one_array(int length, bool oneArray)
+    {
+        var body = new CacheBody(expectedLength: length);
+        body.Append(new byte[length]);
+        body.Complete();
+
+        Assert.Equal(oneArray, body.TryGetSingleSegment(out _));
+        Assert.Equal(length, body.Length);
+    }
+
     [Fact]
     public void Expected_length_larger_than_actual_is_trimmed_to_one_exact_segment()
     {

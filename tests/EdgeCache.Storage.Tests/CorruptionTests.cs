@@ -1,4 +1,5 @@
 using System.Text;
+using EdgeCache.Engine;
 
 namespace EdgeCache.Storage.Tests;
 
@@ -35,7 +36,7 @@ public sealed class CorruptionTests : IDisposable
 
         var log = new ListLogger();
         await using var reopened = Stores.Open(options, log);
-        Assert.Equal("recovered", reopened.OpenedAs);
+        Assert.Equal(DiskOpenedAs.Recovered, reopened.OpenedAs);
         Assert.Null(await reopened.GetAsync("http://a/corrupt", Stores.NoHeaders, long.MaxValue, CancellationToken.None));
         Assert.Equal(1, log.Count(CorruptEvent));
 

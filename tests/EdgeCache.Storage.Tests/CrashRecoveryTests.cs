@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Reflection;
+using EdgeCache.Engine;
 using EdgeCache.Storage.Tests.Child;
 using Xunit.Abstractions;
 
@@ -52,7 +53,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
         }
 
         await using var store = Stores.Open(Workload.Options(_dir));
-        Assert.Equal("recovered", store.OpenedAs);
+        Assert.Equal(DiskOpenedAs.Recovered, store.OpenedAs);
 
         int rewrittenAsOld = 0, rewrittenAsNew = 0, afterPresent = 0;
         for (var i = 0; i < Workload.Before; i++)

@@ -1,3 +1,5 @@
+using EdgeCache.Engine;
+
 namespace EdgeCache.Storage.Tests;
 
 public sealed class DiskStoreTests : IDisposable
@@ -40,7 +42,7 @@ public sealed class DiskStoreTests : IDisposable
         }
 
         await using var reopened = Stores.Open(options);
-        Assert.Equal("recovered", reopened.OpenedAs);
+        Assert.Equal(DiskOpenedAs.Recovered, reopened.OpenedAs);
         for (var i = 0; i < bodies.Length; i++) Assert.Equal(bodies[i], await Stores.GetBytes(reopened, $"http://a/{i}"));
     }
 

@@ -1,3 +1,4 @@
+using EdgeCache.Engine;
 using Xunit.Abstractions;
 
 namespace EdgeCache.Storage.Tests;
@@ -35,7 +36,7 @@ public sealed class FormatVersionTests(ITestOutputHelper output) : IDisposable
         var log = new ListLogger();
         await using (var store = Stores.Open(Stores.Small(_dir), log))
         {
-            Assert.Equal("set-aside", store.OpenedAs);
+            Assert.Equal(DiskOpenedAs.SetAside, store.OpenedAs);
             Assert.Equal(1, log.Count(SetAsideEvent));
             await AssertEmptyAndWorking(store);
         }
@@ -51,7 +52,7 @@ public sealed class FormatVersionTests(ITestOutputHelper output) : IDisposable
         // The new store is of this version and recovers normally from now on.
         Assert.Equal($"edgecache-disk-store {DiskStore.FormatVersion}", File.ReadAllText(Path.Combine(StoreDir, "FORMAT")).Trim());
         await using var again = Stores.Open(Stores.Small(_dir));
-        Assert.Equal("recovered", again.OpenedAs);
+        Assert.Equal(DiskOpenedAs.Recovered, again.OpenedAs);
         Assert.Equal(Stores.Bytes(1000, seed: 22), await Stores.GetBytes(again, "http://a/new"));
         Assert.Single(SetAsideDirs);
     }
@@ -66,7 +67,7 @@ public sealed class FormatVersionTests(ITestOutputHelper output) : IDisposable
         var options = Stores.Small(_dir);
         options.OnIncompatibleStore = IncompatibleStoreAction.Wipe;
         await using var store = Stores.Open(options, log);
-        Assert.NotEqual("recovered", store.OpenedAs);
+        Assert.NotEqual(DiskOpenedAs.Recovered, store.OpenedAs);
         Assert.Equal(1, log.Count(WipedEvent));
         Assert.Equal(0, log.Count(SetAsideEvent));
         Assert.Empty(SetAsideDirs);
@@ -112,13 +113,13 @@ public sealed class FormatVersionTests(ITestOutputHelper output) : IDisposable
         await using var store = Stores.Open(options, log);
         if (wipe)
         {
-            Assert.NotEqual("recovered", store.OpenedAs);
+            Assert.NotEqual(DiskOpenedAs.Recovered, store.OpenedAs);
             Assert.Equal(1, log.Count(WipedEvent));
             Assert.Empty(SetAsideDirs);
         }
         else
         {
-            Assert.Equal("set-aside", store.OpenedAs);
+            Assert.Equal(DiskOpenedAs.SetAside, store.OpenedAs);
             Assert.Equal(1, log.Count(SetAsideEvent));
             Assert.Single(SetAsideDirs);
         }
@@ -139,9 +140,9 @@ public sealed class FormatVersionTests(ITestOutputHelper output) : IDisposable
         }
 
         await using var store = Stores.Open(Stores.Small(_dir));
-        Assert.Contains(store.OpenedAs, new[] { "recovered", "set-aside" });
+        Assert.Contains(store.OpenedAs, new[] { DiskOpenedAs.Recovered, DiskOpenedAs.SetAside });
         var old = await Stores.GetBytes(store, "http://a/old");
-        output.WriteLine($"opened as {store.OpenedAs}; the old object is {(old is null ? "gone" : "there")}");
+        output.WriteLine($"opened as {store.OpenedAs.ToWord()}; the old object is {(old is null ? "gone" : "there")}");
         if (old is not null) Assert.Equal(_oldBody, old);
         Assert.Equal(0, store.Failures);
         var body = Stores.Bytes(1000, seed: 22);

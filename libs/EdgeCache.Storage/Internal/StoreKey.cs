@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -42,18 +43,42 @@ internal sealed class StoreKeyComparer : IFasterEqualityComparer<StoreKey>
     public bool Equals(ref StoreKey a, ref StoreKey b) => a.Hi == b.Hi && a.Lo == b.Lo;
 }
 
-/// <summary>Reads a value out as a byte array (records are small: metadata, or one chunk).</summary>
-internal sealed class StoreFunctions : SpanByteFunctions<StoreKey, byte[], Empty>
+/// <summary>
+/// What a read gives back. Without <see cref="HasInto"/>: the value as a new array (records are
+/// small: metadata, a URL record, the node's state). With it (a chunk): the value's first 8 bytes,
+/// its checksum, in <see cref="Prefix"/>, and the rest copied straight into <see cref="Into"/> when
+/// it is exactly that long (else nothing is copied); <see cref="Length"/> is the value's length either way.
+/// </summary>
+internal struct ReadOutput
 {
-    public override bool SingleReader(ref StoreKey key, ref SpanByte input, ref SpanByte value, ref byte[] dst, ref ReadInfo readInfo)
-    {
-        dst = value.ToByteArray();
-        return true;
-    }
+    public bool HasInto;
+    public Memory<byte> Into;
+    public byte[]? Bytes;
+    public int Length;
+    public ulong Prefix;
+}
 
-    public override bool ConcurrentReader(ref StoreKey key, ref SpanByte input, ref SpanByte value, ref byte[] dst, ref ReadInfo readInfo)
+/// <summary>Reads a value out (see <see cref="ReadOutput"/>).</summary>
+internal sealed class StoreFunctions : SpanByteFunctions<StoreKey, ReadOutput, Empty>
+{
+    public override bool SingleReader(ref StoreKey key, ref SpanByte input, ref SpanByte value, ref ReadOutput dst, ref ReadInfo readInfo) => CopyOut(ref value, ref dst);
+
+    public override bool ConcurrentReader(ref StoreKey key, ref SpanByte input, ref SpanByte value, ref ReadOutput dst, ref ReadInfo readInfo) => CopyOut(ref value, ref dst);
+
+    private static bool CopyOut(ref SpanByte value, ref ReadOutput dst)
     {
-        dst = value.ToByteArray();
+        var bytes = value.AsReadOnlySpan();
+        dst.Length = bytes.Length;
+        if (!dst.HasInto)
+        {
+            dst.Bytes = bytes.ToArray();
+        }
+        else if (bytes.Length == dst.Into.Length + 8)
+        {
+            dst.Prefix = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+            bytes[8..].CopyTo(dst.Into.Span);
+        }
+
         return true;
     }
 }
