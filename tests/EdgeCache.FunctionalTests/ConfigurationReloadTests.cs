@@ -120,10 +120,9 @@ public sealed class ConfigurationReloadTests : IAsyncLifetime, IDisposable
 
         // 5. A site removed: refused at once, though its objects are still stored and were being
         //    answered by the fast hit path, which follows the routes too.
-        var engine = node.Services.GetRequiredService<CacheEngine>();
-        var fastBefore = engine.FastHits;
+        var fastBefore = await node.FastHitsAsync();
         Assert.Equal(HttpStatusCode.OK, (await GetAsync(traffic, "new.example.com", "/r/page")).Status);
-        Assert.True(engine.FastHits > fastBefore, "the stored page was not a fast hit before the change");
+        Assert.True(await node.FastHitsAsync() > fastBefore, "the stored page was not a fast hit before the change");
         await File.WriteAllTextAsync(file, NodeFile(["www.example.com"], ""));
         await Topology.WaitUntilAsync(async () => (await GetAsync(traffic, "new.example.com", "/r/page")).Status == HttpStatusCode.MisdirectedRequest, "the removed site is refused");
         Assert.Equal(HttpStatusCode.OK, (await GetAsync(traffic, "www.example.com", "/r/hot")).Status);

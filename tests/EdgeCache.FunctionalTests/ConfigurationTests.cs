@@ -1,3 +1,4 @@
+using EdgeCache.FunctionalTests.Infrastructure;
 using EdgeCache.Proxy;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -83,19 +84,12 @@ public sealed class UnusableDiskTests
                 b.Logging.ClearProviders();
             });
             await app.StartAsync();
-            var admin = app.Services.GetRequiredService<NodeEndpoints>().AdminUri!;
-            using var client = new HttpClient();
-            var health = await client.GetStringAsync(new Uri(admin, "/healthz"));
+            var health = await app.HealthAsync();
             Assert.Contains("disk: failing: could not open the store", health, StringComparison.Ordinal);
 
             // The disk comes back (the file in the way is gone): the node opens its store again.
             File.Delete(file);
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-            while (!(health = await client.GetStringAsync(new Uri(admin, "/healthz"))).Contains("disk: ok", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(50);
-            }
-
+            await Topology.WaitUntilAsync(async () => (health = await app.HealthAsync()).Contains("disk: ok", StringComparison.Ordinal), "the store is open again", TimeSpan.FromSeconds(15));
             Assert.Contains("disk: ok", health, StringComparison.Ordinal);
             await app.StopAsync();
         }

@@ -359,17 +359,17 @@ public sealed class InvalidationTests(InvalidationTopology cdn)
 
             // Later, GET /purge/{id} shows it complete.
             var id = partial.GetProperty("id").GetString();
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-            while (true)
-            {
-                using var get = new HttpRequestMessage(HttpMethod.Get, new Uri(cdn.ApiUri, "/purge/" + id));
-                get.Headers.Authorization = new AuthenticationHeaderValue("Bearer", InvalidationTopology.AllKey);
-                using var r = await cdn.Client.SendAsync(get);
-                Assert.Equal(200, (int)r.StatusCode);
-                if ((await r.BodyAsync()).Contains("\"complete\":true", StringComparison.Ordinal)) break;
-                Assert.True(DateTime.UtcNow < deadline, "the purge completes later");
-                await Task.Delay(20);
-            }
+            await Topology.WaitUntilAsync(
+                async () =>
+                {
+                    using var get = new HttpRequestMessage(HttpMethod.Get, new Uri(cdn.ApiUri, "/purge/" + id));
+                    get.Headers.Authorization = new AuthenticationHeaderValue("Bearer", InvalidationTopology.AllKey);
+                    using var r = await cdn.Client.SendAsync(get);
+                    Assert.Equal(200, (int)r.StatusCode);
+                    return (await r.BodyAsync()).Contains("\"complete\":true", StringComparison.Ordinal);
+                },
+                "the purge completes later",
+                TimeSpan.FromSeconds(10));
         }
         finally
         {
@@ -391,20 +391,28 @@ public sealed class InvalidationTests(InvalidationTopology cdn)
             var (status, accepted, _) = await cdn.PostAsync("/purge", $"{{\"urls\":[\"http://www.example.com{path}\"]}}");
             Assert.Equal(202, status);
             var seq = accepted.GetProperty("sequence").GetUInt64();
-            await Topology.WaitUntilAsync(() => cdn.EdgeEngine(0).AppliedSeq >= seq, because: "edge-1 applied the purge");
-            Assert.True(cdn.ShieldEngine(0).AppliedSeq < seq && cdn.ShieldEngine(1).AppliedSeq < seq, "the shields have not applied it yet");
+            async Task<bool> ShieldsBehind() => await cdn.Shields[0].AppliedSeqAsync() < seq && await cdn.Shields[1].AppliedSeqAsync() < seq;
+            await Topology.WaitUntilAsync(async () => await cdn.Edges[0].AppliedSeqAsync() >= seq, "edge-1 applied the purge");
+            Assert.True(await ShieldsBehind(), "the shields have not applied it yet");
 
             var (body, edge, all) = await GetAsync(0, path);
             Assert.Equal("v2", body);
             Assert.DoesNotContain("hit", edge, StringComparison.Ordinal);
-            Assert.True(cdn.ShieldEngine(0).AppliedSeq < seq && cdn.ShieldEngine(1).AppliedSeq < seq, "still before the shields applied it: " + all);
+            Assert.True(await ShieldsBehind(), "still before the shields applied it: " + all);
         }
         finally
         {
             foreach (var s in shields) s.ApplyDelay = TimeSpan.Zero;
         }
 
-        await Topology.WaitUntilAsync(() => cdn.ShieldEngine(0).AppliedSeq == cdn.EdgeEngine(0).AppliedSeq && cdn.ShieldEngine(1).AppliedSeq == cdn.EdgeEngine(0).AppliedSeq, TimeSpan.FromSeconds(15), "shields catch up");
+        await Topology.WaitUntilAsync(
+            async () =>
+            {
+                var edge = await cdn.Edges[0].AppliedSeqAsync();
+                return await cdn.Shields[0].AppliedSeqAsync() == edge && await cdn.Shields[1].AppliedSeqAsync() == edge;
+            },
+            "shields catch up",
+            TimeSpan.FromSeconds(15));
     }
 
     [Fact]
@@ -467,7 +475,7 @@ public sealed class InvalidationTests(InvalidationTopology cdn)
             return (await r.BodyAsync(), r.EdgeStatus());
         }
 
-        await Topology.WaitUntilAsync(() => node.Services.GetRequiredService<EdgeCache.Proxy.CacheEngine>().IsCurrent, TimeSpan.FromSeconds(10), "the extra edge is current");
+        await Topology.WaitUntilAsync(() => node.StatusValueAsync<bool>("invalidation", "current"), "the extra edge is current", TimeSpan.FromSeconds(10));
         Assert.Equal("v1", (await Get(target)).Body);
         Assert.Equal("v1", (await Get(control)).Body);
         await node.Services.GetRequiredService<EdgeCache.Proxy.CacheEngine>().FlushDiskWritesAsync();
@@ -481,8 +489,7 @@ public sealed class InvalidationTests(InvalidationTopology cdn)
         uri = node.Services.GetRequiredService<EdgeCache.Proxy.NodeEndpoints>().TrafficUri();
         try
         {
-            var engine = node.Services.GetRequiredService<EdgeCache.Proxy.CacheEngine>();
-            await Topology.WaitUntilAsync(() => engine.IsCurrent, TimeSpan.FromSeconds(10), "the restarted edge replays");
+            await Topology.WaitUntilAsync(() => node.StatusValueAsync<bool>("invalidation", "current"), "the restarted edge replays", TimeSpan.FromSeconds(10));
             var (cb, cs) = await Get(control);
             Assert.Equal("v1", cb);
             Assert.Contains("detail=disk", cs, StringComparison.Ordinal); // the store survived the restart…
