@@ -1,5 +1,6 @@
 using EdgeCache.Engine;
 using EdgeCache.Proxy.Internal;
+using EdgeCache.Proxy.Invalidation;
 using EdgeCache.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -9,16 +10,16 @@ namespace EdgeCache.Proxy;
 /// <summary>The node's cache: tiers, in-flight fetches and the settings they run by. One per node.</summary>
 public sealed class CacheEngine : IAsyncDisposable
 {
-    public CacheEngine(IOptions<EdgeCacheOptions> options, CacheClock clock, ILogger<CacheEngine> logger, ILoggerFactory loggers)
+    public CacheEngine(IOptions<EdgeCacheOptions> options, CacheClock clock, InvalidationState invalidation, ILogger<CacheEngine> logger, ILoggerFactory loggers)
     {
         Options = options.Value;
+        _invalidation = invalidation;
         Time = clock.Time;
         Logger = logger;
         Heuristics = new HeuristicOptions(Options.HeuristicFraction, Options.HeuristicMaxAge);
         ViaToken = "1.1 " + Options.NodeId;
         HostPolicies = new HostPolicies(Options);
         HitDataRate = Options.Listen.MinHitDataRate > 0 ? new(Options.Listen.MinHitDataRate, Options.Listen.MinHitDataRateGracePeriod) : null;
-        Rules = new InvalidationRules(Options.Invalidation.MaxRules);
         _stripTags = Options.StripsSurrogateKeys;
         _stripCdn = Options.StripsCdnCacheControl;
         var memory = new MemoryTier(Options.MemoryBudgetBytes, Options.MaxObjectBytes);
@@ -134,63 +135,23 @@ public sealed class CacheEngine : IAsyncDisposable
     /// <summary>Shields with an invalidation stream tell edges what sequence each copy is current to.</summary>
     internal bool SendsStoredSeq => Options.Role == NodeRole.Shield && Options.Invalidation.Enabled;
 
-    /// <summary>Purges, soft purges and TTL changes applied so far (see <see cref="InvalidationRules"/>).</summary>
-    public InvalidationRules Rules { get; }
-
-    private long _appliedSeq;
-    private long _confirmedAt = long.MinValue;
+    private readonly InvalidationState _invalidation;
     private long _purgedObjects;
 
-    /// <summary>The last invalidation-stream sequence this node applied.</summary>
-    public ulong AppliedSeq
-    {
-        get => (ulong)Interlocked.Read(ref _appliedSeq);
-        internal set => Interlocked.Exchange(ref _appliedSeq, (long)value);
-    }
+    /// <summary>Purges, soft purges and TTL changes applied so far (<see cref="InvalidationState.Rules"/>).</summary>
+    public InvalidationRules Rules => _invalidation.Rules;
+
+    /// <summary>The last invalidation-stream sequence this node applied (<see cref="InvalidationState.AppliedSeq"/>).</summary>
+    public ulong AppliedSeq => _invalidation.AppliedSeq;
 
     /// <summary>Stored objects dropped because a purge covered them, since start.</summary>
     public long PurgedObjects => Interlocked.Read(ref _purgedObjects);
 
-    /// <summary>Records that this node just confirmed it has applied everything in the stream.</summary>
-    internal void ConfirmCaughtUp() => ConfirmCaughtUp(TimeProvider.System.GetTimestamp());
+    /// <summary>How long ago this node last confirmed it was caught up with the stream, or null if never (<see cref="InvalidationState.SinceConfirmed"/>).</summary>
+    public TimeSpan? SinceConfirmed => _invalidation.SinceConfirmed;
 
-    /// <summary>Records that this node had applied everything published before <paramref name="timestamp"/>
-    /// (a <see cref="TimeProvider.System"/> timestamp); an older confirmation never replaces a newer one.</summary>
-    internal void ConfirmCaughtUp(long timestamp)
-    {
-        var current = Interlocked.Read(ref _confirmedAt);
-        while (timestamp > current)
-        {
-            var seen = Interlocked.CompareExchange(ref _confirmedAt, timestamp, current);
-            if (seen == current) return;
-            current = seen;
-        }
-    }
-
-    /// <summary>When this node last confirmed it was caught up with the stream, or null if never.</summary>
-    public TimeSpan? SinceConfirmed
-    {
-        get
-        {
-            var at = Interlocked.Read(ref _confirmedAt);
-            return at == long.MinValue ? null : TimeProvider.System.GetElapsedTime(at);
-        }
-    }
-
-    /// <summary>
-    /// (The lease runs on the system clock: it is about this process's contact with NATS, not about cache ages.)
-    /// False when the node uses an invalidation stream and has not confirmed it is caught up within
-    /// the lease: it may have missed purges, so it revalidates stored objects instead of serving them.
-    /// </summary>
-    public bool IsCurrent
-    {
-        get
-        {
-            if (!Options.Invalidation.Enabled) return true;
-            var at = Interlocked.Read(ref _confirmedAt);
-            return at != long.MinValue && TimeProvider.System.GetElapsedTime(at) <= Options.Invalidation.Lease;
-        }
-    }
+    /// <summary>False while the node may have missed purges, so it revalidates stored objects (<see cref="InvalidationState.IsCurrent"/>).</summary>
+    public bool IsCurrent => _invalidation.IsCurrent;
 
     /// <summary>
     /// Checks a stored copy against the rules applied since it was stored or last checked. Returns
@@ -223,29 +184,17 @@ public sealed class CacheEngine : IAsyncDisposable
     }
 
     /// <summary>
-    /// Applies one invalidation event at stream sequence <paramref name="seq"/>: records its rules
-    /// (see <see cref="InvalidationRules"/>) and drops the exact URLs of a hard purge from both tiers at once.
+    /// Drops the exact URLs of a hard purge from both tiers at once (its rules are recorded first,
+    /// in <see cref="InvalidationState"/>, so a copy fetched meanwhile is not stored).
     /// </summary>
-    public void Apply(InvalidationEvent e, ulong seq)
+    internal void DropPurgedUrls(InvalidationEvent e)
     {
-        Rules.Apply(e, seq, Time.GetUtcNow(), Locate);
-        if (e.Kind == InvalidationKind.Purge && !e.Soft)
+        if (e.Kind != InvalidationKind.Purge || e.Soft) return;
+        foreach (var url in e.Urls)
         {
-            foreach (var url in e.Urls)
-            {
-                if (Locate(url) is not { } loc) continue;
-                Interlocked.Add(ref _purgedObjects, Invalidate("http://" + loc) + Invalidate("https://" + loc));
-            }
+            if (Locate(url) is not { } loc) continue;
+            Interlocked.Add(ref _purgedObjects, Invalidate("http://" + loc) + Invalidate("https://" + loc));
         }
-
-        AppliedSeq = Math.Max(AppliedSeq, seq);
-    }
-
-    /// <summary>Everything stored before <paramref name="seq"/> is dropped (the stream lost events this node needed).</summary>
-    public void PurgeAll(ulong seq)
-    {
-        Rules.PurgeAll(seq);
-        AppliedSeq = Math.Max(AppliedSeq, seq);
     }
 
     /// <summary>Empties both tiers (the invalidation stream was reset, so no stored sequence can be trusted).</summary>

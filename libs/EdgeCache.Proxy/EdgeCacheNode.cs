@@ -63,6 +63,8 @@ public static class EdgeCacheNode
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<EdgeCacheOptions>, EdgeCacheOptionsValidator>();
         services.TryAddSingleton(CacheClock.System);
+        services.TryAddSingleton(Invalidation.InvalidationClock.System);
+        services.AddSingleton<Invalidation.InvalidationState>();
         services.AddSingleton<CacheEngine>();
         services.AddSingleton<UpstreamClient>();
         services.AddSingleton<UpstreamPolicies>();

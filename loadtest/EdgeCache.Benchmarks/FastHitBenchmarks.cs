@@ -43,7 +43,7 @@ public class FastHitBenchmarks
     {
         _services = new ServiceCollection().AddMetrics().AddLogging().BuildServiceProvider();
         var options = new EdgeCacheOptions { NodeId = "bench-edge", Role = NodeRole.Edge };
-        var engine = new CacheEngine(Options.Create(options), new CacheClock(new FixedClock(Samples.Now.AddSeconds(30))), NullLogger<CacheEngine>.Instance, NullLoggerFactory.Instance);
+        var engine = new CacheEngine(Options.Create(options), new CacheClock(new FixedClock(Samples.Now.AddSeconds(30))), new EdgeCache.Proxy.Invalidation.InvalidationState(Options.Create(options), EdgeCache.Proxy.Invalidation.InvalidationClock.System), NullLogger<CacheEngine>.Instance, NullLoggerFactory.Instance);
         var routes = new RoutedHosts();
         routes.Use(RoutedHosts.Build([new RouteConfig { RouteId = "sites", ClusterId = "shields", Match = new RouteMatch { Path = "{**catch-all}" } }]));
         var traffic = new TrafficRecorder(engine, _services.GetRequiredService<ILoggerFactory>(), _services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());

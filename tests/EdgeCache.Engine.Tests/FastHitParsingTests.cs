@@ -154,7 +154,7 @@ public sealed class FastHitRequestKeysTests
     public void Keys_are_reused_for_the_same_bytes_and_rebuilt_when_host_policies_change()
     {
         var options = new EdgeCache.Proxy.EdgeCacheOptions { NodeId = "t", Role = EdgeCache.Proxy.NodeRole.Edge };
-        var engine = new EdgeCache.Proxy.CacheEngine(Microsoft.Extensions.Options.Options.Create(options), EdgeCache.Proxy.CacheClock.System,
+        var engine = new EdgeCache.Proxy.CacheEngine(Microsoft.Extensions.Options.Options.Create(options), EdgeCache.Proxy.CacheClock.System, new EdgeCache.Proxy.Invalidation.InvalidationState(options.Invalidation, TimeProvider.System),
             Microsoft.Extensions.Logging.Abstractions.NullLogger<EdgeCache.Proxy.CacheEngine>.Instance, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
         var keys = new FastHits.RequestKeys();
         var host = "WWW.Example.com:8080"u8.ToArray();

@@ -9,10 +9,13 @@ namespace EdgeCache.Proxy.Invalidation;
 /// Keeps a node's cache in step with the invalidation stream: replays from the last sequence kept
 /// with the disk checkpoint, applies each event to both tiers, acknowledges it, confirms within the
 /// lease that nothing is pending, and announces the node in membership while it is current.
+/// The only writer of the node's <see cref="InvalidationState"/>; its lease runs on that state's clock
+/// (<see cref="InvalidationClock"/>), while NATS reconnects, request timeouts and membership heartbeats keep the system clock.
 /// </summary>
-public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoints, ILogger<InvalidationService> logger) : BackgroundService
+public sealed class InvalidationService(CacheEngine engine, InvalidationState state, NodeEndpoints endpoints, ILogger<InvalidationService> logger) : BackgroundService
 {
     private readonly InvalidationOptions _options = engine.Options.Invalidation;
+    private readonly TimeProvider _leaseTime = state.Time;
     private InvalidationBus? _bus;
     private long _applied;
     private string? _lastError;
@@ -83,7 +86,7 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
             if (engine.Disk is { } disk)
             {
                 _storeAdopted = true;
-                if (await disk.ReadStateAsync(stoppingToken).ConfigureAwait(false) is { } state) persisted = engine.Rules.Load(state);
+                if (await disk.ReadStateAsync(stoppingToken).ConfigureAwait(false) is { } kept) persisted = state.Load(kept);
                 else dataWithoutState = disk.HasRecoveredData;
             }
         }
@@ -92,14 +95,13 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
             _storeGate.Release();
         }
 
-        if (persisted is { } p) engine.AppliedSeq = p;
-
         // Only now that the kept state is loaded: the tiers keep it with every checkpoint of every store
         // they open, this one or any opened later (after a failed start, a stall or a wipe).
-        engine.Tiers.CheckpointState = () => engine.Rules.Save(engine.AppliedSeq);
+        engine.Tiers.CheckpointState = state.Save;
 
         await using var bus = new InvalidationBus(_options, engine.Options.NodeId);
         _bus = bus;
+        var leaseChecks = LeaseLoopAsync(bus, stoppingToken);
         var announcer = AnnounceLoopAsync(bus, stoppingToken);
         var first = true;
         while (!stoppingToken.IsCancellationRequested)
@@ -108,7 +110,7 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
             try
             {
                 await bus.EnsureAsync(stoppingToken).ConfigureAwait(false);
-                var state = await bus.StreamStateAsync(stoppingToken).ConfigureAwait(false);
+                var stream = await bus.StreamStateAsync(stoppingToken).ConfigureAwait(false);
                 if (first)
                 {
                     first = false;
@@ -116,29 +118,29 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
                     try
                     {
                         _startDecided = true;
-                        await StartFromAsync(persisted, dataWithoutState || _lateStoreData, state).ConfigureAwait(false);
+                        await StartFromAsync(persisted, dataWithoutState || _lateStoreData, stream).ConfigureAwait(false);
                     }
                     finally
                     {
                         _storeGate.Release();
                     }
                 }
-                else if (IsReset(state))
+                else if (IsReset(stream))
                 {
-                    await ResetAsync(state).ConfigureAwait(false);
+                    await ResetAsync(stream).ConfigureAwait(false);
                 }
-                else if (engine.AppliedSeq + 1 < state.First)
+                else if (state.AppliedSeq + 1 < stream.First)
                 {
-                    Log.InvalidationGap(logger, engine.AppliedSeq, state.First);
+                    Log.InvalidationGap(logger, state.AppliedSeq, stream.First);
                     Interlocked.Increment(ref _gaps);
-                    engine.PurgeAll(state.First - 1);
+                    state.PurgeAll(stream.First - 1);
                 }
 
-                Volatile.Write(ref _streamCreated, state.Created.UtcTicks);
-                if (state.Last <= engine.AppliedSeq) Confirm();
+                Volatile.Write(ref _streamCreated, stream.Created.UtcTicks);
+                if (stream.Last <= state.AppliedSeq) Confirm();
                 _lastError = null;
                 Volatile.Write(ref _resync, resync);
-                await foreach (var e in bus.ConsumeAsync(engine.AppliedSeq + 1, resync.Token).ConfigureAwait(false))
+                await foreach (var e in bus.ConsumeAsync(state.AppliedSeq + 1, resync.Token).ConfigureAwait(false))
                 {
                     await ApplyAsync(bus, e, resync.Token).ConfigureAwait(false);
                 }
@@ -178,6 +180,7 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
         }
 
         engine.Tiers.DiskOpened -= OnDiskOpened;
+        await leaseChecks.ConfigureAwait(false);
         await announcer.ConfigureAwait(false);
         try
         {
@@ -235,9 +238,9 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
                 return;
             }
 
-            Log.InvalidationGap(logger, 0, engine.AppliedSeq + 1);
+            Log.InvalidationGap(logger, 0, state.AppliedSeq + 1);
             Interlocked.Increment(ref _gaps);
-            engine.PurgeAll(engine.AppliedSeq);
+            state.PurgeAll(state.AppliedSeq);
         }
         finally
         {
@@ -247,23 +250,22 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
 
     /// <summary>True when the stream is not the one this node has been following: it was deleted and
     /// made again (a new creation time), or it ends before what the node applied.</summary>
-    private bool IsReset(StreamState state) =>
-        (Volatile.Read(ref _streamCreated) is var created && created != 0 && created != state.Created.UtcTicks) || state.Last < engine.AppliedSeq;
+    private bool IsReset(StreamState stream) =>
+        (Volatile.Read(ref _streamCreated) is var created && created != 0 && created != stream.Created.UtcTicks) || stream.Last < state.AppliedSeq;
 
     /// <summary>The stream was reset: its sequences start over, so stored copies' sequences mean nothing
     /// against its events. Both tiers are emptied and the node follows the new stream from its end.</summary>
-    private async Task ResetAsync(StreamState state)
+    private async Task ResetAsync(StreamState stream)
     {
-        Log.InvalidationReset(logger, state.Last, engine.AppliedSeq);
+        Log.InvalidationReset(logger, stream.Last, state.AppliedSeq);
         Interlocked.Increment(ref _resets);
         await engine.WipeAsync().ConfigureAwait(false);
-        engine.Rules.Clear();
-        engine.AppliedSeq = state.Last;
+        state.Reset(stream.Last);
     }
 
-    private async Task StartFromAsync(ulong? persisted, bool dataWithoutState, StreamState state)
+    private async Task StartFromAsync(ulong? persisted, bool dataWithoutState, StreamState stream)
     {
-        var (streamFirst, streamLast) = (state.First, state.Last);
+        var (streamFirst, streamLast) = (stream.First, stream.Last);
         if (persisted is not { } applied)
         {
             // Nothing kept: the node has no stored objects older than the stream's current end,
@@ -272,17 +274,17 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
             {
                 Log.InvalidationGap(logger, 0, streamFirst);
                 Interlocked.Increment(ref _gaps);
-                engine.PurgeAll(streamLast);
+                state.PurgeAll(streamLast);
             }
 
-            engine.AppliedSeq = streamLast;
+            state.ResumeAt(streamLast);
             Log.InvalidationResuming(logger, streamLast, "new node: the stream's end");
             return;
         }
 
         if (streamLast < applied)
         {
-            await ResetAsync(state).ConfigureAwait(false);
+            await ResetAsync(stream).ConfigureAwait(false);
             return;
         }
 
@@ -290,7 +292,7 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
         {
             Log.InvalidationGap(logger, applied, streamFirst);
             Interlocked.Increment(ref _gaps);
-            engine.PurgeAll(streamFirst - 1);
+            state.PurgeAll(streamFirst - 1);
             return;
         }
 
@@ -299,25 +301,25 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
 
     private async Task ApplyAsync(InvalidationBus bus, StreamEvent e, CancellationToken cancellationToken)
     {
-        var applied = engine.AppliedSeq;
+        var applied = state.AppliedSeq;
         if (e.Sequence <= applied) return;
         if (e.Sequence > applied + 1)
         {
             // Events between were removed from the stream (limits): their purges are unknown.
             Log.InvalidationGap(logger, applied, e.Sequence);
             Interlocked.Increment(ref _gaps);
-            engine.PurgeAll(e.Sequence - 1);
+            state.PurgeAll(e.Sequence - 1);
         }
 
         if (_options.ApplyDelay > TimeSpan.Zero) await Task.Delay(_options.ApplyDelay, TimeProvider.System, cancellationToken).ConfigureAwait(false);
         if (e.Event is not { } ev)
         {
             Log.InvalidationMalformed(logger, e.Sequence);
-            engine.AppliedSeq = e.Sequence;
+            state.Advance(e.Sequence);
         }
         else
         {
-            engine.Apply(ev, e.Sequence);
+            Apply(ev, e.Sequence);
             Interlocked.Increment(ref _applied);
             var lag = DateTimeOffset.UtcNow - e.Timestamp;
             LagHistogram?.Record(Math.Max(0, lag.TotalSeconds));
@@ -339,6 +341,18 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
             // The purge API also reads applied sequences from membership.
             _lastError = ex.Message;
         }
+    }
+
+    /// <summary>
+    /// Applies one invalidation event at stream sequence <paramref name="seq"/>: records its rules
+    /// (see <see cref="InvalidationRules"/>), drops the exact URLs of a hard purge from both tiers at
+    /// once, then counts the sequence applied. (Tests call it to apply an event without the stream.)
+    /// </summary>
+    internal void Apply(InvalidationEvent e, ulong seq)
+    {
+        state.Record(e, seq, engine.Time.GetUtcNow(), engine.Locate);
+        engine.DropPurgedUrls(e);
+        state.Advance(seq);
     }
 
     private static string Describe(InvalidationEvent e)
@@ -363,25 +377,30 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
         : previous is { } p && p.Last <= applied ? p.At
         : null;
 
-    private void Confirm() => Confirm(TimeProvider.System.GetTimestamp());
+    private void Confirm() => Confirm(_leaseTime.GetTimestamp());
 
     private void Confirm(long asOf)
     {
-        engine.ConfirmCaughtUp(asOf);
+        state.Confirm(asOf);
         _started = true;
         if (_leaseLost)
         {
             _leaseLost = false;
-            Log.InvalidationCaughtUp(logger, engine.AppliedSeq);
+            Log.InvalidationCaughtUp(logger, state.AppliedSeq);
         }
     }
 
-    /// <summary>Confirms the lease (the stream's end is applied) and keeps the membership entry fresh while current.</summary>
-    private async Task AnnounceLoopAsync(InvalidationBus bus, CancellationToken cancellationToken)
+    /// <summary>How often the lease is checked and membership refreshed: within the announce interval,
+    /// and at least three times per lease.</summary>
+    private TimeSpan CheckPeriod => TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(20).Ticks, Math.Min(_options.AnnounceInterval.Ticks, state.Lease.Ticks / 3)));
+
+    /// <summary>
+    /// Confirms the lease when the stream's end is applied, on the lease clock (its timer and every
+    /// timestamp), and notices when the lease runs out or the stream was reset.
+    /// </summary>
+    private async Task LeaseLoopAsync(InvalidationBus bus, CancellationToken cancellationToken)
     {
-        var period = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(20).Ticks, Math.Min(_options.AnnounceInterval.Ticks, _options.Lease.Ticks / 3)));
-        using var timer = new PeriodicTimer(period, TimeProvider.System);
-        var lastAnnounce = long.MinValue;
+        using var timer = new PeriodicTimer(CheckPeriod, _leaseTime);
 
         // The stream's end at the previous check, and when that check was sent. Under a steady flow of
         // purges a node is almost always a few events behind the end at the instant it asks, so
@@ -394,38 +413,69 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
             {
                 try
                 {
-                    using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                    cts.CancelAfter(_options.RequestTimeout);
                     if (bus.Connected)
                     {
-                        var asked = TimeProvider.System.GetTimestamp();
-                        var state = await bus.StreamStateAsync(cts.Token).ConfigureAwait(false);
-                        if (Volatile.Read(ref _streamCreated) != 0 && IsReset(state))
+                        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                        cts.CancelAfter(_options.RequestTimeout);
+                        var asked = _leaseTime.GetTimestamp();
+                        var stream = await bus.StreamStateAsync(cts.Token).ConfigureAwait(false);
+                        if (Volatile.Read(ref _streamCreated) != 0 && IsReset(stream))
                         {
                             // Never confirm against a different stream: make the consumer start over.
                             previous = null;
                             await CancelConsumerAsync().ConfigureAwait(false);
                         }
-                        else if (Volatile.Read(ref _streamCreated) != 0 && ConfirmedAsOf(engine.AppliedSeq, state.Last, TimeProvider.System.GetTimestamp(), previous) is { } asOf)
+                        else if (Volatile.Read(ref _streamCreated) != 0 && ConfirmedAsOf(state.AppliedSeq, stream.Last, _leaseTime.GetTimestamp(), previous) is { } asOf)
                         {
                             Confirm(asOf);
                         }
 
-                        previous = (state.Last, asked);
+                        previous = (stream.Last, asked);
                     }
                     else
                     {
                         previous = null;
                     }
+                }
+                catch (Exception ex) when (InvalidationBus.IsStreamMissing(ex))
+                {
+                    // Deleted under a running consumer: start over, which makes the stream again and resets.
+                    _lastError = ex.Message;
+                    await CancelConsumerAsync().ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    _lastError = ex.Message;
+                }
 
-                    if (!engine.IsCurrent)
+                if (!state.IsCurrent && !_leaseLost && _started)
+                {
+                    _leaseLost = true;
+                    Log.InvalidationLeaseExpired(logger, state.SinceConfirmed ?? TimeSpan.Zero);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Keeps the membership entry fresh while the node is current and removes it when it is not
+    /// (on the system clock: the entry's TTL runs in NATS).</summary>
+    private async Task AnnounceLoopAsync(InvalidationBus bus, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(CheckPeriod, TimeProvider.System);
+        var lastAnnounce = long.MinValue;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    cts.CancelAfter(_options.RequestTimeout);
+                    if (!state.IsCurrent)
                     {
-                        if (!_leaseLost && _started)
-                        {
-                            _leaseLost = true;
-                            Log.InvalidationLeaseExpired(logger, engine.SinceConfirmed ?? TimeSpan.Zero);
-                        }
-
                         if (_announced && bus.Connected)
                         {
                             await bus.LeaveAsync(engine.Options.NodeId, cts.Token).ConfigureAwait(false);
@@ -437,18 +487,21 @@ public sealed class InvalidationService(CacheEngine engine, NodeEndpoints endpoi
 
                     if (lastAnnounce != long.MinValue && TimeProvider.System.GetElapsedTime(lastAnnounce) < _options.AnnounceInterval && _announced) continue;
                     if (!bus.Connected) continue;
+
+                    // Set first: an announcement cut short (by shutdown, say) may still have reached NATS,
+                    // and a node that may be listed must leave when it stops.
+                    _announced = true;
                     await bus.AnnounceAsync(
                         new NodeInfo
                         {
                             Node = engine.Options.NodeId,
                             Role = engine.Options.Role == NodeRole.Edge ? "edge" : "shield",
-                            AppliedSeq = engine.AppliedSeq,
+                            AppliedSeq = state.AppliedSeq,
                             Traffic = engine.Options.Listen.AdvertiseTraffic ?? Advertised(endpoints.Traffic.Count > 0 ? endpoints.Traffic[0] : null),
                             Admin = engine.Options.Listen.AdvertiseAdmin ?? Advertised(endpoints.Admin),
                             AnnouncedAt = DateTimeOffset.UtcNow,
                         },
                         cts.Token).ConfigureAwait(false);
-                    _announced = true;
                     lastAnnounce = TimeProvider.System.GetTimestamp();
                 }
                 catch (Exception ex) when (InvalidationBus.IsStreamMissing(ex))

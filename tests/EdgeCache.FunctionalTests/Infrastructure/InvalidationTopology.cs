@@ -104,6 +104,14 @@ public sealed class InvalidationTopology : Topology
 
     public Task<WebApplication> StartExtraNodeAsync(Dictionary<string, string?> config) => StartNodeAsync(NodeRole.Edge, config);
 
+    /// <summary>An extra edge whose lease runs on <paramref name="leaseClock"/> (a test moves it by hand) and
+    /// that reaches NATS at <paramref name="natsUrl"/> (a <see cref="TcpProxy"/>, say).</summary>
+    public Task<WebApplication> StartExtraNodeAsync(Dictionary<string, string?> config, string natsUrl, TimeProvider leaseClock)
+    {
+        config["EdgeCache:Invalidation:NatsUrl"] = natsUrl;
+        return StartNodeAsync(NodeRole.Edge, config, builder => builder.Services.AddSingleton(new EdgeCache.Proxy.Invalidation.InvalidationClock(leaseClock)));
+    }
+
     /// <summary>POSTs a purge body with a key; returns the status and the parsed JSON (null when not JSON).</summary>
     public async Task<(int Status, JsonElement Body, string? ContentType)> PostAsync(string path, string json, string? key = AllKey)
     {

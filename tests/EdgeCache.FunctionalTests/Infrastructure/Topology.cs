@@ -135,7 +135,7 @@ public class Topology : IAsyncLifetime
 
     protected static readonly string[] Hosts = [Site, CookieSite, IgnoreSite, SlowSite, ForwardedSite, "img.example.com"];
 
-    protected async Task<WebApplication> StartNodeAsync(NodeRole role, Dictionary<string, string?> config)
+    protected async Task<WebApplication> StartNodeAsync(NodeRole role, Dictionary<string, string?> config, Action<WebApplicationBuilder>? configure = null)
     {
         var app = EdgeCacheNode.Build(role, [], builder =>
         {
@@ -144,6 +144,7 @@ public class Topology : IAsyncLifetime
             builder.Logging.ClearProviders();
             builder.Services.AddSingleton(new CacheClock(Clock));
             ConfigureNode(role, builder);
+            configure?.Invoke(builder);
         });
         await app.StartAsync();
         return app;
