@@ -78,7 +78,17 @@ public sealed class FailoverTests(ThreeShieldTopology cdn) : IClassFixture<Three
 }
 
 /// <summary>One shield, one edge, for shutdown behaviour.</summary>
-public sealed class SingleTopology() : Topology(shields: 1, edges: 1);
+/// <summary>One shield, one edge whose shutdown waits up to 20 s for requests in flight (the shared
+/// fixtures' 1 s is shorter than the test's own steps take on two busy cores).</summary>
+public sealed class SingleTopology() : Topology(shields: 1, edges: 1)
+{
+    protected override Dictionary<string, string?> EdgeConfig(string id)
+    {
+        var c = base.EdgeConfig(id);
+        c["EdgeCache:ShutdownTimeout"] = "00:00:20";
+        return c;
+    }
+}
 
 public sealed class ShutdownTests(SingleTopology cdn) : IClassFixture<SingleTopology>
 {

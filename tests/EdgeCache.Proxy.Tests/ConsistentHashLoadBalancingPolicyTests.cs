@@ -1,7 +1,8 @@
+using EdgeCache.Engine;
 using EdgeCache.Proxy;
 using Yarp.ReverseProxy.Model;
 
-namespace EdgeCache.Engine.Tests;
+namespace EdgeCache.Proxy.Tests;
 
 public class ConsistentHashLoadBalancingPolicyTests
 {

@@ -1,9 +1,10 @@
 using System.Text;
 using CsCheck;
+using EdgeCache.Engine;
 using EdgeCache.Proxy.Internal;
 using Yarp.ReverseProxy.Configuration;
 
-namespace EdgeCache.Engine.Tests;
+namespace EdgeCache.Proxy.Tests;
 
 /// <summary>
 /// The fast hit path's request-head parser and route check. Whatever the parser accepts is answered

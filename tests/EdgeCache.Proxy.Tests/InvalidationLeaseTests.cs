@@ -1,9 +1,10 @@
+using EdgeCache.Engine;
 using EdgeCache.Nats;
 using EdgeCache.Proxy;
 using EdgeCache.Proxy.Invalidation;
 using Microsoft.Extensions.Time.Testing;
 
-namespace EdgeCache.Engine.Tests;
+namespace EdgeCache.Proxy.Tests;
 
 /// <summary>The invalidation lease on a fake clock: no I/O, no waiting; lease time moves only by hand.</summary>
 public sealed class InvalidationLeaseTests
