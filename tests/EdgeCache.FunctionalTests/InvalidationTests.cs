@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net.Http.Headers;
 using EdgeCache.FunctionalTests.Infrastructure;
+using EdgeCache.Proxy.Invalidation;
 using EdgeCache.PurgeApi;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -338,7 +340,7 @@ public sealed class InvalidationTests(InvalidationTopology cdn)
     [Fact]
     public async Task Wait_answers_only_after_every_live_node_applied_it_and_reports_the_ones_missing()
     {
-        var slow = cdn.ShieldEngine(1).Options.Invalidation;
+        var slow = cdn.Shields[1].Services.GetRequiredService<InvalidationService>();
         slow.ApplyDelay = TimeSpan.FromMilliseconds(400);
         try
         {
@@ -384,7 +386,7 @@ public sealed class InvalidationTests(InvalidationTopology cdn)
         var content = Versioned(path);
         await WarmAsync(path);
         content.Publish();
-        var shields = new[] { cdn.ShieldEngine(0).Options.Invalidation, cdn.ShieldEngine(1).Options.Invalidation };
+        var shields = cdn.Shields.Select(n => n.Services.GetRequiredService<InvalidationService>()).ToList();
         foreach (var s in shields) s.ApplyDelay = TimeSpan.FromSeconds(3);
         try
         {
