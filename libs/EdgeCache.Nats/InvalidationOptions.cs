@@ -52,7 +52,8 @@ public sealed class InvalidationOptions
     /// Default: true on edges (their upstreams are shields), false on shields (their upstreams are origins).</summary>
     public bool? TrustUpstreamStoredSeq { get; set; }
 
-    /// <summary>Test hook: a delay before each event is applied (simulates a slow node). Default none.</summary>
+    /// <summary>Test hook: a delay before each event is applied (simulates a slow node), read once at
+    /// start-up (the service's own <c>ApplyDelay</c> is what a test changes on a live node). Default none.</summary>
     public TimeSpan ApplyDelay { get; set; }
 
     public bool Enabled => !string.IsNullOrWhiteSpace(NatsUrl);

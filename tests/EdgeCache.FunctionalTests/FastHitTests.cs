@@ -282,16 +282,15 @@ public sealed class FastHitTests(Topology cdn)
         Assert.Equal(before, await FastHitsAsync());
 
         // A soft purge marks the copy stale: it is revalidated, not served as a fast hit.
-        var engine = cdn.EdgeEngine(0);
         var invalidation = cdn.Edges[0].Services.GetRequiredService<EdgeCache.Proxy.Invalidation.InvalidationService>();
-        invalidation.Apply(new InvalidationEvent { Id = Guid.NewGuid().ToString("N"), Kind = InvalidationKind.Purge, Soft = true, Urls = [$"http://{Topology.Site}{path}"] }, engine.AppliedSeq + 1);
+        invalidation.Apply(new InvalidationEvent { Id = Guid.NewGuid().ToString("N"), Kind = InvalidationKind.Purge, Soft = true, Urls = [$"http://{Topology.Site}{path}"] }, await cdn.Edges[0].AppliedSeqAsync() + 1);
         var soft = await RawHttp.ExchangeAsync(cdn.EdgeUri(0), RawHttp.Get(path), [false]);
         Assert.Equal(Body(100), soft[0].Body);
         Assert.True(soft[0].Header("Cache-Status")!.Contains("EdgeCache-Edge; fwd=stale", StringComparison.Ordinal), soft[0].Header("Cache-Status")); // revalidated upstream (the shield's copy was not purged)
         Assert.Equal(before, await FastHitsAsync());
 
         // A hard purge: the next request goes to the origin.
-        invalidation.Apply(new InvalidationEvent { Id = Guid.NewGuid().ToString("N"), Kind = InvalidationKind.Purge, Urls = [$"http://{Topology.Site}{path}"] }, engine.AppliedSeq + 1);
+        invalidation.Apply(new InvalidationEvent { Id = Guid.NewGuid().ToString("N"), Kind = InvalidationKind.Purge, Urls = [$"http://{Topology.Site}{path}"] }, await cdn.Edges[0].AppliedSeqAsync() + 1);
         var purged = await RawHttp.ExchangeAsync(cdn.EdgeUri(0), RawHttp.Get(path), [false]);
         Assert.True(purged[0].Header("Cache-Status")!.Contains("EdgeCache-Edge; fwd=uri-miss", StringComparison.Ordinal), purged[0].Header("Cache-Status"));
         Assert.Equal(Body(100), purged[0].Body);

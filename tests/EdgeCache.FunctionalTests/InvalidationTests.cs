@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net.Http.Headers;
 using EdgeCache.FunctionalTests.Infrastructure;
+using EdgeCache.Proxy.Invalidation;
 using EdgeCache.PurgeApi;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -338,7 +340,7 @@ public sealed class InvalidationTests(InvalidationTopology cdn)
     [Fact]
     public async Task Wait_answers_only_after_every_live_node_applied_it_and_reports_the_ones_missing()
     {
-        var slow = cdn.ShieldEngine(1).Options.Invalidation;
+        var slow = cdn.Shields[1].Services.GetRequiredService<InvalidationService>();
         slow.ApplyDelay = TimeSpan.FromMilliseconds(400);
         try
         {
@@ -384,7 +386,7 @@ public sealed class InvalidationTests(InvalidationTopology cdn)
         var content = Versioned(path);
         await WarmAsync(path);
         content.Publish();
-        var shields = new[] { cdn.ShieldEngine(0).Options.Invalidation, cdn.ShieldEngine(1).Options.Invalidation };
+        var shields = cdn.Shields.Select(n => n.Services.GetRequiredService<InvalidationService>()).ToList();
         foreach (var s in shields) s.ApplyDelay = TimeSpan.FromSeconds(3);
         try
         {
@@ -427,8 +429,9 @@ public sealed class InvalidationTests(InvalidationTopology cdn)
         await using var link = new TcpProxy(cdn.Nats.Port);
         var id = "edge-cut-" + Guid.NewGuid().ToString("N")[..8];
         var node = await cdn.StartExtraNodeAsync(cdn.ExtraEdgeConfig(id), link.Url, leaseClock);
-        var engine = node.Services.GetRequiredService<EdgeCache.Proxy.CacheEngine>();
+        var lease = TimeSpan.Parse(cdn.ExtraEdgeConfig(id)["EdgeCache:Invalidation:Lease"]!, CultureInfo.InvariantCulture);
         var uri = node.Services.GetRequiredService<EdgeCache.Proxy.NodeEndpoints>().TrafficUri();
+        Task<bool> Current() => node.StatusValueAsync<bool>("invalidation", "current");
         async Task<(string Body, string Status)> Get()
         {
             var request = new HttpRequestMessage(HttpMethod.Get, new Uri(uri, path));
@@ -439,15 +442,15 @@ public sealed class InvalidationTests(InvalidationTopology cdn)
 
         try
         {
-            await Topology.WaitUntilAsync(() => engine.IsCurrent, TimeSpan.FromSeconds(10), "the extra edge is current");
+            await Topology.WaitUntilAsync(Current, "the extra edge is current", TimeSpan.FromSeconds(10));
             await cdn.WaitForMembersAsync(5);
             await Get();
             Assert.Contains("hit", (await Get()).Status, StringComparison.Ordinal);
 
             link.Cut();
-            Assert.True(engine.IsCurrent, "cut, but within its lease");
-            leaseClock.Advance(engine.Options.Invalidation.Lease + TimeSpan.FromMilliseconds(1));
-            Assert.False(engine.IsCurrent, "its lease ran out without a confirmation");
+            Assert.True(await Current(), "cut, but within its lease");
+            leaseClock.Advance(lease + TimeSpan.FromMilliseconds(1));
+            Assert.False(await Current(), "its lease ran out without a confirmation");
 
             // It serves on, but revalidates instead of trusting its store.
             var conditional = Conditional(path);
@@ -472,13 +475,13 @@ public sealed class InvalidationTests(InvalidationTopology cdn)
             // when its clock moves, so the wait moves it a check period at a time).
             link.Restore();
             await Topology.WaitUntilAsync(
-                () =>
+                async () =>
                 {
                     leaseClock.Advance(TimeSpan.FromMilliseconds(100));
-                    return engine.IsCurrent && engine.AppliedSeq >= seq;
+                    return await Current() && await node.AppliedSeqAsync() >= seq;
                 },
-                TimeSpan.FromSeconds(15),
-                "the extra edge catches up");
+                "the extra edge catches up",
+                TimeSpan.FromSeconds(15));
             await cdn.WaitForMembersAsync(5);
             Assert.Equal("v2", (await Get()).Body);
         }

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using EdgeCache.FunctionalTests.Infrastructure;
 using EdgeCache.Proxy;
 using Microsoft.AspNetCore.Builder;
@@ -34,12 +33,6 @@ public sealed class ReopenedDiskInvalidationTests(InvalidationTopology cdn)
         return (await r.BodyAsync(), r.EdgeStatus());
     }
 
-    private async Task<JsonNode> StatusAsync(WebApplication node) =>
-        JsonNode.Parse(await cdn.Client.GetStringAsync(new Uri(node.Services.GetRequiredService<NodeEndpoints>().AdminUri!, "/status.json")))!;
-
-    private Task<string> HealthAsync(WebApplication node) =>
-        cdn.Client.GetStringAsync(new Uri(node.Services.GetRequiredService<NodeEndpoints>().AdminUri!, "/healthz"));
-
     [Fact]
     public async Task A_store_opened_after_a_failed_start_keeps_the_purges_and_sequence_with_its_checkpoints()
     {
@@ -60,12 +53,12 @@ public sealed class ReopenedDiskInvalidationTests(InvalidationTopology cdn)
         string? applied;
         try
         {
-            await Topology.WaitUntilAsync(() => node.Services.GetRequiredService<CacheEngine>().IsCurrent, TimeSpan.FromSeconds(10), "the extra edge is current");
-            Assert.Contains("disk: failing: could not open the store", await HealthAsync(node), StringComparison.Ordinal);
+            await Topology.WaitUntilAsync(() => node.StatusValueAsync<bool>("invalidation", "current"), "the extra edge is current", TimeSpan.FromSeconds(10));
+            Assert.Contains("disk: failing: could not open the store", await node.HealthAsync(), StringComparison.Ordinal);
 
             // The disk comes back: the node's supervisor opens the store.
             File.Delete(diskDirectory);
-            await Topology.WaitUntilAsync(async () => (await HealthAsync(node)).Contains("disk: ok", StringComparison.Ordinal), "the store is opened once the disk is back");
+            await Topology.WaitUntilAsync(async () => (await node.HealthAsync()).Contains("disk: ok", StringComparison.Ordinal), "the store is opened once the disk is back");
 
             applied = await StoreThenPurgeTargetAsync(node, target, control, () => Interlocked.Increment(ref version));
         }
@@ -96,8 +89,8 @@ public sealed class ReopenedDiskInvalidationTests(InvalidationTopology cdn)
         string? applied;
         try
         {
-            await Topology.WaitUntilAsync(() => node.Services.GetRequiredService<CacheEngine>().IsCurrent, TimeSpan.FromSeconds(10), "the extra edge is current");
-            Assert.Contains("disk: ok", await HealthAsync(node), StringComparison.Ordinal);
+            await Topology.WaitUntilAsync(() => node.StatusValueAsync<bool>("invalidation", "current"), "the extra edge is current", TimeSpan.FromSeconds(10));
+            Assert.Contains("disk: ok", await node.HealthAsync(), StringComparison.Ordinal);
             await Topology.WaitUntilAsync(() => Directory.Exists(Path.Combine(diskDirectory, "store", "checkpoints")) && Directory.EnumerateFileSystemEntries(Path.Combine(diskDirectory, "store", "checkpoints")).Any(), TimeSpan.FromSeconds(10), "a first checkpoint");
 
             // The log directory turns into a file under the running store: its next segment cannot be
@@ -122,7 +115,7 @@ public sealed class ReopenedDiskInvalidationTests(InvalidationTopology cdn)
                 await node.Services.GetRequiredService<CacheEngine>().FlushDiskWritesAsync();
             }
 
-            await Topology.WaitUntilAsync(async () => (await HealthAsync(node)).Contains("disk: ok", StringComparison.Ordinal), "the reopened store works");
+            await Topology.WaitUntilAsync(async () => (await node.HealthAsync()).Contains("disk: ok", StringComparison.Ordinal), "the reopened store works");
 
             applied = await StoreThenPurgeTargetAsync(node, target, control, () => Interlocked.Increment(ref version));
         }
@@ -152,7 +145,7 @@ public sealed class ReopenedDiskInvalidationTests(InvalidationTopology cdn)
         var node = await cdn.StartExtraNodeAsync(config);
         try
         {
-            await Topology.WaitUntilAsync(() => node.Services.GetRequiredService<CacheEngine>().IsCurrent, TimeSpan.FromSeconds(10), "the extra edge is current");
+            await Topology.WaitUntilAsync(() => node.StatusValueAsync<bool>("invalidation", "current"), "the extra edge is current", TimeSpan.FromSeconds(10));
             Assert.Equal("v1", (await GetAsync(node, target)).Body);
             Assert.Equal("v1", (await GetAsync(node, control)).Body);
             await node.Services.GetRequiredService<CacheEngine>().FlushDiskWritesAsync();
@@ -177,11 +170,11 @@ public sealed class ReopenedDiskInvalidationTests(InvalidationTopology cdn)
         node = await cdn.StartExtraNodeAsync(config);
         try
         {
-            await Topology.WaitUntilAsync(() => node.Services.GetRequiredService<CacheEngine>().IsCurrent, TimeSpan.FromSeconds(10), "the extra edge is current");
-            Assert.Contains("disk: failing: could not open the store", await HealthAsync(node), StringComparison.Ordinal);
+            await Topology.WaitUntilAsync(() => node.StatusValueAsync<bool>("invalidation", "current"), "the extra edge is current", TimeSpan.FromSeconds(10));
+            Assert.Contains("disk: failing: could not open the store", await node.HealthAsync(), StringComparison.Ordinal);
             File.Delete(mount);
             Directory.Move(saved, mount);
-            await Topology.WaitUntilAsync(async () => (await HealthAsync(node)).Contains("disk: ok", StringComparison.Ordinal), "the store is opened once the disk is back");
+            await Topology.WaitUntilAsync(async () => (await node.HealthAsync()).Contains("disk: ok", StringComparison.Ordinal), "the store is opened once the disk is back");
 
             // The purge issued while the node was down holds: the stored copy of run 1 is not served.
             var fetches = cdn.Origin.Count(target);
@@ -207,7 +200,7 @@ public sealed class ReopenedDiskInvalidationTests(InvalidationTopology cdn)
         await node.Services.GetRequiredService<CacheEngine>().FlushDiskWritesAsync();
         changeTarget();
         await cdn.PurgeAsync($"{{\"urls\":[\"http://www.example.com{target}\"]}}");
-        return (await StatusAsync(node)).Path("invalidation", "appliedSeq").Text();
+        return (await node.StatusAsync()).Path("invalidation", "appliedSeq").Text();
     }
 
     private async Task RestartAndCheckAsync(Dictionary<string, string?> config, string target, string control, string? applied)
@@ -217,8 +210,8 @@ public sealed class ReopenedDiskInvalidationTests(InvalidationTopology cdn)
         var node = await cdn.StartExtraNodeAsync(config);
         try
         {
-            await Topology.WaitUntilAsync(() => node.Services.GetRequiredService<CacheEngine>().IsCurrent, TimeSpan.FromSeconds(10), "the restarted edge is current");
-            var invalidation = (await StatusAsync(node)).Path("invalidation");
+            await Topology.WaitUntilAsync(() => node.StatusValueAsync<bool>("invalidation", "current"), "the restarted edge is current", TimeSpan.FromSeconds(10));
+            var invalidation = (await node.StatusAsync()).Path("invalidation");
             var why = invalidation?.ToJsonString();
 
             // It resumed from the sequence kept with the checkpoint: no gap (nothing dropped), no reset, nothing to replay.

@@ -2,11 +2,9 @@ using System.Diagnostics;
 using EdgeCache.Engine;
 using EdgeCache.FunctionalTests.Infrastructure;
 using EdgeCache.Proxy;
-using EdgeCache.Proxy.Invalidation;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using NATS.Client.JetStream;
-using Yarp.ReverseProxy;
 
 namespace EdgeCache.FunctionalTests;
 
@@ -38,24 +36,30 @@ public sealed class StreamLifecycleTests(StreamTopology cdn)
 
     private static Uri TrafficOf(WebApplication node) => node.Services.GetRequiredService<NodeEndpoints>().TrafficUri();
 
-    private static InvalidationService Invalidation(WebApplication node) => node.Services.GetRequiredService<InvalidationService>();
+    private static Task<int> ResetsAsync(WebApplication node) => node.StatusValueAsync<int>("invalidation", "resets");
+
+    private static Task<bool> CurrentAsync(WebApplication node) => node.StatusValueAsync<bool>("invalidation", "current");
 
     private Task PublishAsync(InvalidationEvent e) => cdn.WithJetStreamAsync(async js => (await js.PublishAsync("edgecache.events", e.Serialize())).EnsureSuccess());
 
-    private string[] ShieldDestinations()
-    {
-        var state = cdn.Edges[0].Services.GetRequiredService<IProxyStateLookup>();
-        return state.TryGetCluster("shields", out var cluster) ? [.. cluster.Destinations.Keys.Order(StringComparer.Ordinal)] : [];
-    }
+    /// <summary>The shields the edge's status page lists as its upstreams.</summary>
+    private async Task<string[]> ShieldDestinationsAsync() =>
+        [.. (await cdn.Edges[0].StatusAsync())["upstreams"]!.AsArray()
+            .Where(u => u!["cluster"]!.GetValue<string>() == "shields")
+            .Select(u => u!["id"]!.GetValue<string>())
+            .Order(StringComparer.Ordinal)];
+
+    private Task WaitForShieldsAsync(string[] expected, string because) =>
+        Topology.WaitUntilAsync(async () => (await ShieldDestinationsAsync()).SequenceEqual(expected), because, TimeSpan.FromSeconds(10));
+
+    private Task<string> DiscoverySourceAsync() => cdn.Edges[0].StatusValueAsync<string>("discovery");
 
     [Fact]
     public async Task An_edge_uses_the_shields_in_membership_and_falls_back_to_its_configuration_when_it_cannot_read_it()
     {
-        var discovery = cdn.Edges[0].Services.GetRequiredService<ShieldDiscovery>();
-
         // Static configuration names shield-a only; membership adds shield-b.
-        await Topology.WaitUntilAsync(() => ShieldDestinations().SequenceEqual(["shield-a", "shield-b"]), TimeSpan.FromSeconds(10), "shield-b discovered");
-        Assert.Equal("nats", discovery.Source);
+        await WaitForShieldsAsync(["shield-a", "shield-b"], "shield-b discovered");
+        Assert.Equal("nats", await DiscoverySourceAsync());
 
         // Traffic reaches both: the hash sends some objects to each.
         var via = new HashSet<string>(StringComparer.Ordinal);
@@ -72,7 +76,7 @@ public sealed class StreamLifecycleTests(StreamTopology cdn)
         var shieldC = await cdn.StartShieldAsync("shield-c");
         try
         {
-            await Topology.WaitUntilAsync(() => ShieldDestinations().SequenceEqual(["shield-a", "shield-b", "shield-c"]), TimeSpan.FromSeconds(10), "shield-c discovered");
+            await WaitForShieldsAsync(["shield-a", "shield-b", "shield-c"], "shield-c discovered");
         }
         finally
         {
@@ -80,14 +84,14 @@ public sealed class StreamLifecycleTests(StreamTopology cdn)
             await shieldC.DisposeAsync();
         }
 
-        await Topology.WaitUntilAsync(() => ShieldDestinations().SequenceEqual(["shield-a", "shield-b"]), TimeSpan.FromSeconds(10), "shield-c dropped after it left");
+        await WaitForShieldsAsync(["shield-a", "shield-b"], "shield-c dropped after it left");
 
         // Cut from NATS, the edge keeps the last set for KeepLastFor, then uses its configuration.
         cdn.EdgeLink.Cut();
         try
         {
-            await Topology.WaitUntilAsync(() => ShieldDestinations().SequenceEqual(["shield-a"]), TimeSpan.FromSeconds(10), "static configuration applies again");
-            Assert.Equal("static", discovery.Source);
+            await WaitForShieldsAsync(["shield-a"], "static configuration applies again");
+            Assert.Equal("static", await DiscoverySourceAsync());
             var (body, _, v) = await GetAsync(cdn.Client, cdn.EdgeUri(0), Cacheable("static"));
             Assert.Equal("body of static", body);
             Assert.Contains("shield-a", v, StringComparison.Ordinal);
@@ -97,9 +101,8 @@ public sealed class StreamLifecycleTests(StreamTopology cdn)
             cdn.EdgeLink.Restore();
         }
 
-        await Topology.WaitUntilAsync(() => ShieldDestinations().SequenceEqual(["shield-a", "shield-b"]), TimeSpan.FromSeconds(10), "membership used again after NATS returns");
-        var admin = cdn.Edges[0].Services.GetRequiredService<NodeEndpoints>().AdminUri!;
-        var metrics = await cdn.Client.GetStringAsync(new Uri(admin, "/metrics"));
+        await WaitForShieldsAsync(["shield-a", "shield-b"], "membership used again after NATS returns");
+        var metrics = await cdn.Client.GetStringAsync(new Uri(cdn.Edges[0].AdminUri(), "/metrics"));
         Assert.Contains("edgecache_upstream_healthy{", metrics, StringComparison.Ordinal);
         Assert.Contains("destination=\"shield-b\"", metrics[metrics.IndexOf("edgecache_upstream_healthy{", StringComparison.Ordinal)..], StringComparison.Ordinal);
     }
@@ -110,11 +113,10 @@ public sealed class StreamLifecycleTests(StreamTopology cdn)
         var control = Cacheable("gap-control");
         var config = cdn.EdgeNodeConfig("edge-gap-" + Guid.NewGuid().ToString("N")[..8]);
         var node = await cdn.StartEdgeAsync(config);
-        var engine = node.Services.GetRequiredService<CacheEngine>();
-        await Topology.WaitUntilAsync(() => engine.IsCurrent, TimeSpan.FromSeconds(10), "the extra edge is current");
+        await Topology.WaitUntilAsync(() => CurrentAsync(node), "the extra edge is current", TimeSpan.FromSeconds(10));
         await GetAsync(cdn.Client, TrafficOf(node), control);
         Assert.Contains("hit", (await GetAsync(cdn.Client, TrafficOf(node), control)).Edge, StringComparison.Ordinal);
-        await engine.FlushDiskWritesAsync();
+        await node.Services.GetRequiredService<CacheEngine>().FlushDiskWritesAsync();
         await node.StopAsync();
         await node.DisposeAsync();
 
@@ -126,9 +128,8 @@ public sealed class StreamLifecycleTests(StreamTopology cdn)
         node = await cdn.StartEdgeAsync(config);
         try
         {
-            engine = node.Services.GetRequiredService<CacheEngine>();
-            await Topology.WaitUntilAsync(() => engine.IsCurrent, TimeSpan.FromSeconds(10), "the restarted edge is current");
-            Assert.Equal(1, Invalidation(node).Gaps);
+            await Topology.WaitUntilAsync(() => CurrentAsync(node), "the restarted edge is current", TimeSpan.FromSeconds(10));
+            Assert.Equal(1, await node.StatusValueAsync<int>("invalidation", "gaps"));
             var (body, edge, _) = await GetAsync(cdn.Client, TrafficOf(node), control);
             Assert.Equal("body of gap-control", body);
             Assert.DoesNotContain("hit", edge, StringComparison.Ordinal); // its disk copy was dropped, not served
@@ -149,18 +150,40 @@ public sealed class StreamLifecycleTests(StreamTopology cdn)
         await GetAsync(cdn.Client, cdn.EdgeUri(0), before);
         Assert.Contains("hit", (await GetAsync(cdn.Client, cdn.EdgeUri(0), before)).Edge, StringComparison.Ordinal);
         var nodes = cdn.Edges.Concat(cdn.Shields).ToList();
-        var resets = nodes.Select(n => Invalidation(n).Resets).ToList();
+        var resets = new List<int>();
+        foreach (var n in nodes) resets.Add(await ResetsAsync(n));
 
         await cdn.DeleteStreamAsync();
-        await Topology.WaitUntilAsync(() => nodes.Select((n, i) => Invalidation(n).Resets > resets[i]).All(r => r), TimeSpan.FromSeconds(15), "every node sees the reset");
+        await Topology.WaitUntilAsync(
+            async () =>
+            {
+                for (var i = 0; i < nodes.Count; i++)
+                {
+                    if (await ResetsAsync(nodes[i]) <= resets[i]) return false;
+                }
+
+                return true;
+            },
+            "every node sees the reset",
+            TimeSpan.FromSeconds(15));
 
         // Current against the new stream: a confirmation made after the reset was seen, not one left
         // from before the deletion that the lease still honours for a moment.
         var resetSeen = Stopwatch.StartNew();
         await Topology.WaitUntilAsync(
-            () => nodes.All(n => n.Services.GetRequiredService<CacheEngine>() is { IsCurrent: true, SinceConfirmed: { } since } && since < resetSeen.Elapsed),
-            TimeSpan.FromSeconds(15),
-            "every node is current again");
+            async () =>
+            {
+                foreach (var n in nodes)
+                {
+                    var invalidation = (await n.StatusAsync())["invalidation"]!;
+                    if (!invalidation["current"]!.GetValue<bool>() || invalidation["sinceConfirmedMs"] is not { } since) return false;
+                    if (since.GetValue<double>() >= resetSeen.Elapsed.TotalMilliseconds) return false;
+                }
+
+                return true;
+            },
+            "every node is current again",
+            TimeSpan.FromSeconds(15));
 
         // Both tiers were emptied on every node: the object comes from the origin again.
         var fetched = cdn.Origin.Count(before);
@@ -172,13 +195,26 @@ public sealed class StreamLifecycleTests(StreamTopology cdn)
         await GetAsync(cdn.Client, cdn.EdgeUri(0), after);
         Assert.Contains("hit", (await GetAsync(cdn.Client, cdn.EdgeUri(0), after)).Edge, StringComparison.Ordinal);
         await PublishAsync(new InvalidationEvent { Id = "after-reset", Kind = InvalidationKind.Purge, Urls = [$"http://{Topology.Site}{after}"] });
-        var edgeEngine = cdn.EdgeEngine(0);
-        await Topology.WaitUntilAsync(() => nodes.All(n => n.Services.GetRequiredService<CacheEngine>().AppliedSeq >= 1 && Invalidation(n).Recent.Any(r => r.Id == "after-reset")), TimeSpan.FromSeconds(10), "the purge in the new stream is applied everywhere");
+        await Topology.WaitUntilAsync(
+            async () =>
+            {
+                foreach (var n in nodes)
+                {
+                    var status = await n.StatusAsync();
+                    if (status["invalidation"]!["appliedSeq"]!.GetValue<ulong>() < 1) return false;
+                    if (!status["purges"]!.AsArray().Any(p => p!["id"]!.GetValue<string>() == "after-reset")) return false;
+                }
+
+                return true;
+            },
+            "the purge in the new stream is applied everywhere",
+            TimeSpan.FromSeconds(10));
         var count = cdn.Origin.Count(after);
         var (afterBody, afterEdge, _) = await GetAsync(cdn.Client, cdn.EdgeUri(0), after);
         Assert.Equal("body of reset-after", afterBody);
         Assert.DoesNotContain("hit", afterEdge, StringComparison.Ordinal);
         Assert.Equal(count + 1, cdn.Origin.Count(after));
-        Assert.True(edgeEngine.AppliedSeq < 100, $"the edge follows the new stream's sequences (at {edgeEngine.AppliedSeq})");
+        var applied = await cdn.Edges[0].AppliedSeqAsync();
+        Assert.True(applied < 100, $"the edge follows the new stream's sequences (at {applied})");
     }
 }

@@ -74,6 +74,7 @@ internal sealed class StatusPage(CacheEngine engine, IProxyStateLookup proxyStat
                 nats = invalidation.NatsState,
                 appliedSeq = engine.AppliedSeq,
                 current = engine.IsCurrent,
+                sinceConfirmedMs = engine.SinceConfirmed is { } since ? Math.Round(since.TotalMilliseconds, 1) : (double?)null,
                 degraded = invalidation.Degraded,
                 rules = engine.Rules.Count,
                 eventsApplied = invalidation.EventsApplied,

@@ -46,6 +46,16 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
 
     private int _gaps;
 
+    /// <summary>Test hook: a delay before each event is applied (simulates a slow node). Starts at
+    /// <see cref="InvalidationOptions.ApplyDelay"/>; a test may change it on a live node.</summary>
+    internal TimeSpan ApplyDelay
+    {
+        get => TimeSpan.FromTicks(Interlocked.Read(ref _applyDelayTicks));
+        set => Interlocked.Exchange(ref _applyDelayTicks, value.Ticks);
+    }
+
+    private long _applyDelayTicks = engine.Options.Invalidation.ApplyDelay.Ticks;
+
     /// <summary>Events applied since start.</summary>
     public long EventsApplied => Interlocked.Read(ref _applied);
 
@@ -311,7 +321,7 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
             state.PurgeAll(e.Sequence - 1);
         }
 
-        if (_options.ApplyDelay > TimeSpan.Zero) await Task.Delay(_options.ApplyDelay, TimeProvider.System, cancellationToken).ConfigureAwait(false);
+        if (ApplyDelay is { Ticks: > 0 } delay) await Task.Delay(delay, TimeProvider.System, cancellationToken).ConfigureAwait(false);
         if (e.Event is not { } ev)
         {
             Log.InvalidationMalformed(logger, e.Sequence);

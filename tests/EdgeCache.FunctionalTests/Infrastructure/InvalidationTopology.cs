@@ -49,7 +49,18 @@ public sealed class InvalidationTopology : Topology
         await base.InitializeAsync();
 
         // Every node is current and announced before tests start.
-        await WaitUntilAsync(() => Edges.Concat(Shields).All(n => n.Services.GetRequiredService<CacheEngine>().IsCurrent), TimeSpan.FromSeconds(15), "nodes caught up");
+        await WaitUntilAsync(
+            async () =>
+            {
+                foreach (var n in Edges.Concat(Shields))
+                {
+                    if (!await n.StatusValueAsync<bool>("invalidation", "current")) return false;
+                }
+
+                return true;
+            },
+            "nodes caught up",
+            TimeSpan.FromSeconds(15));
         await WaitForMembersAsync(4);
     }
 
@@ -139,12 +150,7 @@ public sealed class InvalidationTopology : Topology
     public async Task WaitForMembersAsync(int count)
     {
         var bus = Api.Services.GetRequiredService<EdgeCache.Nats.InvalidationBus>();
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while ((await bus.LiveNodesAsync(CancellationToken.None)).Count != count)
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"membership did not reach {count} nodes");
-            await Task.Delay(20);
-        }
+        await WaitUntilAsync(async () => (await bus.LiveNodesAsync(CancellationToken.None)).Count == count, $"membership reaches {count} nodes", TimeSpan.FromSeconds(15));
     }
 
     public override async Task DisposeAsync()

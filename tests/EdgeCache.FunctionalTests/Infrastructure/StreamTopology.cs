@@ -26,7 +26,18 @@ public sealed class StreamTopology() : Topology(shields: 2, edges: 1)
         Nats = await NatsServer.StartAsync();
         EdgeLink = new TcpProxy(Nats.Port);
         await base.InitializeAsync();
-        await WaitUntilAsync(() => Edges.Concat(Shields).All(n => n.Services.GetRequiredService<CacheEngine>().IsCurrent), TimeSpan.FromSeconds(15), "nodes caught up");
+        await WaitUntilAsync(
+            async () =>
+            {
+                foreach (var n in Edges.Concat(Shields))
+                {
+                    if (!await n.StatusValueAsync<bool>("invalidation", "current")) return false;
+                }
+
+                return true;
+            },
+            "nodes caught up",
+            TimeSpan.FromSeconds(15));
     }
 
     protected override Dictionary<string, string?> ShieldConfig(string id) =>

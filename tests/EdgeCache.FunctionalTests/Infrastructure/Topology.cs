@@ -57,9 +57,10 @@ public class Topology : IAsyncLifetime
 
     public Uri ShieldUri(int i) => Shields[i].Services.GetRequiredService<NodeEndpoints>().TrafficUri();
 
+    /// <summary>An edge's engine, only for what a node offers no outside way to do (write its disk tier's
+    /// pending writes now; drop only the memory copy of an object). Tests read what a node reports through
+    /// <see cref="NodeProbe"/>, not through this.</summary>
     public CacheEngine EdgeEngine(int i) => Edges[i].Services.GetRequiredService<CacheEngine>();
-
-    public CacheEngine ShieldEngine(int i) => Shields[i].Services.GetRequiredService<CacheEngine>();
 
     public virtual async Task InitializeAsync()
     {
