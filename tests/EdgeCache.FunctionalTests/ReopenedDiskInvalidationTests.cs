@@ -24,6 +24,34 @@ public sealed class ReopenedDiskInvalidationTests(InvalidationTopology cdn)
         return ctx.Response.WriteAsync($"v{version()}");
     });
 
+    /// <summary>A target whose version the test changes, a control that never changes, and an extra
+    /// edge's configuration (its own disk directory; the supervisor retries the store every 100 ms).</summary>
+    private sealed class Scenario
+    {
+        private int _version = 1;
+
+        public required string Target { get; init; }
+
+        public required string Control { get; init; }
+
+        public required Dictionary<string, string?> Config { get; init; }
+
+        public string DiskDirectory => Config["EdgeCache:Disk:Directory"]!;
+
+        public int Version => Volatile.Read(ref _version);
+
+        public void ChangeTarget() => Interlocked.Increment(ref _version);
+    }
+
+    private Scenario Arrange(string idPrefix)
+    {
+        var scenario = new Scenario { Target = NewPath("target"), Control = NewPath("control"), Config = cdn.ExtraEdgeConfig(idPrefix + Guid.NewGuid().ToString("N")[..8]) };
+        scenario.Config["EdgeCache:Disk:ReopenInterval"] = "00:00:00.100";
+        Versioned(scenario.Target, () => scenario.Version);
+        Versioned(scenario.Control, () => 1);
+        return scenario;
+    }
+
     private async Task<(string Body, string Status)> GetAsync(WebApplication node, string path)
     {
         var request = new HttpRequestMessage(HttpMethod.Get, new Uri(node.Services.GetRequiredService<NodeEndpoints>().TrafficUri(), path));
@@ -36,15 +64,8 @@ public sealed class ReopenedDiskInvalidationTests(InvalidationTopology cdn)
     [Fact]
     public async Task A_store_opened_after_a_failed_start_keeps_the_purges_and_sequence_with_its_checkpoints()
     {
-        var target = NewPath("target");
-        var control = NewPath("control");
-        var version = 1;
-        Versioned(target, () => Volatile.Read(ref version));
-        Versioned(control, () => 1);
-        var id = "edge-late-disk-" + Guid.NewGuid().ToString("N")[..8];
-        var config = cdn.ExtraEdgeConfig(id);
-        config["EdgeCache:Disk:ReopenInterval"] = "00:00:00.100";
-        var diskDirectory = config["EdgeCache:Disk:Directory"]!;
+        var scenario = Arrange("edge-late-disk-");
+        var (target, control, config, diskDirectory) = (scenario.Target, scenario.Control, scenario.Config, scenario.DiskDirectory);
 
         // A regular file where the store's directory should be: the store cannot be opened at start-up.
         Directory.CreateDirectory(Path.GetDirectoryName(diskDirectory)!);
@@ -60,7 +81,7 @@ public sealed class ReopenedDiskInvalidationTests(InvalidationTopology cdn)
             File.Delete(diskDirectory);
             await Topology.WaitUntilAsync(async () => (await node.HealthAsync()).Contains("disk: ok", StringComparison.Ordinal), "the store is opened once the disk is back");
 
-            applied = await StoreThenPurgeTargetAsync(node, target, control, () => Interlocked.Increment(ref version));
+            applied = await StoreThenPurgeTargetAsync(node, target, control, scenario.ChangeTarget);
         }
         finally
         {
@@ -74,17 +95,10 @@ public sealed class ReopenedDiskInvalidationTests(InvalidationTopology cdn)
     [Fact]
     public async Task A_store_reopened_after_it_stalled_keeps_the_purges_and_sequence_with_its_checkpoints()
     {
-        var target = NewPath("target");
-        var control = NewPath("control");
-        var version = 1;
-        Versioned(target, () => Volatile.Read(ref version));
-        Versioned(control, () => 1);
-        var id = "edge-stalled-disk-" + Guid.NewGuid().ToString("N")[..8];
-        var config = cdn.ExtraEdgeConfig(id);
+        var scenario = Arrange("edge-stalled-disk-");
+        var (target, control, config, diskDirectory) = (scenario.Target, scenario.Control, scenario.Config, scenario.DiskDirectory);
         config["EdgeCache:Disk:OperationTimeout"] = "00:00:01";
-        config["EdgeCache:Disk:ReopenInterval"] = "00:00:00.100";
         config["EdgeCache:Disk:CheckpointInterval"] = "00:00:00.200";
-        var diskDirectory = config["EdgeCache:Disk:Directory"]!;
         var node = await cdn.StartExtraNodeAsync(config);
         string? applied;
         try
@@ -117,7 +131,7 @@ public sealed class ReopenedDiskInvalidationTests(InvalidationTopology cdn)
 
             await Topology.WaitUntilAsync(async () => (await node.HealthAsync()).Contains("disk: ok", StringComparison.Ordinal), "the reopened store works");
 
-            applied = await StoreThenPurgeTargetAsync(node, target, control, () => Interlocked.Increment(ref version));
+            applied = await StoreThenPurgeTargetAsync(node, target, control, scenario.ChangeTarget);
         }
         finally
         {
@@ -131,15 +145,8 @@ public sealed class ReopenedDiskInvalidationTests(InvalidationTopology cdn)
     [Fact]
     public async Task Objects_of_an_earlier_run_in_a_store_opened_after_a_failed_start_are_not_served_past_purges_the_node_missed()
     {
-        var target = NewPath("target");
-        var control = NewPath("control");
-        var version = 1;
-        Versioned(target, () => Volatile.Read(ref version));
-        Versioned(control, () => 1);
-        var id = "edge-old-disk-" + Guid.NewGuid().ToString("N")[..8];
-        var config = cdn.ExtraEdgeConfig(id);
-        config["EdgeCache:Disk:ReopenInterval"] = "00:00:00.100";
-        var diskDirectory = config["EdgeCache:Disk:Directory"]!;
+        var scenario = Arrange("edge-old-disk-");
+        var (target, control, config, diskDirectory) = (scenario.Target, scenario.Control, scenario.Config, scenario.DiskDirectory);
 
         // Run 1 stores both objects and stops (a checkpoint, with the sequence it applied).
         var node = await cdn.StartExtraNodeAsync(config);
@@ -157,7 +164,7 @@ public sealed class ReopenedDiskInvalidationTests(InvalidationTopology cdn)
         }
 
         // While it is down the target is changed and purged.
-        Interlocked.Increment(ref version);
+        scenario.ChangeTarget();
         await cdn.PurgeAsync($"{{\"urls\":[\"http://www.example.com{target}\"]}}");
 
         // Run 2 starts while its disk is not there (the directory is a link to a mount point that is a

@@ -49,18 +49,7 @@ public sealed class InvalidationTopology : Topology
         await base.InitializeAsync();
 
         // Every node is current and announced before tests start.
-        await WaitUntilAsync(
-            async () =>
-            {
-                foreach (var n in Edges.Concat(Shields))
-                {
-                    if (!await n.StatusValueAsync<bool>("invalidation", "current")) return false;
-                }
-
-                return true;
-            },
-            "nodes caught up",
-            TimeSpan.FromSeconds(15));
+        await WaitUntilAllCurrentAsync();
         await WaitForMembersAsync(4);
     }
 

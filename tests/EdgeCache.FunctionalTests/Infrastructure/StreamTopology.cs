@@ -26,18 +26,7 @@ public sealed class StreamTopology() : Topology(shields: 2, edges: 1)
         Nats = await NatsServer.StartAsync();
         EdgeLink = new TcpProxy(Nats.Port);
         await base.InitializeAsync();
-        await WaitUntilAsync(
-            async () =>
-            {
-                foreach (var n in Edges.Concat(Shields))
-                {
-                    if (!await n.StatusValueAsync<bool>("invalidation", "current")) return false;
-                }
-
-                return true;
-            },
-            "nodes caught up",
-            TimeSpan.FromSeconds(15));
+        await WaitUntilAllCurrentAsync();
     }
 
     protected override Dictionary<string, string?> ShieldConfig(string id) =>

@@ -196,6 +196,21 @@ public class Topology : IAsyncLifetime
         }
     }
 
+    /// <summary>Waits until every edge and shield says in /status.json that it is current with the invalidation stream.</summary>
+    protected Task WaitUntilAllCurrentAsync() =>
+        WaitUntilAsync(
+            async () =>
+            {
+                foreach (var n in Edges.Concat(Shields))
+                {
+                    if (!await n.StatusValueAsync<bool>("invalidation", "current")) return false;
+                }
+
+                return true;
+            },
+            "nodes caught up",
+            TimeSpan.FromSeconds(15));
+
     public virtual async Task DisposeAsync()
     {
         foreach (var app in Edges.Concat(Shields))
