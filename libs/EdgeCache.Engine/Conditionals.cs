@@ -57,15 +57,37 @@ public static class Conditionals
         return HttpDate.TryParse(v, now ?? stored.ResponseTime, out var date) && stored.LastModified is { } lm && lm == date;
     }
 
+    /// <summary>
+    /// True when an If-None-Match list (RFC 9110 §13.1.2) names <paramref name="etag"/> by weak
+    /// comparison, or is <c>*</c>. The list is read as entity-tags (<c>W/"…"</c> or <c>"…"</c>),
+    /// not split on every comma: an opaque-tag may itself contain commas (§8.8.3).
+    /// </summary>
     private static bool AnyWeakMatch(StringValues header, string etag)
     {
-        var opaque = Opaque(etag);
+        var opaque = Opaque(etag).AsSpan();
         foreach (var line in header)
         {
             if (line is null) continue;
-            foreach (var item in line.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            var rest = line.AsSpan();
+            while (true)
             {
-                if (item == "*" || Opaque(item) == opaque) return true;
+                rest = rest.TrimStart(" \t,");
+                if (rest.IsEmpty) break;
+                if (rest[0] == '*') return true;
+                var tag = rest;
+                if (tag.StartsWith("W/")) tag = tag[2..];
+                if (tag.IsEmpty || tag[0] != '"' || tag[1..].IndexOf('"') < 0)
+                {
+                    // Not an entity-tag: skip to the next list member.
+                    var next = rest.IndexOf(',');
+                    if (next < 0) break;
+                    rest = rest[(next + 1)..];
+                    continue;
+                }
+
+                var end = tag[1..].IndexOf('"') + 2;
+                if (tag[..end].SequenceEqual(opaque)) return true;
+                rest = tag[end..];
             }
         }
 

@@ -24,8 +24,9 @@ public static class Freshness
         if (useExpires && expires.Count > 0)
         {
             // An invalid Expires, such as "0" or a date in a form HTTP-date does not define, is a
-            // time in the past (§5.3). Several values: use the first.
-            if (!HttpDate.TryParse(expires[0], now ?? date, out var exp)) return (TimeSpan.Zero, false);
+            // time in the past (§5.3). A value over several field lines is one value joined with
+            // commas, which no HTTP-date contains: invalid too.
+            if (expires.Count > 1 || !HttpDate.TryParse(expires[0], now ?? date, out var exp)) return (TimeSpan.Zero, false);
             var delta = exp - date;
             return (delta > TimeSpan.Zero ? delta : TimeSpan.Zero, false);
         }
@@ -54,12 +55,23 @@ public static class Freshness
     public static TimeSpan CurrentAge(TimeSpan correctedInitialAge, DateTimeOffset responseTime, DateTimeOffset now) =>
         correctedInitialAge + Max(TimeSpan.Zero, now - responseTime);
 
-    /// <summary>Parses an Age value (§5.1): non-negative delta-seconds; invalid values count as absent.</summary>
+    /// <summary>The age at which any response is stale: what an invalid Age is read as.</summary>
+    public static readonly TimeSpan InvalidAge = TimeSpan.FromSeconds(CacheDirectives.MaxDeltaSeconds);
+
+    /// <summary>
+    /// Parses an Age value (§5.1): a single non-negative delta-seconds. When the field arrives as a
+    /// list (<c>7200, 0</c>, or several lines), its first member is used. A value that is not a
+    /// delta-seconds (<c>7200;foo=bar</c>, <c>7200s</c>, <c>-5</c>, empty) must not make a stale
+    /// response look fresh, so the response is treated as stale (<see cref="InvalidAge"/>), the
+    /// safe reading §5.1 allows. Absent: zero.
+    /// </summary>
     public static TimeSpan ParseAge(StringValues age)
     {
         if (age.Count == 0) return TimeSpan.Zero;
-        var v = CacheDirectives.Delta((age[0] ?? "").AsSpan().Trim(), true);
-        return v < 0 ? TimeSpan.Zero : Seconds(v);
+        var first = (age[0] ?? "").AsSpan();
+        if (first.IndexOf(',') is >= 0 and var comma) first = first[..comma];
+        var v = CacheDirectives.Delta(first.Trim(" \t"), true);
+        return v < 0 ? InvalidAge : Seconds(v);
     }
 
     /// <summary>The Age header value in whole seconds, as sent to clients.</summary>

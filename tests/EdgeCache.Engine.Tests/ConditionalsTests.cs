@@ -187,4 +187,17 @@ public class ConditionalsTests
 
         Assert.False(Conditionals.IfRangeAllows(Headers(("If-Range", Http(T0))), stored));
     }
+
+    [Theory]
+    [InlineData("\"a,b\"", "\"a,b\"", true)]
+    [InlineData("\"x\", \"a,b\"", "\"a,b\"", true)]
+    [InlineData("W/\"a, b\" , \"c\"", "\"a, b\"", true)]
+    [InlineData("\"a\"", "\"a,b\"", false)]
+    [InlineData("\"b\"", "\"a,b\"", false)]
+    [InlineData("junk, \"a,b\"", "\"a,b\"", true)]
+    [InlineData("\"unterminated", "\"unterminated\"", false)]
+    public void Rfc9110_8_8_3_an_entity_tag_with_a_comma_still_matches(string ifNoneMatch, string stored, bool notModified)
+    {
+        Assert.Equal(notModified, Conditionals.IsNotModified(Headers(("If-None-Match", ifNoneMatch)), WithETag(stored)));
+    }
 }

@@ -35,6 +35,31 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
         Assert.Equal(1, cdn.Origin.Count(path));
     }
 
+    [Theory]
+    [InlineData("7200s")]
+    [InlineData("7200;foo=bar")]
+    [InlineData("-1")]
+    public async Task Rfc9111_5_1_an_Age_that_is_not_delta_seconds_makes_the_response_stale_not_fresh(string age)
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=600"), ("Age", age));
+        (await Get(path)).Dispose();
+        using var second = await Get(path);
+        Assert.False(IsHit(second));
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9111_5_1_an_Age_list_uses_its_first_member()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=600"), ("Age", "10, 7200"));
+        (await Get(path)).Dispose();
+        using var second = await Get(path);
+        Assert.True(IsHit(second));
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
     [Fact]
     public async Task Rfc9111_3_a_302_without_explicit_freshness_is_not_stored()
     {
