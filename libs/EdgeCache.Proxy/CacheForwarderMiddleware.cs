@@ -245,8 +245,8 @@ internal sealed class CacheForwarderMiddleware
             return await FetchOnceAsync(request, target, state, background, noCache: true).ConfigureAwait(false);
         }
 
-        _ = StoreWhenCompleteAsync(state.Key, entry);
-        return new FetchResult { Kind = FetchKind.Storable, Entry = entry, Response = response };
+        var stored = StoreWhenCompleteAsync(state.Key, entry);
+        return new FetchResult { Kind = FetchKind.Storable, Entry = entry, Response = response, Stored = stored };
     }
 
     /// <summary>
@@ -266,6 +266,26 @@ internal sealed class CacheForwarderMiddleware
 
     private bool PredatesPurge(string key, CachedResponse entry) =>
         entry.NeedsRuleCheck(_engine.Rules) && _engine.Rules.Evaluate(key, entry.Tags, entry.StoredSeq).Kind == RuleKind.Hard;
+
+    /// <summary>
+    /// Waits, after the answer was written, until its copy is in the memory tier: the body's
+    /// completion stores it from another continuation, which under load could run after the client's
+    /// next request on this connection (Kestrel reads it only once this request ends), which would
+    /// then be a needless miss. A client that went away does not wait.
+    /// </summary>
+    private static async Task AwaitStoredAsync(HttpContext ctx, FetchResult result)
+    {
+        if (result.Stored is not { IsCompleted: false } stored || ctx.RequestAborted.IsCancellationRequested) return;
+        try
+        {
+            await stored.WaitAsync(ctx.RequestAborted).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // the answer is already written: the store failing is never the client's problem (STYLE: errors)
+        catch (Exception)
+        {
+        }
+#pragma warning restore CA1031
+    }
 
     private async Task StoreWhenCompleteAsync(string key, CachedResponse entry)
     {
@@ -312,6 +332,7 @@ internal sealed class CacheForwarderMiddleware
                 break;
             case FetchKind.Storable:
                 await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, (CacheStatus.Forwarded(Name, fwd) with { FwdStatus = upstreamStatus, Stored = true, Collapsed = collapsed, Ttl = Ttl(result.Entry!) }).Format(), result.UpstreamCacheStatus).ConfigureAwait(false);
+                await AwaitStoredAsync(ctx, result).ConfigureAwait(false);
                 break;
             default:
                 await ResponseWriter.WriteUpstreamAsync(ctx, _engine, result.Response, (CacheStatus.Forwarded(Name, fwd) with { FwdStatus = upstreamStatus, Collapsed = collapsed }).Format()).ConfigureAwait(false);

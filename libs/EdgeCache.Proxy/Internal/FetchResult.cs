@@ -26,6 +26,9 @@ internal sealed class FetchResult
 
     public required UpstreamResponse Response { get; init; }
 
+    /// <summary>For a storable response: completes once the complete copy is stored (or the body failed).</summary>
+    public Task? Stored { get; init; }
+
     /// <summary>Not stored because it could never be reused: counted as a pass, not a miss.</summary>
     public bool Pass { get; init; }
 
