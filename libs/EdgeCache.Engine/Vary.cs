@@ -19,10 +19,14 @@ public static class Vary
         new Dictionary<string, Func<StringValues, string>>(StringComparer.Ordinal)
         {
             ["accept-encoding"] = NormalizeAcceptEncoding,
+            ["accept-language"] = AcceptLanguage.Normalize,
         }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>The normalised value of an absent field: NUL cannot occur in a field value (RFC 9110 §5.5).</summary>
     private const string Absent = "\0";
+
+    /// <summary>The normalised value of an absent field, for normalisers that keep absent and empty apart.</summary>
+    internal const string AbsentValue = Absent;
 
     /// <summary>Parses a Vary field into lower-cased names; "*" is kept as its own name.</summary>
     public static string[] ParseNames(StringValues vary)

@@ -61,6 +61,28 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
     }
 
     [Fact]
+    public async Task Rfc9111_4_1_Accept_Language_values_that_mean_the_same_select_one_variant()
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.Headers.CacheControl = "max-age=600";
+            ctx.Response.Headers.Vary = "Accept-Language";
+            return ctx.Response.WriteAsync("lang=" + ctx.Request.Headers.AcceptLanguage);
+        });
+        (await Get(path, m => m.Headers.TryAddWithoutValidation("Accept-Language", "en-GB, en;q=0.9"))).Dispose();
+        foreach (var same in new[] { "EN-gb,en;q=0.90", "en;q=0.9, en-GB" })
+        {
+            using var r = await Get(path, m => m.Headers.TryAddWithoutValidation("Accept-Language", same));
+            Assert.True(IsHit(r), same + ": " + r.EdgeStatus());
+        }
+
+        using var other = await Get(path, m => m.Headers.TryAddWithoutValidation("Accept-Language", "en, en-GB"));
+        Assert.False(IsHit(other));
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
     public async Task Rfc9111_3_a_302_without_explicit_freshness_is_not_stored()
     {
         var path = NewPath();
