@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using EdgeCache.Engine;
@@ -122,11 +123,11 @@ internal static class Forwarding
     internal static bool IsTrustedTier(StringValues presented, string[] secrets)
     {
         if (presented.Count != 1 || presented[0] is not { Length: > 0 } value || secrets.Length == 0) return false;
-        var given = Encoding.UTF8.GetBytes(value);
+        var given = MemoryMarshal.AsBytes(value.AsSpan());
         var match = false;
         foreach (var secret in secrets)
         {
-            match |= CryptographicOperations.FixedTimeEquals(given, Encoding.UTF8.GetBytes(secret));
+            match |= CryptographicOperations.FixedTimeEquals(given, MemoryMarshal.AsBytes(secret.AsSpan()));
         }
 
         return match;

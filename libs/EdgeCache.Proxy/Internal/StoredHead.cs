@@ -10,7 +10,7 @@ namespace EdgeCache.Proxy.Internal;
 /// <summary>Where <see cref="StoredHead"/> puts a field: Kestrel's response headers, or the fast path's bytes.</summary>
 internal interface IHeadSink
 {
-    void Add(string name, string value);
+    void Add(string name, StringValues values);
 }
 
 /// <summary>
@@ -29,11 +29,7 @@ internal static class StoredHead
     {
         foreach (var h in entry.Headers)
         {
-            if (!IsSentFromStore(h.Key, status, engine)) continue;
-            foreach (var v in h.Value)
-            {
-                if (v is not null) sink.Add(h.Key, v);
-            }
+            if (IsSentFromStore(h.Key, status, engine)) sink.Add(h.Key, h.Value);
         }
 
         if (contentRange is not null) sink.Add(HeaderNames.ContentRange, contentRange);
@@ -63,10 +59,7 @@ internal static class StoredHead
         foreach (var h in entry.Headers)
         {
             if (HeaderRules.IsKeptOnUpdate(h.Key) || engine.HidesFromClients(h.Key) || h.Key.Equals(HeaderNames.Via, StringComparison.OrdinalIgnoreCase)) continue;
-            foreach (var v in h.Value)
-            {
-                if (v is not null) sink.Add(h.Key, v);
-            }
+            sink.Add(h.Key, h.Value);
         }
 
         WriteTierFields(ref sink, entry, engine);
@@ -77,20 +70,14 @@ internal static class StoredHead
         where TSink : struct, IHeadSink
     {
         sink.Add(HeaderNames.Age, age.ToString(CultureInfo.InvariantCulture));
-        foreach (var member in cacheStatus)
-        {
-            if (member is not null) sink.Add(HeaderRules.CacheStatus, member);
-        }
+        sink.Add(HeaderRules.CacheStatus, cacheStatus);
     }
 
     /// <summary>This tier's Via entry after the stored ones, and (on a shield) the stored sequence.</summary>
     private static void WriteTierFields<TSink>(ref TSink sink, CachedResponse entry, CacheEngine engine)
         where TSink : struct, IHeadSink
     {
-        foreach (var via in RequestRewriter.AppendVia(entry.GetHeader(HeaderNames.Via), engine.ViaToken))
-        {
-            if (via is not null) sink.Add(HeaderNames.Via, via);
-        }
+        sink.Add(HeaderNames.Via, RequestRewriter.AppendVia(entry.GetHeader(HeaderNames.Via), engine.ViaToken));
 
         if (engine.SendsStoredSeq) sink.Add(HeaderRules.StoredSeq, entry.StoredSeq.ToString(CultureInfo.InvariantCulture));
     }
@@ -112,16 +99,21 @@ internal static class StoredHead
     /// <summary>Fields into Kestrel's response headers.</summary>
     public readonly struct Headers(IHeaderDictionary headers) : IHeadSink
     {
-        public void Add(string name, string value) => headers.Append(name, value);
+        public void Add(string name, StringValues values) => headers.Append(name, values);
     }
 
     /// <summary>Fields as HTTP/1.1 field lines.</summary>
     public readonly struct Lines(StringBuilder text) : IHeadSink
     {
-        public void Add(string name, string value)
+        public void Add(string name, StringValues values)
         {
-            if (value.AsSpan().IndexOfAny('\r', '\n') >= 0) value = "\u0001"; // refused by the fast path's visible-ASCII check
-            text.Append(name).Append(": ").Append(value).Append("\r\n");
+            foreach (var value in values)
+            {
+                if (value is null) continue;
+
+                // A line break in a value is refused by the fast path's visible-ASCII check.
+                text.Append(name).Append(": ").Append(value.AsSpan().IndexOfAny('\r', '\n') >= 0 ? "\u0001" : value).Append("\r\n");
+            }
         }
     }
 }
