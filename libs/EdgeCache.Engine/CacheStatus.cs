@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Primitives;
+
 namespace EdgeCache.Engine;
 
 /// <summary>
@@ -49,4 +51,27 @@ public readonly record struct CacheStatus(string CacheName)
     }
 
     public override string ToString() => Format();
+
+    /// <summary>
+    /// True when the last member of a received Cache-Status field named <paramref name="cacheName"/>
+    /// says that cache holds the response: it answered from its store (<c>hit</c>) or stored what it
+    /// forwarded (<c>stored</c>). An edge reads its shield's member this way to know the object has
+    /// another copy upstream.
+    /// </summary>
+    public static bool Holds(StringValues cacheStatus, string cacheName)
+    {
+        var holds = false;
+        foreach (var line in cacheStatus)
+        {
+            if (line is null) continue;
+            foreach (var member in line.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                var parts = member.Split(';', StringSplitOptions.TrimEntries);
+                if (!string.Equals(parts[0], cacheName, StringComparison.Ordinal)) continue;
+                holds = parts.AsSpan(1).Contains("hit") || parts.AsSpan(1).Contains("stored");
+            }
+        }
+
+        return holds;
+    }
 }

@@ -30,7 +30,7 @@ public sealed class CacheEngine : IAsyncDisposable
             openDisk = () => DiskStore.Open(Options.Disk, diskLogger, Heuristics);
         }
 
-        Tiers = new CacheTiers(memory, openDisk, Options.Disk.Directory, Options.Disk.ReopenInterval, logger);
+        Tiers = new CacheTiers(memory, openDisk, Options.Disk.Directory, Options.Disk.ReopenInterval, logger, Options.Disk.WriteQueueBytes, Options.Disk.WriteConcurrency);
     }
 
     /// <summary>Memory, disk, the disk's supervisor and write-behind queue, and the state kept with disk checkpoints.</summary>
@@ -89,13 +89,15 @@ public sealed class CacheEngine : IAsyncDisposable
     public long DroppedDiskWrites => Tiers.DroppedDiskWrites;
 
     /// <summary>Stores a complete response in memory (when it fits) and on disk (in the background).
-    /// A copy older than an applied purge is not stored; one older than a soft purge or TTL change is stored with it applied.</summary>
-    public void Store(string primaryKey, CachedResponse entry)
+    /// A copy older than an applied purge is not stored; one older than a soft purge or TTL change is stored with it applied.
+    /// The task completes when the disk write is queued (see <see cref="CacheTiers.WriteBehind"/>):
+    /// <paramref name="upstreamHolds"/> says the object has another copy upstream, so that write may be dropped.</summary>
+    public Task Store(string primaryKey, CachedResponse entry, bool upstreamHolds = false)
     {
-        if (CheckRules(primaryKey, entry, stored: false) is not { } checkedEntry) return;
+        if (CheckRules(primaryKey, entry, stored: false) is not { } checkedEntry) return Task.CompletedTask;
         entry = checkedEntry;
         Memory.Set(primaryKey, entry);
-        Tiers.WriteBehind(primaryKey, entry);
+        return Tiers.WriteBehind(primaryKey, entry, upstreamHolds);
     }
 
     /// <summary>Waits for the disk writes in flight (tests, shutdown).</summary>

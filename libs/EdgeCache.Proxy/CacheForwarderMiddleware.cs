@@ -199,7 +199,8 @@ internal sealed class CacheForwarderMiddleware
                 return await FetchOnceAsync(request, target, state, background, noCache: true).ConfigureAwait(false);
             }
 
-            if (state.MayStore) _engine.Store(state.Key, updated);
+            // The disk has a copy already (the one just freshened): the new head's write may wait in the background.
+            if (state.MayStore) _ = _engine.Store(state.Key, updated);
             return new FetchResult { Kind = FetchKind.Revalidated, Entry = updated, Response = response };
         }
 
@@ -245,7 +246,7 @@ internal sealed class CacheForwarderMiddleware
             return await FetchOnceAsync(request, target, state, background, noCache: true).ConfigureAwait(false);
         }
 
-        var stored = StoreWhenCompleteAsync(state.Key, entry);
+        var stored = StoreWhenCompleteAsync(state.Key, entry, UpstreamHolds(response));
         return new FetchResult { Kind = FetchKind.Storable, Entry = entry, Response = response, Stored = stored };
     }
 
@@ -287,15 +288,29 @@ internal sealed class CacheForwarderMiddleware
 #pragma warning restore CA1031
     }
 
-    private async Task StoreWhenCompleteAsync(string key, CachedResponse entry)
+    /// <summary>
+    /// Stores a complete body in memory, and queues its disk write: this task (which the request
+    /// awaits, see <see cref="AwaitStoredAsync"/>) completes once the write is queued, so under a burst
+    /// of new objects the requests that bring them wait for the disk rather than the object being lost.
+    /// </summary>
+    private async Task StoreWhenCompleteAsync(string key, CachedResponse entry, bool upstreamHolds)
     {
         // Only a complete body is ever stored: a transfer that breaks leaves nothing behind.
         if (await entry.Body.WaitForCompletionAsync(CancellationToken.None).ConfigureAwait(false))
         {
-            _engine.Store(key, entry);
+            var queued = _engine.Store(key, entry, upstreamHolds);
             Log.Stored(_engine.Logger, key, entry.Body.Length);
+            await queued.ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// True on an edge when its shield says it holds the object (its Cache-Status member has <c>hit</c>
+    /// or <c>stored</c>): then this copy is not the last, and its disk write may be dropped under a burst.
+    /// A shield's upstream is the origin: its copy is always the last.
+    /// </summary>
+    private bool UpstreamHolds(UpstreamResponse response) =>
+        _engine.Options.Role == NodeRole.Edge && CacheStatus.Holds(response.Headers[HeaderRules.CacheStatus], EdgeCacheOptions.ShieldCacheName);
 
     private async Task ServeAsync(HttpContext ctx, CacheRequestState state, FetchResult result, bool collapsed)
     {

@@ -26,6 +26,12 @@ internal static class CacheMetrics
 
     public const string MeterName = "EdgeCache";
 
+    private static IEnumerable<Measurement<long>> DroppedWrites(CacheTiers tiers)
+    {
+        yield return new Measurement<long>(tiers.DroppedDiskWritesFor(Internal.DiskWriteDrop.QueueFull), new KeyValuePair<string, object?>("edgecache.reason", "queue_full"));
+        yield return new Measurement<long>(tiers.DroppedDiskWritesFor(Internal.DiskWriteDrop.Unavailable), new KeyValuePair<string, object?>("edgecache.reason", "unavailable"));
+    }
+
     public static void Register(IMeterFactory factory, CacheEngine engine, EdgeCache.Proxy.Invalidation.InvalidationService invalidation, IProxyStateLookup proxyState)
     {
         var meter = factory.Create(MeterName);
@@ -55,6 +61,8 @@ internal static class CacheMetrics
         meter.CreateObservableUpDownCounter("edgecache.disk.log.size", () => engine.Disk?.LogBytes ?? 0, "By", "Bytes of log the disk tier holds (bounded by its budget).");
         meter.CreateObservableCounter("edgecache.disk.truncated", () => engine.Tiers.DiskTruncatedBytes, "By", "Bytes dropped from the head of the disk log to keep to the budget.");
         meter.CreateObservableCounter("edgecache.disk.failures", () => engine.Tiers.DiskFailures, "{operation}", "Disk tier operations that failed.");
-        meter.CreateObservableCounter("edgecache.disk.writes.dropped", () => engine.DroppedDiskWrites, "{object}", "Disk writes dropped because the disk fell behind.");
+        meter.CreateObservableCounter("edgecache.disk.writes.dropped", () => DroppedWrites(engine.Tiers), "{object}", "Disk writes not done, by reason: queue_full (the write queue was full and the shield holds the object), unavailable (no store was open).");
+        meter.CreateObservableCounter("edgecache.disk.writes.delayed", () => engine.Tiers.DelayedDiskWrites, "{object}", "Disk writes of an object's last copy that waited for room in the write queue (the request that brought it waited with them).");
+        meter.CreateObservableUpDownCounter("edgecache.disk.writes.queued", () => engine.Tiers.QueuedDiskWriteBytes, "By", "Bytes of objects waiting for, or in, a disk write (bounded by Disk:WriteQueueBytes).");
     }
 }

@@ -11,10 +11,7 @@ namespace EdgeCache.Proxy;
 /// </summary>
 public sealed class CacheTiers : IAsyncDisposable
 {
-    /// <summary>Disk writes in flight at most; beyond it a write is dropped (the object stays in memory).</summary>
-    private const int MaxPendingDiskWrites = 8;
-
-    private readonly SemaphoreSlim _diskWrites = new(MaxPendingDiskWrites, MaxPendingDiskWrites);
+    private readonly Internal.DiskWriteQueue _diskWrites;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Func<IDiskTier>? _openDisk;
     private readonly string _diskDirectory;
@@ -23,7 +20,6 @@ public sealed class CacheTiers : IAsyncDisposable
     private readonly object _diskLock = new();
     private volatile IDiskTier? _disk;
     private Func<byte[]>? _checkpointState;
-    private long _droppedDiskWrites;
     private long _retiredFailures;
     private long _retiredTruncatedBytes;
     private int _diskReopens;
@@ -34,9 +30,12 @@ public sealed class CacheTiers : IAsyncDisposable
     /// <param name="diskDirectory">The disk tier's directory (for logs).</param>
     /// <param name="reopenInterval">How often a store that could not be opened, or has stalled, is opened again.</param>
     /// <param name="logger">Where opening failures and reopens are logged.</param>
-    public CacheTiers(MemoryTier memory, Func<IDiskTier>? openDisk, string diskDirectory, TimeSpan reopenInterval, ILogger logger)
+    /// <param name="writeQueueBytes">Bytes of objects waiting for, or in, a disk write at most (see <see cref="WriteBehind"/>).</param>
+    /// <param name="writeConcurrency">Disk writes running at once at most.</param>
+    public CacheTiers(MemoryTier memory, Func<IDiskTier>? openDisk, string diskDirectory, TimeSpan reopenInterval, ILogger logger, long writeQueueBytes = 64L * 1024 * 1024, int writeConcurrency = 4)
     {
         Memory = memory;
+        _diskWrites = new Internal.DiskWriteQueue(writeQueueBytes, writeConcurrency, WriteAsync);
         _openDisk = openDisk;
         _diskDirectory = diskDirectory;
         _logger = logger;
@@ -53,8 +52,17 @@ public sealed class CacheTiers : IAsyncDisposable
     /// <summary>Why the configured disk tier could not be opened, or null.</summary>
     public string? DiskOpenError { get; private set; }
 
-    /// <summary>Disk writes dropped because the disk fell behind, since start.</summary>
-    public long DroppedDiskWrites => Interlocked.Read(ref _droppedDiskWrites);
+    /// <summary>Disk writes not done, since start (by reason: <see cref="DroppedDiskWritesFor"/>).</summary>
+    public long DroppedDiskWrites => _diskWrites.DroppedTotal;
+
+    /// <summary>Disk writes not done for one reason, since start.</summary>
+    internal long DroppedDiskWritesFor(Internal.DiskWriteDrop reason) => _diskWrites.Dropped(reason);
+
+    /// <summary>Disk writes that waited for room in the write queue, since start.</summary>
+    public long DelayedDiskWrites => _diskWrites.Delayed;
+
+    /// <summary>Bytes of objects waiting for, or in, a disk write now.</summary>
+    public long QueuedDiskWriteBytes => _diskWrites.QueuedBytes;
 
     /// <summary>Times a store was opened after start-up (a failed start or a stall recovered), since start.</summary>
     public int DiskReopens => Volatile.Read(ref _diskReopens);
@@ -146,36 +154,40 @@ public sealed class CacheTiers : IAsyncDisposable
         _ = disk.DisposeAsync().AsTask();
     }
 
-    /// <summary>Writes a complete response to disk in the background, when the disk is open, the
-    /// object fits and fewer than the allowed writes are in flight (else the write is dropped).</summary>
-    public void WriteBehind(string primaryKey, CachedResponse entry)
+    /// <summary>
+    /// Writes a complete response to disk in the background, when the disk tier is on and the object
+    /// fits it. The write queue is bounded in bytes: past it, the write is dropped when
+    /// <paramref name="upstreamHolds"/> (the object has another copy upstream), and otherwise waits
+    /// for room. The task completes when the write is queued (or dropped), not when it is done;
+    /// awaiting it is how a request that brings new objects slows to the disk's pace.
+    /// </summary>
+    public Task WriteBehind(string primaryKey, CachedResponse entry, bool upstreamHolds = false)
     {
-        if (Disk is not { } disk || entry.Body.Length > disk.MaxObjectBytes) return;
-        if (!_diskWrites.Wait(0))
+        if (_openDisk is null) return Task.CompletedTask;
+        if (Disk is not { } disk)
         {
-            Interlocked.Increment(ref _droppedDiskWrites);
+            _diskWrites.Drop(Internal.DiskWriteDrop.Unavailable);
+            return Task.CompletedTask;
+        }
+
+        if (entry.Body.Length > disk.MaxObjectBytes) return Task.CompletedTask;
+        return _diskWrites.Enqueue(new Internal.DiskWriteQueue.Write(primaryKey, entry), mayDrop: upstreamHolds);
+    }
+
+    /// <summary>Writes one queued object to the store open now (a store replaced meanwhile is not written to).</summary>
+    private async Task WriteAsync(Internal.DiskWriteQueue.Write write)
+    {
+        if (Disk is not { } disk)
+        {
+            _diskWrites.Drop(Internal.DiskWriteDrop.Unavailable);
             return;
         }
 
-        _ = Task.Run(async () =>
-        {
-            try
-            {
-                await disk.PutAsync(primaryKey, entry, CancellationToken.None).ConfigureAwait(false);
-            }
-            finally
-            {
-                _diskWrites.Release();
-            }
-        });
+        await disk.PutAsync(write.PrimaryKey, write.Entry, CancellationToken.None).ConfigureAwait(false);
     }
 
-    /// <summary>Waits for the disk writes in flight (tests, shutdown).</summary>
-    public async Task FlushDiskWritesAsync()
-    {
-        for (var i = 0; i < MaxPendingDiskWrites; i++) await _diskWrites.WaitAsync().ConfigureAwait(false);
-        _diskWrites.Release(MaxPendingDiskWrites);
-    }
+    /// <summary>Waits for the disk writes queued and in flight (tests, shutdown).</summary>
+    public Task FlushDiskWritesAsync() => _diskWrites.FlushAsync();
 
     /// <summary>Removes every stored variant of a URL from both tiers; returns how many memory held.</summary>
     public int Remove(string primaryKey)

@@ -75,7 +75,10 @@ public sealed class EdgeCacheOptions
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The Cache-Status cache name of this tier (RFC 9211).</summary>
-    public string CacheName => Role == NodeRole.Edge ? "EdgeCache-Edge" : "EdgeCache-Shield";
+    public string CacheName => Role == NodeRole.Edge ? "EdgeCache-Edge" : ShieldCacheName;
+
+    /// <summary>The Cache-Status name of origin shields.</summary>
+    public const string ShieldCacheName = "EdgeCache-Shield";
 
     public bool StripsCdnCacheControl => StripCdnCacheControl ?? Role == NodeRole.Edge;
 

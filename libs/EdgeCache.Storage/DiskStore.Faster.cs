@@ -95,11 +95,14 @@ public sealed partial class DiskStore
             return Read(s, key, ref output) ? output : (ReadOutput?)null;
         }).WaitAsync(cancellationToken).ConfigureAwait(false);
 
-    private static bool Read(ClientSession<StoreKey, SpanByte, SpanByte, ReadOutput, Empty, StoreFunctions> session, StoreKey key, ref ReadOutput output)
+    private bool Read(ClientSession<StoreKey, SpanByte, SpanByte, ReadOutput, Empty, StoreFunctions> session, StoreKey key, ref ReadOutput output)
     {
         var status = session.Read(ref key, ref output);
         if (status.IsPending)
         {
+            // Read from the device: FASTER copies the record to the tail (so hot objects outlive
+            // truncation), which takes log space like any write.
+            EnforceBudget(_options.ChunkBytes + 8 + ChunkRecordOverhead);
             session.CompletePendingWithOutputs(out var completed, wait: true);
             using (completed)
             {

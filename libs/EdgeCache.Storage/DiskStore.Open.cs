@@ -75,7 +75,7 @@ public sealed partial class DiskStore
             IndexSize = options.IndexBytes,
             LogDevice = device,
             PageSize = DiskStoreOptions.PageBytes,
-            SegmentSize = SegmentBytes(options),
+            SegmentSize = options.SegmentBytes,
             MemorySize = options.LogMemoryBytes,
             CheckpointDir = checkpoints,
             RemoveOutdatedCheckpoints = true,
@@ -95,14 +95,6 @@ public sealed partial class DiskStore
         }
 
         return (store, device);
-    }
-
-    private static long SegmentBytes(DiskStoreOptions options)
-    {
-        // Truncation frees whole segments: keep them small next to the budget.
-        var segment = 8L * 1024 * 1024;
-        while (segment > DiskStoreOptions.PageBytes * 2 && segment > options.BudgetBytes / 16) segment /= 2;
-        return segment;
     }
 
     private static int? ReadFormat(string dir)

@@ -9,6 +9,9 @@ namespace EdgeCache.Storage;
 /// <summary>Writes and removals: chunks, then metadata, then the URL record, under the URL's lock.</summary>
 public sealed partial class DiskStore
 {
+    /// <summary>A record's bytes in the log besides its value: header, key and length, rounded up.</summary>
+    private const int ChunkRecordOverhead = 64;
+
     public async ValueTask PutAsync(string primaryKey, CachedResponse response, CancellationToken cancellationToken)
     {
         if (!response.Body.IsCompleted || response.Body.Length > _options.MaxObjectBytes) return;
@@ -25,6 +28,9 @@ public sealed partial class DiskStore
                 var slice = sequence.Slice(offset, n);
                 slice.CopyTo(buffer.AsSpan(8));
                 BinaryPrimitives.WriteUInt64LittleEndian(buffer, Checksummed.ChunkHash(objectId, index, buffer.AsSpan(8, n)));
+
+                // Room first: the log never outgrows its budget, not even by one object.
+                EnforceBudget(n + 8 + ChunkRecordOverhead);
 
                 // The upsert has copied the record into the log when its task completes: the buffer
                 // is free for the next chunk, with no copy of its own.

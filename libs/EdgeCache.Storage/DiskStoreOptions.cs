@@ -51,6 +51,17 @@ public sealed class DiskStoreOptions
     /// again (so it recovers when the disk does). Default 30 seconds.</summary>
     public TimeSpan ReopenInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Bytes of objects waiting to be written to disk at most. A burst of new objects waits within it
+    /// (the disk catches up); past it, a write is dropped only where the object has another copy (an
+    /// edge whose shield stored it), and a write of the last copy waits for room, slowing the requests
+    /// that bring new objects to the disk's pace. Default 64 MiB.
+    /// </summary>
+    public long WriteQueueBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>Objects written to disk at the same time at most. Default 4.</summary>
+    public int WriteConcurrency { get; set; } = 4;
+
     public bool Enabled => !string.IsNullOrWhiteSpace(Directory);
 
     /// <summary>Returns the first problem with these settings, or null.</summary>
@@ -60,8 +71,11 @@ public sealed class DiskStoreOptions
         if (ChunkBytes is < 4096 or > 1024 * 1024) return "ChunkBytes must be between 4096 and 1048576";
         if (LogMemoryBytes < 4L * PageBytes) return $"LogMemoryBytes must be at least {4 * PageBytes}";
         if (BudgetBytes < 4 * LogMemoryBytes) return "BudgetBytes must be at least four times LogMemoryBytes";
+        if (BudgetBytes - ReservedBytes < 3 * LogMemoryBytes) return $"BudgetBytes must be at least three times LogMemoryBytes plus {ReservedBytes} bytes for checkpoints and truncation slack (four times IndexBytes, a log segment and 3 MiB)";
         if (MaxObjectBytes <= 0 || MaxObjectBytes > BudgetBytes / 4) return "MaxObjectBytes must be positive and at most a quarter of BudgetBytes";
         if (IndexBytes < 64 * 1024 || (IndexBytes & (IndexBytes - 1)) != 0) return "IndexBytes must be a power of two of at least 65536";
+        if (WriteQueueBytes < 1024 * 1024) return "WriteQueueBytes must be at least 1048576";
+        if (WriteConcurrency is < 1 or > 64) return "WriteConcurrency must be between 1 and 64";
         if (CheckpointInterval <= TimeSpan.Zero) return "CheckpointInterval must be positive";
         if (FailureLogInterval <= TimeSpan.Zero) return "FailureLogInterval must be positive";
         if (OperationTimeout <= TimeSpan.Zero) return "OperationTimeout must be positive";
@@ -71,4 +85,25 @@ public sealed class DiskStoreOptions
 
     /// <summary>FASTER page size: a chunk record must fit in one page.</summary>
     internal const int PageBytes = 2 * 1024 * 1024;
+
+    /// <summary>
+    /// Log segment file size: truncation frees whole segments, so they are kept small next to the
+    /// budget (8 MiB, halved for budgets under 128 MiB, at least two pages).
+    /// </summary>
+    internal long SegmentBytes
+    {
+        get
+        {
+            var segment = 8L * 1024 * 1024;
+            while (segment > PageBytes * 2 && segment > BudgetBytes / 16) segment /= 2;
+            return segment;
+        }
+    }
+
+    /// <summary>
+    /// Bytes of the budget not given to the log: two checkpoints of the hash index (a new one is
+    /// written before the old is removed), with as much again for its overflow buckets; a segment
+    /// that truncation has not yet freed; and a page and a megabyte for the checkpoints' metadata.
+    /// </summary>
+    internal long ReservedBytes => 4 * IndexBytes + SegmentBytes + PageBytes + 1024 * 1024;
 }

@@ -21,4 +21,25 @@ public class CacheStatusTests
     {
         Assert.Equal("EdgeCache-Edge", new CacheStatus("EdgeCache-Edge").Format());
     }
+
+    [Theory]
+    [InlineData("EdgeCache-Shield; hit; ttl=30; detail=memory", true)]
+    [InlineData("EdgeCache-Shield; fwd=uri-miss; fwd-status=200; stored; ttl=60", true)]
+    [InlineData("EdgeCache-Shield; fwd=uri-miss; fwd-status=200", false)]
+    [InlineData("EdgeCache-Shield; fwd=request; fwd-status=500", false)]
+    [InlineData("OriginCache; hit, EdgeCache-Shield; fwd=uri-miss", false)]
+    [InlineData("EdgeCache-Shield; hit, Other; fwd=miss", true)]
+    [InlineData("EdgeCache-Shieldx; hit", false)]
+    [InlineData("", false)]
+    public void An_edge_reads_from_its_shields_member_whether_the_shield_holds_the_object(string field, bool holds)
+    {
+        Assert.Equal(holds, CacheStatus.Holds(new Microsoft.Extensions.Primitives.StringValues(field), "EdgeCache-Shield"));
+    }
+
+    [Fact]
+    public void The_last_member_of_a_cache_counts_across_field_lines()
+    {
+        Assert.False(CacheStatus.Holds(new Microsoft.Extensions.Primitives.StringValues(["EdgeCache-Shield; hit", "EdgeCache-Shield; fwd=request"]), "EdgeCache-Shield"));
+        Assert.True(CacheStatus.Holds(new Microsoft.Extensions.Primitives.StringValues(["EdgeCache-Shield; fwd=miss", "EdgeCache-Shield; fwd=miss; stored"]), "EdgeCache-Shield"));
+    }
 }
