@@ -92,7 +92,7 @@ cat >"$lua" <<LUA
 math.randomseed(42)
 request = function() return wrk.format("GET", "/obj/$SIZE/c" .. math.random(1, $OBJECTS)) end
 LUA
-bytes_of() { find "$1" -type f -printf '%s\n' 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'; }
+bytes_of() { find "$1" -type f -printf '%s\n' 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'; }
 sampler() { # dir... -> the largest total of the files' sizes, in $work/max-<n>
   : >"$work/sampling"
   (
