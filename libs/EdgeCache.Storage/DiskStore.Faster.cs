@@ -34,9 +34,16 @@ public sealed partial class DiskStore
         _queue.Dispose();
     }
 
+    // This worker's session whose reads from the device copy the record to the tail (the store's
+    // own sessions do not copy; see Read).
+    [ThreadStatic]
+    private static ClientSession<StoreKey, SpanByte, SpanByte, ReadOutput, Empty, StoreFunctions>? t_copier;
+
     private void WorkerLoop()
     {
         using var session = _store.For(_functions).NewSession<StoreFunctions>();
+        using var copier = _store.For(_functions).NewSession<StoreFunctions>(readCopyOptions: new ReadCopyOptions(ReadCopyFrom.Device, ReadCopyTo.MainLog));
+        t_copier = copier;
         foreach (var item in _queue.GetConsumingEnumerable())
         {
             item.Run(session);
@@ -95,27 +102,54 @@ public sealed partial class DiskStore
             return Read(s, key, ref output) ? output : (ReadOutput?)null;
         }).WaitAsync(cancellationToken).ConfigureAwait(false);
 
+    /// <summary>
+    /// Reads a record. One read from the device is copied to the log's tail only when it lies in the
+    /// oldest quarter of the log's budget, the part the next truncations drop: a working set that fits
+    /// the budget is then never rewritten by being read (each copy would take log space, and a log
+    /// grown by copies truncates objects that still fit), while a hot object near the head moves to
+    /// the tail before it is dropped. FASTER makes that copy itself (a second read that copies), so a
+    /// newer record written meanwhile is never overwritten by an older one.
+    /// </summary>
     private bool Read(ClientSession<StoreKey, SpanByte, SpanByte, ReadOutput, Empty, StoreFunctions> session, StoreKey key, ref ReadOutput output)
     {
         var status = session.Read(ref key, ref output);
-        if (status.IsPending)
+        if (!status.IsPending) return status.Found;
+
+        var address = Complete(session, ref status, ref output);
+        if (!status.Found || address >= CopyThreshold || t_copier is not { } copier) return status.Found;
+
+        EnforceBudget(_options.ChunkBytes + 8 + ChunkRecordOverhead);
+        var again = copier.Read(ref key, ref output);
+        if (again.IsPending) Complete(copier, ref again, ref output);
+        Interlocked.Increment(ref _readCopies);
+        return again.Found || status.Found;
+    }
+
+    /// <summary>Waits for a pending read; returns the address it found the record at.</summary>
+    private static long Complete(ClientSession<StoreKey, SpanByte, SpanByte, ReadOutput, Empty, StoreFunctions> session, ref Status status, ref ReadOutput output)
+    {
+        long address = 0;
+        session.CompletePendingWithOutputs(out var completed, wait: true);
+        using (completed)
         {
-            // Read from the device: FASTER copies the record to the tail (so hot objects outlive
-            // truncation), which takes log space like any write.
-            EnforceBudget(_options.ChunkBytes + 8 + ChunkRecordOverhead);
-            session.CompletePendingWithOutputs(out var completed, wait: true);
-            using (completed)
+            while (completed.Next())
             {
-                while (completed.Next())
-                {
-                    status = completed.Current.Status;
-                    output = completed.Current.Output;
-                }
+                status = completed.Current.Status;
+                output = completed.Current.Output;
+                address = completed.Current.RecordMetadata.Address;
             }
         }
 
-        return status.Found;
+        return address;
     }
+
+    /// <summary>Records below this address are in the oldest quarter of the log's budget: a read copies them to the tail.</summary>
+    private long CopyThreshold => _store.Log.TailAddress - (LogBudgetBytes * 3 / 4);
+
+    private long _readCopies;
+
+    /// <summary>Records copied to the log's tail because they were read near its head, since start.</summary>
+    public long ReadCopies => Interlocked.Read(ref _readCopies);
 
     /// <summary>Writes a record; FASTER has copied <paramref name="value"/> into the log when the
     /// worker completes the task, but until then the worker may read it.</summary>

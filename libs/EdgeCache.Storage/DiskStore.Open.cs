@@ -79,7 +79,8 @@ public sealed partial class DiskStore
             MemorySize = options.LogMemoryBytes,
             CheckpointDir = checkpoints,
             RemoveOutdatedCheckpoints = true,
-            ReadCopyOptions = new ReadCopyOptions(ReadCopyFrom.Device, ReadCopyTo.MainLog),
+            // Reads copy to the tail only through a worker's copying session, near the log's head (see DiskStore.Read).
+            ReadCopyOptions = ReadCopyOptions.None,
             EqualityComparer = new StoreKeyComparer(),
         };
         var store = new FasterKV<StoreKey, SpanByte>(settings);

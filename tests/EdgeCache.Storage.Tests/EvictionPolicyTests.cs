@@ -50,6 +50,27 @@ public sealed class EvictionPolicyTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, store.Failures);
     }
 
+    [Fact]
+    public async Task A_working_set_that_fits_the_budget_is_not_rewritten_by_being_read()
+    {
+        // 12 MiB of objects in a 32 MiB budget with 8 MiB of log in memory: most are on disk. Read
+        // them all ten times over; a read that copied each record to the tail would write 120 MiB
+        // and truncate the set that fits.
+        var options = Stores.Small(_dir, Budget);
+        await using var store = Stores.Open(options);
+        var bodies = Enumerable.Range(0, 48).Select(i => Stores.Bytes(256 * 1024, seed: 100 + i)).ToArray();
+        for (var i = 0; i < bodies.Length; i++) await store.PutAsync($"http://a/ws/{i}", Stores.Response(bodies[i]), CancellationToken.None);
+        var logBefore = store.LogBytes;
+        for (var round = 0; round < 10; round++)
+        {
+            for (var i = 0; i < bodies.Length; i++) Assert.Equal(bodies[i], await Stores.GetBytes(store, $"http://a/ws/{i}"));
+        }
+
+        output.WriteLine($"log {logBefore} bytes before the reads, {store.LogBytes} after; {store.ReadCopies} records copied to the tail");
+        Assert.Equal(0, store.TruncatedBytes);
+        Assert.True(store.LogBytes - logBefore < 1024 * 1024, $"the reads grew the log from {logBefore} to {store.LogBytes} bytes");
+    }
+
     /// <summary>
     /// Measures (and prints) the hit ratio on a Zipf(1.0) workload over 2000 objects of 64 KiB with a
     /// 32 MiB budget (the objects are about four times the budget): get, and on a miss put. Asserts only
