@@ -56,6 +56,18 @@ wait_http() { # url
   for _ in $(seq 1 300); do curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null && return 0; sleep 0.2; done
   die "$1 did not answer within 60 s (logs in $results)"
 }
+# What is missing comes from Debian (as bench.sh does), without letting the packages' services start.
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+[[ " $PEERS " == *" nginx "* ]] && ! command -v nginx >/dev/null && need+=(nginx)
+[[ " $PEERS " == *" varnish "* ]] && ! command -v varnishd >/dev/null && need+=(varnish)
+if [ ${#need[@]} -gt 0 ]; then
+  [ "$(id -u)" -eq 0 ] || die "needs ${need[*]} (Debian packages); run as root to install them"
+  made_policy=0
+  [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && made_policy=1; }
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}") >"$results/apt.log" 2>&1 || die "could not install ${need[*]} (see $results/apt.log)"
+  [ $made_policy -eq 1 ] && rm -f /usr/sbin/policy-rc.d
+fi
 for c in wrk curl; do command -v "$c" >/dev/null || die "$c is needed (Debian: $c)"; done
 for p in $P_ORIGIN $P_SHIELD $P_SHIELD_ADMIN $P_EDGE $P_EDGE_ADMIN $P_NGINX $P_VARNISH $P_VARNISH_CLI; do
   [ -z "$(ss -H -ltn "sport = :$p" 2>/dev/null)" ] || die "port $p is in use"
@@ -168,7 +180,11 @@ fi
 
 if [[ " $PEERS " == *" nginx "* ]] && command -v nginx >/dev/null; then
   mkdir -p "$work/nginx/cache" "$work/nginx/tmp"
+  # Workers run as www-data when started as root (bench.sh does the same): they own the cache.
+  chmod 755 "$work"
+  id www-data >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && chown -R www-data "$work/nginx"
   cat >"$work/nginx/nginx.conf" <<NGINX
+$( [ "$(id -u)" -eq 0 ] && id www-data >/dev/null 2>&1 && echo "user www-data;" )
 worker_processes auto;
 pid $work/nginx/nginx.pid;
 error_log $work/nginx/error.log warn;
