@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
 using EdgeCache.Engine;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
@@ -26,7 +28,10 @@ public sealed class InvalidationBus : IAsyncDisposable
     private readonly NatsKVContext _kv;
     private INatsKVStore? _members;
 
-    public InvalidationBus(InvalidationOptions options, string clientName)
+    /// <param name="options">Where the stream, subjects and bucket are.</param>
+    /// <param name="clientName">The connection's name, as the NATS server shows it.</param>
+    /// <param name="loggers">Where the NATS client's own warnings go (consumer recreated, heartbeats missed); none when null.</param>
+    public InvalidationBus(InvalidationOptions options, string clientName, ILoggerFactory? loggers = null)
     {
         _options = options;
         _connection = new NatsConnection(new NatsOpts
@@ -41,6 +46,7 @@ public sealed class InvalidationBus : IAsyncDisposable
             MaxReconnectRetry = -1,
             RetryOnInitialConnect = true,
             PublishTimeoutOnDisconnected = true,
+            LoggerFactory = loggers ?? NullLoggerFactory.Instance,
         });
         _js = new NatsJSContext(_connection);
         _kv = new NatsKVContext(_js);

@@ -41,6 +41,10 @@ internal static class CacheMetrics
             meter.CreateObservableGauge("edgecache.invalidation.current", () => engine.IsCurrent ? 1 : 0, null, "1 while the node has confirmed within its lease that it applied every event; 0 while it revalidates stored objects.");
             meter.CreateObservableGauge("edgecache.nats.connected", () => invalidation.Degraded is null ? 1 : 0, null, "1 while the node is connected to NATS.");
             invalidation.LagHistogram = meter.CreateHistogram<double>("edgecache.invalidation.lag", "s", "Time from an event's publication (JetStream's timestamp) to this node applying it.");
+            invalidation.DeliveryLagHistogram = meter.CreateHistogram<double>("edgecache.invalidation.delivery.lag", "s", "Time from an event's publication (JetStream's timestamp) to this node's NATS consumer handing it over, before it is applied.");
+            invalidation.AckLagHistogram = meter.CreateHistogram<double>("edgecache.invalidation.ack.lag", "s", "Time from an event's publication (JetStream's timestamp) to this node handing its acknowledgement to NATS.");
+            meter.CreateObservableGauge("edgecache.invalidation.pending", () => invalidation.Pending, "{event}", "Events in the stream this node has not applied yet: delivered and waiting, plus those its consumer reported pending after the last delivered one.");
+            meter.CreateObservableCounter("edgecache.invalidation.consumer.restarts", () => invalidation.ConsumerRestarts, "{restart}", "Times this node started its consumer of the stream again (after an error, a disconnect or a suspected stream reset).");
         }
 
         engine.RequestCounter = meter.CreateCounter<long>("edgecache.requests", "{request}", "Requests by cache outcome (hit, stale, revalidated, miss, pass, error), tier and, for hits, the tier that held the object (memory, disk).");

@@ -12,7 +12,7 @@ namespace EdgeCache.Proxy.Invalidation;
 /// The only writer of the node's <see cref="InvalidationState"/>; its lease runs on that state's clock
 /// (<see cref="InvalidationClock"/>), while NATS reconnects, request timeouts and membership heartbeats keep the system clock.
 /// </summary>
-public sealed class InvalidationService(CacheEngine engine, InvalidationState state, NodeEndpoints endpoints, ILogger<InvalidationService> logger) : BackgroundService
+public sealed class InvalidationService(CacheEngine engine, InvalidationState state, NodeEndpoints endpoints, ILoggerFactory loggers, ILogger<InvalidationService> logger) : BackgroundService
 {
     private readonly InvalidationOptions _options = engine.Options.Invalidation;
     private readonly TimeProvider _leaseTime = state.Time;
@@ -62,6 +62,33 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
     /// <summary>Purge lag, event time (JetStream's) to applied, in seconds.</summary>
     internal System.Diagnostics.Metrics.Histogram<double>? LagHistogram { get; set; }
 
+    /// <summary>Event time (JetStream's) to the node's NATS client handing the event over, in seconds.</summary>
+    internal System.Diagnostics.Metrics.Histogram<double>? DeliveryLagHistogram { get; set; }
+
+    /// <summary>Event time (JetStream's) to the node's acknowledgement being handed to NATS, in seconds.</summary>
+    internal System.Diagnostics.Metrics.Histogram<double>? AckLagHistogram { get; set; }
+
+    /// <summary>Events the stream holds that this node has not applied yet: those delivered and waiting to
+    /// be applied, plus those the consumer reported still pending in the stream after the last delivered one.</summary>
+    public long Pending
+    {
+        get
+        {
+            var delivered = Interlocked.Read(ref _deliveredSeq);
+            var behind = delivered - (long)state.AppliedSeq;
+            return Math.Max(0, behind) + Interlocked.Read(ref _deliveredPending);
+        }
+    }
+
+    private long _deliveredSeq;
+    private long _deliveredPending;
+
+    /// <summary>Times the node's consumer of the stream was started again after its first start (after an
+    /// error, a disconnect or a suspected reset of the stream).</summary>
+    public long ConsumerRestarts => Interlocked.Read(ref _consumerRestarts);
+
+    private long _consumerRestarts;
+
     /// <summary>The latest events applied, newest first (the status page shows them).</summary>
     public IReadOnlyList<AppliedEvent> Recent
     {
@@ -109,11 +136,12 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
         // they open, this one or any opened later (after a failed start, a stall or a wipe).
         engine.Tiers.CheckpointState = state.Save;
 
-        await using var bus = new InvalidationBus(_options, engine.Options.NodeId);
+        await using var bus = new InvalidationBus(_options, engine.Options.NodeId, loggers);
         _bus = bus;
         var leaseChecks = LeaseLoopAsync(bus, stoppingToken);
         var announcer = AnnounceLoopAsync(bus, stoppingToken);
         var first = true;
+        var consumerStarts = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
             using var resync = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
@@ -150,6 +178,7 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
                 if (stream.Last <= state.AppliedSeq) Confirm();
                 _lastError = null;
                 Volatile.Write(ref _resync, resync);
+                if (consumerStarts++ > 0) Interlocked.Increment(ref _consumerRestarts);
                 await foreach (var e in bus.ConsumeAsync(state.AppliedSeq + 1, resync.Token).ConfigureAwait(false))
                 {
                     await ApplyAsync(bus, e, resync.Token).ConfigureAwait(false);
@@ -311,6 +340,9 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
 
     private async Task ApplyAsync(InvalidationBus bus, StreamEvent e, CancellationToken cancellationToken)
     {
+        Interlocked.Exchange(ref _deliveredSeq, (long)e.Sequence);
+        Interlocked.Exchange(ref _deliveredPending, (long)e.Pending);
+        DeliveryLagHistogram?.Record(Math.Max(0, (DateTimeOffset.UtcNow - e.Timestamp).TotalSeconds));
         var applied = state.AppliedSeq;
         if (e.Sequence <= applied) return;
         if (e.Sequence > applied + 1)
@@ -345,6 +377,7 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
         try
         {
             await bus.AckAsync(new NodeAck { Node = engine.Options.NodeId, Seq = e.Sequence, Id = e.Event?.Id }, cancellationToken).ConfigureAwait(false);
+            AckLagHistogram?.Record(Math.Max(0, (DateTimeOffset.UtcNow - e.Timestamp).TotalSeconds));
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -432,6 +465,7 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
                         if (Volatile.Read(ref _streamCreated) != 0 && IsReset(stream))
                         {
                             // Never confirm against a different stream: make the consumer start over.
+                            Log.InvalidationConsumerRestart(logger, "the stream looks reset", stream.Last, state.AppliedSeq);
                             previous = null;
                             await CancelConsumerAsync().ConfigureAwait(false);
                         }
