@@ -21,7 +21,7 @@ internal sealed class Soak(HttpClient http, string[] edges, string origin, strin
     private readonly ConcurrentDictionary<string, (long Version, long ReturnedAt)> _purged = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<(long At, string What)> _errors = new();
     private readonly ConcurrentQueue<string> _violations = new();
-    private readonly ConcurrentQueue<double> _purgeMs = new();
+    private readonly ConcurrentQueue<PurgeTiming> _purgeMs = new();
     private long _requests;
     private long _hits;
     private long _misses;
@@ -35,6 +35,7 @@ internal sealed class Soak(HttpClient http, string[] edges, string origin, strin
     {
         Console.WriteLine($"soak: {duration.TotalSeconds:F0} s, {concurrency} readers over {string.Join(", ", edges)}, purges through {purge}, origin {origin}");
         var started = Stopwatch.GetTimestamp();
+        var startedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         using var stop = new CancellationTokenSource(duration);
         var missCounter = 0L;
         var readers = Enumerable.Range(0, concurrency).Select(w => Task.Run(async () =>
@@ -94,8 +95,16 @@ internal sealed class Soak(HttpClient http, string[] edges, string origin, strin
         var errors = _errors.ToArray();
         var inWindow = restartAt is { } ra ? errors.Count(e => e.At >= ra && e.At <= ra + 15_000) : 0;
         var outside = errors.Length - inWindow;
-        var purgeMs = _purgeMs.Order().ToArray();
-        double P(double q) => purgeMs.Length == 0 ? 0 : purgeMs[Math.Clamp((int)Math.Ceiling(q * purgeMs.Length) - 1, 0, purgeMs.Length - 1)];
+        var purgeMs = _purgeMs.Select(t => t.RoundTripMs).Order().ToArray();
+        static double P(double[] sorted, double q) => sorted.Length == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
+        double Pr(double q) => P(purgeMs, q);
+
+        // Purges that started in the 15 s after the shield restart may wait for the restarted shield (it is in
+        // membership until its entry expires): the cluster is not healthy then. The others are timed apart.
+        var healthy = _purgeMs.Where(t => restartAt is not { } at || t.StartedUnixMs < at || t.StartedUnixMs > at + 15_000).ToArray();
+        var healthyRoundTrip = healthy.Select(t => t.RoundTripMs).Order().ToArray();
+        var healthyPropagation = healthy.Select(t => t.PropagationMs).Order().ToArray();
+        object Percentiles(double[] sorted) => new { p50 = Math.Round(P(sorted, 0.5), 2), p99 = Math.Round(P(sorted, 0.99), 2), max = Math.Round(P(sorted, 1), 2) };
         var requests = Interlocked.Read(ref _requests);
         var summary = new
         {
@@ -112,7 +121,11 @@ internal sealed class Soak(HttpClient http, string[] edges, string origin, strin
             firstErrors = errors.Take(10).Select(e => e.What).ToArray(),
             purges = Interlocked.Read(ref _purges),
             purgesIncomplete = Interlocked.Read(ref _incomplete),
-            purgeRoundTripMs = new { p50 = Math.Round(P(0.5), 2), p99 = Math.Round(P(0.99), 2), max = Math.Round(P(1), 2) },
+            purgeRoundTripMs = new { p50 = Math.Round(Pr(0.5), 2), p99 = Math.Round(Pr(0.99), 2), max = Math.Round(Pr(1), 2) },
+            purgesOutsideRestart = healthy.Length,
+            purgeRoundTripMsOutsideRestart = Percentiles(healthyRoundTrip),
+            purgePropagationMsOutsideRestart = Percentiles(healthyPropagation),
+            slowestPurges = healthy.OrderByDescending(t => t.RoundTripMs).Take(5).Select(t => $"{t.RoundTripMs:F1} ms at +{(t.StartedUnixMs - startedUnixMs) / 1000.0:F1} s: {t.Acked}").ToArray(),
             staleAfterPurge = _violations.Count,
             firstStale = _violations.Take(10).ToArray(),
             shieldRestartAtUnixMs = restartAt,
@@ -169,6 +182,7 @@ internal sealed class Soak(HttpClient http, string[] edges, string origin, strin
             var json = JsonSerializer.Serialize(new { urls = new[] { $"http://{host}{path}" }, wait = true, timeoutMs = 10000 });
             using var request = new HttpRequestMessage(HttpMethod.Post, purge + "/purge") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            var startedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             var started = Stopwatch.GetTimestamp();
             using var response = await http.SendAsync(request);
             var text = await response.Content.ReadAsStringAsync();
@@ -182,7 +196,8 @@ internal sealed class Soak(HttpClient http, string[] edges, string origin, strin
 
             using var result = JsonDocument.Parse(text);
             Interlocked.Increment(ref _purges);
-            _purgeMs.Enqueue(ms);
+            var acked = result.RootElement.GetProperty("acked").EnumerateArray().Select(a => (Node: a.GetProperty("node").GetString(), Ms: a.GetProperty("ms").GetDouble())).ToList();
+            _purgeMs.Enqueue(new PurgeTiming(startedUnixMs, ms, acked.Count == 0 ? 0 : acked.Max(a => a.Ms), string.Join(", ", acked.Select(a => $"{a.Node} {a.Ms:F1}"))));
             if (!result.RootElement.GetProperty("complete").GetBoolean())
             {
                 // A node that did not apply it in time: it has left membership, or this is a real loss.

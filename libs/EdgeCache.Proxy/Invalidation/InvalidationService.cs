@@ -80,6 +80,9 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
         }
     }
 
+    /// <summary>The last sequence the stream's consumer handed to the node to apply.</summary>
+    public ulong DeliveredSeq => (ulong)Interlocked.Read(ref _deliveredSeq);
+
     private long _deliveredSeq;
     private long _deliveredPending;
 
