@@ -182,7 +182,7 @@ public sealed partial class InvalidationService(CacheEngine engine, Invalidation
                         _storeGate.Release();
                     }
                 }
-                else if (IsReset(stream))
+                else if (IsReset(stream, state.AppliedSeq))
                 {
                     await ResetAsync(stream).ConfigureAwait(false);
                 }
@@ -312,9 +312,11 @@ public sealed partial class InvalidationService(CacheEngine engine, Invalidation
     }
 
     /// <summary>True when the stream is not the one this node has been following: it was deleted and
-    /// made again (a new creation time), or it ends before what the node applied.</summary>
-    private bool IsReset(StreamState stream) =>
-        (Volatile.Read(ref _streamCreated) is var created && created != 0 && created != stream.Created.UtcTicks) || stream.Last < state.AppliedSeq;
+    /// made again (a new creation time), or it ends before <paramref name="applied"/>, a sequence the node had
+    /// applied before the stream's state was asked for. (One read after the answer may already include
+    /// events published after the server answered, so it would make a live stream look reset.)</summary>
+    private bool IsReset(StreamState stream, ulong applied) =>
+        (Volatile.Read(ref _streamCreated) is var created && created != 0 && created != stream.Created.UtcTicks) || stream.Last < applied;
 
     /// <summary>The stream was reset: its sequences start over, so stored copies' sequences mean nothing
     /// against its events. Both tiers are emptied and the node follows the new stream from its end.</summary>
@@ -437,8 +439,9 @@ public sealed partial class InvalidationService(CacheEngine engine, Invalidation
                         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                         cts.CancelAfter(_options.RequestTimeout);
                         var asked = _leaseTime.GetTimestamp();
+                        var appliedBefore = state.AppliedSeq;
                         var stream = await bus.StreamStateAsync(cts.Token).ConfigureAwait(false);
-                        if (Volatile.Read(ref _streamCreated) != 0 && IsReset(stream))
+                        if (Volatile.Read(ref _streamCreated) != 0 && IsReset(stream, appliedBefore))
                         {
                             // Never confirm against a different stream: make the consumer start over.
                             Log.InvalidationConsumerRestart(logger, "the stream looks reset", stream.Last, state.AppliedSeq);
