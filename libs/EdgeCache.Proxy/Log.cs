@@ -68,9 +68,6 @@ internal static partial class Log
     [LoggerMessage(EventIds.InvalidationConsumerRestart, LogLevel.Warning, "Invalidation: restarting the stream's consumer: {Reason} (the stream ends at {Last}, this node applied {Applied}).")]
     public static partial void InvalidationConsumerRestart(ILogger logger, string reason, ulong last, ulong applied);
 
-    [LoggerMessage(EventIds.InvalidationApplyFailed, LogLevel.Error, "Invalidation: applying event {Sequence} failed; the consumer starts again after sequence {Applied}.")]
-    public static partial void InvalidationApplyFailed(ILogger logger, Exception exception, ulong sequence, ulong applied);
-
     [LoggerMessage(EventIds.DiscoveryChanged, LogLevel.Information, "Shield discovery: cluster {Cluster} now uses {Destinations}.")]
     public static partial void DiscoveryChanged(ILogger logger, string cluster, string destinations);
 

@@ -9,12 +9,10 @@ namespace EdgeCache.Proxy.Invalidation;
 /// Keeps a node's cache in step with the invalidation stream: replays from the last sequence kept
 /// with the disk checkpoint, applies each event to both tiers, acknowledges it, confirms within the
 /// lease that nothing is pending, and announces the node in membership while it is current.
-/// Events are applied and acknowledged on a thread of the service's own, never on the thread pool's request
-/// work (see InvalidationService.Applier.cs).
 /// The only writer of the node's <see cref="InvalidationState"/>; its lease runs on that state's clock
 /// (<see cref="InvalidationClock"/>), while NATS reconnects, request timeouts and membership heartbeats keep the system clock.
 /// </summary>
-public sealed partial class InvalidationService(CacheEngine engine, InvalidationState state, NodeEndpoints endpoints, ILoggerFactory loggers, ILogger<InvalidationService> logger) : BackgroundService
+public sealed class InvalidationService(CacheEngine engine, InvalidationState state, NodeEndpoints endpoints, ILoggerFactory loggers, ILogger<InvalidationService> logger) : BackgroundService
 {
     private readonly InvalidationOptions _options = engine.Options.Invalidation;
     private readonly TimeProvider _leaseTime = state.Time;
@@ -143,26 +141,12 @@ public sealed partial class InvalidationService(CacheEngine engine, Invalidation
 
         await using var bus = new InvalidationBus(_options, engine.Options.NodeId, loggers);
         _bus = bus;
-        StartApplier(stoppingToken);
         var leaseChecks = LeaseLoopAsync(bus, stoppingToken);
         var announcer = AnnounceLoopAsync(bus, stoppingToken);
         var first = true;
         var consumerStarts = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
-            if (Interlocked.Exchange(ref _applyFailure, null) is not null)
-            {
-                // Applying failed (logged where it did): the consumer starts again after the last applied event, not at once.
-                try
-                {
-                    await Task.Delay(_options.ReconnectWait, TimeProvider.System, stoppingToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-            }
-
             using var resync = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
             try
             {
@@ -200,7 +184,7 @@ public sealed partial class InvalidationService(CacheEngine engine, Invalidation
                 if (consumerStarts++ > 0) Interlocked.Increment(ref _consumerRestarts);
                 await foreach (var e in bus.ConsumeAsync(state.AppliedSeq + 1, resync.Token).ConfigureAwait(false))
                 {
-                    await HandOverAsync(bus, e, resync.Token).ConfigureAwait(false);
+                    await ApplyAsync(bus, e, resync.Token).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -234,14 +218,9 @@ public sealed partial class InvalidationService(CacheEngine engine, Invalidation
             finally
             {
                 Interlocked.CompareExchange(ref _resync, null, resync);
-
-                // What the consumer handed over is applied before anything else reads or changes the state
-                // (a reset, a gap, the sequence to start again from).
-                await DrainAppliedAsync().ConfigureAwait(false);
             }
         }
 
-        await StopApplierAsync().ConfigureAwait(false);
         engine.Tiers.DiskOpened -= OnDiskOpened;
         await leaseChecks.ConfigureAwait(false);
         await announcer.ConfigureAwait(false);
@@ -362,6 +341,54 @@ public sealed partial class InvalidationService(CacheEngine engine, Invalidation
         }
 
         Log.InvalidationResuming(logger, applied, "kept with the disk checkpoint");
+    }
+
+    private async Task ApplyAsync(InvalidationBus bus, StreamEvent e, CancellationToken cancellationToken)
+    {
+        Interlocked.Exchange(ref _deliveredSeq, (long)e.Sequence);
+        Interlocked.Exchange(ref _deliveredPending, (long)e.Pending);
+        DeliveryLagHistogram?.Record(Math.Max(0, (DateTimeOffset.UtcNow - e.Timestamp).TotalSeconds));
+        var applied = state.AppliedSeq;
+        if (e.Sequence <= applied) return;
+        if (e.Sequence > applied + 1)
+        {
+            // Events between were removed from the stream (limits): their purges are unknown.
+            Log.InvalidationGap(logger, applied, e.Sequence);
+            Interlocked.Increment(ref _gaps);
+            state.PurgeAll(e.Sequence - 1);
+        }
+
+        if (ApplyDelay is { Ticks: > 0 } delay) await Task.Delay(delay, TimeProvider.System, cancellationToken).ConfigureAwait(false);
+        if (e.Event is not { } ev)
+        {
+            Log.InvalidationMalformed(logger, e.Sequence);
+            state.Advance(e.Sequence);
+        }
+        else
+        {
+            Apply(ev, e.Sequence);
+            Interlocked.Increment(ref _applied);
+            var lag = DateTimeOffset.UtcNow - e.Timestamp;
+            LagHistogram?.Record(Math.Max(0, lag.TotalSeconds));
+            Log.InvalidationApplied(logger, ev.Kind.ToString(), ev.Id, e.Sequence, ev.SelectorCount, ev.Soft);
+            lock (_recent)
+            {
+                _recent.AddFirst(new AppliedEvent(e.Sequence, ev.Id, ev.Kind == InvalidationKind.Ttl ? "ttl" : ev.Soft ? "soft" : "purge", Describe(ev), DateTimeOffset.UtcNow, lag.TotalMilliseconds));
+                while (_recent.Count > 20) _recent.RemoveLast();
+            }
+        }
+
+        if (e.Pending == 0) Confirm();
+        try
+        {
+            await bus.AckAsync(new NodeAck { Node = engine.Options.NodeId, Seq = e.Sequence, Id = e.Event?.Id }, cancellationToken).ConfigureAwait(false);
+            AckLagHistogram?.Record(Math.Max(0, (DateTimeOffset.UtcNow - e.Timestamp).TotalSeconds));
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The purge API also reads applied sequences from membership.
+            _lastError = ex.Message;
+        }
     }
 
     /// <summary>
