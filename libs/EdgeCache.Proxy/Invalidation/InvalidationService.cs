@@ -379,14 +379,49 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
         }
 
         if (e.Pending == 0) Confirm();
+        Acknowledge(bus, e);
+    }
+
+    /// <summary>
+    /// Hands the acknowledgement of an applied event to the connection. Not waited for: when NATS's writer is
+    /// behind (a flush pending on a busy thread pool), the next event is applied meanwhile. Not cancelled by
+    /// the consumer's token either: the event is applied, so its acknowledgement must go even when the
+    /// consumer is being restarted (it starts after this sequence and would never acknowledge it again).
+    /// </summary>
+    private void Acknowledge(InvalidationBus bus, StreamEvent e)
+    {
+        ValueTask ack;
         try
         {
-            await bus.AckAsync(new NodeAck { Node = engine.Options.NodeId, Seq = e.Sequence, Id = e.Event?.Id }, cancellationToken).ConfigureAwait(false);
-            AckLagHistogram?.Record(Math.Max(0, (DateTimeOffset.UtcNow - e.Timestamp).TotalSeconds));
+            ack = bus.AckAsync(new NodeAck { Node = engine.Options.NodeId, Seq = e.Sequence, Id = e.Event?.Id }, CancellationToken.None);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // The purge API also reads applied sequences from membership.
+            _lastError = ex.Message;
+            return;
+        }
+
+        if (ack.IsCompletedSuccessfully)
+        {
+            ack.GetAwaiter().GetResult();
+            AckLagHistogram?.Record(Math.Max(0, (DateTimeOffset.UtcNow - e.Timestamp).TotalSeconds));
+        }
+        else
+        {
+            _ = AcknowledgedAsync(ack, e.Timestamp);
+        }
+    }
+
+    private async Task AcknowledgedAsync(ValueTask ack, DateTimeOffset published)
+    {
+        try
+        {
+            await ack.ConfigureAwait(false);
+            AckLagHistogram?.Record(Math.Max(0, (DateTimeOffset.UtcNow - published).TotalSeconds));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
             _lastError = ex.Message;
         }
     }
