@@ -136,26 +136,19 @@ public sealed class InvalidationBus : IAsyncDisposable
         await members.DeleteAsync(node, cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The nodes whose entries have not expired.</summary>
+    /// <summary>The nodes whose entries have not expired, read with one watcher over the bucket (each key's
+    /// latest entry, with its value), not a listing of keys and then one request per key.</summary>
     public async Task<List<NodeInfo>> LiveNodesAsync(CancellationToken cancellationToken)
     {
         var members = _members ?? throw new InvalidOperationException("EnsureAsync has not run.");
         var nodes = new List<NodeInfo>();
+        var opts = new NatsKVWatchOpts { OnNoData = static _ => ValueTask.FromResult(true) };
         try
         {
-            await foreach (var key in members.GetKeysAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
+            await foreach (var entry in members.WatchAsync<byte[]>(">", opts: opts, cancellationToken: cancellationToken).ConfigureAwait(false))
             {
-                try
-                {
-                    var entry = await members.GetEntryAsync<byte[]>(key, cancellationToken: cancellationToken).ConfigureAwait(false);
-                    if (NatsJsonContext.Decode(entry.Value, NatsJsonContext.Default.NodeInfo) is { } info) nodes.Add(info);
-                }
-                catch (NatsKVKeyNotFoundException)
-                {
-                }
-                catch (NatsKVKeyDeletedException)
-                {
-                }
+                if (entry.Operation == NatsKVOperation.Put && NatsJsonContext.Decode(entry.Value, NatsJsonContext.Default.NodeInfo) is { } info) nodes.Add(info);
+                if (entry.Delta == 0) break;
             }
         }
         catch (NatsKVException)
