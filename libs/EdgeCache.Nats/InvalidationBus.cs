@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
 using EdgeCache.Engine;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
@@ -26,7 +28,10 @@ public sealed class InvalidationBus : IAsyncDisposable
     private readonly NatsKVContext _kv;
     private INatsKVStore? _members;
 
-    public InvalidationBus(InvalidationOptions options, string clientName)
+    /// <param name="options">Where the stream, subjects and bucket are.</param>
+    /// <param name="clientName">The connection's name, as the NATS server shows it.</param>
+    /// <param name="loggers">Where the NATS client's own warnings go (consumer recreated, heartbeats missed); none when null.</param>
+    public InvalidationBus(InvalidationOptions options, string clientName, ILoggerFactory? loggers = null)
     {
         _options = options;
         _connection = new NatsConnection(new NatsOpts
@@ -41,6 +46,7 @@ public sealed class InvalidationBus : IAsyncDisposable
             MaxReconnectRetry = -1,
             RetryOnInitialConnect = true,
             PublishTimeoutOnDisconnected = true,
+            LoggerFactory = loggers ?? NullLoggerFactory.Instance,
         });
         _js = new NatsJSContext(_connection);
         _kv = new NatsKVContext(_js);
@@ -130,26 +136,19 @@ public sealed class InvalidationBus : IAsyncDisposable
         await members.DeleteAsync(node, cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The nodes whose entries have not expired.</summary>
+    /// <summary>The nodes whose entries have not expired, read with one watcher over the bucket (each key's
+    /// latest entry, with its value), not a listing of keys and then one request per key.</summary>
     public async Task<List<NodeInfo>> LiveNodesAsync(CancellationToken cancellationToken)
     {
         var members = _members ?? throw new InvalidOperationException("EnsureAsync has not run.");
         var nodes = new List<NodeInfo>();
+        var opts = new NatsKVWatchOpts { OnNoData = static _ => ValueTask.FromResult(true) };
         try
         {
-            await foreach (var key in members.GetKeysAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
+            await foreach (var entry in members.WatchAsync<byte[]>(">", opts: opts, cancellationToken: cancellationToken).ConfigureAwait(false))
             {
-                try
-                {
-                    var entry = await members.GetEntryAsync<byte[]>(key, cancellationToken: cancellationToken).ConfigureAwait(false);
-                    if (NatsJsonContext.Decode(entry.Value, NatsJsonContext.Default.NodeInfo) is { } info) nodes.Add(info);
-                }
-                catch (NatsKVKeyNotFoundException)
-                {
-                }
-                catch (NatsKVKeyDeletedException)
-                {
-                }
+                if (entry.Operation == NatsKVOperation.Put && NatsJsonContext.Decode(entry.Value, NatsJsonContext.Default.NodeInfo) is { } info) nodes.Add(info);
+                if (entry.Delta == 0) break;
             }
         }
         catch (NatsKVException)

@@ -32,6 +32,13 @@ internal static class CacheMetrics
         yield return new Measurement<long>(tiers.DroppedDiskWritesFor(Internal.DiskWriteDrop.Unavailable), new KeyValuePair<string, object?>("edgecache.reason", "unavailable"));
     }
 
+    /// <summary>Buckets for the invalidation latencies, in seconds: a purge takes milliseconds, so the exporter's
+    /// default buckets (0, 5, 10 … 10,000, made for milliseconds) would put every one in the first.</summary>
+    private static readonly InstrumentAdvice<double> InvalidationLatency = new()
+    {
+        HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    };
+
     public static void Register(IMeterFactory factory, CacheEngine engine, EdgeCache.Proxy.Invalidation.InvalidationService invalidation, IProxyStateLookup proxyState)
     {
         var meter = factory.Create(MeterName);
@@ -46,7 +53,12 @@ internal static class CacheMetrics
             meter.CreateObservableGauge("edgecache.invalidation.rules", () => engine.Rules.Count, "{rule}", "Selector rules held for logical invalidation.");
             meter.CreateObservableGauge("edgecache.invalidation.current", () => engine.IsCurrent ? 1 : 0, null, "1 while the node has confirmed within its lease that it applied every event; 0 while it revalidates stored objects.");
             meter.CreateObservableGauge("edgecache.nats.connected", () => invalidation.Degraded is null ? 1 : 0, null, "1 while the node is connected to NATS.");
-            invalidation.LagHistogram = meter.CreateHistogram<double>("edgecache.invalidation.lag", "s", "Time from an event's publication (JetStream's timestamp) to this node applying it.");
+            invalidation.LagHistogram = meter.CreateHistogram<double>("edgecache.invalidation.lag", "s", "Time from an event's publication (JetStream's timestamp) to this node applying it.", advice: InvalidationLatency);
+            invalidation.DeliveryLagHistogram = meter.CreateHistogram<double>("edgecache.invalidation.delivery.lag", "s", "Time from an event's publication (JetStream's timestamp) to this node's NATS consumer handing it over, before it is applied.", advice: InvalidationLatency);
+            invalidation.AckLagHistogram = meter.CreateHistogram<double>("edgecache.invalidation.ack.lag", "s", "Time from an event's publication (JetStream's timestamp) to this node handing its acknowledgement to NATS.", advice: InvalidationLatency);
+            meter.CreateObservableGauge("edgecache.invalidation.delivered", () => (long)invalidation.DeliveredSeq, "{sequence}", "The last invalidation-stream sequence this node's consumer handed over to be applied.");
+            meter.CreateObservableGauge("edgecache.invalidation.pending", () => invalidation.Pending, "{event}", "Events in the stream this node has not applied yet: delivered and waiting, plus those its consumer reported pending after the last delivered one.");
+            meter.CreateObservableCounter("edgecache.invalidation.consumer.restarts", () => invalidation.ConsumerRestarts, "{restart}", "Times this node started its consumer of the stream again (after an error, a disconnect or a suspected stream reset).");
         }
 
         engine.RequestCounter = meter.CreateCounter<long>("edgecache.requests", "{request}", "Requests by cache outcome (hit, stale, revalidated, miss, pass, error), tier and, for hits, the tier that held the object (memory, disk).");

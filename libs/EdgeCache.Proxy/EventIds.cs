@@ -25,6 +25,7 @@ internal static class EventIds
     public const int InvalidationCaughtUp = 1207;
     public const int DiscoveryChanged = 1208;
     public const int DiscoveryFailed = 1209;
+    public const int InvalidationConsumerRestart = 1210;
     public const int ConfigurationReloaded = 1300;
     public const int ConfigurationRefused = 1301;
     public const int ConfigurationNeedsRestart = 1302;

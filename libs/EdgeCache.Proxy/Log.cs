@@ -65,6 +65,9 @@ internal static partial class Log
     [LoggerMessage(EventIds.InvalidationCaughtUp, LogLevel.Information, "Invalidation: caught up again at sequence {Sequence}.")]
     public static partial void InvalidationCaughtUp(ILogger logger, ulong sequence);
 
+    [LoggerMessage(EventIds.InvalidationConsumerRestart, LogLevel.Warning, "Invalidation: restarting the stream's consumer: {Reason} (the stream ends at {Last}, this node applied {Applied}).")]
+    public static partial void InvalidationConsumerRestart(ILogger logger, string reason, ulong last, ulong applied);
+
     [LoggerMessage(EventIds.DiscoveryChanged, LogLevel.Information, "Shield discovery: cluster {Cluster} now uses {Destinations}.")]
     public static partial void DiscoveryChanged(ILogger logger, string cluster, string destinations);
 

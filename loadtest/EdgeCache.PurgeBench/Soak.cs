@@ -21,7 +21,7 @@ internal sealed class Soak(HttpClient http, string[] edges, string origin, strin
     private readonly ConcurrentDictionary<string, (long Version, long ReturnedAt)> _purged = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<(long At, string What)> _errors = new();
     private readonly ConcurrentQueue<string> _violations = new();
-    private readonly ConcurrentQueue<double> _purgeMs = new();
+    private readonly ConcurrentQueue<PurgeTiming> _purgeMs = new();
     private long _requests;
     private long _hits;
     private long _misses;
@@ -35,6 +35,7 @@ internal sealed class Soak(HttpClient http, string[] edges, string origin, strin
     {
         Console.WriteLine($"soak: {duration.TotalSeconds:F0} s, {concurrency} readers over {string.Join(", ", edges)}, purges through {purge}, origin {origin}");
         var started = Stopwatch.GetTimestamp();
+        var startedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         using var stop = new CancellationTokenSource(duration);
         var missCounter = 0L;
         var readers = Enumerable.Range(0, concurrency).Select(w => Task.Run(async () =>
@@ -55,21 +56,31 @@ internal sealed class Soak(HttpClient http, string[] edges, string origin, strin
                 }
             }
         })).ToList();
-        var purger = Task.Run(async () =>
+        // The purger stands for a publisher, another client than the readers: it runs on a thread of its own and
+        // sends synchronously, so its round trip is the CDN's, not the time its answer waited in this process's
+        // thread pool behind the readers' continuations.
+        var purgerDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var purgerThread = new Thread(() =>
         {
-            var rng = new Random(12345);
-            while (!stop.IsCancellationRequested)
+            try
             {
-                await PurgeOneAsync(HotPath((int)(HotObjects * Math.Pow(rng.NextDouble(), 2))));
-                try
+                var rng = new Random(12345);
+                while (!stop.IsCancellationRequested)
                 {
-                    await Task.Delay(TimeSpan.FromMilliseconds(500), stop.Token);
+                    PurgeOne(HotPath((int)(HotObjects * Math.Pow(rng.NextDouble(), 2))));
+                    stop.Token.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(500));
                 }
-                catch (OperationCanceledException)
-                {
-                }
+
+                purgerDone.TrySetResult();
             }
-        });
+            catch (Exception ex)
+            {
+                purgerDone.TrySetException(ex);
+            }
+        })
+        { IsBackground = true, Name = "soak-purger" };
+        purgerThread.Start();
+        var purger = purgerDone.Task;
         var progress = Task.Run(async () =>
         {
             while (!stop.IsCancellationRequested)
@@ -94,8 +105,16 @@ internal sealed class Soak(HttpClient http, string[] edges, string origin, strin
         var errors = _errors.ToArray();
         var inWindow = restartAt is { } ra ? errors.Count(e => e.At >= ra && e.At <= ra + 15_000) : 0;
         var outside = errors.Length - inWindow;
-        var purgeMs = _purgeMs.Order().ToArray();
-        double P(double q) => purgeMs.Length == 0 ? 0 : purgeMs[Math.Clamp((int)Math.Ceiling(q * purgeMs.Length) - 1, 0, purgeMs.Length - 1)];
+        var purgeMs = _purgeMs.Select(t => t.RoundTripMs).Order().ToArray();
+        static double P(double[] sorted, double q) => sorted.Length == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
+        double Pr(double q) => P(purgeMs, q);
+
+        // Purges that started in the 15 s after the shield restart may wait for the restarted shield (it is in
+        // membership until its entry expires): the cluster is not healthy then. The others are timed apart.
+        var healthy = _purgeMs.Where(t => restartAt is not { } at || t.StartedUnixMs < at || t.StartedUnixMs > at + 15_000).ToArray();
+        var healthyRoundTrip = healthy.Select(t => t.RoundTripMs).Order().ToArray();
+        var healthyPropagation = healthy.Select(t => t.PropagationMs).Order().ToArray();
+        object Percentiles(double[] sorted) => new { p50 = Math.Round(P(sorted, 0.5), 2), p99 = Math.Round(P(sorted, 0.99), 2), max = Math.Round(P(sorted, 1), 2) };
         var requests = Interlocked.Read(ref _requests);
         var summary = new
         {
@@ -112,7 +131,11 @@ internal sealed class Soak(HttpClient http, string[] edges, string origin, strin
             firstErrors = errors.Take(10).Select(e => e.What).ToArray(),
             purges = Interlocked.Read(ref _purges),
             purgesIncomplete = Interlocked.Read(ref _incomplete),
-            purgeRoundTripMs = new { p50 = Math.Round(P(0.5), 2), p99 = Math.Round(P(0.99), 2), max = Math.Round(P(1), 2) },
+            purgeRoundTripMs = new { p50 = Math.Round(Pr(0.5), 2), p99 = Math.Round(Pr(0.99), 2), max = Math.Round(Pr(1), 2) },
+            purgesOutsideRestart = healthy.Length,
+            purgeRoundTripMsOutsideRestart = Percentiles(healthyRoundTrip),
+            purgePropagationMsOutsideRestart = Percentiles(healthyPropagation),
+            slowestPurges = healthy.OrderByDescending(t => t.RoundTripMs).Take(5).Select(t => $"{t.RoundTripMs:F1} ms at +{(t.StartedUnixMs - startedUnixMs) / 1000.0:F1} s: {t.Acked}").ToArray(),
             staleAfterPurge = _violations.Count,
             firstStale = _violations.Take(10).ToArray(),
             shieldRestartAtUnixMs = restartAt,
@@ -156,22 +179,25 @@ internal sealed class Soak(HttpClient http, string[] edges, string origin, strin
         }
     }
 
-    private async Task PurgeOneAsync(string path)
+    private void PurgeOne(string path)
     {
         try
         {
             // The publisher changes the object, then purges it.
-            using var bump = await http.PostAsync($"{origin}/__origin/version?path={Uri.EscapeDataString(path)}", null);
+            using var bumpRequest = new HttpRequestMessage(HttpMethod.Post, $"{origin}/__origin/version?path={Uri.EscapeDataString(path)}");
+            using var bump = http.Send(bumpRequest);
             bump.EnsureSuccessStatusCode();
-            using var doc = JsonDocument.Parse(await bump.Content.ReadAsStringAsync());
+            using var doc = JsonDocument.Parse(bump.Content.ReadAsStream());
             var version = doc.RootElement.GetProperty("version").GetInt64();
 
             var json = JsonSerializer.Serialize(new { urls = new[] { $"http://{host}{path}" }, wait = true, timeoutMs = 10000 });
             using var request = new HttpRequestMessage(HttpMethod.Post, purge + "/purge") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            var startedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             var started = Stopwatch.GetTimestamp();
-            using var response = await http.SendAsync(request);
-            var text = await response.Content.ReadAsStringAsync();
+            using var response = http.Send(request);
+            using var reader = new StreamReader(response.Content.ReadAsStream(), Encoding.UTF8);
+            var text = reader.ReadToEnd();
             var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             if (response.StatusCode == HttpStatusCode.TooManyRequests) return;
             if (!response.IsSuccessStatusCode)
@@ -182,7 +208,8 @@ internal sealed class Soak(HttpClient http, string[] edges, string origin, strin
 
             using var result = JsonDocument.Parse(text);
             Interlocked.Increment(ref _purges);
-            _purgeMs.Enqueue(ms);
+            var acked = result.RootElement.GetProperty("acked").EnumerateArray().Select(a => (Node: a.GetProperty("node").GetString(), Ms: a.GetProperty("ms").GetDouble())).ToList();
+            _purgeMs.Enqueue(new PurgeTiming(startedUnixMs, ms, acked.Count == 0 ? 0 : acked.Max(a => a.Ms), string.Join(", ", acked.Select(a => $"{a.Node} {a.Ms:F1}"))));
             if (!result.RootElement.GetProperty("complete").GetBoolean())
             {
                 // A node that did not apply it in time: it has left membership, or this is a real loss.

@@ -12,7 +12,7 @@ namespace EdgeCache.Proxy.Invalidation;
 /// The only writer of the node's <see cref="InvalidationState"/>; its lease runs on that state's clock
 /// (<see cref="InvalidationClock"/>), while NATS reconnects, request timeouts and membership heartbeats keep the system clock.
 /// </summary>
-public sealed class InvalidationService(CacheEngine engine, InvalidationState state, NodeEndpoints endpoints, ILogger<InvalidationService> logger) : BackgroundService
+public sealed class InvalidationService(CacheEngine engine, InvalidationState state, NodeEndpoints endpoints, ILoggerFactory loggers, ILogger<InvalidationService> logger) : BackgroundService
 {
     private readonly InvalidationOptions _options = engine.Options.Invalidation;
     private readonly TimeProvider _leaseTime = state.Time;
@@ -62,6 +62,36 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
     /// <summary>Purge lag, event time (JetStream's) to applied, in seconds.</summary>
     internal System.Diagnostics.Metrics.Histogram<double>? LagHistogram { get; set; }
 
+    /// <summary>Event time (JetStream's) to the node's NATS client handing the event over, in seconds.</summary>
+    internal System.Diagnostics.Metrics.Histogram<double>? DeliveryLagHistogram { get; set; }
+
+    /// <summary>Event time (JetStream's) to the node's acknowledgement being handed to NATS, in seconds.</summary>
+    internal System.Diagnostics.Metrics.Histogram<double>? AckLagHistogram { get; set; }
+
+    /// <summary>Events the stream holds that this node has not applied yet: those delivered and waiting to
+    /// be applied, plus those the consumer reported still pending in the stream after the last delivered one.</summary>
+    public long Pending
+    {
+        get
+        {
+            var delivered = Interlocked.Read(ref _deliveredSeq);
+            var behind = delivered - (long)state.AppliedSeq;
+            return Math.Max(0, behind) + Interlocked.Read(ref _deliveredPending);
+        }
+    }
+
+    /// <summary>The last sequence the stream's consumer handed to the node to apply.</summary>
+    public ulong DeliveredSeq => (ulong)Interlocked.Read(ref _deliveredSeq);
+
+    private long _deliveredSeq;
+    private long _deliveredPending;
+
+    /// <summary>Times the node's consumer of the stream was started again after its first start (after an
+    /// error, a disconnect or a suspected reset of the stream).</summary>
+    public long ConsumerRestarts => Interlocked.Read(ref _consumerRestarts);
+
+    private long _consumerRestarts;
+
     /// <summary>The latest events applied, newest first (the status page shows them).</summary>
     public IReadOnlyList<AppliedEvent> Recent
     {
@@ -109,11 +139,12 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
         // they open, this one or any opened later (after a failed start, a stall or a wipe).
         engine.Tiers.CheckpointState = state.Save;
 
-        await using var bus = new InvalidationBus(_options, engine.Options.NodeId);
+        await using var bus = new InvalidationBus(_options, engine.Options.NodeId, loggers);
         _bus = bus;
         var leaseChecks = LeaseLoopAsync(bus, stoppingToken);
         var announcer = AnnounceLoopAsync(bus, stoppingToken);
         var first = true;
+        var consumerStarts = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
             using var resync = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
@@ -135,7 +166,7 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
                         _storeGate.Release();
                     }
                 }
-                else if (IsReset(stream))
+                else if (IsReset(stream, state.AppliedSeq))
                 {
                     await ResetAsync(stream).ConfigureAwait(false);
                 }
@@ -150,6 +181,7 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
                 if (stream.Last <= state.AppliedSeq) Confirm();
                 _lastError = null;
                 Volatile.Write(ref _resync, resync);
+                if (consumerStarts++ > 0) Interlocked.Increment(ref _consumerRestarts);
                 await foreach (var e in bus.ConsumeAsync(state.AppliedSeq + 1, resync.Token).ConfigureAwait(false))
                 {
                     await ApplyAsync(bus, e, resync.Token).ConfigureAwait(false);
@@ -259,9 +291,11 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
     }
 
     /// <summary>True when the stream is not the one this node has been following: it was deleted and
-    /// made again (a new creation time), or it ends before what the node applied.</summary>
-    private bool IsReset(StreamState stream) =>
-        (Volatile.Read(ref _streamCreated) is var created && created != 0 && created != stream.Created.UtcTicks) || stream.Last < state.AppliedSeq;
+    /// made again (a new creation time), or it ends before <paramref name="applied"/>, a sequence the node had
+    /// applied before the stream's state was asked for. (One read after the answer may already include
+    /// events published after the server answered, so it would make a live stream look reset.)</summary>
+    private bool IsReset(StreamState stream, ulong applied) =>
+        (Volatile.Read(ref _streamCreated) is var created && created != 0 && created != stream.Created.UtcTicks) || stream.Last < applied;
 
     /// <summary>The stream was reset: its sequences start over, so stored copies' sequences mean nothing
     /// against its events. Both tiers are emptied and the node follows the new stream from its end.</summary>
@@ -311,6 +345,9 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
 
     private async Task ApplyAsync(InvalidationBus bus, StreamEvent e, CancellationToken cancellationToken)
     {
+        Interlocked.Exchange(ref _deliveredSeq, (long)e.Sequence);
+        Interlocked.Exchange(ref _deliveredPending, (long)e.Pending);
+        DeliveryLagHistogram?.Record(Math.Max(0, (DateTimeOffset.UtcNow - e.Timestamp).TotalSeconds));
         var applied = state.AppliedSeq;
         if (e.Sequence <= applied) return;
         if (e.Sequence > applied + 1)
@@ -342,13 +379,49 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
         }
 
         if (e.Pending == 0) Confirm();
+        Acknowledge(bus, e);
+    }
+
+    /// <summary>
+    /// Hands the acknowledgement of an applied event to the connection. Not waited for: when NATS's writer is
+    /// behind (a flush pending on a busy thread pool), the next event is applied meanwhile. Not cancelled by
+    /// the consumer's token either: the event is applied, so its acknowledgement must go even when the
+    /// consumer is being restarted (it starts after this sequence and would never acknowledge it again).
+    /// </summary>
+    private void Acknowledge(InvalidationBus bus, StreamEvent e)
+    {
+        ValueTask ack;
         try
         {
-            await bus.AckAsync(new NodeAck { Node = engine.Options.NodeId, Seq = e.Sequence, Id = e.Event?.Id }, cancellationToken).ConfigureAwait(false);
+            ack = bus.AckAsync(new NodeAck { Node = engine.Options.NodeId, Seq = e.Sequence, Id = e.Event?.Id }, CancellationToken.None);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // The purge API also reads applied sequences from membership.
+            _lastError = ex.Message;
+            return;
+        }
+
+        if (ack.IsCompletedSuccessfully)
+        {
+            ack.GetAwaiter().GetResult();
+            AckLagHistogram?.Record(Math.Max(0, (DateTimeOffset.UtcNow - e.Timestamp).TotalSeconds));
+        }
+        else
+        {
+            _ = AcknowledgedAsync(ack, e.Timestamp);
+        }
+    }
+
+    private async Task AcknowledgedAsync(ValueTask ack, DateTimeOffset published)
+    {
+        try
+        {
+            await ack.ConfigureAwait(false);
+            AckLagHistogram?.Record(Math.Max(0, (DateTimeOffset.UtcNow - published).TotalSeconds));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
             _lastError = ex.Message;
         }
     }
@@ -428,10 +501,12 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
                         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                         cts.CancelAfter(_options.RequestTimeout);
                         var asked = _leaseTime.GetTimestamp();
+                        var appliedBefore = state.AppliedSeq;
                         var stream = await bus.StreamStateAsync(cts.Token).ConfigureAwait(false);
-                        if (Volatile.Read(ref _streamCreated) != 0 && IsReset(stream))
+                        if (Volatile.Read(ref _streamCreated) != 0 && IsReset(stream, appliedBefore))
                         {
                             // Never confirm against a different stream: make the consumer start over.
+                            Log.InvalidationConsumerRestart(logger, "the stream looks reset", stream.Last, state.AppliedSeq);
                             previous = null;
                             await CancelConsumerAsync().ConfigureAwait(false);
                         }
