@@ -11,7 +11,7 @@
 // ERROR_RATE_MAX (0.001), HIT_RATIO_MIN (0.9).
 import { check } from 'k6';
 import { Counter, Rate, Trend } from 'k6/metrics';
-import { TREND_STATS, envDuration, envNumber, envString, randomEdge } from './lib/config.js';
+import { TREND_STATS, envDuration, envNumber, envString, perfThresholds, randomEdge } from './lib/config.js';
 import { getFromEdge, header, isEdgeHit, isShieldHit } from './lib/cache.js';
 import { SIZE_BYTES, Zipf, objPath, parseSizeMix, sizeOf } from './lib/objects.js';
 import { summaryOutputs } from './lib/summary.js';
@@ -42,14 +42,16 @@ export const options = {
     },
   },
   thresholds: {
-    http_req_duration: [`p(95)<${P95_MS}`, `p(99)<${P99_MS}`],
-    // Per-size latency, shown in the summary (the 1 MiB objects are bounded by bandwidth, not the cache).
-    'http_req_duration{size:1k}': [`p(99)<${P99_MS}`],
-    'http_req_duration{size:100k}': [`p(99)<${P99_MS}`],
-    'http_req_duration{size:1m}': [`p(99)<${Math.max(P99_MS, 500)}`],
     http_req_failed: [`rate<${envNumber('ERROR_RATE_MAX', 0.001)}`],
-    edge_hit: [`rate>${envNumber('HIT_RATIO_MIN', 0.9)}`],
     wrong_length: ['count==0'],
+    ...perfThresholds({
+      http_req_duration: [`p(95)<${P95_MS}`, `p(99)<${P99_MS}`],
+      // Per-size latency, shown in the summary (the 1 MiB objects are bounded by bandwidth, not the cache).
+      'http_req_duration{size:1k}': [`p(99)<${P99_MS}`],
+      'http_req_duration{size:100k}': [`p(99)<${P99_MS}`],
+      'http_req_duration{size:1m}': [`p(99)<${Math.max(P99_MS, 500)}`],
+      edge_hit: [`rate>${envNumber('HIT_RATIO_MIN', 0.9)}`],
+    }),
   },
 };
 
