@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Type-checks the k6 scripts (k6 itself is not installable here): installs the pinned TypeScript
+# Type-checks the k6 scripts (loadtest/k6.sh runs them): installs the pinned TypeScript
 # and @types/k6 from loadtest/k6/package-lock.json, then runs tsc over every script and lib/ file.
 # Exits non-zero on any type error. Run from anywhere: loadtest/check.sh
 set -euo pipefail

@@ -12,6 +12,9 @@ namespace EdgeCache.Nats;
 /// <summary>One event read from the stream, with its sequence and what remains after it.</summary>
 public readonly record struct StreamEvent(ulong Sequence, ulong Pending, DateTimeOffset Timestamp, InvalidationEvent? Event);
 
+/// <summary>A membership entry put (<paramref name="Info"/>) or deleted (null) under <paramref name="Key"/>, stored by NATS at <paramref name="Created"/>.</summary>
+public readonly record struct MemberChange(string Key, NodeInfo? Info, DateTimeOffset Created);
+
 /// <summary>What the stream holds: sequences <paramref name="First"/> to <paramref name="Last"/>, in a stream created at <paramref name="Created"/>.</summary>
 public readonly record struct StreamState(ulong First, ulong Last, DateTimeOffset Created);
 
@@ -157,6 +160,31 @@ public sealed class InvalidationBus : IAsyncDisposable
         }
 
         return nodes;
+    }
+
+    /// <summary>
+    /// Membership as it changes: each node's current entry, then every put and delete (an entry that
+    /// expires is not announced: the bucket's MaxAge drops it silently, so a reader ages entries out
+    /// itself by <see cref="MemberChange.Created"/>). <paramref name="caughtUp"/> runs once every entry
+    /// the bucket held when the watch started has been delivered, or at once when it held none.
+    /// </summary>
+    public async IAsyncEnumerable<MemberChange> WatchMembersAsync(Action caughtUp, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var members = _members ?? throw new InvalidOperationException("EnsureAsync has not run.");
+        var opts = new NatsKVWatchOpts
+        {
+            OnNoData = _ =>
+            {
+                caughtUp();
+                return ValueTask.FromResult(false);
+            },
+        };
+        await foreach (var entry in members.WatchAsync<byte[]>(opts: opts, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            var info = entry.Operation == NatsKVOperation.Put ? NatsJsonContext.Decode(entry.Value, NatsJsonContext.Default.NodeInfo) : null;
+            yield return new MemberChange(entry.Key, info, entry.Created);
+            if (entry.Delta == 0) caughtUp();
+        }
     }
 
     public ValueTask DisposeAsync() => _connection.DisposeAsync();

@@ -114,7 +114,14 @@ internal sealed class CacheForwarderMiddleware
         if (state.MayCollapse)
         {
             var flight = _engine.Flights.JoinOrStart(state.Key, out var leader);
-            if (leader)
+            if (leader && StoredSinceLookup(ctx, state) is { } already)
+            {
+                // The lookup missed, then the flight it would have joined landed (stored its copy)
+                // before this request came to join it: serve that copy, never fetch it again.
+                _engine.Flights.Complete(flight, already);
+                result = already;
+            }
+            else if (leader)
             {
                 result = await LeadAsync(flight, request, target, state).ConfigureAwait(false);
             }
@@ -122,9 +129,11 @@ internal sealed class CacheForwarderMiddleware
             {
                 result = await flight.Outcome.Task.WaitAsync(ctx.RequestAborted).ConfigureAwait(false);
                 collapsed = true;
-                if (!Fits(result, ctx.Request.Headers))
+                if (!Fits(result, ctx.Request.Headers) || (result.Entry is { } entry && PredatesPurge(state.Key, entry)))
                 {
-                    // Not shareable, or another variant: this request fetches on its own.
+                    // Not shareable, another variant, or (a request that joined while the body
+                    // streamed in) a copy a purge applied since has ruled out: this request
+                    // fetches on its own.
                     collapsed = false;
                     result = await FetchOnceAsync(request, target, state).ConfigureAwait(false);
                 }
@@ -136,6 +145,21 @@ internal sealed class CacheForwarderMiddleware
         }
 
         await ServeAsync(ctx, state, result, collapsed).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A fresh copy in the memory tier that this plain miss may be answered with, stored since its
+    /// lookup missed; null when there is none (the usual case: one more memory lookup per miss).
+    /// </summary>
+    private FetchResult? StoredSinceLookup(HttpContext ctx, CacheRequestState state)
+    {
+        if (state.Stored is not null || state.MustRevalidate || state.Mode != RequestMode.Fetch) return null;
+        var entry = _engine.Memory.Get(state.Key, ctx.Request.Headers, out _);
+        if (entry is not null && entry.NeedsRuleCheck(_engine.Rules)) entry = _engine.CheckRules(state.Key, entry, stored: true);
+        if (entry is null) return null;
+        var hit = HitDecision.Evaluate(entry, state.RequestDirectives, forced: false, _engine.IsCurrent, HitDecision.ClientAccepts(entry, ctx.Request.Headers.AcceptEncoding), _engine.Time.GetUtcNow());
+        if (hit.Kind != HitKind.Fresh) return null;
+        return new FetchResult { Kind = FetchKind.AlreadyStored, Entry = entry, Response = new UpstreamResponse { StatusCode = entry.StatusCode }, Stored = Task.CompletedTask };
     }
 
     private async Task<FetchResult> LeadAsync(FlightTable.Flight flight, UpstreamRequest request, UpstreamTarget target, CacheRequestState state)
@@ -314,6 +338,13 @@ internal sealed class CacheForwarderMiddleware
 
     private async Task ServeAsync(HttpContext ctx, CacheRequestState state, FetchResult result, bool collapsed)
     {
+        if (result.Kind == FetchKind.AlreadyStored)
+        {
+            _engine.CountRequest(RequestOutcome.Hit, "memory");
+            await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, CacheStatus.ForHit(Name, Ttl(result.Entry!), "memory").Format(), StringValues.Empty).ConfigureAwait(false);
+            return;
+        }
+
         var stale = state.Stored;
         var fwd = stale is not null ? (state.ClientForcedRevalidation ? "request" : "stale") : state.UrlKnown ? "vary-miss" : "uri-miss";
         int? upstreamStatus = result.Kind == FetchKind.Failed ? null : result.Response.StatusCode;

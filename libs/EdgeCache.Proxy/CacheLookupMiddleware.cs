@@ -189,6 +189,7 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             Stored = stored,
             UrlKnown = urlKnown,
             ClientForcedRevalidation = lookup.Forced && stored is not null,
+            MustRevalidate = lookup.Forced,
             DropClientNoCache = !lookup.Honour,
             MayStore = !lookup.Directives.NoStore,
             UpstreamNoCache = unsure,

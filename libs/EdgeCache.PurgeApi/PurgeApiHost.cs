@@ -43,6 +43,8 @@ public static class PurgeApiHost
         services.AddHostedService(sp => sp.GetRequiredService<KeyReloader>());
         services.AddSingleton<AckListener>();
         services.AddHostedService(sp => sp.GetRequiredService<AckListener>());
+        services.AddSingleton<MembershipView>();
+        services.AddHostedService(sp => sp.GetRequiredService<MembershipView>());
         services.AddProblemDetails();
 
         var listen = builder.Configuration.GetValue<string>(PurgeApiOptions.SectionName + ":Listen") ?? new PurgeApiOptions().Listen;
@@ -172,14 +174,18 @@ public static class PurgeApiHost
 
         Log.Accepted(logger, kind == InvalidationKind.Ttl ? "ttl" : "purge", id, key.Id, e.SelectorCount, Summarize(e), e.Soft, seq);
         var tracker = services.GetRequiredService<PurgeTracker>();
-        List<NodeInfo> live;
-        try
+        var membership = services.GetRequiredService<MembershipView>();
+        var live = membership.Live();
+        if (live is null)
         {
-            live = await bus.LiveNodesAsync(ctx.RequestAborted).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            live = [];
+            try
+            {
+                live = await bus.LiveNodesAsync(ctx.RequestAborted).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                live = [];
+            }
         }
 
         var record = tracker.Track(id, seq, key.Id, live, publishedAt);
@@ -192,10 +198,13 @@ public static class PurgeApiHost
         {
             while (!record.Complete)
             {
-                // Acknowledgements complete it; membership covers acknowledgements this process missed.
-                var poll = Task.Delay(TimeSpan.FromMilliseconds(200), wait.Token);
+                // Acknowledgements complete it; membership covers acknowledgements this process missed
+                // (the membership watch reports each node's applied sequence as it is put; without the
+                // watch, the bucket is read every MembershipPollInterval).
+                var poll = Task.Delay(options.MembershipPollInterval, wait.Token);
                 await Task.WhenAny(record.Completed, poll).ConfigureAwait(false);
                 if (record.Complete || wait.IsCancellationRequested) break;
+                if (membership.Live() is not null) continue;
                 foreach (var n in await bus.LiveNodesAsync(wait.Token).ConfigureAwait(false)) tracker.Observe(n.Node, n.AppliedSeq);
             }
         }

@@ -37,6 +37,10 @@ public sealed class PurgeApiOptions
     /// <summary>Longest <c>timeoutMs</c> accepted. Default 60 s.</summary>
     public TimeSpan MaxWaitTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>While a purge waits: how often the membership bucket is read for nodes' applied sequences
+    /// when the membership watch is not caught up (acknowledgements this process missed). Default 200 ms.</summary>
+    public TimeSpan MembershipPollInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
     /// <summary>Purges remembered for <c>GET /purge/{id}</c> (oldest forgotten first). Default 10,000.</summary>
     public int RecordLimit { get; set; } = 10_000;
 
@@ -67,6 +71,7 @@ public sealed class PurgeApiOptions
         if (AuthFailuresPerMinute is <= 0 or > 60_000) yield return $"{S}:AuthFailuresPerMinute must be between 1 and 60000.";
         if (DefaultWaitTimeout <= TimeSpan.Zero || DefaultWaitTimeout > MaxWaitTimeout) yield return $"{S}:DefaultWaitTimeout must be positive and at most MaxWaitTimeout.";
         if (RecordLimit <= 0) yield return $"{S}:RecordLimit must be positive.";
+        if (MembershipPollInterval <= TimeSpan.Zero) yield return $"{S}:MembershipPollInterval must be positive.";
         if (!Nats.Enabled) yield return $"{S}:Nats:NatsUrl is required.";
         else if (Nats.Validate() is { } n) yield return $"{S}:Nats: {n}.";
     }

@@ -15,10 +15,14 @@ public sealed record NodeAckTime(string Node, double Ms);
 /// Follows published events until every node that was live when each was published has applied it:
 /// by the nodes' acknowledgements (core NATS), and, for acknowledgements this process missed, by
 /// the applied sequence the nodes keep in membership. Remembers the latest purges for <c>GET /purge/{id}</c>.
+/// An acknowledgement visits only the purges still waiting on a node, each done in constant time: it
+/// used to test every remembered purge (up to <see cref="PurgeApiOptions.RecordLimit"/>, 10,000), each
+/// by copying its node table, on the one loop that reads every acknowledgement.
 /// </summary>
 public sealed class PurgeTracker(PurgeApiOptions options)
 {
     private readonly ConcurrentDictionary<string, Record> _byId = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<Record, byte> _pending = new();
     private readonly ConcurrentQueue<string> _order = new();
     /// <summary>Per node: the highest sequence it reported applied, and when that report arrived.</summary>
     private readonly ConcurrentDictionary<string, (ulong Seq, long At)> _nodeApplied = new(StringComparer.Ordinal);
@@ -26,27 +30,34 @@ public sealed class PurgeTracker(PurgeApiOptions options)
     /// <summary>How many purges are remembered.</summary>
     public int Limit => options.RecordLimit;
 
+    /// <summary>Purges still waiting on at least one node.</summary>
+    public int Pending => _pending.Count;
+
     /// <summary>Follows a published event; <paramref name="publishedAt"/> is the timestamp taken just before publishing.</summary>
     public Record Track(string id, ulong seq, string keyId, IEnumerable<NodeInfo> live, long publishedAt)
     {
         var record = new Record(id, seq, keyId, publishedAt);
         foreach (var n in live)
         {
-            record.Expected.TryAdd(n.Node, 0);
+            record.Expect(n.Node);
             Observe(n.Node, n.AppliedSeq);
         }
 
         _byId[id] = record;
+        _pending[record] = 0;
         _order.Enqueue(id);
-        while (_order.Count > options.RecordLimit && _order.TryDequeue(out var old)) _byId.TryRemove(old, out _);
+        while (_order.Count > options.RecordLimit && _order.TryDequeue(out var old))
+        {
+            if (_byId.TryRemove(old, out var forgotten)) _pending.TryRemove(forgotten, out _);
+        }
+
         foreach (var n in record.Expected.Keys)
         {
             // Acknowledgements that arrived before the record existed: timed by their arrival.
             if (_nodeApplied.TryGetValue(n, out var applied) && applied.Seq >= seq) record.Ack(n, applied.At);
         }
 
-        record.CheckComplete();
-
+        if (record.Complete) _pending.TryRemove(record, out _);
         return record;
     }
 
@@ -57,15 +68,16 @@ public sealed class PurgeTracker(PurgeApiOptions options)
     {
         var now = TimeProvider.System.GetTimestamp();
         _nodeApplied.AddOrUpdate(node, (seq, now), (_, old) => seq > old.Seq ? (seq, now) : old);
-        foreach (var r in _byId.Values)
+        foreach (var (r, _) in _pending)
         {
-            if (!r.Complete && r.Sequence <= seq && r.Expected.ContainsKey(node)) r.Ack(node, now);
+            if (r.Sequence <= seq && r.Ack(node, now) && r.Complete) _pending.TryRemove(r, out _);
         }
     }
 
     public sealed class Record(string id, ulong seq, string keyId, long publishedAt)
     {
         private readonly TaskCompletionSource _complete = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _waitingOn;
 
         public string Id { get; } = id;
         public ulong Sequence { get; } = seq;
@@ -74,20 +86,23 @@ public sealed class PurgeTracker(PurgeApiOptions options)
         /// <summary>Nodes live at publication → milliseconds to their acknowledgement (0 = not yet).</summary>
         public ConcurrentDictionary<string, double> Expected { get; } = new(StringComparer.Ordinal);
 
-        public bool Complete => Expected.Values.All(v => v > 0);
+        public bool Complete => Volatile.Read(ref _waitingOn) == 0;
 
-        public Task Completed => _complete.Task;
+        public Task Completed => Complete ? Task.CompletedTask : _complete.Task;
 
-        public void Ack(string node, long at)
+        /// <summary>Adds a node that must acknowledge (only before the record is shared).</summary>
+        internal void Expect(string node)
         {
-            var ms = Math.Max(0.001, TimeProvider.System.GetElapsedTime(publishedAt, at).TotalMilliseconds);
-            if (Expected.TryGetValue(node, out var old) && old == 0) Expected.TryUpdate(node, ms, 0);
-            if (Complete) _complete.TrySetResult();
+            if (Expected.TryAdd(node, 0)) _waitingOn++;
         }
 
-        public void CheckComplete()
+        /// <summary>Records <paramref name="node"/>'s acknowledgement; true when it was one this purge still waited on.</summary>
+        public bool Ack(string node, long at)
         {
-            if (Complete) _complete.TrySetResult();
+            var ms = Math.Max(0.001, TimeProvider.System.GetElapsedTime(publishedAt, at).TotalMilliseconds);
+            if (!Expected.TryUpdate(node, ms, 0)) return false;
+            if (Interlocked.Decrement(ref _waitingOn) == 0) _complete.TrySetResult();
+            return true;
         }
 
         public PurgeStatus ToStatus() => new(

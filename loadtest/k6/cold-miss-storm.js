@@ -15,7 +15,7 @@ import http from 'k6/http';
 import { check } from 'k6';
 import exec from 'k6/execution';
 import { Counter, Rate, Trend } from 'k6/metrics';
-import { EDGE_URLS, TREND_STATS, envDuration, envNumber, envString } from './lib/config.js';
+import { EDGE_URLS, TREND_STATS, envDuration, envNumber, envString, perfThresholds } from './lib/config.js';
 import { edgeParams, header, isEdgeHit, originStats } from './lib/cache.js';
 import { SIZE_BYTES, objPath, parseSizeMix, sizeOf } from './lib/objects.js';
 import { summaryOutputs } from './lib/summary.js';
@@ -46,7 +46,7 @@ export const options = {
   },
   thresholds: {
     http_req_failed: [`rate<${envNumber('ERROR_RATE_MAX', 0.001)}`],
-    'http_req_duration{phase:storm}': [`p(99)<${envNumber('P99_MS', 2000)}`],
+    ...perfThresholds({ 'http_req_duration{phase:storm}': [`p(99)<${envNumber('P99_MS', 2000)}`] }),
     objects_fetched_more_than_once: ['count==0'],
     objects_never_fetched: ['count==0'],
     'checks{check:origin}': ['rate==1'],

@@ -19,7 +19,7 @@ import http from 'k6/http';
 import { check, sleep } from 'k6';
 import exec from 'k6/execution';
 import { Rate, Trend } from 'k6/metrics';
-import { EDGE_URLS, ORIGIN_URL, TREND_STATS, envDuration, envNumber, envString, randomEdge, seconds } from './lib/config.js';
+import { EDGE_URLS, ORIGIN_URL, TREND_STATS, envDuration, envNumber, envString, perfThresholds, randomEdge, seconds } from './lib/config.js';
 import { NEEDS_LOAD_ORIGIN, getFromEdge, header, isEdgeHit, originControl, originStats } from './lib/cache.js';
 import { SIZE_BYTES, objPath, parseSizeMix, sizeOf } from './lib/objects.js';
 import { summaryOutputs } from './lib/summary.js';
@@ -46,7 +46,7 @@ const thresholds = {
   'read_ok{phase:before}': ['rate>0.999'],
   'read_ok{phase:failure}': ['rate>0.999'],
   'read_ok{phase:after}': ['rate>0.999'],
-  'read_duration{phase:failure}': ['p(99)<1000'],
+  ...perfThresholds({ 'read_duration{phase:failure}': ['p(99)<1000'] }),
   'checks{check:chaos}': ['rate==1'],
 };
 if (!MANUAL) {

@@ -34,6 +34,9 @@ internal sealed class CacheRequestState
     /// <summary>The client asked to revalidate (no-cache) and the host's policy honours it.</summary>
     public bool ClientForcedRevalidation { get; init; }
 
+    /// <summary>No stored copy may answer this request as it is (the client's no-cache, honoured, or a node not sure it has every purge).</summary>
+    public bool MustRevalidate { get; init; }
+
     /// <summary>Drop the client's no-cache before forwarding (host policy Ignore).</summary>
     public bool DropClientNoCache { get; init; }
 

@@ -16,6 +16,10 @@ internal enum FetchKind
 
     /// <summary>No response came from upstream.</summary>
     Failed,
+
+    /// <summary>No fetch: a fresh copy was stored between the request's lookup and its flight (the
+    /// flight it would have joined had just landed); <see cref="FetchResult.Entry"/> is that copy.</summary>
+    AlreadyStored,
 }
 
 internal sealed class FetchResult

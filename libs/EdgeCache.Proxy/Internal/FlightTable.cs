@@ -6,6 +6,10 @@ namespace EdgeCache.Proxy.Internal;
 /// Request collapsing: one upstream fetch per key in flight at a node. The first request leads;
 /// later ones await its outcome. Waiters whose request the outcome does not fit (not shareable,
 /// another Vary variant) fetch on their own, so nothing ever waits on a fetch it cannot use.
+/// A fetch is in flight until its copy is stored, not only until its response head arrives: a
+/// request that comes while the body still streams in finds neither a stored copy nor, were the
+/// flight gone at the head, a fetch to join, and would fetch the object again (at a shield, from
+/// the origin: the cold-miss storm's double fetches).
 /// </summary>
 internal sealed class FlightTable
 {
@@ -41,11 +45,25 @@ internal sealed class FlightTable
         return _flights.TryAdd(key, mine) ? mine : null;
     }
 
+    /// <summary>
+    /// Gives the flight's waiters <paramref name="result"/>. The flight stays joinable until a
+    /// storable result's copy is stored (<see cref="FetchResult.Stored"/>, which also completes when
+    /// the body fails); any other result ends it now.
+    /// </summary>
     public void Complete(Flight flight, FetchResult result)
     {
-        _flights.TryRemove(new KeyValuePair<string, Flight>(flight.Key, flight));
         flight.Outcome.TrySetResult(result);
+        if (result.Stored is { IsCompleted: false } stored)
+        {
+            _ = stored.ContinueWith(static (_, state) => ((FlightTable Table, Flight Flight))state! is var (table, landed) ? table.Land(landed) : false, (this, flight), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return;
+        }
+
+        Land(flight);
     }
+
+    /// <summary>Takes a flight out of the table: a later request for its key starts a new one.</summary>
+    private bool Land(Flight flight) => _flights.TryRemove(new KeyValuePair<string, Flight>(flight.Key, flight));
 
     public sealed class Flight(string key)
     {
