@@ -90,14 +90,15 @@ public sealed class CacheEngine : IAsyncDisposable
 
     /// <summary>Stores a complete response in memory (when it fits) and on disk (in the background).
     /// A copy older than an applied purge is not stored; one older than a soft purge or TTL change is stored with it applied.
-    /// The task completes when the disk write is queued (see <see cref="CacheTiers.WriteBehind"/>):
+    /// The task completes when the disk write is queued (see <see cref="CacheTiers.WriteBehind"/>), or, for
+    /// an object too large for the memory tier, when it is written (until then only the fetch holds it):
     /// <paramref name="upstreamHolds"/> says the object has another copy upstream, so that write may be dropped.</summary>
     public Task Store(string primaryKey, CachedResponse entry, bool upstreamHolds = false)
     {
         if (CheckRules(primaryKey, entry, stored: false) is not { } checkedEntry) return Task.CompletedTask;
         entry = checkedEntry;
-        Memory.Set(primaryKey, entry);
-        return Tiers.WriteBehind(primaryKey, entry, upstreamHolds);
+        var inMemory = Memory.Set(primaryKey, entry);
+        return Tiers.WriteBehind(primaryKey, entry, upstreamHolds, untilWritten: !inMemory);
     }
 
     /// <summary>Waits for the disk writes in flight (tests, shutdown).</summary>

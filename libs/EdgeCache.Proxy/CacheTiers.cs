@@ -161,7 +161,12 @@ public sealed class CacheTiers : IAsyncDisposable
     /// for room. The task completes when the write is queued (or dropped), not when it is done;
     /// awaiting it is how a request that brings new objects slows to the disk's pace.
     /// </summary>
-    public Task WriteBehind(string primaryKey, CachedResponse entry, bool upstreamHolds = false)
+    /// <param name="primaryKey">The object's URL key.</param>
+    /// <param name="entry">The complete response.</param>
+    /// <param name="upstreamHolds">The object has another copy upstream: the write may be dropped when the queue is full.</param>
+    /// <param name="untilWritten">Complete only when the write is done (or dropped): for an object the memory
+    /// tier did not take, so that until the disk holds it the fetch that brought it stays joinable.</param>
+    public Task WriteBehind(string primaryKey, CachedResponse entry, bool upstreamHolds = false, bool untilWritten = false)
     {
         if (_openDisk is null) return Task.CompletedTask;
         if (Disk is not { } disk)
@@ -171,7 +176,9 @@ public sealed class CacheTiers : IAsyncDisposable
         }
 
         if (entry.Body.Length > disk.MaxObjectBytes) return Task.CompletedTask;
-        return _diskWrites.Enqueue(new Internal.DiskWriteQueue.Write(primaryKey, entry), mayDrop: upstreamHolds);
+        var written = untilWritten ? new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) : null;
+        var queued = _diskWrites.Enqueue(new Internal.DiskWriteQueue.Write(primaryKey, entry, written), mayDrop: upstreamHolds);
+        return written?.Task ?? queued;
     }
 
     /// <summary>Writes one queued object to the store open now (a store replaced meanwhile is not written to).</summary>

@@ -99,6 +99,35 @@ public sealed class DiskTierTests(DiskTopology cdn) : IClassFixture<DiskTopology
         Assert.Equal(count, Enumerable.Range(0, count).Sum(i => cdn.Origin.Count($"/disk/{i}")));
     }
 
+    [Fact]
+    public async Task An_object_too_large_for_memory_is_on_disk_when_its_request_ends_so_the_next_one_is_an_edge_hit()
+    {
+        // Only the disk tier keeps it: until its write is done the fetch that brought it is the one
+        // copy, so that fetch stays joinable and the request ends only when the disk has it.
+        var body = new byte[24 * 1024 * 1024];
+        new Random(11).NextBytes(body);
+        for (var i = 0; i < 3; i++)
+        {
+            var path = $"/disk/only/{i}";
+            cdn.Origin.Map(path, ctx =>
+            {
+                ctx.Response.Headers.CacheControl = "max-age=3600";
+                ctx.Response.ContentLength = body.Length;
+                return ctx.Response.Body.WriteAsync(body).AsTask();
+            });
+
+            using (var first = await cdn.GetAsync(0, path))
+            {
+                Assert.Equal(body, await first.Content.ReadAsByteArrayAsync());
+            }
+
+            using var next = await cdn.GetAsync(0, path);
+            Assert.StartsWith("EdgeCache-Edge; hit", next.EdgeStatus(), StringComparison.Ordinal);
+            Assert.Contains("detail=disk", next.EdgeStatus(), StringComparison.Ordinal);
+            Assert.Equal(body, await next.Content.ReadAsByteArrayAsync());
+        }
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]

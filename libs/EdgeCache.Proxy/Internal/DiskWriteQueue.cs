@@ -45,8 +45,8 @@ internal sealed class DiskWriteQueue
         _write = write;
     }
 
-    /// <summary>One object to write.</summary>
-    public readonly record struct Write(string PrimaryKey, CachedResponse Entry)
+    /// <summary>One object to write; <paramref name="Written"/>, when given, completes once it is written or dropped.</summary>
+    public readonly record struct Write(string PrimaryKey, CachedResponse Entry, TaskCompletionSource? Written = null)
     {
         /// <summary>What it holds of the queue's budget: its body and a share for its head.</summary>
         public long Bytes => Entry.Body.Length + 1024;
@@ -84,6 +84,7 @@ internal sealed class DiskWriteQueue
             if (mayDrop)
             {
                 Interlocked.Increment(ref _dropped[(int)DiskWriteDrop.QueueFull]);
+                write.Written?.TrySetResult();
                 return Task.CompletedTask;
             }
 
@@ -147,6 +148,7 @@ internal sealed class DiskWriteQueue
             finally
             {
                 Completed(next);
+                next.Written?.TrySetResult();
             }
         }
     }
