@@ -91,6 +91,7 @@ public static class EdgeCacheNode
             .AddMeter(CacheMetrics.MeterName)
             .AddMeter("Microsoft.AspNetCore.Hosting") // http.server.request.duration: what clients see
             .AddMeter("System.Net.Http") // http.client.request.duration: upstream latency, per upstream address
+            .AddMeter("System.Runtime") // dotnet.gc.*, dotnet.thread_pool.*: pauses and starvation behind a slow request or purge
             .AddPrometheusExporter());
 
         var listen = builder.Configuration.GetSection(EdgeCacheOptions.SectionName + ":Listen").Get<ListenSettings>() ?? new ListenSettings();

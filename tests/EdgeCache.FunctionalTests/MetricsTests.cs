@@ -37,6 +37,15 @@ public sealed class MetricsTests(Topology cdn)
         Assert.Contains("edgecache_memory_size_bytes", text, StringComparison.Ordinal);
         Assert.Contains("http_client_request_duration_seconds_bucket", text, StringComparison.Ordinal); // upstream latency
         Assert.Contains("http_server_request_duration_seconds_bucket", text, StringComparison.Ordinal);
+        // The runtime's own meter: GC pauses and thread-pool queueing behind a slow request or purge.
+        Assert.Contains("dotnet_gc_pause_time_seconds_total", text, StringComparison.Ordinal);
+        Assert.Contains("dotnet_thread_pool_queue_length", text, StringComparison.Ordinal);
+
+        GC.Collect(0);
+        using var status = System.Text.Json.JsonDocument.Parse(await cdn.Client.GetStringAsync(new Uri(admin, "/status.json")));
+        var gc = status.RootElement.GetProperty("gc");
+        Assert.Contains(gc.GetProperty("mode").GetString(), (string[])["server", "workstation"]);
+        Assert.True(gc.GetProperty("lastEphemeral").GetProperty("index").GetInt64() > 0, "the latest ephemeral collection is reported");
 
         // Metrics live on the admin port only: the traffic port treats /metrics as a site path.
         using var traffic = await cdn.GetAsync(0, "/metrics", host: "nobody.example.net");

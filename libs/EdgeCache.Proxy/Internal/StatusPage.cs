@@ -39,6 +39,22 @@ internal sealed class StatusPage(CacheEngine engine, IProxyStateLookup proxyStat
         }
     }
 
+    /// <summary>The latest collection of one kind: a pause behind a slow request or purge shows here.</summary>
+    private static object? Gc(GCKind kind)
+    {
+        var info = GC.GetGCMemoryInfo(kind);
+        if (info.Index == 0) return null;
+        return new
+        {
+            index = info.Index,
+            generation = info.Generation,
+            pauseMs = Math.Round(info.PauseDurations[0].TotalMilliseconds + info.PauseDurations[1].TotalMilliseconds, 1),
+            promotedBytes = info.PromotedBytes,
+            heapBytes = info.HeapSizeBytes,
+            compacted = info.Compacted,
+        };
+    }
+
     public Task WriteJsonAsync(HttpContext ctx)
     {
         Sample[] samples;
@@ -53,6 +69,14 @@ internal sealed class StatusPage(CacheEngine engine, IProxyStateLookup proxyStat
             samples = samples.Select(s => new { t = s.UnixMs, requests = s.Requests, hits = s.Hits }),
             totals = new { requests = engine.RequestTotals.Requests, hits = engine.RequestTotals.Hits, fast_hits = engine.FastHits, fast_hits_cut = engine.FastHitsCut },
             memory = new { bytes = engine.Memory.Bytes, budget = engine.Memory.BudgetBytes, objects = engine.Memory.Count, evictions = engine.Memory.Evictions },
+            gc = new
+            {
+                mode = System.Runtime.GCSettings.IsServerGC ? "server" : "workstation",
+                totalPauseMs = Math.Round(GC.GetTotalPauseDuration().TotalMilliseconds, 1),
+                lastEphemeral = Gc(GCKind.Ephemeral),
+                lastBackground = Gc(GCKind.Background),
+                lastFullBlocking = Gc(GCKind.FullBlocking),
+            },
             disk = new
             {
                 state = engine.DiskOpenError is not null ? "failing" : engine.Disk is null ? "off" : engine.Disk.Healthy ? "ok" : "failing",
