@@ -217,4 +217,39 @@ public sealed class StreamLifecycleTests(StreamTopology cdn)
         var applied = await cdn.Edges[0].AppliedSeqAsync();
         Assert.True(applied < 100, $"the edge follows the new stream's sequences (at {applied})");
     }
+
+    [Fact]
+    public async Task A_node_is_listed_in_membership_before_it_reports_ready()
+    {
+        // Announcements every 30 s (a lease of 60 s): the first one used to come a check period after the
+        // node was current, while it already answered ready and took traffic, so a purge published in
+        // between was answered "complete" without waiting for it.
+        var shield = await cdn.StartShieldAsync("shield-late", c =>
+        {
+            c["EdgeCache:Invalidation:AnnounceInterval"] = "00:00:30";
+            c["EdgeCache:Invalidation:MembershipTtl"] = "00:01:30";
+            c["EdgeCache:Invalidation:Lease"] = "00:01:00";
+        });
+        try
+        {
+            var options = new EdgeCache.Nats.InvalidationOptions { NatsUrl = cdn.Nats.Url };
+            await using var bus = new EdgeCache.Nats.InvalidationBus(options, "membership-reader");
+            await bus.EnsureAsync(CancellationToken.None);
+            await Topology.WaitUntilAsync(
+                async () =>
+                {
+                    using var ready = await cdn.Client.GetAsync(new Uri(shield.AdminUri(), "/readyz"));
+                    return ready.IsSuccessStatusCode;
+                },
+                "the new shield reports ready",
+                TimeSpan.FromSeconds(15));
+            var members = await bus.LiveNodesAsync(CancellationToken.None);
+            Assert.Contains("shield-late", members.Select(m => m.Node));
+        }
+        finally
+        {
+            await shield.StopAsync();
+            await shield.DisposeAsync();
+        }
+    }
 }

@@ -107,6 +107,13 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
     /// waiting because NATS is unreachable (it then serves, degraded).</summary>
     public bool Started => !_options.Enabled || _started;
 
+    /// <summary>True once membership has listed this node (or NATS is unreachable): from then on every purge
+    /// published waits for its acknowledgement. A node that is ready before its first announcement would
+    /// serve objects that a purge answered "complete" without it had not yet dropped.</summary>
+    public bool Listed => !_options.Enabled || _listedOnce || Degraded is not null;
+
+    private volatile bool _listedOnce;
+
     /// <summary>Why the node is degraded (NATS unreachable), or null.</summary>
     public string? Degraded => !_options.Enabled ? null : _bus is { Connected: true } ? null : _lastError ?? "not connected to NATS";
 
@@ -545,6 +552,14 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
         }
     }
 
+    /// <summary>The next tick; until the node is first listed, every 20 ms (it is not ready before).</summary>
+    private async ValueTask<bool> NextCheckAsync(PeriodicTimer timer, CancellationToken cancellationToken)
+    {
+        if (_listedOnce) return await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false);
+        await Task.Delay(TimeSpan.FromMilliseconds(20), TimeProvider.System, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
     /// <summary>Keeps the membership entry fresh while the node is current and removes it when it is not
     /// (on the system clock: the entry's TTL runs in NATS).</summary>
     private async Task AnnounceLoopAsync(InvalidationBus bus, CancellationToken cancellationToken)
@@ -553,7 +568,8 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
         var lastAnnounce = long.MinValue;
         try
         {
-            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            // The first check runs at once, not a period later: the node is not ready until it is listed.
+            do
             {
                 try
                 {
@@ -588,6 +604,7 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
                         },
                         cts.Token).ConfigureAwait(false);
                     lastAnnounce = TimeProvider.System.GetTimestamp();
+                    _listedOnce = true;
                 }
                 catch (Exception ex) when (InvalidationBus.IsStreamMissing(ex))
                 {
@@ -600,6 +617,7 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
                     _lastError = ex.Message;
                 }
             }
+            while (await NextCheckAsync(timer, cancellationToken).ConfigureAwait(false));
         }
         catch (OperationCanceledException)
         {

@@ -50,6 +50,14 @@ public sealed class StreamTopology() : Topology(shields: 2, edges: 1)
     /// <summary>Starts one more shield (it announces itself; it is not in any edge's static configuration).</summary>
     public Task<WebApplication> StartShieldAsync(string id) => StartNodeAsync(NodeRole.Shield, ShieldConfig(id));
 
+    /// <summary>Starts one more shield with some of its settings changed.</summary>
+    public Task<WebApplication> StartShieldAsync(string id, Action<Dictionary<string, string?>> adjust)
+    {
+        var config = ShieldConfig(id);
+        adjust(config);
+        return StartNodeAsync(NodeRole.Shield, config);
+    }
+
     /// <summary>Runs <paramref name="action"/> against JetStream directly, as an operator's tool would.</summary>
     public async Task WithJetStreamAsync(Func<NatsJSContext, Task> action)
     {
