@@ -238,10 +238,10 @@ public static class EdgeCacheNode
                 return ctx.Response.WriteAsync($"ok\ndisk: {disk}\ninvalidation: {stream}\nupstreams: {upstreams}\n");
             case "/readyz":
                 // Ready: started, the store recovered (the engine opens it before start), caught up
-                // with the invalidation stream once and listed in membership, so purges wait for it
-                // (or NATS is unreachable: ready, but degraded), and it has upstreams to send misses to. With upstreams configured but all unhealthy it
+                // with the invalidation stream once (or NATS is unreachable: ready, but degraded); it
+                // announces itself to membership within 20 ms of that. And it has upstreams to send misses to. With upstreams configured but all unhealthy it
                 // stays ready, degraded: its stored objects can still be served.
-                var ready = lifetime.ApplicationStarted.IsCancellationRequested && !lifetime.ApplicationStopping.IsCancellationRequested && invalidation.Started && invalidation.Listed && destinations.Count > 0;
+                var ready = lifetime.ApplicationStarted.IsCancellationRequested && !lifetime.ApplicationStopping.IsCancellationRequested && invalidation.Started && destinations.Count > 0;
                 var degraded = invalidation.Degraded is not null || usable == 0;
                 ctx.Response.StatusCode = ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
                 return ctx.Response.WriteAsync((ready ? degraded ? "ready (degraded)\n" : "ready\n" : "not ready\n") + $"disk: {disk}\ninvalidation: {stream}\nupstreams: {upstreams}\n");

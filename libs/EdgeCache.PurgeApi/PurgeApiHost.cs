@@ -269,6 +269,29 @@ public sealed class AckListener(InvalidationBus bus, PurgeTracker tracker, ILogg
 
     public string? LastError { get; private set; }
 
+    /// <summary>The name the warm-up acknowledgement carries (never a node's: node ids are configured names).</summary>
+    public const string WarmUpNode = "purge-api-warm-up";
+
+    /// <summary>Ready once the acknowledgement subscription is live and the publish path has run once
+    /// (<see cref="InvalidationBus.WarmUpAsync"/>); a warm-up that fails leaves the first purge slower, no more.</summary>
+    private async Task WarmUpAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            cts.CancelAfter(bus.Options.RequestTimeout);
+            await bus.WarmUpAsync(WarmUpNode, cts.Token).ConfigureAwait(false);
+            _ = PurgeRequestParser.Parse("{\"urls\":[\"http://warm-up.invalid/\"],\"wait\":true}"u8);
+            _ = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new PurgeStatus("warm-up", 0, true, [new NodeAckTime(WarmUpNode, 1)], []), PurgeJsonContext.Default.PurgeStatus);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.NatsUnavailable(logger, "warm-up: " + ex.Message);
+        }
+
+        Ready = true;
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
@@ -277,9 +300,8 @@ public sealed class AckListener(InvalidationBus bus, PurgeTracker tracker, ILogg
             try
             {
                 await bus.EnsureAsync(stoppingToken).ConfigureAwait(false);
-                Ready = true;
                 LastError = null;
-                await foreach (var ack in bus.AcksAsync(stoppingToken).ConfigureAwait(false)) tracker.Observe(ack.Node, ack.Seq);
+                await foreach (var ack in bus.AcksAsync(() => _ = WarmUpAsync(stoppingToken), stoppingToken).ConfigureAwait(false)) tracker.Observe(ack.Node, ack.Seq);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
