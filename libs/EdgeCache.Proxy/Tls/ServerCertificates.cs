@@ -191,6 +191,7 @@ internal sealed class ServerCertificates : IHostedService, IDisposable
                 if (contents.Hash == slot.RefusedHash) continue; // refused already, and logged once
                 try
                 {
+                    // The replaced certificate is not disposed: connections set up with it still use its key.
                     slot.InForce = CertificateFiles.Load(slot.Source, contents, now);
                     slot.RefusedHash = null;
                     slot.LastRefusal = null;
