@@ -81,7 +81,7 @@ internal sealed class CacheForwarderMiddleware
         if (error != ForwarderError.None)
         {
             var code = error is ForwarderError.RequestTimedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway;
-            await ResponseWriter.WriteErrorAsync(ctx, _engine, code, UpstreamErrorMessage(error), CacheStatus.Forwarded(Name, state.PassReason).Format()).ConfigureAwait(false);
+            await ResponseWriter.WriteErrorAsync(ctx, _engine, code, UpstreamErrorMessage(error, Tls.UpstreamTls.Rejected(ctx)), CacheStatus.Forwarded(Name, state.PassReason).Format()).ConfigureAwait(false);
             return;
         }
 
@@ -371,7 +371,7 @@ internal sealed class CacheForwarderMiddleware
         {
             case FetchKind.Failed:
                 var code = result.Response.ErrorStatus;
-                await ResponseWriter.WriteErrorAsync(ctx, _engine, code, UpstreamErrorMessage(result.Response.Error), (CacheStatus.Forwarded(Name, fwd) with { Collapsed = collapsed }).Format()).ConfigureAwait(false);
+                await ResponseWriter.WriteErrorAsync(ctx, _engine, code, UpstreamErrorMessage(result.Response.Error, result.Response.CertificateRejected), (CacheStatus.Forwarded(Name, fwd) with { Collapsed = collapsed }).Format()).ConfigureAwait(false);
                 break;
             case FetchKind.Revalidated:
                 await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, (CacheStatus.Forwarded(Name, fwd) with { FwdStatus = 304, Stored = state.MayStore, Collapsed = collapsed, Ttl = Ttl(result.Entry!) }).Format(), StringValues.Empty).ConfigureAwait(false);
@@ -398,8 +398,9 @@ internal sealed class CacheForwarderMiddleware
     /// <summary>This tier's Cache-Status name.</summary>
     private string Name => _engine.Options.CacheName;
 
-    private static string UpstreamErrorMessage(ForwarderError error) => error switch
+    private static string UpstreamErrorMessage(ForwarderError error, bool certificateRejected) => error switch
     {
+        _ when certificateRejected => "the upstream's TLS certificate was not trusted (this node's log says why: event 1410).",
         ForwarderError.RequestTimedOut => "the upstream did not answer in time.",
         ForwarderError.NoAvailableDestinations => "no upstream is available for this host.",
         ForwarderError.Request => "the upstream could not be reached.",

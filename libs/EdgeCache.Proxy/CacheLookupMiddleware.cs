@@ -8,7 +8,8 @@ using Microsoft.Net.Http.Headers;
 namespace EdgeCache.Proxy;
 
 /// <summary>
-/// The first cache step, before YARP: refuses hosts no route serves (421), answers fresh hits
+/// The first cache step, before YARP: refuses requests for a host the connection's TLS certificate does
+/// not cover and hosts no route serves (both 421), answers fresh hits
 /// straight from the memory tier, and hands everything else to <see cref="CacheForwarderMiddleware"/>
 /// inside YARP's pipeline with its decision (fetch, revalidate, serve stale while revalidating, pass).
 /// </summary>
@@ -17,6 +18,15 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
     public Task InvokeAsync(HttpContext ctx)
     {
         var request = ctx.Request;
+        if (ctx.Features.Get<TlsConnectionNames>() is { } names && !names.Covers(request.Host.Value))
+        {
+            // RFC 9110 §15.5.20: the client reuses a connection whose certificate does not cover this host
+            // (connection coalescing, or a client that sent another name in SNI). It may retry on a new one.
+            Log.MisdirectedConnection(engine.Logger, request.Host.Value ?? "");
+            engine.CountRequest(RequestOutcome.Error);
+            return ResponseWriter.WriteErrorAsync(ctx, engine, StatusCodes.Status421MisdirectedRequest, "this connection's TLS certificate does not cover the requested host; open a new connection for it.", engine.Options.CacheName);
+        }
+
         var method = request.Method;
         if (HttpMethods.IsConnect(method) || HttpMethods.IsTrace(method))
         {

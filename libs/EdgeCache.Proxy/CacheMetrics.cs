@@ -39,9 +39,30 @@ internal static class CacheMetrics
         HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     };
 
-    public static void Register(IMeterFactory factory, CacheEngine engine, EdgeCache.Proxy.Invalidation.InvalidationService invalidation, IProxyStateLookup proxyState)
+    /// <summary>Seconds each certificate in force has left, tagged with its first name and its setting.</summary>
+    private static IEnumerable<Measurement<double>> CertificateExpiry(Tls.ServerCertificates certificates)
+    {
+        var now = TimeProvider.System.GetUtcNow();
+        foreach (var c in certificates.Current)
+        {
+            yield return new Measurement<double>(
+                Math.Round((c.NotAfter - now).TotalSeconds),
+                new KeyValuePair<string, object?>("edgecache.certificate", c.PrimaryName),
+                new KeyValuePair<string, object?>("edgecache.setting", c.Source.Setting));
+        }
+    }
+
+    public static void Register(IMeterFactory factory, CacheEngine engine, EdgeCache.Proxy.Invalidation.InvalidationService invalidation, IProxyStateLookup proxyState, Tls.ServerCertificates certificates)
     {
         var meter = factory.Create(MeterName);
+        if (certificates.Configured)
+        {
+            meter.CreateObservableGauge("edgecache.tls.certificate.expiry", () => CertificateExpiry(certificates), "s", "Time each TLS certificate in force has left before it expires (negative once it has). Tagged by the certificate's first name and its setting.");
+            meter.CreateObservableCounter("edgecache.tls.certificate.reloads", () => certificates.Reloads, "{reload}", "Certificates reloaded because their files changed.");
+            meter.CreateObservableCounter("edgecache.tls.certificate.refused", () => certificates.RefusedReloads, "{change}", "Changes to certificate files refused (unreadable, a key that does not match, expired); the certificate in force stayed.");
+            meter.CreateObservableCounter("edgecache.tls.handshakes.refused", () => certificates.RefusedHandshakes, "{handshake}", "TLS handshakes refused: no certificate for the server name asked for (or none asked and no default).");
+        }
+
         meter.CreateObservableGauge("edgecache.upstream.healthy", () => Upstreams(proxyState), null, "Each upstream destination (shields, on an edge) as this node's health checks see it: 1 healthy or not yet checked, 0 unhealthy. Tagged by cluster and destination.");
         if (engine.Options.Invalidation.Enabled)
         {

@@ -70,11 +70,15 @@ public static class EdgeCacheNode
         services.AddSingleton<UpstreamPolicies>();
         services.AddSingleton<NodeEndpoints>();
         services.AddSingleton<StatusPage>();
+        services.AddSingleton<Tls.ServerCertificates>();
+        services.AddHostedService(sp => sp.GetRequiredService<Tls.ServerCertificates>());
         services.AddSingleton<TrafficRecorder>();
         services.AddSingleton<RoutedHosts>();
         services.AddSingleton<Invalidation.InvalidationService>();
         services.AddHostedService(sp => sp.GetRequiredService<Invalidation.InvalidationService>());
         services.AddSingleton<ILoadBalancingPolicy, ConsistentHashLoadBalancingPolicy>();
+        services.AddSingleton<Tls.UpstreamTls>();
+        services.AddSingleton<Yarp.ReverseProxy.Configuration.IProxyConfigFilter>(sp => sp.GetRequiredService<Tls.UpstreamTls>());
         services.AddSingleton<IForwarderHttpClientFactory, TimeoutHttpClientFactory>();
         services.AddSingleton<ConfigurationReloader>();
         services.AddHostedService(sp => sp.GetRequiredService<ConfigurationReloader>());
@@ -119,24 +123,25 @@ public static class EdgeCacheNode
             if (listen.ResponseBufferBytes > 0) kestrel.Limits.MaxResponseBufferSize = listen.ResponseBufferBytes;
             var endpoints = kestrel.ApplicationServices.GetRequiredService<NodeEndpoints>();
             var fast = listen.FastHits ? new FastHits(kestrel.ApplicationServices, kestrel.Limits) : null;
+            var certificates = kestrel.ApplicationServices.GetRequiredService<Tls.ServerCertificates>();
             foreach (var url in listen.Traffic)
             {
-                Listen(kestrel, url, listen, admin: false, h2c: false, endpoints, fast);
+                Listen(kestrel, url, certificates, admin: false, h2c: false, endpoints, fast);
             }
 
             foreach (var url in listen.Http2Cleartext)
             {
-                Listen(kestrel, url, listen, admin: false, h2c: true, endpoints, null);
+                Listen(kestrel, url, certificates, admin: false, h2c: true, endpoints, null);
             }
 
             if (!string.IsNullOrEmpty(listen.Admin))
             {
-                Listen(kestrel, listen.Admin, listen, admin: true, h2c: false, endpoints, null);
+                Listen(kestrel, listen.Admin, certificates, admin: true, h2c: false, endpoints, null);
             }
         });
     }
 
-    private static void Listen(KestrelServerOptions kestrel, string url, ListenSettings settings, bool admin, bool h2c, NodeEndpoints endpoints, FastHits? fast)
+    private static void Listen(KestrelServerOptions kestrel, string url, Tls.ServerCertificates certificates, bool admin, bool h2c, NodeEndpoints endpoints, FastHits? fast)
     {
         // Invalid URLs are reported by EdgeCacheOptionsValidator, which names the setting.
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")) return;
@@ -145,10 +150,13 @@ public static class EdgeCacheNode
         {
             // HTTP/2 needs ALPN (TLS) or prior knowledge (a dedicated h2c endpoint).
             lo.Protocols = h2c ? HttpProtocols.Http2 : HttpProtocols.Http1;
-            if (uri.Scheme == "https" && !admin && settings.CertificatePath is { } cert)
+            if (uri.Scheme == "https" && !admin && certificates.Configured)
             {
+                // A certificate per connection, by SNI, from the set in force (it reloads); TLS 1.2 and 1.3,
+                // ALPN h2 and http/1.1, resumption on: see Tls.CertificateFiles.ServerOptions. The handshake
+                // puts the certificate's TlsConnectionNames on the connection for the 421 rule.
                 lo.Protocols = HttpProtocols.Http1AndHttp2;
-                lo.UseHttps(cert, settings.CertificatePassword);
+                lo.UseHttps(certificates.HandshakeOptions());
             }
 
             if (admin)
@@ -175,7 +183,7 @@ public static class EdgeCacheNode
         var options = app.Services.GetRequiredService<IOptions<EdgeCacheOptions>>();
         var engine = app.Services.GetRequiredService<CacheEngine>();
         var invalidation = app.Services.GetRequiredService<Invalidation.InvalidationService>();
-        CacheMetrics.Register(app.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), engine, invalidation, app.Services.GetRequiredService<Yarp.ReverseProxy.IProxyStateLookup>());
+        CacheMetrics.Register(app.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), engine, invalidation, app.Services.GetRequiredService<Yarp.ReverseProxy.IProxyStateLookup>(), app.Services.GetRequiredService<Tls.ServerCertificates>());
         var status = app.Services.GetRequiredService<StatusPage>();
         lifetime.ApplicationStarted.Register(status.Start);
         app.UseWhen(IsAdmin, admin =>
@@ -207,7 +215,19 @@ public static class EdgeCacheNode
             var endpoints = app.Services.GetRequiredService<NodeEndpoints>();
             var o = options.Value;
             Log.Listening(app.Logger, o.Role, o.NodeId, string.Join(", ", endpoints.Traffic.Select(t => t.IPEndPoint?.ToString())), endpoints.Admin?.IPEndPoint?.ToString() ?? "off");
+            ReportHostsWithoutCertificate(app);
         });
+    }
+
+    /// <summary>At start-up, every configured host (routes, per-host settings) that no certificate covers: a warning each.</summary>
+    private static void ReportHostsWithoutCertificate(WebApplication app)
+    {
+        var certificates = app.Services.GetRequiredService<Tls.ServerCertificates>();
+        var o = app.Services.GetRequiredService<IOptions<EdgeCacheOptions>>().Value;
+        if (!certificates.Configured || !o.Listen.Traffic.Any(t => t.StartsWith("https:", StringComparison.OrdinalIgnoreCase))) return;
+        var fallback = certificates.Select("unknown.invalid") is { } d ? "the default certificate (" + d.PrimaryName + ")" : "a refused handshake";
+        var hosts = Tls.ServerCertificates.ConfiguredHosts(app.Services.GetRequiredService<Yarp.ReverseProxy.IProxyStateLookup>(), o);
+        foreach (var host in certificates.Uncovered(hosts)) Log.HostWithoutCertificate(app.Logger, host, fallback);
     }
 
     private static bool IsAdmin(HttpContext ctx) =>

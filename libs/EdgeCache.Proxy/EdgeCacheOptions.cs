@@ -89,7 +89,7 @@ public sealed class EdgeCacheOptions
 public sealed class ListenSettings
 {
     /// <summary>Traffic endpoints, e.g. <c>http://127.0.0.1:8081</c>: HTTP/1.1 on http URLs, HTTP/1.1 and
-    /// HTTP/2 (ALPN) on https URLs, which need <see cref="CertificatePath"/>. Required.</summary>
+    /// HTTP/2 (ALPN) on https URLs, which need <see cref="Certificates"/> (or <see cref="CertificatePath"/>). Required.</summary>
     public string[] Traffic { get; set; } = [];
 
     /// <summary>Cleartext HTTP/2 (prior knowledge, h2c) endpoints, e.g. <c>http://127.0.0.1:8083</c>. Optional.</summary>
@@ -98,10 +98,29 @@ public sealed class ListenSettings
     /// <summary>Admin endpoint (health, later metrics), e.g. <c>http://127.0.0.1:9081</c>. Empty turns it off.</summary>
     public string Admin { get; set; } = "";
 
-    /// <summary>PFX certificate for https traffic endpoints (TLS with HTTP/2 by ALPN).</summary>
+    /// <summary>One certificate for https traffic endpoints, PFX (with <see cref="CertificatePassword"/>)
+    /// or PEM (certificate chain and key in the one file): the setting from before <see cref="Certificates"/>,
+    /// still read as one more entry of that list, marked as the default.</summary>
     public string? CertificatePath { get; set; }
 
+    /// <summary>The password of <see cref="CertificatePath"/>. Never logged.</summary>
     public string? CertificatePassword { get; set; }
+
+    /// <summary>The certificates of the https traffic endpoints, chosen per connection by the name the
+    /// client asks for (SNI) against the names each certificate holds; see <see cref="CertificateSettings"/>.
+    /// Their files reload when they change. Default none.</summary>
+    public CertificateSettings[] Certificates { get; set; } = [];
+
+    /// <summary>What a TLS client gets when it asks for a name no certificate covers: <c>Default</c>, the
+    /// certificate marked <see cref="CertificateSettings.Default"/> (the handshake is refused when none is
+    /// marked), or <c>Refuse</c>. Clients that send no name at all always get the default certificate,
+    /// or are refused without one. Default <c>Default</c>.</summary>
+    public UnknownSniMode UnknownSni { get; set; } = UnknownSniMode.Default;
+
+    /// <summary>How often the certificate files are read to see whether they changed, besides the file
+    /// system's change notifications (which can be missed: network file systems, some container mounts).
+    /// Default 1 minute.</summary>
+    public TimeSpan CertificatePollInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Response bytes Kestrel buffers per connection before a write waits for the socket.
     /// Kestrel's default is 64 KiB, which splits every larger hit into several waits; objects up to

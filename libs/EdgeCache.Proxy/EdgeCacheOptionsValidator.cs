@@ -5,6 +5,11 @@ namespace EdgeCache.Proxy;
 /// <summary>Validates <see cref="EdgeCacheOptions"/> at start-up; each failure names the setting.</summary>
 public sealed class EdgeCacheOptionsValidator : IValidateOptions<EdgeCacheOptions>
 {
+    /// <summary>Load every configured certificate (a readable file, a key that matches, not expired). True at
+    /// start-up; a configuration reload leaves it to the certificates' own reload, so a renewal in progress
+    /// does not hold up unrelated settings.</summary>
+    public bool CheckCertificateFiles { get; init; } = true;
+
     public ValidateOptionsResult Validate(string? name, EdgeCacheOptions o)
     {
         var errors = new List<string>();
@@ -64,17 +69,48 @@ public sealed class EdgeCacheOptionsValidator : IValidateOptions<EdgeCacheOption
             {
                 errors.Add($"{S}:Listen: '{url}' is not an http:// or https:// URL.");
             }
-            else if (uri.Scheme == "https" && string.IsNullOrEmpty(o.Listen.CertificatePath))
+            else if (uri.Scheme == "https" && string.IsNullOrEmpty(o.Listen.CertificatePath) && o.Listen.Certificates.Length == 0)
             {
-                errors.Add($"{S}:Listen:CertificatePath is required for the https endpoint '{url}'.");
+                errors.Add($"{S}:Listen:Certificates (or the single {S}:Listen:CertificatePath) is required for the https endpoint '{url}'.");
             }
         }
 
-        if (!string.IsNullOrEmpty(o.Listen.CertificatePath) && !File.Exists(o.Listen.CertificatePath))
-        {
-            errors.Add($"{S}:Listen:CertificatePath '{o.Listen.CertificatePath}' does not exist.");
-        }
+        ValidateCertificates(o.Listen, errors);
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private void ValidateCertificates(ListenSettings listen, List<string> errors)
+    {
+        if (listen.CertificatePollInterval <= TimeSpan.Zero) errors.Add($"{EdgeCacheOptions.SectionName}:Listen:CertificatePollInterval must be positive.");
+        var sources = Tls.CertificateSource.From(listen);
+        var defaults = sources.Where(s => s.IsDefault).Select(s => s.Setting).ToList();
+        if (defaults.Count > 1) errors.Add($"{EdgeCacheOptions.SectionName}:Listen: at most one certificate may be the default (Default: true, or the single CertificatePath); {string.Join(" and ", defaults)} are.");
+        var now = TimeProvider.System.GetUtcNow();
+        foreach (var source in sources)
+        {
+            if (string.IsNullOrWhiteSpace(source.Path))
+            {
+                errors.Add($"{source.Setting}:Path is required (the PEM or PFX certificate file).");
+                continue;
+            }
+
+            var missing = source.Files.FirstOrDefault(f => !File.Exists(f));
+            if (missing is not null)
+            {
+                errors.Add($"{source.Setting}{(missing == source.Path ? (source.Setting.EndsWith("CertificatePath", StringComparison.Ordinal) ? "" : ":Path") : ":KeyPath")} '{missing}' does not exist.");
+                continue;
+            }
+
+            if (!CheckCertificateFiles) continue;
+            try
+            {
+                Tls.CertificateFiles.Load(source, now);
+            }
+            catch (Tls.CertificateFiles.LoadException ex)
+            {
+                errors.Add(ex.Message);
+            }
+        }
     }
 }

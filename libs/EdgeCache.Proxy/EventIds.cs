@@ -29,4 +29,13 @@ internal static class EventIds
     public const int ConfigurationReloaded = 1300;
     public const int ConfigurationRefused = 1301;
     public const int ConfigurationNeedsRestart = 1302;
+    public const int CertificateInForce = 1400;
+    public const int CertificateReloaded = 1401;
+    public const int CertificateRefused = 1402;
+    public const int HostWithoutCertificate = 1403;
+    public const int HandshakeRefused = 1404;
+    public const int MisdirectedConnection = 1405;
+    public const int CertificateWatchUnavailable = 1406;
+    public const int OriginCertificateRejected = 1410;
+    public const int OriginTrustedCaUnusable = 1411;
 }

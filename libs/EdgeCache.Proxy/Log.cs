@@ -82,4 +82,31 @@ internal static partial class Log
 
     [LoggerMessage(EventIds.ConfigurationNeedsRestart, LogLevel.Warning, "Configuration: {Settings} changed, but take effect only when the node restarts.")]
     public static partial void ConfigurationNeedsRestart(ILogger logger, string settings);
+
+    [LoggerMessage(EventIds.CertificateInForce, LogLevel.Information, "TLS: certificate {Setting} in force for {Names}, valid until {NotAfter:u}, thumbprint {Thumbprint}.")]
+    public static partial void CertificateInForce(ILogger logger, string setting, string names, DateTimeOffset notAfter, string thumbprint);
+
+    [LoggerMessage(EventIds.CertificateReloaded, LogLevel.Information, "TLS: certificate {Setting} reloaded from {Path}: {Names}, valid until {NotAfter:u}, thumbprint {Thumbprint}. New connections get it; open ones keep theirs.")]
+    public static partial void CertificateReloaded(ILogger logger, string setting, string path, string names, DateTimeOffset notAfter, string thumbprint);
+
+    [LoggerMessage(EventIds.CertificateRefused, LogLevel.Error, "TLS: the changed files of certificate {Setting} were refused, the certificate in force stays: {Reason}")]
+    public static partial void CertificateRefused(ILogger logger, string setting, string reason);
+
+    [LoggerMessage(EventIds.HostWithoutCertificate, LogLevel.Warning, "TLS: no certificate covers the configured host {Host}; HTTPS clients asking for it get {Fallback}, and their requests are answered 421.")]
+    public static partial void HostWithoutCertificate(ILogger logger, string host, string fallback);
+
+    [LoggerMessage(EventIds.HandshakeRefused, LogLevel.Debug, "TLS: handshake refused: no certificate for the server name {ServerName}.")]
+    public static partial void HandshakeRefused(ILogger logger, string serverName);
+
+    [LoggerMessage(EventIds.MisdirectedConnection, LogLevel.Debug, "Misdirected request: the connection's certificate does not cover the host {Host}.")]
+    public static partial void MisdirectedConnection(ILogger logger, string host);
+
+    [LoggerMessage(EventIds.CertificateWatchUnavailable, LogLevel.Warning, "TLS: the certificate directory {Directory} cannot be watched ({Message}); changes are seen at the next poll.")]
+    public static partial void CertificateWatchUnavailable(ILogger logger, string directory, string message);
+
+    [LoggerMessage(EventIds.OriginCertificateRejected, LogLevel.Warning, "Upstream TLS: the certificate of {Host} (cluster {Cluster}) was not trusted: {Reason}.")]
+    public static partial void OriginCertificateRejected(ILogger logger, string host, string cluster, string reason);
+
+    [LoggerMessage(EventIds.OriginTrustedCaUnusable, LogLevel.Error, "Upstream TLS: cluster {Cluster}: {Reason}; its upstreams are checked against the system's trusted roots only.")]
+    public static partial void OriginTrustedCaUnusable(ILogger logger, string cluster, string reason);
 }

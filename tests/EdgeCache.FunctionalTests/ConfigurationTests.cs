@@ -39,7 +39,7 @@ public sealed class ConfigurationTests
     [InlineData("EdgeCache:Hosts:www.example.com:ConnectTimeout", "-00:00:01", "EdgeCache:Hosts:www.example.com: ConnectTimeout must be positive")]
     [InlineData("EdgeCache:Defaults:IgnoreQueryParameters:0", "a*b", "EdgeCache:Defaults: IgnoreQueryParameters entry 'a*b'")]
     [InlineData("EdgeCache:Listen:Traffic:0", "ftp://127.0.0.1:1", "'ftp://127.0.0.1:1' is not an http:// or https:// URL")]
-    [InlineData("EdgeCache:Listen:Traffic:0", "https://127.0.0.1:0", "EdgeCache:Listen:CertificatePath is required")]
+    [InlineData("EdgeCache:Listen:Traffic:0", "https://127.0.0.1:0", "EdgeCache:Listen:Certificates (or the single EdgeCache:Listen:CertificatePath) is required for the https endpoint")]
     public async Task A_bad_setting_names_itself(string key, string value, string expected)
     {
         var message = await StartFailure(new() { [key] = value });

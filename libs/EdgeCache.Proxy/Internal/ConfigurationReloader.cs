@@ -53,7 +53,7 @@ internal sealed class ConfigurationReloader(IConfiguration configuration, CacheE
             return;
         }
 
-        var result = new EdgeCacheOptionsValidator().Validate(null, fresh);
+        var result = new EdgeCacheOptionsValidator { CheckCertificateFiles = false }.Validate(null, fresh);
         if (result.Failed)
         {
             Refuse(string.Join(" ", result.Failures));

@@ -10,7 +10,7 @@ namespace EdgeCache.Proxy.Internal;
 /// that polls <c>/status.json</c> and draws this node's hit ratio and request rate as charts, its
 /// tier sizes, shield health as this node sees it, and the purges it applied.
 /// </summary>
-internal sealed class StatusPage(CacheEngine engine, IProxyStateLookup proxyState, TimeProvider time, EdgeCache.Proxy.Invalidation.InvalidationService invalidation, EdgeCache.Proxy.Invalidation.ShieldDiscovery discovery, ConfigurationReloader reloader) : IDisposable
+internal sealed class StatusPage(CacheEngine engine, IProxyStateLookup proxyState, TimeProvider time, EdgeCache.Proxy.Invalidation.InvalidationService invalidation, EdgeCache.Proxy.Invalidation.ShieldDiscovery discovery, ConfigurationReloader reloader, Tls.ServerCertificates certificates) : IDisposable
 {
     private const int Capacity = 600;
     private readonly object _gate = new();
@@ -105,11 +105,40 @@ internal sealed class StatusPage(CacheEngine engine, IProxyStateLookup proxyStat
                 gaps = invalidation.Gaps,
                 resets = invalidation.Resets,
             },
+            tls = certificates.Configured ? Certificates() : null,
             purges = invalidation.Recent.Select(p => new { seq = p.Sequence, id = p.Id, kind = p.Kind, selectors = p.Selectors, appliedAt = p.AppliedAt, lagMs = Math.Round(p.LagMs, 1) }),
         };
         ctx.Response.ContentType = "application/json";
         ctx.Response.Headers.CacheControl = "no-store";
         return JsonSerializer.SerializeAsync(ctx.Response.Body, status, cancellationToken: ctx.RequestAborted);
+    }
+
+    /// <summary>The certificates in force (never a key or password), what was refused, and the configured hosts none covers.</summary>
+    private object Certificates()
+    {
+        var now = time.GetUtcNow();
+        return new
+        {
+            unknownSni = engine.Options.Listen.UnknownSni.ToString(),
+            reloads = certificates.Reloads,
+            refused = certificates.RefusedReloads,
+            refusedHandshakes = certificates.RefusedHandshakes,
+            certificates = certificates.Slots.Select(s => new
+            {
+                setting = s.Source.Setting,
+                names = s.InForce.Names.Names,
+                subject = s.InForce.Certificate.Subject,
+                notAfter = s.InForce.NotAfter,
+                secondsLeft = (long)(s.InForce.NotAfter - now).TotalSeconds,
+                source = s.Source.Path,
+                keySource = s.Source.KeyPath,
+                thumbprint = s.InForce.Certificate.Thumbprint,
+                isDefault = s.Source.IsDefault,
+                loadedAt = s.InForce.LoadedAt,
+                lastRefusal = s.LastRefusal,
+            }),
+            uncoveredHosts = certificates.Uncovered(Tls.ServerCertificates.ConfiguredHosts(proxyState, engine.Options)),
+        };
     }
 
     internal static string Health(DestinationState d) =>
@@ -148,6 +177,7 @@ internal sealed class StatusPage(CacheEngine engine, IProxyStateLookup proxyStat
  <div class="card"><b>Tiers</b><table id="tiers"></table></div>
  <div class="card"><b>Upstreams (as this node sees them)</b><table id="upstreams"></table></div>
  <div class="card"><b>Latest purges applied</b><div id="purges">none</div></div>
+ <div class="card"><b>TLS certificates</b><table id="certificates"></table><div id="uncovered"></div></div>
 </div>
 <script>
 "use strict";
@@ -182,6 +212,17 @@ async function refresh() {
   purges.appendChild(document.createTextNode("NATS " + inv.nats + " · applied seq " + inv.appliedSeq + (inv.current ? "" : " · NOT CURRENT (revalidating)") + (inv.degraded ? " · degraded: " + inv.degraded : "")));
   const pt = document.createElement("table"); pt.id = "purge-table"; purges.appendChild(pt);
   for (const p of s.purges) { tr = pt.insertRow(); cell(tr, "#" + p.seq); cell(tr, p.kind); cell(tr, p.selectors); cell(tr, p.lagMs + " ms"); cell(tr, p.id); }
+  const certs = document.getElementById("certificates"); certs.textContent = "";
+  const uncovered = document.getElementById("uncovered"); uncovered.textContent = "";
+  if (!s.tls) { tr = certs.insertRow(); cell(tr, "none configured"); }
+  else {
+    for (const c of s.tls.certificates) {
+      tr = certs.insertRow(); cell(tr, c.names.join(", ")); cell(tr, "until " + c.notAfter.slice(0, 10) + " (" + Math.floor(c.secondsLeft / 86400) + " days)", c.secondsLeft < 14 * 86400 ? "unhealthy" : "healthy");
+      cell(tr, c.source); cell(tr, c.thumbprint.slice(0, 16) + "…"); cell(tr, c.isDefault ? "default" : "");
+      if (c.lastRefusal) cell(tr, "change refused: " + c.lastRefusal, "unhealthy");
+    }
+    if (s.tls.uncoveredHosts.length) uncovered.textContent = "No certificate covers: " + s.tls.uncoveredHosts.join(", ");
+  }
   document.body.dataset.loaded = "true";
 }
 refresh(); setInterval(refresh, 1000);

@@ -60,6 +60,7 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, CacheEngine engin
             var error = await send.ConfigureAwait(false);
             response.StopDeadline();
             response.Error = error == ForwarderError.None ? ForwarderError.ResponseHeaders : error;
+            response.CertificateRejected = Tls.UpstreamTls.Rejected(ctx);
             return response.Error;
         }
     }

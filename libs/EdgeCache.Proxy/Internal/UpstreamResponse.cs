@@ -27,6 +27,9 @@ internal sealed class UpstreamResponse
 
     public bool Failed => Error != ForwarderError.None;
 
+    /// <summary>Set when the failure was the upstream's TLS certificate being refused.</summary>
+    public bool CertificateRejected { get; set; }
+
     internal TaskCompletionSource Head { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     internal CancellationTokenSource Cancellation { get; } = new();

@@ -32,12 +32,22 @@ public sealed class TestOrigin : IAsyncDisposable
 
     public long TotalRequests => Interlocked.Read(ref _total);
 
-    public static async Task<TestOrigin> StartAsync(TimeProvider clock)
+    /// <param name="certificate">Serve HTTPS with this certificate (and its key) instead of plain HTTP.</param>
+    public static async Task<TestOrigin> StartAsync(TimeProvider clock, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null)
     {
         var origin = new TestOrigin(clock);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        if (certificate is null)
+        {
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+        }
+        else
+        {
+            builder.WebHost.UseKestrelHttpsConfiguration();
+            builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, lo => lo.UseHttps(certificate)));
+        }
+
         builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
         origin._app = builder.Build();
         origin._app.Run(origin.HandleAsync);
