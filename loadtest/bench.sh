@@ -733,7 +733,7 @@ run_h2load() { # round row peer
   secs="$(to_ms "$DURATION")"; secs="${secs%.*}"; secs=$((secs / 1000))
   local before after
   before="$(origin_requests)"
-  h2load -t1 -c"$H2_CONNECTIONS" -m"$H2_STREAMS" -D "$secs" --log-file="$log" "$url" >"$out" 2>&1 &
+  h2load -t1 -c"$H2_CONNECTIONS" -m"$H2_STREAMS" --warm-up-time=1 -D "$secs" --log-file="$log" "$url" >"$out" 2>&1 &
   wrk_pid=$!
   wait "$wrk_pid" || true
   wrk_pid=""
