@@ -34,7 +34,10 @@
 # PEERS ("edgecache varnish nginx ats ceiling"), ROWS ("1k 100k 1m l2 miss"), L2_SIZE (100k),
 # MISS_SIZE (1k), H2_CONNECTIONS (16), H2_STREAMS (10), BUILD_LOCK (/tmp/build.lock: builds are serialised with flock on it);
 # EDGE_ENV (NAME=value words for the hit-path edge process, to compare settings; default none, the
-# product defaults; e.g. "EdgeCache__Listen__InlineScheduling=true"; the table's first line names it).
+# product defaults; e.g. "EdgeCache__Listen__InlineScheduling=true"; the table's first line names it);
+# EDGE_BIN (a directory with an EdgeCache.Edge build of another commit, used for the edge instead of
+# this tree's: before/after comparisons, e.g. `git stash; dotnet build edge/EdgeCache.Edge -c Release
+# -o /tmp/edge-before; git stash pop`; the table's first line names it).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -296,6 +299,11 @@ for project in edge/EdgeCache.Edge origin-shield/EdgeCache.Shield loadtest/EdgeC
   name="$(basename "$project")"
   cp -r "$root/$project/bin/Release/net10.0" "$work/bin-$name"
 done
+if [ -n "${EDGE_BIN:-}" ]; then
+  [ -f "$EDGE_BIN/EdgeCache.Edge.dll" ] || die "EDGE_BIN=$EDGE_BIN holds no EdgeCache.Edge.dll"
+  rm -rf "$work/bin-EdgeCache.Edge" && cp -r "$EDGE_BIN" "$work/bin-EdgeCache.Edge"
+  say "the edge runs the build in $EDGE_BIN"
+fi
 say "$(elapsed) built"
 dll() { echo "$work/bin-$1/$1.dll"; }
 disk_tier=0
@@ -773,7 +781,7 @@ done
 # ---------------------------------------------------------------------------------------------
 # The table.
 table="$results/table.txt"
-config="wrk --latency -t$THREADS -c$CONNECTIONS -d$DURATION$( [ $h2_rows -eq 1 ] && echo ", h2load -t1 -c$H2_CONNECTIONS -m$H2_STREAMS -D $DURATION"), $ROUNDS round(s), $(date -u '+%Y-%m-%d %H:%M UTC'); EdgeCache edge: ${EDGE_ENV:-product defaults}"
+config="wrk --latency -t$THREADS -c$CONNECTIONS -d$DURATION$( [ $h2_rows -eq 1 ] && echo ", h2load -t1 -c$H2_CONNECTIONS -m$H2_STREAMS -D $DURATION"), $ROUNDS round(s), $(date -u '+%Y-%m-%d %H:%M UTC'); EdgeCache edge: ${EDGE_ENV:-product defaults}${EDGE_BIN:+, build from $EDGE_BIN}"
 echo "$config" >"$results/config.txt"
 l2_na=0
 if has_row l2 && { [ $disk_tier -eq 0 ] || ! has_peer edgecache; }; then l2_na=1; fi
