@@ -161,8 +161,9 @@ public static class EdgeCacheNode
             }
             else
             {
-                // Plain HTTP/1.1 only: TLS and HTTP/2 always take Kestrel's full path.
-                if (fast is not null && !h2c && uri.Scheme == "http") lo.Use(fast.Wrap);
+                // HTTP/1.1, plain or TLS (after UseHttps it runs on the decrypted stream and leaves
+                // connections that chose h2 by ALPN to Kestrel); h2c always takes Kestrel's full path.
+                if (fast is not null && !h2c) lo.Use(fast.Wrap);
                 endpoints.Traffic.Add(lo);
             }
         });
