@@ -23,7 +23,8 @@
 # HTTP/2 hits over TLS (h2load from Debian's nghttp2-client, H2_CONNECTIONS connections with
 # H2_STREAMS concurrent streams each). One self-signed certificate (made here with openssl) serves
 # EdgeCache's https endpoint, nginx (ssl, http2, ssl_session_cache) and Traffic Server
-# (ssl_multicert, HTTP/2 by ALPN); Varnish and the Kestrel ceiling have no TLS and sit these rows out.
+# (ssl_multicert, HTTP/2 by ALPN) and the Kestrel ceiling (Kestrel's TLS, HTTP/2 by ALPN: what any
+# .NET server gets before doing any work); Varnish has no TLS and sits these rows out.
 # The table gives per peer the median over rounds of req/s, p50 and p99; and EdgeCache's ratio to
 # the best peer and to the Kestrel ceiling, computed per round between back-to-back runs, as the
 # median of the rounds with their spread (min-max).
@@ -151,7 +152,7 @@ P_VARNISH=18101 P_VARNISH_CLI=18102
 P_NGINX=18103
 P_ATS=18104
 P_CEILING=18105
-P_EDGE_TLS=18084 P_NGINX_TLS=18106 P_ATS_TLS=18107
+P_EDGE_TLS=18084 P_NGINX_TLS=18106 P_ATS_TLS=18107 P_CEILING_TLS=18108
 
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 results="$root/loadtest/results/bench-$stamp"
@@ -276,14 +277,14 @@ for r in $ROWS; do
   case "$r" in tls-*) tls_rows=1 ;; h2-*) tls_rows=1; h2_rows=1 ;; esac
 done
 is_tls_row() { case "$1" in tls-*|h2-*) return 0 ;; esac; return 1; }
-tls_peer() { case "$1" in edgecache|nginx|ats) return 0 ;; esac; return 1; }
+tls_peer() { case "$1" in edgecache|nginx|ats|ceiling) return 0 ;; esac; return 1; }
 [ $tls_rows -eq 1 ] && ensure openssl openssl ""
 [ $h2_rows -eq 1 ] && ensure h2load nghttp2-client ""
 
 # ---------------------------------------------------------------------------------------------
 # Ports must be free.
 for p in $P_ORIGIN $P_SHIELD $P_SHIELD_ADMIN $P_EDGE $P_EDGE_ADMIN $P_EDGE_L2 $P_EDGE_L2_ADMIN \
-         $P_VARNISH $P_VARNISH_CLI $P_NGINX $P_ATS $P_CEILING $P_EDGE_TLS $P_NGINX_TLS $P_ATS_TLS; do
+         $P_VARNISH $P_VARNISH_CLI $P_NGINX $P_ATS $P_CEILING $P_EDGE_TLS $P_NGINX_TLS $P_ATS_TLS $P_CEILING_TLS; do
   if ! port_free "$p"; then
     die "port $p is in use ($(ss -H -ltnp "sport = :$p" | sed -n 's/.*users:((\(.*\))).*/\1/p' | head -n1)); stop it and try again."
   fi
@@ -539,7 +540,13 @@ fi
 # The ceiling: bare Kestrel writing a preallocated byte[].
 if has_peer ceiling; then
   say "starting the Kestrel ceiling (EdgeCache.Ceiling) on :$P_CEILING"
-  start ceiling "$work/ceiling.log" dotnet "$(dll EdgeCache.Ceiling)" --urls "http://127.0.0.1:$P_CEILING"
+  if [ $tls_rows -eq 1 ]; then
+    # With TLS rows, also https (HTTP/1.1 and HTTP/2 by ALPN, Kestrel's defaults) with the bench certificate.
+    start ceiling "$work/ceiling.log" env Kestrel__Certificates__Default__Path="$tls/cert.pfx" Kestrel__Certificates__Default__Password=bench \
+      dotnet "$(dll EdgeCache.Ceiling)" --urls "http://127.0.0.1:$P_CEILING;https://127.0.0.1:$P_CEILING_TLS"
+  else
+    start ceiling "$work/ceiling.log" dotnet "$(dll EdgeCache.Ceiling)" --urls "http://127.0.0.1:$P_CEILING"
+  fi
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -550,7 +557,7 @@ port_of() {
     nginx) echo $P_NGINX ;; ats) echo $P_ATS ;; ceiling) echo $P_CEILING ;;
   esac
 }
-tls_port_of() { case "$1" in edgecache) echo $P_EDGE_TLS ;; nginx) echo $P_NGINX_TLS ;; ats) echo $P_ATS_TLS ;; esac; }
+tls_port_of() { case "$1" in edgecache) echo $P_EDGE_TLS ;; nginx) echo $P_NGINX_TLS ;; ats) echo $P_ATS_TLS ;; ceiling) echo $P_CEILING_TLS ;; esac; }
 if has_peer edgecache; then
   wait_http shield "http://127.0.0.1:$P_SHIELD_ADMIN/readyz" || die "the EdgeCache shield did not start (see $results/logs/shield.log)"
   wait_http edge "http://127.0.0.1:$P_EDGE_ADMIN/readyz" || die "the EdgeCache edge did not start (see $results/logs/edge.log)"
