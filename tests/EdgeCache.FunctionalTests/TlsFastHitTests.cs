@@ -221,3 +221,64 @@ internal static class RawTls
         return list;
     }
 }
+
+/// <summary>A TLS edge whose fast hits must be read at 100 MiB/s after 1.5 s (Listen:MinHitDataRate).</summary>
+public sealed class SlowReaderTlsTopology : TlsTopology
+{
+    protected override Dictionary<string, string?> EdgeConfig(string id)
+    {
+        var c = base.EdgeConfig(id);
+        c["EdgeCache:Listen:MinHitDataRate"] = (100 * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        c["EdgeCache:Listen:MinHitDataRateGracePeriod"] = "00:00:01.500";
+        return c;
+    }
+}
+
+public sealed class TlsFastHitSlowReaderTests(SlowReaderTlsTopology cdn) : IClassFixture<SlowReaderTlsTopology>
+{
+    [Fact]
+    public async Task Over_TLS_a_client_that_does_not_read_its_answer_is_cut_off_at_the_minimum_data_rate()
+    {
+        var path = "/slow-tls-reader/" + Guid.NewGuid().ToString("N");
+        var body = new byte[12 * 1024 * 1024];
+        cdn.Origin.Map(path, async ctx =>
+        {
+            ctx.Response.Headers.CacheControl = "max-age=600";
+            ctx.Response.ContentLength = body.Length;
+            await ctx.Response.Body.WriteAsync(body);
+        });
+        await RawTls.ExchangeAsync(cdn.TlsUri, cdn.Thumbprint, RawHttp.Get(path), [false]);
+        var node = cdn.Edges[0];
+        Task<long> CutAsync() => node.StatusValueAsync<long>("totals", "fast_hits_cut");
+        var (hits, cut) = (await node.FastHitsAsync(), await CutAsync());
+
+        // A small receive window and no reads: the SslStream's writes wait once Kestrel's socket buffer is full.
+        var tcp = await RawHttp.ConnectAsync(cdn.TlsUri, receiveBufferSize: 4096);
+        var ssl = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false);
+        await using var connection = new RawTls.Connection(tcp, ssl);
+        await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = Topology.Site,
+            ApplicationProtocols = [SslApplicationProtocol.Http11],
+            RemoteCertificateValidationCallback = (_, c, _, _) => c?.GetCertHashString() == cdn.Thumbprint,
+        });
+        await RawHttp.SendAsync(ssl, RawHttp.Get(path));
+        await Topology.WaitUntilAsync(async () => await CutAsync() > cut, "the fast TLS hit to a client that does not read was not cut", TimeSpan.FromSeconds(15));
+        Assert.Equal(hits + 1, await node.FastHitsAsync());
+
+        // What arrives is a truncated answer, then the end of the connection.
+        var received = 0L;
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            int n;
+            while ((n = await ssl.ReadAsync(buffer, timeout.Token)) > 0) received += n;
+        }
+        catch (IOException)
+        {
+        }
+
+        Assert.InRange(received, 0, body.Length - 1);
+    }
+}
