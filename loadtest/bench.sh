@@ -18,6 +18,13 @@
 # Rows: 1 KiB, 100 KiB and 1 MiB hits; EdgeCache L2 (disk) hits (an edge whose memory tier holds
 # nothing, so every hit is read from its disk tier); the miss path (a unique URL per request, via a
 # wrk Lua script; for EdgeCache that is edge -> shield -> origin).
+# TLS rows (selected with ROWS; not in the default run, which would then take over 20 minutes):
+# tls-1k, tls-100k, tls-1m are HTTP/1.1 hits over TLS (wrk against https://), h2-1k and h2-100k are
+# HTTP/2 hits over TLS (h2load from Debian's nghttp2-client, H2_CONNECTIONS connections with
+# H2_STREAMS concurrent streams each). One self-signed certificate (made here with openssl) serves
+# EdgeCache's https endpoint, nginx (ssl, http2, ssl_session_cache) and Traffic Server
+# (ssl_multicert, HTTP/2 by ALPN) and the Kestrel ceiling (Kestrel's TLS, HTTP/2 by ALPN: what any
+# .NET server gets before doing any work); Varnish has no TLS and sits these rows out.
 # The table gives per peer the median over rounds of req/s, p50 and p99; and EdgeCache's ratio to
 # the best peer and to the Kestrel ceiling, computed per round between back-to-back runs, as the
 # median of the rounds with their spread (min-max).
@@ -26,9 +33,12 @@
 #
 # Settings (environment): DURATION (10s), ROUNDS (3), CONNECTIONS (64), THREADS (1),
 # PEERS ("edgecache varnish nginx ats ceiling"), ROWS ("1k 100k 1m l2 miss"), L2_SIZE (100k),
-# MISS_SIZE (1k), BUILD_LOCK (/tmp/build.lock: builds are serialised with flock on it);
+# MISS_SIZE (1k), H2_CONNECTIONS (16), H2_STREAMS (10), BUILD_LOCK (/tmp/build.lock: builds are serialised with flock on it);
 # EDGE_ENV (NAME=value words for the hit-path edge process, to compare settings; default none, the
-# product defaults; e.g. "EdgeCache__Listen__InlineScheduling=true"; the table's first line names it).
+# product defaults; e.g. "EdgeCache__Listen__InlineScheduling=true"; the table's first line names it);
+# EDGE_BIN (a directory with an EdgeCache.Edge build of another commit, used for the edge instead of
+# this tree's: before/after comparisons, e.g. `git stash; dotnet build edge/EdgeCache.Edge -c Release
+# -o /tmp/edge-before; git stash pop`; the table's first line names it).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -44,6 +54,9 @@ L2_SIZE="${L2_SIZE:-100k}"
 MISS_SIZE="${MISS_SIZE:-1k}"
 BUILD_LOCK="${BUILD_LOCK:-/tmp/build.lock}"
 EDGE_ENV="${EDGE_ENV:-}"
+H2_CONNECTIONS="${H2_CONNECTIONS:-16}"
+H2_STREAMS="${H2_STREAMS:-10}"
+ALL_ROWS="1k 100k 1m l2 miss tls-1k tls-100k tls-1m h2-1k h2-100k"
 
 # print_table RUNS_TSV CONFIG_TEXT: per row and peer the medians over rounds of req/s, p50 and p99;
 # EdgeCache's ratio to the best peer and to the Kestrel ceiling, computed per round between
@@ -51,7 +64,7 @@ EDGE_ENV="${EDGE_ENV:-}"
 # row as "n/a until the disk tier lands".
 print_table() {
   local runs_file="$1" cfg="$2" rows_in="" peers_in r
-  for r in 1k 100k 1m l2 miss; do
+  for r in $ALL_ROWS; do
     if awk -F'\t' -v r="$r" 'NR > 1 && $2 == r {found = 1} END {exit !found}' "$runs_file" \
        || { [ "$r" = l2 ] && [ "${L2_NA:-0}" = 1 ]; }; then
       rows_in="$rows_in $r"
@@ -72,6 +85,9 @@ function spread(a, n,    i, lo, hi) {
 function label(r) {
   if (r == "1k") return "1 KiB hit"; if (r == "100k") return "100 KiB hit"; if (r == "1m") return "1 MiB hit"
   if (r == "l2") return "EdgeCache L2 (disk) hit, " l2size; if (r == "miss") return "miss path (" misssize ", unique URLs)"
+  if (r == "tls-1k") return "1 KiB hit, HTTP/1.1 TLS"; if (r == "tls-100k") return "100 KiB hit, HTTP/1.1 TLS"
+  if (r == "tls-1m") return "1 MiB hit, HTTP/1.1 TLS"; if (r == "h2-1k") return "1 KiB hit, HTTP/2 TLS"
+  if (r == "h2-100k") return "100 KiB hit, HTTP/2 TLS"
   return r
 }
 function ms(v) { return v == "" ? "-" : (v >= 100 ? sprintf("%.0fms", v) : sprintf("%.2fms", v)) }
@@ -136,6 +152,7 @@ P_VARNISH=18101 P_VARNISH_CLI=18102
 P_NGINX=18103
 P_ATS=18104
 P_CEILING=18105
+P_EDGE_TLS=18084 P_NGINX_TLS=18106 P_ATS_TLS=18107 P_CEILING_TLS=18108
 
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 results="$root/loadtest/results/bench-$stamp"
@@ -254,10 +271,20 @@ ensure varnishd varnish varnish
 ensure nginx nginx nginx
 ensure traffic_server trafficserver ats
 
+# TLS rows: one certificate for every peer; h2load for the HTTP/2 rows.
+tls_rows=0 h2_rows=0
+for r in $ROWS; do
+  case "$r" in tls-*) tls_rows=1 ;; h2-*) tls_rows=1; h2_rows=1 ;; esac
+done
+is_tls_row() { case "$1" in tls-*|h2-*) return 0 ;; esac; return 1; }
+tls_peer() { case "$1" in edgecache|nginx|ats|ceiling) return 0 ;; esac; return 1; }
+[ $tls_rows -eq 1 ] && ensure openssl openssl ""
+[ $h2_rows -eq 1 ] && ensure h2load nghttp2-client ""
+
 # ---------------------------------------------------------------------------------------------
 # Ports must be free.
 for p in $P_ORIGIN $P_SHIELD $P_SHIELD_ADMIN $P_EDGE $P_EDGE_ADMIN $P_EDGE_L2 $P_EDGE_L2_ADMIN \
-         $P_VARNISH $P_VARNISH_CLI $P_NGINX $P_ATS $P_CEILING; do
+         $P_VARNISH $P_VARNISH_CLI $P_NGINX $P_ATS $P_CEILING $P_EDGE_TLS $P_NGINX_TLS $P_ATS_TLS $P_CEILING_TLS; do
   if ! port_free "$p"; then
     die "port $p is in use ($(ss -H -ltnp "sport = :$p" | sed -n 's/.*users:((\(.*\))).*/\1/p' | head -n1)); stop it and try again."
   fi
@@ -273,12 +300,31 @@ for project in edge/EdgeCache.Edge origin-shield/EdgeCache.Shield loadtest/EdgeC
   name="$(basename "$project")"
   cp -r "$root/$project/bin/Release/net10.0" "$work/bin-$name"
 done
+if [ -n "${EDGE_BIN:-}" ]; then
+  [ -f "$EDGE_BIN/EdgeCache.Edge.dll" ] || die "EDGE_BIN=$EDGE_BIN holds no EdgeCache.Edge.dll"
+  rm -rf "$work/bin-EdgeCache.Edge" && cp -r "$EDGE_BIN" "$work/bin-EdgeCache.Edge"
+  say "the edge runs the build in $EDGE_BIN"
+fi
 say "$(elapsed) built"
 dll() { echo "$work/bin-$1/$1.dll"; }
 disk_tier=0
 [ -f "$work/bin-EdgeCache.Edge/EdgeCache.Storage.dll" ] && disk_tier=1
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+# ---------------------------------------------------------------------------------------------
+# The TLS rows' certificate: self-signed RSA 2048 for 127.0.0.1/localhost, as PEM (nginx, Traffic
+# Server) and PFX (EdgeCache). A throwaway key in the work dir, readable by the peers' users.
+tls="$work/tls"
+if [ $tls_rows -eq 1 ]; then
+  mkdir -p "$tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tls/key.pem" -out "$tls/cert.pem" -days 2 \
+    -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >>"$results/logs/openssl.log" 2>&1 \
+    || die "openssl could not make the test certificate (see $results/logs/openssl.log)"
+  openssl pkcs12 -export -out "$tls/cert.pfx" -inkey "$tls/key.pem" -in "$tls/cert.pem" -passout pass:bench >>"$results/logs/openssl.log" 2>&1 \
+    || die "openssl could not write the PFX (see $results/logs/openssl.log)"
+  chmod 755 "$tls"; chmod 644 "$tls"/*
+fi
 
 # ---------------------------------------------------------------------------------------------
 # The origin.
@@ -289,13 +335,13 @@ ORIGIN="http://127.0.0.1:$P_ORIGIN"
 
 # ---------------------------------------------------------------------------------------------
 # EdgeCache: one shield, one edge (and, with the disk tier, an edge whose hits all come from disk).
-write_node() { # file id traffic admin cluster-json [extra EdgeCache settings]
+write_node() { # file id traffic admin cluster-json [extra EdgeCache settings] [extra traffic URLs] [extra Listen settings]
   cat >"$1" <<JSON
 {
   "Logging": { "LogLevel": { "Default": "Warning" } },
   "EdgeCache": {
     "NodeId": "$2",
-    "Listen": { "Traffic": [ "http://127.0.0.1:$3" ], "Admin": "http://127.0.0.1:$4" }${6:-}
+    "Listen": { "Traffic": [ "http://127.0.0.1:$3"${7:-} ], "Admin": "http://127.0.0.1:$4"${8:-} }${6:-}
   },
   "ReverseProxy": {
     "Routes": { "sites": { "ClusterId": "upstream", "Match": { "Path": "{**catch-all}" } } },
@@ -318,7 +364,13 @@ edge_cluster="{
 if has_peer edgecache; then
   say "starting EdgeCache: shield :$P_SHIELD, edge :$P_EDGE$([ $disk_tier -eq 1 ] && has_row l2 && echo ", disk-only edge :$P_EDGE_L2")"
   write_node "$work/shield.json" bench-shield $P_SHIELD $P_SHIELD_ADMIN "$shield_cluster"
-  write_node "$work/edge.json" bench-edge $P_EDGE $P_EDGE_ADMIN "$edge_cluster"
+  if [ $tls_rows -eq 1 ]; then
+    # The TLS rows' https endpoint (HTTP/1.1 and HTTP/2 by ALPN) beside the plain one.
+    write_node "$work/edge.json" bench-edge $P_EDGE $P_EDGE_ADMIN "$edge_cluster" "" ", \"https://127.0.0.1:$P_EDGE_TLS\"" \
+      ", \"CertificatePath\": \"$tls/cert.pfx\", \"CertificatePassword\": \"bench\""
+  else
+    write_node "$work/edge.json" bench-edge $P_EDGE $P_EDGE_ADMIN "$edge_cluster"
+  fi
   start shield "$work/shield.log" env EDGECACHE_CONFIG_FILE="$work/shield.json" dotnet "$(dll EdgeCache.Shield)"
   # shellcheck disable=SC2086 # EDGE_ENV is a list of NAME=value words
   start edge "$work/edge.log" env EDGECACHE_CONFIG_FILE="$work/edge.json" $EDGE_ENV dotnet "$(dll EdgeCache.Edge)"
@@ -352,6 +404,34 @@ if has_peer nginx; then
   say "starting nginx on :$P_NGINX ($(nginx -v 2>&1))"
   mkdir -p "$work/nginx/cache" "$work/nginx/tmp"
   id www-data >/dev/null 2>&1 && chown -R www-data "$work/nginx"
+  nginx_location="    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+      proxy_set_header Host \$host;
+      proxy_cache bench;
+      proxy_cache_lock on;
+      proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
+      proxy_buffering on;
+      proxy_buffer_size 16k;
+      proxy_buffers 64 16k;
+      proxy_busy_buffers_size 256k;
+      add_header X-Cache-Status \$upstream_cache_status always;
+    }"
+  nginx_tls_server=""
+  if [ $tls_rows -eq 1 ]; then
+    # TLS as an operator sets it up: TLS 1.2/1.3, HTTP/2 by ALPN, a shared session cache.
+    nginx_tls_server="  server {
+    listen 127.0.0.1:$P_NGINX_TLS ssl http2 reuseport backlog=4096;
+    ssl_certificate $tls/cert.pem;
+    ssl_certificate_key $tls/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:SSL:10m;
+    ssl_session_timeout 1h;
+    http2_max_concurrent_streams 128;
+$nginx_location
+  }"
+  fi
   cat >"$work/nginx/nginx.conf" <<NGINX
 $( [ "$(id -u)" -eq 0 ] && id www-data >/dev/null 2>&1 && echo "user www-data;" )
 worker_processes auto;
@@ -382,21 +462,9 @@ http {
   }
   server {
     listen 127.0.0.1:$P_NGINX reuseport backlog=4096;
-    location / {
-      proxy_pass http://origin;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host \$host;
-      proxy_cache bench;
-      proxy_cache_lock on;
-      proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
-      proxy_buffering on;
-      proxy_buffer_size 16k;
-      proxy_buffers 64 16k;
-      proxy_busy_buffers_size 256k;
-      add_header X-Cache-Status \$upstream_cache_status always;
-    }
+$nginx_location
   }
+$nginx_tls_server
 }
 NGINX
   start nginx "$work/nginx.log" nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf"
@@ -429,7 +497,17 @@ YAML
     sed -i "/^CONFIG $1 /d" "$ats/etc/records.config"
     echo "CONFIG $1 $2 $3" >>"$ats/etc/records.config"
   }
-  set_record proxy.config.http.server_ports STRING "$P_ATS:ipv4:ip-in=127.0.0.1"
+  if [ $tls_rows -eq 1 ]; then
+    # A TLS port (HTTP/1.1 and HTTP/2 by ALPN, Traffic Server's defaults) with the bench certificate.
+    set_record proxy.config.http.server_ports STRING "$P_ATS:ipv4:ip-in=127.0.0.1 $P_ATS_TLS:ipv4:ssl:ip-in=127.0.0.1"
+    set_record proxy.config.ssl.server.cert.path STRING "$tls"
+    set_record proxy.config.ssl.server.private_key.path STRING "$tls"
+    set_record proxy.config.ssl.session_cache INT 2
+    set_record proxy.config.ssl.server.session_ticket.enable INT 1
+    echo "dest_ip=* ssl_cert_name=cert.pem ssl_key_name=key.pem" >"$ats/etc/ssl_multicert.config"
+  else
+    set_record proxy.config.http.server_ports STRING "$P_ATS:ipv4:ip-in=127.0.0.1"
+  fi
   set_record proxy.config.reverse_proxy.enabled INT 1
   set_record proxy.config.url_remap.remap_required INT 1
   set_record proxy.config.http.cache.http INT 1
@@ -452,6 +530,8 @@ YAML
   cat >"$ats/etc/remap.config" <<REMAP
 map http://127.0.0.1:$P_ATS/ http://127.0.0.1:$P_ORIGIN/
 map http://localhost:$P_ATS/ http://127.0.0.1:$P_ORIGIN/
+map https://127.0.0.1:$P_ATS_TLS/ http://127.0.0.1:$P_ORIGIN/
+map https://localhost:$P_ATS_TLS/ http://127.0.0.1:$P_ORIGIN/
 REMAP
   start ats "$work/ats.log" traffic_server --run-root="$ats/runroot.yaml"
 fi
@@ -460,7 +540,13 @@ fi
 # The ceiling: bare Kestrel writing a preallocated byte[].
 if has_peer ceiling; then
   say "starting the Kestrel ceiling (EdgeCache.Ceiling) on :$P_CEILING"
-  start ceiling "$work/ceiling.log" dotnet "$(dll EdgeCache.Ceiling)" --urls "http://127.0.0.1:$P_CEILING"
+  if [ $tls_rows -eq 1 ]; then
+    # With TLS rows, also https (HTTP/1.1 and HTTP/2 by ALPN, Kestrel's defaults) with the bench certificate.
+    start ceiling "$work/ceiling.log" env Kestrel__Certificates__Default__Path="$tls/cert.pfx" Kestrel__Certificates__Default__Password=bench \
+      dotnet "$(dll EdgeCache.Ceiling)" --urls "http://127.0.0.1:$P_CEILING;https://127.0.0.1:$P_CEILING_TLS"
+  else
+    start ceiling "$work/ceiling.log" dotnet "$(dll EdgeCache.Ceiling)" --urls "http://127.0.0.1:$P_CEILING"
+  fi
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -471,6 +557,7 @@ port_of() {
     nginx) echo $P_NGINX ;; ats) echo $P_ATS ;; ceiling) echo $P_CEILING ;;
   esac
 }
+tls_port_of() { case "$1" in edgecache) echo $P_EDGE_TLS ;; nginx) echo $P_NGINX_TLS ;; ats) echo $P_ATS_TLS ;; ceiling) echo $P_CEILING_TLS ;; esac; }
 if has_peer edgecache; then
   wait_http shield "http://127.0.0.1:$P_SHIELD_ADMIN/readyz" || die "the EdgeCache shield did not start (see $results/logs/shield.log)"
   wait_http edge "http://127.0.0.1:$P_EDGE_ADMIN/readyz" || die "the EdgeCache edge did not start (see $results/logs/edge.log)"
@@ -487,9 +574,13 @@ done
 
 # ---------------------------------------------------------------------------------------------
 # Warm each cache and check, with its own response headers, that it really serves hits.
-size_bytes() { case "$1" in 1k) echo 1024 ;; 100k) echo 102400 ;; 1m) echo 1048576 ;; *) echo 0 ;; esac; }
-headers_of() { # url -> response headers (body discarded)
-  curl -sS -D - -o /dev/null --max-time 10 "$1" | tr -d '\r'
+size_bytes() { case "${1#*-}" in 1k) echo 1024 ;; 100k) echo 102400 ;; 1m) echo 1048576 ;; *) echo 0 ;; esac; }
+headers_of() { # url [curl options] -> response headers (body discarded)
+  local url="$1"; shift
+  curl -sS -k "$@" -D - -o /dev/null --max-time 10 "$url" | tr -d '\r'
+}
+curl_opts() { # row -> curl options for it (HTTP/2 only, no HTTP/1.1 fallback, for the h2 rows)
+  case "$1" in h2-*) echo "--http2" ;; tls-*) echo "--http1.1" ;; esac
 }
 hit_proof() { # peer headers -> prints the proof, fails when there is none
   local peer="$1" h="$2" v
@@ -514,8 +605,12 @@ hit_proof() { # peer headers -> prints the proof, fails when there is none
     ceiling) echo "(no cache: bare Kestrel)" ;;
   esac
 }
-row_path() { # row -> path of the hit object
-  case "$1" in 1k|100k|1m) echo "/obj/$1/bench-hit" ;; l2) echo "/obj/$L2_SIZE/bench-l2" ;; esac
+row_path() { # row -> path of the hit object (the TLS rows: the same paths over https)
+  case "$1" in 1k|100k|1m) echo "/obj/$1/bench-hit" ;; tls-*|h2-*) echo "/obj/${1#*-}/bench-hit" ;; l2) echo "/obj/$L2_SIZE/bench-l2" ;; esac
+}
+row_url() { # row peer -> the URL of the row's hit object at this peer
+  if is_tls_row "$1"; then echo "https://127.0.0.1:$(tls_port_of "$2")$(row_path "$1")"
+  else echo "http://127.0.0.1:$(port_of "$(row_target "$1" "$2")")$(row_path "$1")"; fi
 }
 row_target() { # row peer -> the peer whose port serves this row (l2 is EdgeCache's disk-only edge)
   if [ "$1" = l2 ]; then echo edgecache-l2; else echo "$2"; fi
@@ -524,6 +619,7 @@ row_label() {
   case "$1" in
     1k) echo "1 KiB hit" ;; 100k) echo "100 KiB hit" ;; 1m) echo "1 MiB hit" ;;
     l2) echo "L2 disk hit ($L2_SIZE)" ;; miss) echo "miss ($MISS_SIZE)" ;;
+    tls-*) echo "${1#*-} hit TLS h1" ;; h2-*) echo "${1#*-} hit TLS h2" ;;
   esac
 }
 
@@ -532,19 +628,29 @@ say ""
 say "$(elapsed) warming and checking that each peer caches:"
 for peer in $PEERS; do
   ok=1
-  for row in 1k 100k 1m l2; do
+  for row in 1k 100k 1m l2 tls-1k tls-100k tls-1m h2-1k h2-100k; do
     has_row "$row" || continue
     target="$(row_target "$row" "$peer")"
     if [ "$row" = l2 ]; then
       [ "$peer" = edgecache ] && [ $disk_tier -eq 1 ] || continue
     fi
-    url="http://127.0.0.1:$(port_of "$target")$(row_path "$row")"
-    curl -sS -o /dev/null --max-time 10 "$url" || true
+    if is_tls_row "$row"; then tls_peer "$peer" || continue; fi
+    url="$(row_url "$row" "$peer")"
+    # shellcheck disable=SC2046 # curl_opts is a list of words
+    curl -sS -k $(curl_opts "$row") -o /dev/null --max-time 10 "$url" || true
     # The disk tier writes in the background: give it a moment before the proof.
     proof=""
     for _ in $(seq 1 20); do
-      h="$(headers_of "$url" || true)"
-      if proof="$(hit_proof "$target" "$h")"; then break; fi
+      # shellcheck disable=SC2046
+      h="$(headers_of "$url" $(curl_opts "$row") || true)"
+      if proof="$(hit_proof "$target" "$h")"; then
+        # The h2 rows must really be HTTP/2 (ALPN h2), the tls rows HTTP/1.1.
+        case "$row" in
+          h2-*) if echo "$h" | head -n1 | grep -q '^HTTP/2'; then proof="HTTP/2; $proof"; break; fi ;;
+          tls-*) if echo "$h" | head -n1 | grep -q '^HTTP/1.1'; then proof="HTTP/1.1 over TLS; $proof"; break; fi ;;
+          *) break ;;
+        esac
+      fi
       proof=""
       sleep 0.25
     done
@@ -585,6 +691,10 @@ LUA
 # The runs: for each round, each row, each peer in turn (A B C ... then again next round).
 runs="$results/runs.tsv"
 printf 'round\trow\tpeer\trps\tp50_ms\tp99_ms\terrors\n' >"$runs"
+record() { # round row peer rps p50 p99 errors note
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" >>"$runs"
+  say "  round $1 $(printf '%-22s %-10s' "$(row_label "$2")" "$3") $(printf '%10.0f req/s  p50 %8s  p99 %8s' "$4" "${5}ms" "${6}ms")$8$( [ "$7" -gt 0 ] && echo "  errors: $7")"
+}
 to_ms() { # wrk latency like 612.00us, 2.34ms, 1.02s, 1.5m
   awk -v v="$1" 'BEGIN {
     n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
@@ -599,7 +709,7 @@ run_wrk() { # round row peer
     url="http://127.0.0.1:$(port_of "$target")/"
     extra=(-s "$work/miss.lua")
   else
-    url="http://127.0.0.1:$(port_of "$target")$(row_path "$row")"
+    url="$(row_url "$row" "$peer")"
   fi
   out="$results/wrk/r$round-$row-$peer.txt"
   local before after
@@ -628,14 +738,47 @@ run_wrk() { # round row peer
   say "  round $round $(printf '%-22s %-10s' "$(row_label "$row")" "$peer") $(printf '%10.0f req/s  p50 %8s  p99 %8s' "$rps" "$p50" "$p99")$origin_note$( [ $(( ${non2xx:-0} + ${sock:-0} )) -gt 0 ] && echo "  errors: non-2xx ${non2xx:-0}, socket ${sock:-0}")"
 }
 
+# HTTP/2 rows: h2load with a fixed number of connections and concurrent streams per connection. It
+# prints no percentiles, so p50/p99 come from its per-request log (microseconds, third column).
+run_h2load() { # round row peer
+  local round="$1" row="$2" peer="$3" url out log secs
+  url="$(row_url "$row" "$peer")"
+  out="$results/wrk/r$round-$row-$peer.txt"
+  log="$work/h2load-$round-$row-$peer.log"
+  secs="$(to_ms "$DURATION")"; secs="${secs%.*}"; secs=$((secs / 1000))
+  local before after
+  before="$(origin_requests)"
+  h2load -t1 -c"$H2_CONNECTIONS" -m"$H2_STREAMS" --warm-up-time=1 -D "$secs" --log-file="$log" "$url" >"$out" 2>&1 &
+  wrk_pid=$!
+  wait "$wrk_pid" || true
+  wrk_pid=""
+  after="$(origin_requests)"
+  local rps done_ succeeded failed p50 p99 errors
+  rps="$(awk '/^finished in/ {gsub(",", "", $4); print $4}' "$out")"
+  # "requests: N total, N started, N done, N succeeded, N failed, ..."; "status codes: N 2xx, N 3xx, N 4xx, N 5xx"
+  done_="$(awk '/^requests:/ {print $6}' "$out")"
+  succeeded="$(awk '/^requests:/ {print $8}' "$out")"
+  failed="$(awk '/^status codes:/ {gsub(",", ""); print $7 + $9}' "$out")"
+  echo "origin requests during this run: $((after - before)) (h2load completed ${done_:-?})" >>"$out"
+  [ -n "$rps" ] && [ -s "$log" ] || { say "  round $round $row $peer: h2load failed (see $out)"; return 0; }
+  read -r p50 p99 < <(awk -F'\t' '{print $3}' "$log" | sort -n | awk '{v[NR] = $1} END {
+    i50 = int(NR * 0.50); if (i50 < 1) i50 = 1; i99 = int(NR * 0.99); if (i99 < 1) i99 = 1
+    printf "%.3f %.3f\n", v[i50] / 1000, v[i99] / 1000 }')
+  errors=$(( ${done_:-0} - ${succeeded:-0} + ${failed:-0} ))
+  rm -f "$log"
+  record "$round" "$row" "$peer" "$rps" "$p50" "$p99" "$errors" "  origin saw $((after - before)) of ${done_:-?}"
+}
+
 say ""
-say "$(elapsed) wrk --latency -t$THREADS -c$CONNECTIONS -d$DURATION; $ROUNDS round(s); peers: $PEERS"
+say "$(elapsed) wrk --latency -t$THREADS -c$CONNECTIONS -d$DURATION; h2load -t1 -c$H2_CONNECTIONS -m$H2_STREAMS for h2 rows; $ROUNDS round(s); peers: $PEERS"
 for round in $(seq 1 "$ROUNDS"); do
   for row in $ROWS; do
     for peer in $PEERS; do
       case "$row" in
         l2) [ "$peer" = edgecache ] && [ $disk_tier -eq 1 ] || continue ;;
         miss) [ "$peer" = ceiling ] && continue ;;
+        tls-*) tls_peer "$peer" || continue ;;
+        h2-*) tls_peer "$peer" || continue; run_h2load "$round" "$row" "$peer"; continue ;;
       esac
       run_wrk "$round" "$row" "$peer"
     done
@@ -645,7 +788,7 @@ done
 # ---------------------------------------------------------------------------------------------
 # The table.
 table="$results/table.txt"
-config="wrk --latency -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS round(s), $(date -u '+%Y-%m-%d %H:%M UTC'); EdgeCache edge: ${EDGE_ENV:-product defaults}"
+config="wrk --latency -t$THREADS -c$CONNECTIONS -d$DURATION$( [ $h2_rows -eq 1 ] && echo ", h2load -t1 -c$H2_CONNECTIONS -m$H2_STREAMS -D $DURATION"), $ROUNDS round(s), $(date -u '+%Y-%m-%d %H:%M UTC'); EdgeCache edge: ${EDGE_ENV:-product defaults}${EDGE_BIN:+, build from $EDGE_BIN}"
 echo "$config" >"$results/config.txt"
 l2_na=0
 if has_row l2 && { [ $disk_tier -eq 0 ] || ! has_peer edgecache; }; then l2_na=1; fi

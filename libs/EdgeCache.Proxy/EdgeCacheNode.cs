@@ -121,6 +121,7 @@ public static class EdgeCacheNode
         {
             kestrel.AddServerHeader = false;
             if (listen.ResponseBufferBytes > 0) kestrel.Limits.MaxResponseBufferSize = listen.ResponseBufferBytes;
+            ApplyRequestLimits(kestrel.Limits, listen);
             var endpoints = kestrel.ApplicationServices.GetRequiredService<NodeEndpoints>();
             var fast = listen.FastHits ? new FastHits(kestrel.ApplicationServices, kestrel.Limits) : null;
             var certificates = kestrel.ApplicationServices.GetRequiredService<Tls.ServerCertificates>();
@@ -139,6 +140,16 @@ public static class EdgeCacheNode
                 Listen(kestrel, listen.Admin, certificates, admin: true, h2c: false, endpoints, null);
             }
         });
+    }
+
+    /// <summary>Request and HTTP/2 limits from Listen settings (validated at start-up; out-of-range values never get here
+    /// as Kestrel's own setters would throw first with a message that does not name the setting).</summary>
+    private static void ApplyRequestLimits(KestrelServerLimits limits, ListenSettings listen)
+    {
+        if (listen.Http2MaxStreams is >= 1 and <= 1000) limits.Http2.MaxStreamsPerConnection = listen.Http2MaxStreams;
+        if (listen.Http2MaxHeaderFieldBytes is >= 4096 and <= 1024 * 1024) limits.Http2.MaxRequestHeaderFieldSize = listen.Http2MaxHeaderFieldBytes;
+        if (listen.MaxRequestHeadersBytes is >= 4096 and <= 1024 * 1024) limits.MaxRequestHeadersTotalSize = listen.MaxRequestHeadersBytes;
+        if (listen.MaxRequestHeaderCount is >= 1 and <= 10000) limits.MaxRequestHeaderCount = listen.MaxRequestHeaderCount;
     }
 
     private static void Listen(KestrelServerOptions kestrel, string url, Tls.ServerCertificates certificates, bool admin, bool h2c, NodeEndpoints endpoints, FastHits? fast)
@@ -170,8 +181,9 @@ public static class EdgeCacheNode
             }
             else
             {
-                // Plain HTTP/1.1 only: TLS and HTTP/2 always take Kestrel's full path.
-                if (fast is not null && !h2c && uri.Scheme == "http") lo.Use(fast.Wrap);
+                // HTTP/1.1, plain or TLS (after UseHttps it runs on the decrypted stream and leaves
+                // connections that chose h2 by ALPN to Kestrel); h2c always takes Kestrel's full path.
+                if (fast is not null && !h2c) lo.Use(fast.Wrap);
                 endpoints.Traffic.Add(lo);
             }
         });

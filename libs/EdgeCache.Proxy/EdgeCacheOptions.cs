@@ -152,6 +152,28 @@ public sealed class ListenSettings
     /// <summary>The grace period of <see cref="MinHitDataRate"/>. Default 5 s (more than 1 s: Kestrel checks once a second).</summary>
     public TimeSpan MinHitDataRateGracePeriod { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>HTTP/2: concurrent streams a client may open on one connection (SETTINGS_MAX_CONCURRENT_STREAMS,
+    /// Kestrel's <c>Http2.MaxStreamsPerConnection</c>); a stream above it is refused (RST_STREAM REFUSED_STREAM).
+    /// Kestrel's rapid-reset defence (CVE-2023-44487) is tied to it: once a connection has more than twice
+    /// this many (at least 100) streams still being worked on, each new one is reset with ENHANCE_YOUR_CALM,
+    /// and after 100 of those within 5 s the connection is closed with GOAWAY. Default 100 (nginx's
+    /// http2_max_concurrent_streams is 128, Traffic Server's 100), 1-1000.</summary>
+    public int Http2MaxStreams { get; set; } = 100;
+
+    /// <summary>HTTP/2: the largest request header field, name or value, compressed or not (Kestrel's
+    /// <c>Http2.MaxRequestHeaderFieldSize</c>); a larger one closes the connection (COMPRESSION_ERROR).
+    /// Default 16384 (Kestrel's); 4096-1048576.</summary>
+    public int Http2MaxHeaderFieldBytes { get; set; } = 16 * 1024;
+
+    /// <summary>The request head's fields in total, HTTP/1.1 and HTTP/2 (Kestrel's <c>MaxRequestHeadersTotalSize</c>,
+    /// sent to HTTP/2 clients as SETTINGS_MAX_HEADER_LIST_SIZE); more is 431 (HTTP/1.1) or a stream error.
+    /// Default 32768 (Kestrel's; nginx allows 4 x 8 KiB lines); 4096-1048576.</summary>
+    public int MaxRequestHeadersBytes { get; set; } = 32 * 1024;
+
+    /// <summary>Request header fields per request, HTTP/1.1 and HTTP/2 (Kestrel's <c>MaxRequestHeaderCount</c>);
+    /// more is 431 or a stream error. Default 100 (Kestrel's); 1-10000.</summary>
+    public int MaxRequestHeaderCount { get; set; } = 100;
+
 
     /// <summary>The traffic URL this node announces in membership, for edges that discover shields
     /// (e.g. <c>http://shield-0.shields:8080</c>). Default: the first traffic endpoint as bound, with

@@ -62,6 +62,10 @@ public sealed class EdgeCacheOptionsValidator : IValidateOptions<EdgeCacheOption
         if (o.Listen.MinHitDataRate < 0 || double.IsNaN(o.Listen.MinHitDataRate)) errors.Add($"{S}:Listen:MinHitDataRate must not be negative (0 leaves Kestrel's MinResponseDataRate).");
         if (o.Listen.MinHitDataRateGracePeriod <= TimeSpan.FromSeconds(1)) errors.Add($"{S}:Listen:MinHitDataRateGracePeriod must be more than 1 s (Kestrel checks data rates once a second).");
         if (o.Listen.ResponseBufferBytes < 0) errors.Add($"{S}:Listen:ResponseBufferBytes must not be negative.");
+        if (o.Listen.Http2MaxStreams is < 1 or > 1000) errors.Add($"{S}:Listen:Http2MaxStreams must be 1-1000 (got {o.Listen.Http2MaxStreams}).");
+        if (o.Listen.Http2MaxHeaderFieldBytes is < 4096 or > 1024 * 1024) errors.Add($"{S}:Listen:Http2MaxHeaderFieldBytes must be 4096-1048576 (got {o.Listen.Http2MaxHeaderFieldBytes}).");
+        if (o.Listen.MaxRequestHeadersBytes is < 4096 or > 1024 * 1024) errors.Add($"{S}:Listen:MaxRequestHeadersBytes must be 4096-1048576 (got {o.Listen.MaxRequestHeadersBytes}).");
+        if (o.Listen.MaxRequestHeaderCount is < 1 or > 10000) errors.Add($"{S}:Listen:MaxRequestHeaderCount must be 1-10000 (got {o.Listen.MaxRequestHeaderCount}).");
         if (o.Listen.Traffic.Length == 0) errors.Add($"{S}:Listen:Traffic must name at least one URL.");
         foreach (var url in o.Listen.Traffic.Concat(o.Listen.Http2Cleartext).Append(o.Listen.Admin).Where(u => !string.IsNullOrEmpty(u)))
         {

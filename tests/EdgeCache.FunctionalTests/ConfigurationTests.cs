@@ -40,6 +40,10 @@ public sealed class ConfigurationTests
     [InlineData("EdgeCache:Defaults:IgnoreQueryParameters:0", "a*b", "EdgeCache:Defaults: IgnoreQueryParameters entry 'a*b'")]
     [InlineData("EdgeCache:Listen:Traffic:0", "ftp://127.0.0.1:1", "'ftp://127.0.0.1:1' is not an http:// or https:// URL")]
     [InlineData("EdgeCache:Listen:Traffic:0", "https://127.0.0.1:0", "EdgeCache:Listen:Certificates (or the single EdgeCache:Listen:CertificatePath) is required for the https endpoint")]
+    [InlineData("EdgeCache:Listen:Http2MaxStreams", "0", "EdgeCache:Listen:Http2MaxStreams must be 1-1000")]
+    [InlineData("EdgeCache:Listen:Http2MaxHeaderFieldBytes", "100", "EdgeCache:Listen:Http2MaxHeaderFieldBytes must be 4096-1048576")]
+    [InlineData("EdgeCache:Listen:MaxRequestHeadersBytes", "0", "EdgeCache:Listen:MaxRequestHeadersBytes must be 4096-1048576")]
+    [InlineData("EdgeCache:Listen:MaxRequestHeaderCount", "-1", "EdgeCache:Listen:MaxRequestHeaderCount must be 1-10000")]
     public async Task A_bad_setting_names_itself(string key, string value, string expected)
     {
         var message = await StartFailure(new() { [key] = value });

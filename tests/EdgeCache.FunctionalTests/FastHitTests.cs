@@ -25,20 +25,23 @@ public sealed class FastHitTests(Topology cdn)
 
     /// <summary>A Max-Forwards field is harmless on a GET (RFC 9110 §7.6.2 applies it to TRACE and
     /// OPTIONS only) and the fast path declines it, so it sends a request down the full path.</summary>
-    private const string FullPathField = "Max-Forwards: 9\r\n";
+    internal const string FullPathField = "Max-Forwards: 9\r\n";
 
-    private static byte[] Body(int size)
+    internal static byte[] Body(int size)
     {
         var body = new byte[size];
         for (var i = 0; i < size; i++) body[i] = (byte)('a' + (i * 7 % 26));
         return body;
     }
 
-    private string MapObject(int size)
+    private string MapObject(int size) => MapObject(cdn.Origin, size);
+
+    /// <summary>A new cacheable object of <paramref name="size"/> bytes with repeated, passed-on and consumed fields.</summary>
+    internal static string MapObject(TestOrigin origin, int size)
     {
         var path = NewPath();
         var body = Body(size);
-        cdn.Origin.Map(path, async ctx =>
+        origin.Map(path, async ctx =>
         {
             var h = ctx.Response.Headers;
             h.CacheControl = "public, max-age=600";
@@ -451,7 +454,7 @@ internal static class RawHttp
         return tcp;
     }
 
-    public static Task SendAsync(NetworkStream stream, string requests) => stream.WriteAsync(Encoding.ASCII.GetBytes(requests)).AsTask();
+    public static Task SendAsync(Stream stream, string requests) => stream.WriteAsync(Encoding.ASCII.GetBytes(requests)).AsTask();
 
     /// <summary>Sends <paramref name="requests"/> in one write on a new connection and reads one response per
     /// entry of <paramref name="heads"/> (true: the request was HEAD, so no body follows).</summary>
@@ -465,7 +468,7 @@ internal static class RawHttp
         return list;
     }
 
-    public static async Task<Response> ReadResponseAsync(NetworkStream stream, bool head)
+    public static async Task<Response> ReadResponseAsync(Stream stream, bool head)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         var status = await ReadLineAsync(stream, timeout.Token);
@@ -506,7 +509,7 @@ internal static class RawHttp
     }
 
     /// <summary>True when the server closes the connection (a read returns 0) within 10 s.</summary>
-    public static async Task<bool> ClosedAsync(NetworkStream stream)
+    public static async Task<bool> ClosedAsync(Stream stream)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
@@ -523,14 +526,14 @@ internal static class RawHttp
         }
     }
 
-    private static async Task<byte[]> ReadExactlyAsync(NetworkStream stream, int count, CancellationToken token)
+    private static async Task<byte[]> ReadExactlyAsync(Stream stream, int count, CancellationToken token)
     {
         var buffer = new byte[count];
         await stream.ReadExactlyAsync(buffer, token);
         return buffer;
     }
 
-    private static async Task<string> ReadLineAsync(NetworkStream stream, CancellationToken token)
+    private static async Task<string> ReadLineAsync(Stream stream, CancellationToken token)
     {
         // Byte by byte: the body that follows must stay in the stream.
         var line = new StringBuilder();

@@ -8,12 +8,13 @@ using Microsoft.Extensions.DependencyInjection;
 namespace EdgeCache.FunctionalTests;
 
 /// <summary>An edge with a TLS endpoint (a self-signed certificate made for the test) and an h2c endpoint.</summary>
-public sealed class TlsTopology : Topology
+public class TlsTopology : Topology
 {
     private readonly string _pfx = Path.Combine(Path.GetTempPath(), "edgecache-test-" + Guid.NewGuid().ToString("N") + ".pfx");
 
     public TlsTopology() : base(shields: 1, edges: 1)
     {
+        // The certificate is made once per fixture, by the test, and trusted by its hash alone.
         using var key = RSA.Create(2048);
         var request = new CertificateRequest("CN=www.example.com", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         var san = new SubjectAlternativeNameBuilder();
@@ -41,10 +42,29 @@ public sealed class TlsTopology : Topology
 
     public Uri H2cUri => new($"http://{Endpoints.Traffic[2].IPEndPoint}");
 
+    /// <summary>An HttpClient over TLS that trusts exactly the test certificate (HTTP/2 when a request asks for it).</summary>
+    public HttpClient NewTlsClient() => new(new SocketsHttpHandler
+    {
+        UseProxy = false,
+        AllowAutoRedirect = false,
+        UseCookies = false,
+        SslOptions = { RemoteCertificateValidationCallback = (_, cert, _, _) => cert?.GetCertHashString() == Thumbprint },
+    })
+    {
+        Timeout = TimeSpan.FromSeconds(30),
+    };
+
     private NodeEndpoints Endpoints => Edges[0].Services.GetRequiredService<NodeEndpoints>();
 }
 
-public sealed class ProtocolTests(TlsTopology cdn) : IClassFixture<TlsTopology>
+[CollectionDefinition(Name)]
+public sealed class TlsFixtureGroup : ICollectionFixture<TlsTopology>
+{
+    public const string Name = "tls";
+}
+
+[Collection(TlsFixtureGroup.Name)]
+public sealed class ProtocolTests(TlsTopology cdn)
 {
     [Fact]
     public async Task The_edge_terminates_TLS_and_speaks_HTTP2_by_ALPN()

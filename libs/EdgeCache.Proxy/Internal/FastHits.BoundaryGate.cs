@@ -21,7 +21,7 @@ internal sealed partial class FastHits
     /// after Kestrel's own response; the first request it does not answer goes to Kestrel unread, as
     /// every read in between does.
     /// </summary>
-    private sealed class BoundaryGate(Dependencies deps, ConnectionContext connection, PipeReader inner, PipeWriter output, Func<TimeSpan> keepAliveTimeout) : PipeReader
+    private sealed class BoundaryGate(Dependencies deps, ConnectionContext connection, PipeReader inner, PipeWriter output, Func<TimeSpan> keepAliveTimeout, bool tls) : PipeReader
     {
         private volatile bool _armed;
 
@@ -53,7 +53,7 @@ internal sealed partial class FastHits
             {
                 var result = await inner.ReadAsync(cancellationToken).ConfigureAwait(false);
                 if (result.IsCanceled || result.IsCompleted || Stopwatch.GetElapsedTime(waitingSince) >= limit
-                    || !TryFind(deps, connection, result.Buffer, scratch: null, allowClose: false, out var consumed, out var hit))
+                    || !TryFind(deps, connection, result.Buffer, scratch: null, allowClose: false, out var consumed, out var hit, tls))
                 {
                     _armed = false;
                     return result;

@@ -10,7 +10,8 @@ internal sealed partial class FastHits
     /// hit allocates nothing: a direct-mapped table indexed by a hash of the bytes, compared byte for
     /// byte, and valid only under the host policies it was built with.
     /// </summary>
-    internal sealed class RequestKeys
+    /// <param name="scheme">The scheme the requests came with (http, or https over TLS), part of every key.</param>
+    internal sealed class RequestKeys(string scheme = "http")
     {
         private const int Slots = 4096;
         private readonly Entry?[] _slots = new Entry?[Slots];
@@ -45,7 +46,7 @@ internal sealed partial class FastHits
             var colon = host.IndexOf(':');
             var hostName = colon < 0 ? host : host[..colon];
             var target = Encoding.ASCII.GetString(targetBytes);
-            var key = CacheKey.Build("http", host, target, engine.HostPolicies.For(host));
+            var key = CacheKey.Build(scheme, host, target, engine.HostPolicies.For(host));
             var entry = new Entry([.. hostBytes, .. targetBytes], hostBytes.Length, host, hostName, target, key, policies);
             Volatile.Write(ref slot, entry);
             return entry;
