@@ -437,15 +437,14 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
     /// once, then counts the sequence applied. (Tests call it to apply an event without the stream.)
     /// </summary>
     /// <summary>
-    /// Runs the apply and acknowledgement paths once on a probe (a scratch rule set, a URL under the reserved
-    /// <c>.invalid</c> domain, an acknowledgement of sequence 0 that no purge waits for), so the node's first
+    /// Runs the apply and acknowledgement paths once on a probe (a scratch rule set, never the tiers; a URL
+    /// under the reserved <c>.invalid</c> domain; an acknowledgement of sequence 0 that no purge waits for), so the node's first
     /// real purge does not pay for compiling them: it was the slowest of a soak, 300-650 ms on every node.
     /// </summary>
     private async Task WarmUpAsync(InvalidationBus bus, CancellationToken cancellationToken)
     {
         var probe = InvalidationEvent.Deserialize(new InvalidationEvent { Id = "warm-up", Kind = InvalidationKind.Purge, Urls = ["http://warm-up.invalid/"], Tags = ["warm-up"] }.Serialize())!;
         new InvalidationRules(16).Apply(probe, 1, engine.Time.GetUtcNow(), engine.Locate);
-        engine.DropPurgedUrls(probe);
         try
         {
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
