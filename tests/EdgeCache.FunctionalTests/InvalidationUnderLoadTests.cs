@@ -47,6 +47,10 @@ public sealed class InvalidationUnderLoadTests(InvalidationTopology cdn, Xunit.A
         // One purge before the flood: the first purge of a CDN pays for code loaded and connections opened.
         await cdn.PurgeAsync($"{{\"urls\":[\"http://{Topology.Site}/load/{Guid.NewGuid():N}/first\"]}}");
 
+        // The flood is under way before the measured purges start.
+        await Topology.WaitUntilAsync(() => Interlocked.Read(ref served) >= 300, TimeSpan.FromSeconds(30), "the flood is under way");
+        var servedBefore = Interlocked.Read(ref served);
+        var servedDuring = 0L;
         var slowest = TimeSpan.Zero;
         var timings = new List<string>();
         try
@@ -60,6 +64,8 @@ public sealed class InvalidationUnderLoadTests(InvalidationTopology cdn, Xunit.A
                 Assert.Equal(4, result.GetProperty("acked").GetArrayLength());
                 timings.Add($"{started.Elapsed.TotalMilliseconds:F0} ms {result.GetProperty("acked")}");
             }
+
+            servedDuring = Interlocked.Read(ref served) - servedBefore;
         }
         finally
         {
@@ -67,7 +73,8 @@ public sealed class InvalidationUnderLoadTests(InvalidationTopology cdn, Xunit.A
             await Task.WhenAll(readers);
         }
 
-        Assert.True(Interlocked.Read(ref served) > 1000, $"the edges were busy: {served} requests served");
+        // Busy throughout: how many requests that is depends on how fast the purges are, so only "some".
+        Assert.True(servedDuring >= 20, $"the edges were busy while the purges ran: {servedDuring} requests served");
         output.WriteLine($"the slowest purge took {slowest.TotalMilliseconds:F0} ms under load: {string.Join("; ", timings)}");
     }
 }
