@@ -411,18 +411,7 @@ public sealed class FastHitSlowReaderTests(ShortKeepAliveTopology cdn)
         Assert.Equal(hits + 1, await node.FastHitsAsync());
 
         // What arrived is a truncated answer, then the end of the connection: never a complete-looking one.
-        var received = 0L;
-        var buffer = new byte[64 * 1024];
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            int n;
-            while ((n = await stream.ReadAsync(buffer, timeout.Token)) > 0) received += n;
-        }
-        catch (IOException)
-        {
-        }
-
+        var received = await RawHttp.DrainAsync(stream, TimeSpan.FromSeconds(10));
         Assert.InRange(received, 1, body.Length - 1);
     }
 }
@@ -455,6 +444,24 @@ internal static class RawHttp
     }
 
     public static Task SendAsync(Stream stream, string requests) => stream.WriteAsync(Encoding.ASCII.GetBytes(requests)).AsTask();
+
+    /// <summary>Reads until the server ends the connection (or resets it); the bytes received.</summary>
+    public static async Task<long> DrainAsync(Stream stream, TimeSpan timeout)
+    {
+        var received = 0L;
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            using var cts = new CancellationTokenSource(timeout);
+            int n;
+            while ((n = await stream.ReadAsync(buffer, cts.Token)) > 0) received += n;
+        }
+        catch (IOException)
+        {
+        }
+
+        return received;
+    }
 
     /// <summary>Sends <paramref name="requests"/> in one write on a new connection and reads one response per
     /// entry of <paramref name="heads"/> (true: the request was HEAD, so no body follows).</summary>
