@@ -39,6 +39,8 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
     [InlineData("7200s")]
     [InlineData("7200;foo=bar")]
     [InlineData("-1")]
+    [InlineData("-5")]
+    [InlineData("7200;foo=bar, 0")]
     public async Task Rfc9111_5_1_an_Age_that_is_not_delta_seconds_makes_the_response_stale_not_fresh(string age)
     {
         var path = NewPath();
@@ -58,6 +60,32 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
         using var second = await Get(path);
         Assert.True(IsHit(second));
         Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9111_5_1_an_Age_list_whose_first_member_is_past_max_age_is_stale()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=600"), ("Age", "7200, 0"));
+        using var first = await Get(path);
+        Assert.Equal("x", await first.BodyAsync());
+        using var second = await Get(path);
+        Assert.False(IsHit(second));
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Theory]
+    [InlineData("7200", "0", false)]
+    [InlineData("10", "7200", true)]
+    public async Task Rfc9111_5_1_two_Age_field_lines_use_the_first(string firstLine, string secondLine, bool reused)
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=600"), ("Age", firstLine), ("Age", secondLine));
+        (await Get(path)).Dispose();
+        using var second = await Get(path);
+        Assert.Equal(reused, IsHit(second));
+        Assert.Equal(reused ? 1 : 2, cdn.Origin.Count(path));
+        if (reused) Assert.True(long.Parse(second.Header("Age"), System.Globalization.CultureInfo.InvariantCulture) >= 10);
     }
 
     [Fact]
