@@ -31,21 +31,27 @@ public enum StoreDecision
 public static class StoragePolicy
 {
     /// <summary>
-    /// The directives this cache obeys for a response: a valid, non-empty CDN-Cache-Control wins
-    /// and then Cache-Control and Expires are ignored (RFC 9213 §2.1).
+    /// The directives this cache obeys for a response (RFC 9213 §2.1): the first valid, non-empty
+    /// targeted field of <c>EdgeCache-Cache-Control</c> (this CDN's own) and <c>CDN-Cache-Control</c>,
+    /// and then Cache-Control and Expires are ignored; else Cache-Control and Expires.
     /// </summary>
     public static (CacheDirectives Directives, bool UseExpires) EffectiveDirectives(IHeaderDictionary responseHeaders)
     {
-        // An empty CDN-Cache-Control, or one that is not a valid Structured Field Dictionary, is ignored
-        // as if it were absent (RFC 9213 §2.1), and Cache-Control applies.
-        var cdn = responseHeaders[HeaderRules.CdnCacheControl];
-        if (!StringValues.IsNullOrEmpty(cdn) && StructuredFieldSyntax.IsDictionary(cdn))
-        {
-            var parsed = CacheDirectives.Parse(cdn);
-            if (parsed.Present) return (parsed, false);
-        }
-
+        if (Targeted(responseHeaders[HeaderRules.EdgeCacheCacheControl]) is { } own) return (own, false);
+        if (Targeted(responseHeaders[HeaderRules.CdnCacheControl]) is { } cdn) return (cdn, false);
         return (CacheDirectives.Parse(responseHeaders.CacheControl), true);
+    }
+
+    /// <summary>
+    /// A targeted field's directives, or null when it is to be ignored as if absent (RFC 9213 §2.1):
+    /// empty, not a valid Structured Field Dictionary, or with a delta-seconds directive that is not
+    /// an integer (<c>max-age="10000"</c>).
+    /// </summary>
+    private static CacheDirectives? Targeted(StringValues field)
+    {
+        if (StringValues.IsNullOrEmpty(field) || !StructuredFieldSyntax.IsCacheDirectives(field)) return null;
+        var parsed = CacheDirectives.Parse(field);
+        return parsed.Present ? parsed : null;
     }
 
     public static StoreDecision Evaluate(string method, IHeaderDictionary requestHeaders, int status, IHeaderDictionary responseHeaders, HostCachePolicy policy)

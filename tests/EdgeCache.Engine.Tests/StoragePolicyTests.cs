@@ -258,6 +258,66 @@ public class StoragePolicyTests
         Assert.True(StructuredFieldSyntax.IsDictionary(new Microsoft.Extensions.Primitives.StringValues(valid)));
     }
 
+    [Theory]
+    [InlineData("max-age=\"10000\"")]
+    [InlineData("max-age=10.5")]
+    [InlineData("max-age")]
+    [InlineData("s-maxage=?1")]
+    [InlineData("max-age=(1 2)")]
+    [InlineData("public, stale-if-error=\"5\"")]
+    [InlineData("stale-while-revalidate=abc, max-age=60")]
+    public void Rfc9213_2_1_a_CDN_Cache_Control_whose_delta_directive_is_not_an_integer_is_ignored_and_Cache_Control_no_store_holds(string wrongType)
+    {
+        var field = new Microsoft.Extensions.Primitives.StringValues(wrongType);
+        var response = Headers(("CDN-Cache-Control", wrongType), ("Cache-Control", "no-store"));
+
+        Assert.True(StructuredFieldSyntax.IsDictionary(field));
+        Assert.False(StructuredFieldSyntax.IsCacheDirectives(field));
+        Assert.Equal(StoreDecision.ResponseNoStore, Evaluate(response));
+        Assert.Equal(new CacheDirectives { Present = true, NoStore = true }, StoragePolicy.EffectiveDirectives(response).Directives);
+    }
+
+    [Theory]
+    [InlineData("max-age=60")]
+    [InlineData("max-age=-1")]
+    [InlineData("max-age=60;foo=bar, s-maxage=0")]
+    [InlineData("no-store, x-ext=\"str\"")]
+    public void Rfc9213_2_1_integer_delta_directives_are_accepted(string valid)
+    {
+        Assert.True(StructuredFieldSyntax.IsCacheDirectives(new Microsoft.Extensions.Primitives.StringValues(valid)));
+    }
+
+    [Fact]
+    public void Rfc9213_2_EdgeCache_Cache_Control_takes_precedence_over_CDN_Cache_Control_and_Cache_Control()
+    {
+        IHeaderDictionary response = Headers(("EdgeCache-Cache-Control", "max-age=600"), ("CDN-Cache-Control", "no-store"), ("Cache-Control", "private"));
+
+        var (directives, useExpires) = StoragePolicy.EffectiveDirectives(response);
+
+        Assert.Equal(new CacheDirectives { Present = true, MaxAge = 600 }, directives);
+        Assert.False(useExpires);
+        Assert.Equal(StoreDecision.Store, Evaluate((HeaderDictionary)response));
+    }
+
+    [Fact]
+    public void Rfc9213_2_EdgeCache_Cache_Control_no_store_wins_over_CDN_Cache_Control_max_age()
+    {
+        var response = Headers(("EdgeCache-Cache-Control", "no-store"), ("CDN-Cache-Control", "max-age=600"));
+
+        Assert.Equal(StoreDecision.ResponseNoStore, Evaluate(response));
+    }
+
+    [Theory]
+    [InlineData("max-age=\"600\"")]
+    [InlineData("Max-Age=600")]
+    [InlineData("")]
+    public void Rfc9213_2_1_an_invalid_EdgeCache_Cache_Control_is_ignored_and_CDN_Cache_Control_applies(string invalid)
+    {
+        IHeaderDictionary response = Headers(("EdgeCache-Cache-Control", invalid), ("CDN-Cache-Control", "max-age=30"), ("Cache-Control", "no-store"));
+
+        Assert.Equal(new CacheDirectives { Present = true, MaxAge = 30 }, StoragePolicy.EffectiveDirectives(response).Directives);
+    }
+
     [Fact]
     public void Rfc9213_2_1_Empty_CDN_Cache_Control_falls_back_to_Cache_Control()
     {

@@ -581,7 +581,7 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
     private static string ShieldOf(HttpResponseMessage r) => r.Header("Via").Split(", ")[0].Split(' ')[1];
 
     [Fact]
-    public async Task Rfc9213_CDN_Cache_Control_governs_the_tiers_and_is_removed_for_clients()
+    public async Task Rfc9213_CDN_Cache_Control_governs_the_tiers_and_is_passed_on_to_clients()
     {
         var path = NewPath();
         cdn.Origin.MapStatic(path, "x", ("Cache-Control", "no-store"), ("CDN-Cache-Control", "max-age=60"));
@@ -589,15 +589,78 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
         using var second = await Get(path);
         Assert.True(IsHit(second));
         Assert.Equal("no-store", second.Header("Cache-Control"));
-        Assert.Equal("", second.Header("CDN-Cache-Control"));
-        Assert.Equal("", first.Header("CDN-Cache-Control"));
+        Assert.Equal("max-age=60", second.Header("CDN-Cache-Control"));
+        Assert.Equal("max-age=60", first.Header("CDN-Cache-Control"));
         Assert.Equal(1, cdn.Origin.Count(path));
 
         var forbidden = NewPath();
         cdn.Origin.MapStatic(forbidden, "x", ("Cache-Control", "max-age=60"), ("CDN-Cache-Control", "no-store"));
         (await Get(forbidden)).Dispose();
-        (await Get(forbidden)).Dispose();
+        using var again = await Get(forbidden);
+        Assert.Equal("no-store", again.Header("CDN-Cache-Control"));
         Assert.Equal(2, cdn.Origin.Count(forbidden));
+    }
+
+    [Theory]
+    [InlineData("max-age=\"10000\"")]
+    [InlineData("max-age=10000.5")]
+    [InlineData("max-age=10000,")]
+    [InlineData("Max-Age=10000")]
+    public async Task Rfc9213_2_1_an_invalid_CDN_Cache_Control_is_ignored_entirely_and_Cache_Control_no_store_holds(string invalid)
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "no-store"), ("CDN-Cache-Control", invalid));
+        using var first = await Get(path);
+        Assert.Equal("x", await first.BodyAsync());
+        using var second = await Get(path);
+        Assert.False(IsHit(second));
+        Assert.Equal("x", await second.BodyAsync());
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9213_2_EdgeCache_Cache_Control_wins_over_CDN_Cache_Control_in_both_tiers_and_never_leaves_the_edge()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "no-store"), ("CDN-Cache-Control", "no-store"), ("EdgeCache-Cache-Control", "max-age=600"), ("ETag", "\"t\""));
+        using var miss = await Get(path);
+        using var hit = await Get(path);
+        using var otherEdge = await Get(path, edge: 1);
+        using var notModified = await Get(path, m => m.Headers.IfNoneMatch.ParseAdd("\"t\""));
+        using var head = await Send(HttpMethod.Head, path);
+
+        Assert.Equal(1, cdn.Origin.Count(path));
+        Assert.True(IsHit(hit));
+        Assert.Contains("EdgeCache-Shield; hit", otherEdge.Header("Cache-Status"), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
+        foreach (var r in new[] { miss, hit, otherEdge, notModified, head })
+        {
+            Assert.Equal("", r.Header("EdgeCache-Cache-Control"));
+            Assert.Equal("no-store", r.Header("CDN-Cache-Control"));
+        }
+
+        // The shield passes it on to the edges, which it serves as its clients.
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(cdn.ShieldUri(0), path));
+        request.Headers.Host = Topology.Site;
+        using var fromShield0 = await cdn.Client.SendAsync(request);
+        using var request1 = new HttpRequestMessage(HttpMethod.Get, new Uri(cdn.ShieldUri(1), path));
+        request1.Headers.Host = Topology.Site;
+        using var fromShield1 = await cdn.Client.SendAsync(request1);
+        Assert.Equal("max-age=600", fromShield0.Header("EdgeCache-Cache-Control"));
+        Assert.Equal("max-age=600", fromShield1.Header("EdgeCache-Cache-Control"));
+    }
+
+    [Fact]
+    public async Task Rfc9213_2_EdgeCache_Cache_Control_is_removed_from_responses_the_edge_does_not_store()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("EdgeCache-Cache-Control", "no-store"), ("Cache-Control", "max-age=60"));
+        using var first = await Get(path);
+        using var second = await Get(path);
+        Assert.Equal(2, cdn.Origin.Count(path));
+        Assert.Equal("", first.Header("EdgeCache-Cache-Control"));
+        Assert.Equal("", second.Header("EdgeCache-Cache-Control"));
+        Assert.Equal("max-age=60", second.Header("Cache-Control"));
     }
 
     [Fact]
