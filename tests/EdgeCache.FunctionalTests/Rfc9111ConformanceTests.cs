@@ -307,6 +307,27 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
         Assert.Equal("body", await other.BodyAsync());
     }
 
+    [Theory]
+    [InlineData("\"a,b\"", HttpStatusCode.NotModified)]
+    [InlineData("\"x\", \"a,b\"", HttpStatusCode.NotModified)]
+    [InlineData("W/\"a,b\"", HttpStatusCode.NotModified)]
+    [InlineData("\"x\",W/\"a,b\" ,\"y\"", HttpStatusCode.NotModified)]
+    [InlineData("\"a\"", HttpStatusCode.OK)]
+    [InlineData("\"b\"", HttpStatusCode.OK)]
+    [InlineData("\"a\", \"b\"", HttpStatusCode.OK)]
+    public async Task Rfc9110_8_8_3_If_None_Match_with_an_entity_tag_that_contains_a_comma_still_matches(string ifNoneMatch, HttpStatusCode expected)
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "body", ("Cache-Control", "max-age=600"), ("ETag", "\"a,b\""));
+        (await Get(path)).Dispose();
+        using var r = await Get(path, m => m.Headers.TryAddWithoutValidation("If-None-Match", ifNoneMatch));
+        Assert.Equal(expected, r.StatusCode);
+        Assert.Equal(expected == HttpStatusCode.OK ? "body" : "", await r.BodyAsync());
+        Assert.Equal("\"a,b\"", r.Header("ETag"));
+        Assert.True(IsHit(r), r.EdgeStatus());
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
     [Fact]
     public async Task Rfc9111_4_3_4_a_304_updates_the_stored_header_fields()
     {
