@@ -54,6 +54,14 @@ public static class StoragePolicy
         return parsed.Present ? parsed : null;
     }
 
+    /// <summary>
+    /// Status codes whose caching rules this cache implements (RFC 9111 §3, §5.2.2.3): the
+    /// heuristically cacheable ones it stores whole (RFC 9110 §15.1, not 206) and the redirects
+    /// 302, 303 and 307. Any other status with must-understand is not stored.
+    /// </summary>
+    public static bool IsUnderstood(int status) =>
+        status is 200 or 203 or 204 or 300 or 301 or 302 or 303 or 307 or 308 or 404 or 405 or 410 or 414 or 501;
+
     public static StoreDecision Evaluate(string method, IHeaderDictionary requestHeaders, int status, IHeaderDictionary responseHeaders, HostCachePolicy policy)
     {
         // §3: the method is cacheable (GET; HEAD is answered from stored GET responses).
@@ -72,7 +80,12 @@ public static class StoragePolicy
         if (request.NoStore) return StoreDecision.RequestNoStore;
 
         var (cc, useExpires) = EffectiveDirectives(responseHeaders);
-        if (cc.NoStore) return StoreDecision.ResponseNoStore;
+
+        // §5.2.2.3: must-understand limits storing to a cache that implements the status code's
+        // caching rules; when this cache does, no-store is ignored (the origin's fallback for caches
+        // that do not), and when it does not, the response is not stored.
+        if (cc.MustUnderstand && !IsUnderstood(status)) return StoreDecision.StatusNotCacheable;
+        if (cc.NoStore && !cc.MustUnderstand) return StoreDecision.ResponseNoStore;
         if (cc.Private) return StoreDecision.Private;
 
         // §3.5: a shared cache must not store a response to a request with Authorization unless

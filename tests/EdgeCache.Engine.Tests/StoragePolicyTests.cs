@@ -9,6 +9,64 @@ public class StoragePolicyTests
         HeaderDictionary response, HeaderDictionary? request = null, int status = 200, string method = "GET", HostCachePolicy? policy = null) =>
         StoragePolicy.Evaluate(method, request ?? Headers(), status, response, policy ?? HostCachePolicy.Default);
 
+    [Theory]
+    [InlineData(200)]
+    [InlineData(204)]
+    [InlineData(301)]
+    [InlineData(302)]
+    [InlineData(307)]
+    [InlineData(404)]
+    public void Rfc9111_5_2_2_3_must_understand_with_an_understood_status_stores_despite_no_store(int status)
+    {
+        Assert.Equal(StoreDecision.Store, Evaluate(Headers(("Cache-Control", "must-understand, no-store, max-age=60")), status: status));
+    }
+
+    [Theory]
+    [InlineData(299)]
+    [InlineData(207)]
+    [InlineData(599)]
+    public void Rfc9111_5_2_2_3_must_understand_with_a_status_not_understood_is_not_stored(int status)
+    {
+        Assert.NotEqual(StoreDecision.Store, Evaluate(Headers(("Cache-Control", "must-understand, no-store, max-age=60")), status: status));
+        Assert.NotEqual(StoreDecision.Store, Evaluate(Headers(("Cache-Control", "must-understand, public, max-age=60")), status: status));
+    }
+
+    [Fact]
+    public void Rfc9111_5_2_2_5_no_store_without_must_understand_still_holds()
+    {
+        Assert.Equal(StoreDecision.ResponseNoStore, Evaluate(Headers(("Cache-Control", "no-store, max-age=60"))));
+    }
+
+    [Theory]
+    [InlineData(200)]
+    [InlineData(203)]
+    [InlineData(204)]
+    [InlineData(300)]
+    [InlineData(301)]
+    [InlineData(308)]
+    [InlineData(404)]
+    [InlineData(405)]
+    [InlineData(410)]
+    [InlineData(414)]
+    [InlineData(501)]
+    public void Rfc9111_4_2_2_every_heuristically_cacheable_status_is_stored_and_gets_heuristic_freshness(int status)
+    {
+        Assert.Equal(StoreDecision.Store, Evaluate(Headers(("Last-Modified", Http(T0.AddDays(-10)))), status: status));
+        var lifetime = Freshness.Lifetime(status, default, true, default, T0, T0.AddDays(-10), HeuristicOptions.Default);
+        Assert.Equal((TimeSpan.FromDays(1), true), lifetime);
+    }
+
+    [Theory]
+    [InlineData(302)]
+    [InlineData(307)]
+    public void Rfc9111_4_2_2_public_allows_heuristic_freshness_for_other_statuses(int status)
+    {
+        var pub = new CacheDirectives { Present = true, Public = true };
+        Assert.Equal(StoreDecision.Store, Evaluate(Headers(("Cache-Control", "public"), ("Last-Modified", Http(T0.AddDays(-10)))), status: status));
+        Assert.Equal((TimeSpan.FromDays(1), true), Freshness.Lifetime(status, pub, true, default, T0, T0.AddDays(-10), HeuristicOptions.Default));
+        Assert.Null(Freshness.Lifetime(status, default, true, default, T0, T0.AddDays(-10), HeuristicOptions.Default));
+    }
+
     [Fact]
     public void Rfc9111_3_Plain_200_is_stored_heuristically()
     {

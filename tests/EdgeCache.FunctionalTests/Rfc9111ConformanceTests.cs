@@ -238,6 +238,98 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
         Assert.Equal(1, cdn.Origin.Count(path));
     }
 
+    [Theory]
+    [InlineData(200)]
+    [InlineData(203)]
+    [InlineData(204)]
+    [InlineData(300)]
+    [InlineData(301)]
+    [InlineData(308)]
+    [InlineData(404)]
+    [InlineData(405)]
+    [InlineData(410)]
+    [InlineData(414)]
+    [InlineData(501)]
+    public async Task Rfc9111_4_2_2_every_heuristically_cacheable_status_gets_heuristic_freshness(int status)
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.StatusCode = status;
+            ctx.Response.Headers.LastModified = HeaderUtilities.FormatDate(cdn.Origin.Now.AddDays(-10));
+            if (status is >= 300 and < 400) ctx.Response.Headers.Location = "/elsewhere";
+            return status == 204 ? Task.CompletedTask : ctx.Response.WriteAsync("s" + status);
+        });
+        (await Get(path)).Dispose();
+        cdn.Clock.Advance(TimeSpan.FromMinutes(10));
+        using var r = await Get(path);
+        Assert.Equal(status, (int)r.StatusCode);
+        Assert.Equal(status == 204 ? "" : "s" + status, await r.BodyAsync());
+        Assert.True(IsHit(r), r.EdgeStatus());
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Theory]
+    [InlineData(302)]
+    [InlineData(307)]
+    public async Task Rfc9111_4_2_2_public_allows_heuristic_freshness_for_a_status_that_is_not_heuristically_cacheable(int status)
+    {
+        var path = NewPath();
+        var plain = NewPath();
+        foreach (var (p, cc) in new[] { (path, "public"), (plain, "") })
+        {
+            cdn.Origin.Map(p, ctx =>
+            {
+                ctx.Response.StatusCode = status;
+                ctx.Response.Headers.Location = "/elsewhere";
+                ctx.Response.Headers.LastModified = HeaderUtilities.FormatDate(cdn.Origin.Now.AddDays(-10));
+                if (cc.Length > 0) ctx.Response.Headers.CacheControl = cc;
+                return Task.CompletedTask;
+            });
+            (await Get(p)).Dispose();
+        }
+
+        cdn.Clock.Advance(TimeSpan.FromMinutes(10));
+        using var r = await Get(path);
+        using var notPublic = await Get(plain);
+        Assert.Equal(status, (int)r.StatusCode);
+        Assert.True(IsHit(r), r.EdgeStatus());
+        Assert.Equal(1, cdn.Origin.Count(path));
+        Assert.False(IsHit(notPublic));
+        Assert.Equal(2, cdn.Origin.Count(plain));
+    }
+
+    [Fact]
+    public async Task Rfc9111_5_2_2_3_must_understand_with_an_understood_status_is_stored_despite_no_store()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "must-understand, no-store, max-age=600"));
+        (await Get(path)).Dispose();
+        using var r = await Get(path);
+        Assert.True(IsHit(r), r.EdgeStatus());
+        Assert.Equal("x", await r.BodyAsync());
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Theory]
+    [InlineData(299)]
+    [InlineData(599)]
+    public async Task Rfc9111_5_2_2_3_must_understand_with_a_status_the_cache_does_not_understand_keeps_no_store(int status)
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.StatusCode = status;
+            ctx.Response.Headers.CacheControl = "must-understand, no-store, max-age=600";
+            return ctx.Response.WriteAsync("odd");
+        });
+        (await Get(path)).Dispose();
+        using var r = await Get(path);
+        Assert.Equal(status, (int)r.StatusCode);
+        Assert.False(IsHit(r));
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
     [Fact]
     public async Task Rfc9111_4_2_3_Age_on_a_hit_is_the_resident_time_plus_the_initial_age()
     {
