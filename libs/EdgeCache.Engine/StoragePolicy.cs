@@ -62,6 +62,9 @@ public static class StoragePolicy
     public static bool IsUnderstood(int status) =>
         status is 200 or 203 or 204 or 300 or 301 or 302 or 303 or 307 or 308 or 404 or 405 or 410 or 414 or 501;
 
+    /// <summary>An error status that is not heuristically cacheable: 400 and up but 404, 405, 410, 414 and 501.</summary>
+    public static bool IsErrorStatus(int status) => status >= 400 && !Freshness.IsHeuristicallyCacheable(status);
+
     public static StoreDecision Evaluate(string method, IHeaderDictionary requestHeaders, int status, IHeaderDictionary responseHeaders, HostCachePolicy policy)
     {
         // §3: the method is cacheable (GET; HEAD is answered from stored GET responses).
@@ -74,7 +77,10 @@ public static class StoragePolicy
         // never stored, whatever their Cache-Control: an error provoked by one client's odd request
         // (an oversized or malformed header) must not be served to everyone (cache-poisoned DoS).
         // RFC 9111 allows a cache to decline to store any response.
-        if (status >= 400 && !Freshness.IsHeuristicallyCacheable(status)) return StoreDecision.StatusNotCacheable;
+        // A host's StoreErrorStatuses stores them when they carry explicit freshness, as RFC 9111
+        // allows, for at most ErrorStatusMaxAge.
+        var errorStatus = IsErrorStatus(status);
+        if (errorStatus && !policy.StoreErrorStatuses) return StoreDecision.StatusNotCacheable;
 
         var request = CacheDirectives.Parse(requestHeaders.CacheControl);
         if (request.NoStore) return StoreDecision.RequestNoStore;
@@ -112,6 +118,7 @@ public static class StoragePolicy
         // §3: explicit freshness (Expires, max-age, s-maxage), public, a heuristically cacheable
         // status, or no-cache (stored but always revalidated, §5.2.2.4) with a validator.
         var explicitFresh = cc.SharedMaxAge is not null || cc.MaxAge is not null || (useExpires && responseHeaders.ContainsKey(HeaderNames.Expires));
+        if (errorStatus && !explicitFresh) return StoreDecision.NoFreshnessInformation;
         if (explicitFresh || cc.Public || Freshness.IsHeuristicallyCacheable(status)) return StoreDecision.Store;
         if (cc.NoCache && (responseHeaders.ContainsKey(HeaderNames.ETag) || responseHeaders.ContainsKey(HeaderNames.LastModified)))
         {

@@ -16,7 +16,7 @@ public sealed class CacheEngine : IAsyncDisposable
         _invalidation = invalidation;
         Time = clock.Time;
         Logger = logger;
-        Heuristics = new HeuristicOptions(Options.HeuristicFraction, Options.HeuristicMaxAge);
+        Heuristics = new HeuristicOptions(Options.HeuristicFraction, Options.HeuristicMaxAge) { ErrorStatusMax = Options.ErrorStatusMaxAge };
         ViaToken = "1.1 " + Options.NodeId;
         HostPolicies = new HostPolicies(Options);
         HitDataRate = Options.Listen.MinHitDataRate > 0 ? new(Options.Listen.MinHitDataRate, Options.Listen.MinHitDataRateGracePeriod) : null;

@@ -30,6 +30,9 @@ public sealed class EdgeCacheOptions
     /// <summary>Cap on heuristic freshness. Default 1 day.</summary>
     public TimeSpan HeuristicMaxAge { get; set; } = TimeSpan.FromDays(1);
 
+    /// <summary>Cap on the freshness of error responses stored where a host sets <c>StoreErrorStatuses</c>. Default 10 s.</summary>
+    public TimeSpan ErrorStatusMaxAge { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Remove CDN-Cache-Control from responses to clients. Default false on both tiers: the
     /// field is meant for every CDN on the path (RFC 9213 §2), and another CDN or tier may sit in front of
     /// this one, so it is passed on as large CDNs do. EdgeCache's own targeted field,

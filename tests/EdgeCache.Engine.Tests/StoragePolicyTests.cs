@@ -67,6 +67,31 @@ public class StoragePolicyTests
         Assert.Null(Freshness.Lifetime(status, default, true, default, T0, T0.AddDays(-10), HeuristicOptions.Default));
     }
 
+    [Theory]
+    [InlineData(400, "max-age=60", StoreDecision.Store)]
+    [InlineData(500, "s-maxage=60", StoreDecision.Store)]
+    [InlineData(503, "public", StoreDecision.NoFreshnessInformation)]
+    [InlineData(500, "no-store, max-age=60", StoreDecision.ResponseNoStore)]
+    public void StoreErrorStatuses_stores_errors_with_explicit_freshness_only(int status, string cacheControl, StoreDecision expected)
+    {
+        var policy = new HostCachePolicy { StoreErrorStatuses = true };
+        Assert.Equal(expected, Evaluate(Headers(("Cache-Control", cacheControl)), status: status, policy: policy));
+        Assert.Equal(StoreDecision.StatusNotCacheable, Evaluate(Headers(("Cache-Control", cacheControl)), status: status));
+    }
+
+    [Fact]
+    public void StoreErrorStatuses_caps_an_error_status_freshness_at_ErrorStatusMax_and_leaves_others_alone()
+    {
+        var heuristics = HeuristicOptions.Default with { ErrorStatusMax = TimeSpan.FromSeconds(7) };
+        var error = CachedResponseFactory.Create(500, Headers(("Date", Http(T0)), ("Cache-Control", "max-age=600")), Headers(), CacheBody.FromBytes([1]), T0, T0, heuristics);
+        var notFound = CachedResponseFactory.Create(404, Headers(("Date", Http(T0)), ("Cache-Control", "max-age=600")), Headers(), CacheBody.FromBytes([1]), T0, T0, heuristics);
+        var short500 = CachedResponseFactory.Create(500, Headers(("Date", Http(T0)), ("Cache-Control", "max-age=3")), Headers(), CacheBody.FromBytes([1]), T0, T0, heuristics);
+
+        Assert.Equal(TimeSpan.FromSeconds(7), error.FreshnessLifetime);
+        Assert.Equal(TimeSpan.FromSeconds(600), notFound.FreshnessLifetime);
+        Assert.Equal(TimeSpan.FromSeconds(3), short500.FreshnessLifetime);
+    }
+
     [Fact]
     public void Rfc9111_3_Plain_200_is_stored_heuristically()
     {

@@ -834,6 +834,42 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
         Assert.Equal(2, cdn.Origin.Count(path));
     }
 
+    [Theory]
+    [InlineData(400)]
+    [InlineData(500)]
+    [InlineData(503)]
+    public async Task StoreErrorStatuses_stores_an_error_with_explicit_freshness_for_at_most_ErrorStatusMaxAge(int status)
+    {
+        var path = NewPath();
+        var noFreshness = NewPath();
+        foreach (var (p, cc) in new[] { (path, "max-age=600"), (noFreshness, "public") })
+        {
+            cdn.Origin.Map(p, ctx =>
+            {
+                ctx.Response.StatusCode = status;
+                ctx.Response.Headers.CacheControl = cc;
+                return ctx.Response.WriteAsync("error");
+            });
+        }
+
+        async Task<HttpResponseMessage> Errors(string p) => await cdn.GetAsync(0, p, host: Topology.ErrorsSite);
+        (await Errors(path)).Dispose();
+        using var hit = await Errors(path);
+        Assert.Equal(status, (int)hit.StatusCode);
+        Assert.Equal("error", await hit.BodyAsync());
+        Assert.True(IsHit(hit), hit.EdgeStatus());
+        Assert.Equal(1, cdn.Origin.Count(path));
+
+        cdn.Clock.Advance(TimeSpan.FromSeconds(11)); // past the 10 s default cap, well within max-age=600
+        using var capped = await Errors(path);
+        Assert.False(IsHit(capped));
+        Assert.Equal(2, cdn.Origin.Count(path));
+
+        (await Errors(noFreshness)).Dispose();
+        (await Errors(noFreshness)).Dispose();
+        Assert.Equal(2, cdn.Origin.Count(noFreshness));
+    }
+
     [Fact]
     public async Task A_404_with_explicit_freshness_is_stored()
     {
