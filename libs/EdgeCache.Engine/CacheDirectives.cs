@@ -24,6 +24,10 @@ public readonly record struct CacheDirectives
     public bool NoTransform { get; init; }
     public bool Immutable { get; init; }
 
+    /// <summary>must-understand (RFC 9111 §5.2.2.3): store only with a status code this cache understands,
+    /// and then no-store is ignored.</summary>
+    public bool MustUnderstand { get; init; }
+
     /// <summary>max-age seconds; null when absent. -1 when present but invalid.</summary>
     public long? MaxAge { get; init; }
     public long? SharedMaxAge { get; init; }
@@ -82,6 +86,7 @@ public readonly record struct CacheDirectives
         if (Is(name, "only-if-cached")) return d with { OnlyIfCached = true };
         if (Is(name, "no-transform")) return d with { NoTransform = true };
         if (Is(name, "immutable")) return d with { Immutable = true };
+        if (Is(name, "must-understand")) return d with { MustUnderstand = true };
         // First occurrence wins for repeated directives (RFC 9111 §4.2.1).
         if (Is(name, "max-age")) return d.MaxAge is null ? d with { MaxAge = Delta(arg, hasArg) } : d;
         if (Is(name, "s-maxage")) return d.SharedMaxAge is null ? d with { SharedMaxAge = Delta(arg, hasArg) } : d;

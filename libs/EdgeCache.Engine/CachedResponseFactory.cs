@@ -138,6 +138,11 @@ public static class CachedResponseFactory
         var date = CachedResponse.ParseDate(view.Date, responseTime) ?? responseTime;
         var lastModified = CachedResponse.ParseDate(view.LastModified, responseTime);
         var lifetime = Freshness.Lifetime(status, cc, useExpires, view.Expires, date, lastModified, heuristics, responseTime);
+        if (StoragePolicy.IsErrorStatus(status) && lifetime is { } l && l.Lifetime > heuristics.ErrorStatusMax)
+        {
+            lifetime = (heuristics.ErrorStatusMax, l.Heuristic);
+        }
+
         var varyNames = Vary.ParseNames(view.Vary);
         var etag = view.ETag.Count > 0 ? view.ETag[0] : null;
 

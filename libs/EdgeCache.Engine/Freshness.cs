@@ -82,8 +82,13 @@ public static class Freshness
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 }
 
-/// <summary>Heuristic freshness (RFC 9111 §4.2.2): a fraction of the time since Last-Modified, capped.</summary>
+/// <summary>Heuristic freshness (RFC 9111 §4.2.2): a fraction of the time since Last-Modified, capped;
+/// and the cap on the freshness of a stored error status (stored only where a host's
+/// <see cref="HostCachePolicy.StoreErrorStatuses"/> allows).</summary>
 public sealed record HeuristicOptions(double Fraction, TimeSpan Max)
 {
     public static readonly HeuristicOptions Default = new(0.1, TimeSpan.FromDays(1));
+
+    /// <summary>The longest an error status (400 and up, other than 404, 405, 410, 414, 501) stays fresh. Default 10 s.</summary>
+    public TimeSpan ErrorStatusMax { get; init; } = TimeSpan.FromSeconds(10);
 }

@@ -7,6 +7,11 @@ public static class HeaderRules
 {
     public const string CacheStatus = "Cache-Status";
     public const string CdnCacheControl = "CDN-Cache-Control";
+
+    /// <summary>EdgeCache's own targeted cache-control field (RFC 9213 §2): the syntax of
+    /// CDN-Cache-Control, precedence over it, honoured by shields and edges, and removed by edges before
+    /// they respond, so it never leaves this CDN.</summary>
+    public const string EdgeCacheCacheControl = "EdgeCache-Cache-Control";
     public const string SurrogateKey = "Surrogate-Key";
     public const string CacheTag = "Cache-Tag";
 

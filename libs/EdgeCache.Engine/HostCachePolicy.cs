@@ -30,6 +30,15 @@ public sealed class HostCachePolicy
     /// </summary>
     public bool StoreSetCookie { get; set; }
 
+    /// <summary>
+    /// Store error responses (400 and up, other than the heuristically cacheable 404, 405, 410, 414 and
+    /// 501) that carry explicit freshness, as RFC 9111 allows, for at most <c>EdgeCache:ErrorStatusMaxAge</c>
+    /// (10 s by default). Default false: an error one client provokes with an odd request (an oversized
+    /// or malformed header the origin refuses, a request that makes it fail) would otherwise be served
+    /// to everyone under that key (cache-poisoned denial of service); the cap bounds how long.
+    /// </summary>
+    public bool StoreErrorStatuses { get; set; }
+
     /// <summary>Time to connect to the upstream. Default 5 s.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -31,22 +31,39 @@ public enum StoreDecision
 public static class StoragePolicy
 {
     /// <summary>
-    /// The directives this cache obeys for a response: a valid, non-empty CDN-Cache-Control wins
-    /// and then Cache-Control and Expires are ignored (RFC 9213 §2.1).
+    /// The directives this cache obeys for a response (RFC 9213 §2.1): the first valid, non-empty
+    /// targeted field of <c>EdgeCache-Cache-Control</c> (this CDN's own) and <c>CDN-Cache-Control</c>,
+    /// and then Cache-Control and Expires are ignored; else Cache-Control and Expires.
     /// </summary>
     public static (CacheDirectives Directives, bool UseExpires) EffectiveDirectives(IHeaderDictionary responseHeaders)
     {
-        // An empty CDN-Cache-Control, or one that is not a valid Structured Field Dictionary, is ignored
-        // as if it were absent (RFC 9213 §2.1), and Cache-Control applies.
-        var cdn = responseHeaders[HeaderRules.CdnCacheControl];
-        if (!StringValues.IsNullOrEmpty(cdn) && StructuredFieldSyntax.IsDictionary(cdn))
-        {
-            var parsed = CacheDirectives.Parse(cdn);
-            if (parsed.Present) return (parsed, false);
-        }
-
+        if (Targeted(responseHeaders[HeaderRules.EdgeCacheCacheControl]) is { } own) return (own, false);
+        if (Targeted(responseHeaders[HeaderRules.CdnCacheControl]) is { } cdn) return (cdn, false);
         return (CacheDirectives.Parse(responseHeaders.CacheControl), true);
     }
+
+    /// <summary>
+    /// A targeted field's directives, or null when it is to be ignored as if absent (RFC 9213 §2.1):
+    /// empty, not a valid Structured Field Dictionary, or with a delta-seconds directive that is not
+    /// an integer (<c>max-age="10000"</c>).
+    /// </summary>
+    private static CacheDirectives? Targeted(StringValues field)
+    {
+        if (StringValues.IsNullOrEmpty(field) || !StructuredFieldSyntax.IsCacheDirectives(field)) return null;
+        var parsed = CacheDirectives.Parse(field);
+        return parsed.Present ? parsed : null;
+    }
+
+    /// <summary>
+    /// Status codes whose caching rules this cache implements (RFC 9111 §3, §5.2.2.3): the
+    /// heuristically cacheable ones it stores whole (RFC 9110 §15.1, not 206) and the redirects
+    /// 302, 303 and 307. Any other status with must-understand is not stored.
+    /// </summary>
+    public static bool IsUnderstood(int status) =>
+        status is 200 or 203 or 204 or 300 or 301 or 302 or 303 or 307 or 308 or 404 or 405 or 410 or 414 or 501;
+
+    /// <summary>An error status that is not heuristically cacheable: 400 and up but 404, 405, 410, 414 and 501.</summary>
+    public static bool IsErrorStatus(int status) => status >= 400 && !Freshness.IsHeuristicallyCacheable(status);
 
     public static StoreDecision Evaluate(string method, IHeaderDictionary requestHeaders, int status, IHeaderDictionary responseHeaders, HostCachePolicy policy)
     {
@@ -60,13 +77,21 @@ public static class StoragePolicy
         // never stored, whatever their Cache-Control: an error provoked by one client's odd request
         // (an oversized or malformed header) must not be served to everyone (cache-poisoned DoS).
         // RFC 9111 allows a cache to decline to store any response.
-        if (status >= 400 && !Freshness.IsHeuristicallyCacheable(status)) return StoreDecision.StatusNotCacheable;
+        // A host's StoreErrorStatuses stores them when they carry explicit freshness, as RFC 9111
+        // allows, for at most ErrorStatusMaxAge.
+        var errorStatus = IsErrorStatus(status);
+        if (errorStatus && !policy.StoreErrorStatuses) return StoreDecision.StatusNotCacheable;
 
         var request = CacheDirectives.Parse(requestHeaders.CacheControl);
         if (request.NoStore) return StoreDecision.RequestNoStore;
 
         var (cc, useExpires) = EffectiveDirectives(responseHeaders);
-        if (cc.NoStore) return StoreDecision.ResponseNoStore;
+
+        // §5.2.2.3: must-understand limits storing to a cache that implements the status code's
+        // caching rules; when this cache does, no-store is ignored (the origin's fallback for caches
+        // that do not), and when it does not, the response is not stored.
+        if (cc.MustUnderstand && !IsUnderstood(status)) return StoreDecision.StatusNotCacheable;
+        if (cc.NoStore && !cc.MustUnderstand) return StoreDecision.ResponseNoStore;
         if (cc.Private) return StoreDecision.Private;
 
         // §3.5: a shared cache must not store a response to a request with Authorization unless
@@ -93,6 +118,7 @@ public static class StoragePolicy
         // §3: explicit freshness (Expires, max-age, s-maxage), public, a heuristically cacheable
         // status, or no-cache (stored but always revalidated, §5.2.2.4) with a validator.
         var explicitFresh = cc.SharedMaxAge is not null || cc.MaxAge is not null || (useExpires && responseHeaders.ContainsKey(HeaderNames.Expires));
+        if (errorStatus && !explicitFresh) return StoreDecision.NoFreshnessInformation;
         if (explicitFresh || cc.Public || Freshness.IsHeuristicallyCacheable(status)) return StoreDecision.Store;
         if (cc.NoCache && (responseHeaders.ContainsKey(HeaderNames.ETag) || responseHeaders.ContainsKey(HeaderNames.LastModified)))
         {

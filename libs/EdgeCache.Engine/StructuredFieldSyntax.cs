@@ -11,7 +11,20 @@ namespace EdgeCache.Engine;
 public static class StructuredFieldSyntax
 {
     /// <summary>True when the field lines, combined, form a valid, non-empty sf-dictionary.</summary>
-    public static bool IsDictionary(StringValues lines)
+    public static bool IsDictionary(StringValues lines) => Check(lines, cacheDirectives: false);
+
+    /// <summary>
+    /// True when the field lines form a valid, non-empty sf-dictionary whose delta-seconds directives
+    /// (<c>max-age</c>, <c>s-maxage</c>, <c>stale-while-revalidate</c>, <c>stale-if-error</c>) are
+    /// sf-integers, as a targeted cache-control field must be (RFC 9213 §2.1): <c>max-age="10000"</c>
+    /// is a valid dictionary, but a value of the wrong type makes the whole field ignored.
+    /// </summary>
+    public static bool IsCacheDirectives(StringValues lines) => Check(lines, cacheDirectives: true);
+
+    private static bool IsDeltaDirective(ReadOnlySpan<char> key) =>
+        key is "max-age" or "s-maxage" or "stale-while-revalidate" or "stale-if-error";
+
+    private static bool Check(StringValues lines, bool cacheDirectives)
     {
         if (StringValues.IsNullOrEmpty(lines)) return false;
         var value = lines.Count == 1 ? lines[0]! : string.Join(", ", lines.ToArray());
@@ -20,18 +33,26 @@ public static class StructuredFieldSyntax
         var i = 0;
         while (true)
         {
+            var keyStart = i;
             if (!Key(s, ref i)) return false;
+            var delta = cacheDirectives && IsDeltaDirective(s[keyStart..i]);
             if (i < s.Length && s[i] == '=')
             {
                 i++;
                 if (i < s.Length && s[i] == '(')
                 {
-                    if (!InnerList(s, ref i)) return false;
+                    if (delta || !InnerList(s, ref i)) return false;
                 }
-                else if (!BareItem(s, ref i))
+                else
                 {
-                    return false;
+                    var valueStart = i;
+                    if (!BareItem(s, ref i)) return false;
+                    if (delta && !IsInteger(s[valueStart..i])) return false;
                 }
+            }
+            else if (delta)
+            {
+                return false; // a bare key is the Boolean true, not an integer
             }
 
             if (!Parameters(s, ref i)) return false;
@@ -42,6 +63,12 @@ public static class StructuredFieldSyntax
             SkipOws(s, ref i);
             if (i == s.Length) return false; // a trailing comma
         }
+    }
+
+    private static bool IsInteger(ReadOnlySpan<char> item)
+    {
+        if (item.Length > 0 && item[0] == '-') item = item[1..];
+        return item.Length > 0 && !item.ContainsAnyExceptInRange('0', '9');
     }
 
     private static void SkipOws(ReadOnlySpan<char> s, ref int i)

@@ -16,12 +16,13 @@ public sealed class CacheEngine : IAsyncDisposable
         _invalidation = invalidation;
         Time = clock.Time;
         Logger = logger;
-        Heuristics = new HeuristicOptions(Options.HeuristicFraction, Options.HeuristicMaxAge);
+        Heuristics = new HeuristicOptions(Options.HeuristicFraction, Options.HeuristicMaxAge) { ErrorStatusMax = Options.ErrorStatusMaxAge };
         ViaToken = "1.1 " + Options.NodeId;
         HostPolicies = new HostPolicies(Options);
         HitDataRate = Options.Listen.MinHitDataRate > 0 ? new(Options.Listen.MinHitDataRate, Options.Listen.MinHitDataRateGracePeriod) : null;
         _stripTags = Options.StripsSurrogateKeys;
-        _stripCdn = Options.StripsCdnCacheControl;
+        _stripCdn = Options.StripCdnCacheControl;
+        _stripOwn = Options.StripsEdgeCacheCacheControl;
         var memory = new MemoryTier(Options.MemoryBudgetBytes, Options.MaxObjectBytes);
         Func<IDiskTier>? openDisk = null;
         if (Options.Disk.Enabled)
@@ -129,10 +130,14 @@ public sealed class CacheEngine : IAsyncDisposable
 
     private readonly bool _stripTags;
     private readonly bool _stripCdn;
+    private readonly bool _stripOwn;
 
-    /// <summary>True for stored fields this node does not send to its clients (CDN-Cache-Control and surrogate keys on edges).</summary>
+    /// <summary>True for stored fields this node does not send to its clients (on edges EdgeCache-Cache-Control
+    /// and surrogate keys; CDN-Cache-Control where <c>StripCdnCacheControl</c> says). The fast path asks
+    /// once per stored object, when it builds the object's head, not per hit.</summary>
     internal bool HidesFromClients(string name) =>
-        (_stripCdn && name.Equals(HeaderRules.CdnCacheControl, StringComparison.OrdinalIgnoreCase))
+        (_stripOwn && name.Equals(HeaderRules.EdgeCacheCacheControl, StringComparison.OrdinalIgnoreCase))
+        || (_stripCdn && name.Equals(HeaderRules.CdnCacheControl, StringComparison.OrdinalIgnoreCase))
         || (_stripTags && (name.Equals(HeaderRules.SurrogateKey, StringComparison.OrdinalIgnoreCase) || name.Equals(HeaderRules.CacheTag, StringComparison.OrdinalIgnoreCase)));
 
     /// <summary>Shields with an invalidation stream tell edges what sequence each copy is current to.</summary>

@@ -30,9 +30,15 @@ public sealed class EdgeCacheOptions
     /// <summary>Cap on heuristic freshness. Default 1 day.</summary>
     public TimeSpan HeuristicMaxAge { get; set; } = TimeSpan.FromDays(1);
 
-    /// <summary>Remove CDN-Cache-Control from responses to clients. Default: true on edges, false on
-    /// shields (so the edges behind them still see it).</summary>
-    public bool? StripCdnCacheControl { get; set; }
+    /// <summary>Cap on the freshness of error responses stored where a host sets <c>StoreErrorStatuses</c>. Default 10 s.</summary>
+    public TimeSpan ErrorStatusMaxAge { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Remove CDN-Cache-Control from responses to clients. Default false on both tiers: the
+    /// field is meant for every CDN on the path (RFC 9213 §2), and another CDN or tier may sit in front of
+    /// this one, so it is passed on as large CDNs do. EdgeCache's own targeted field,
+    /// <c>EdgeCache-Cache-Control</c>, is always removed by edges whatever this says. Set true on edges
+    /// when nothing downstream should see the origin's CDN directives.</summary>
+    public bool StripCdnCacheControl { get; set; }
 
     /// <summary>Remove Surrogate-Key and Cache-Tag from responses to clients. Default: true on edges,
     /// false on shields (surrogate keys travel with the object to the edges, for tag purges).</summary>
@@ -80,7 +86,8 @@ public sealed class EdgeCacheOptions
     /// <summary>The Cache-Status name of origin shields.</summary>
     public const string ShieldCacheName = "EdgeCache-Shield";
 
-    public bool StripsCdnCacheControl => StripCdnCacheControl ?? Role == NodeRole.Edge;
+    /// <summary>Edges remove <c>EdgeCache-Cache-Control</c> before responding: it is for this CDN's tiers only.</summary>
+    public bool StripsEdgeCacheCacheControl => Role == NodeRole.Edge;
 
     public bool StripsSurrogateKeys => StripSurrogateKeys ?? Role == NodeRole.Edge;
 }

@@ -23,6 +23,7 @@ public sealed class EdgeCacheOptionsValidator : IValidateOptions<EdgeCacheOption
         if (o.MaxObjectBytes <= 0) errors.Add($"{S}:MaxObjectBytes must be positive (got {o.MaxObjectBytes}).");
         if (o.HeuristicFraction is < 0 or > 1) errors.Add($"{S}:HeuristicFraction must be between 0 and 1 (got {o.HeuristicFraction}).");
         if (o.HeuristicMaxAge < TimeSpan.Zero) errors.Add($"{S}:HeuristicMaxAge must not be negative.");
+        if (o.ErrorStatusMaxAge <= TimeSpan.Zero) errors.Add($"{S}:ErrorStatusMaxAge must be positive (got {o.ErrorStatusMaxAge}).");
         if (o.MetricsHostLimit < 0) errors.Add($"{S}:MetricsHostLimit must not be negative.");
         if (o.StatusSampleInterval <= TimeSpan.Zero) errors.Add($"{S}:StatusSampleInterval must be positive.");
         if (o.ShutdownTimeout < TimeSpan.Zero) errors.Add($"{S}:ShutdownTimeout must not be negative.");

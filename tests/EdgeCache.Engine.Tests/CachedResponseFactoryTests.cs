@@ -54,6 +54,25 @@ public class CachedResponseFactoryTests
         Assert.Equal(["Date", "ETag"], Names(stored));
     }
 
+    [Theory]
+    [InlineData(new[] { "7200, 0" }, false)]
+    [InlineData(new[] { "7200", "0" }, false)]
+    [InlineData(new[] { "10, 7200" }, true)]
+    [InlineData(new[] { "10", "7200" }, true)]
+    [InlineData(new[] { "7200;foo=bar" }, false)]
+    [InlineData(new[] { "7200s" }, false)]
+    [InlineData(new[] { "-5" }, false)]
+    [InlineData(new[] { "0;x" }, false)]
+    public void Rfc9111_5_1_a_stored_response_uses_the_first_Age_member_and_an_invalid_Age_is_stale(string[] ageLines, bool fresh)
+    {
+        var response = Headers(("Date", Http(T0)), ("Cache-Control", "max-age=600"));
+        response["Age"] = new StringValues(ageLines);
+
+        var stored = Create(response);
+
+        Assert.Equal(fresh, stored.IsFresh(T0));
+    }
+
     [Fact]
     public void Rfc9110_6_6_1_Date_is_added_when_missing()
     {

@@ -9,6 +9,89 @@ public class StoragePolicyTests
         HeaderDictionary response, HeaderDictionary? request = null, int status = 200, string method = "GET", HostCachePolicy? policy = null) =>
         StoragePolicy.Evaluate(method, request ?? Headers(), status, response, policy ?? HostCachePolicy.Default);
 
+    [Theory]
+    [InlineData(200)]
+    [InlineData(204)]
+    [InlineData(301)]
+    [InlineData(302)]
+    [InlineData(307)]
+    [InlineData(404)]
+    public void Rfc9111_5_2_2_3_must_understand_with_an_understood_status_stores_despite_no_store(int status)
+    {
+        Assert.Equal(StoreDecision.Store, Evaluate(Headers(("Cache-Control", "must-understand, no-store, max-age=60")), status: status));
+    }
+
+    [Theory]
+    [InlineData(299)]
+    [InlineData(207)]
+    [InlineData(599)]
+    public void Rfc9111_5_2_2_3_must_understand_with_a_status_not_understood_is_not_stored(int status)
+    {
+        Assert.NotEqual(StoreDecision.Store, Evaluate(Headers(("Cache-Control", "must-understand, no-store, max-age=60")), status: status));
+        Assert.NotEqual(StoreDecision.Store, Evaluate(Headers(("Cache-Control", "must-understand, public, max-age=60")), status: status));
+    }
+
+    [Fact]
+    public void Rfc9111_5_2_2_5_no_store_without_must_understand_still_holds()
+    {
+        Assert.Equal(StoreDecision.ResponseNoStore, Evaluate(Headers(("Cache-Control", "no-store, max-age=60"))));
+    }
+
+    [Theory]
+    [InlineData(200)]
+    [InlineData(203)]
+    [InlineData(204)]
+    [InlineData(300)]
+    [InlineData(301)]
+    [InlineData(308)]
+    [InlineData(404)]
+    [InlineData(405)]
+    [InlineData(410)]
+    [InlineData(414)]
+    [InlineData(501)]
+    public void Rfc9111_4_2_2_every_heuristically_cacheable_status_is_stored_and_gets_heuristic_freshness(int status)
+    {
+        Assert.Equal(StoreDecision.Store, Evaluate(Headers(("Last-Modified", Http(T0.AddDays(-10)))), status: status));
+        var lifetime = Freshness.Lifetime(status, default, true, default, T0, T0.AddDays(-10), HeuristicOptions.Default);
+        Assert.Equal((TimeSpan.FromDays(1), true), lifetime);
+    }
+
+    [Theory]
+    [InlineData(302)]
+    [InlineData(307)]
+    public void Rfc9111_4_2_2_public_allows_heuristic_freshness_for_other_statuses(int status)
+    {
+        var pub = new CacheDirectives { Present = true, Public = true };
+        Assert.Equal(StoreDecision.Store, Evaluate(Headers(("Cache-Control", "public"), ("Last-Modified", Http(T0.AddDays(-10)))), status: status));
+        Assert.Equal((TimeSpan.FromDays(1), true), Freshness.Lifetime(status, pub, true, default, T0, T0.AddDays(-10), HeuristicOptions.Default));
+        Assert.Null(Freshness.Lifetime(status, default, true, default, T0, T0.AddDays(-10), HeuristicOptions.Default));
+    }
+
+    [Theory]
+    [InlineData(400, "max-age=60", StoreDecision.Store)]
+    [InlineData(500, "s-maxage=60", StoreDecision.Store)]
+    [InlineData(503, "public", StoreDecision.NoFreshnessInformation)]
+    [InlineData(500, "no-store, max-age=60", StoreDecision.ResponseNoStore)]
+    public void StoreErrorStatuses_stores_errors_with_explicit_freshness_only(int status, string cacheControl, StoreDecision expected)
+    {
+        var policy = new HostCachePolicy { StoreErrorStatuses = true };
+        Assert.Equal(expected, Evaluate(Headers(("Cache-Control", cacheControl)), status: status, policy: policy));
+        Assert.Equal(StoreDecision.StatusNotCacheable, Evaluate(Headers(("Cache-Control", cacheControl)), status: status));
+    }
+
+    [Fact]
+    public void StoreErrorStatuses_caps_an_error_status_freshness_at_ErrorStatusMax_and_leaves_others_alone()
+    {
+        var heuristics = HeuristicOptions.Default with { ErrorStatusMax = TimeSpan.FromSeconds(7) };
+        var error = CachedResponseFactory.Create(500, Headers(("Date", Http(T0)), ("Cache-Control", "max-age=600")), Headers(), CacheBody.FromBytes([1]), T0, T0, heuristics);
+        var notFound = CachedResponseFactory.Create(404, Headers(("Date", Http(T0)), ("Cache-Control", "max-age=600")), Headers(), CacheBody.FromBytes([1]), T0, T0, heuristics);
+        var short500 = CachedResponseFactory.Create(500, Headers(("Date", Http(T0)), ("Cache-Control", "max-age=3")), Headers(), CacheBody.FromBytes([1]), T0, T0, heuristics);
+
+        Assert.Equal(TimeSpan.FromSeconds(7), error.FreshnessLifetime);
+        Assert.Equal(TimeSpan.FromSeconds(600), notFound.FreshnessLifetime);
+        Assert.Equal(TimeSpan.FromSeconds(3), short500.FreshnessLifetime);
+    }
+
     [Fact]
     public void Rfc9111_3_Plain_200_is_stored_heuristically()
     {
@@ -256,6 +339,66 @@ public class StoragePolicyTests
     public void Rfc8941_valid_dictionaries_are_accepted(string valid)
     {
         Assert.True(StructuredFieldSyntax.IsDictionary(new Microsoft.Extensions.Primitives.StringValues(valid)));
+    }
+
+    [Theory]
+    [InlineData("max-age=\"10000\"")]
+    [InlineData("max-age=10.5")]
+    [InlineData("max-age")]
+    [InlineData("s-maxage=?1")]
+    [InlineData("max-age=(1 2)")]
+    [InlineData("public, stale-if-error=\"5\"")]
+    [InlineData("stale-while-revalidate=abc, max-age=60")]
+    public void Rfc9213_2_1_a_CDN_Cache_Control_whose_delta_directive_is_not_an_integer_is_ignored_and_Cache_Control_no_store_holds(string wrongType)
+    {
+        var field = new Microsoft.Extensions.Primitives.StringValues(wrongType);
+        var response = Headers(("CDN-Cache-Control", wrongType), ("Cache-Control", "no-store"));
+
+        Assert.True(StructuredFieldSyntax.IsDictionary(field));
+        Assert.False(StructuredFieldSyntax.IsCacheDirectives(field));
+        Assert.Equal(StoreDecision.ResponseNoStore, Evaluate(response));
+        Assert.Equal(new CacheDirectives { Present = true, NoStore = true }, StoragePolicy.EffectiveDirectives(response).Directives);
+    }
+
+    [Theory]
+    [InlineData("max-age=60")]
+    [InlineData("max-age=-1")]
+    [InlineData("max-age=60;foo=bar, s-maxage=0")]
+    [InlineData("no-store, x-ext=\"str\"")]
+    public void Rfc9213_2_1_integer_delta_directives_are_accepted(string valid)
+    {
+        Assert.True(StructuredFieldSyntax.IsCacheDirectives(new Microsoft.Extensions.Primitives.StringValues(valid)));
+    }
+
+    [Fact]
+    public void Rfc9213_2_EdgeCache_Cache_Control_takes_precedence_over_CDN_Cache_Control_and_Cache_Control()
+    {
+        IHeaderDictionary response = Headers(("EdgeCache-Cache-Control", "max-age=600"), ("CDN-Cache-Control", "no-store"), ("Cache-Control", "private"));
+
+        var (directives, useExpires) = StoragePolicy.EffectiveDirectives(response);
+
+        Assert.Equal(new CacheDirectives { Present = true, MaxAge = 600 }, directives);
+        Assert.False(useExpires);
+        Assert.Equal(StoreDecision.Store, Evaluate((HeaderDictionary)response));
+    }
+
+    [Fact]
+    public void Rfc9213_2_EdgeCache_Cache_Control_no_store_wins_over_CDN_Cache_Control_max_age()
+    {
+        var response = Headers(("EdgeCache-Cache-Control", "no-store"), ("CDN-Cache-Control", "max-age=600"));
+
+        Assert.Equal(StoreDecision.ResponseNoStore, Evaluate(response));
+    }
+
+    [Theory]
+    [InlineData("max-age=\"600\"")]
+    [InlineData("Max-Age=600")]
+    [InlineData("")]
+    public void Rfc9213_2_1_an_invalid_EdgeCache_Cache_Control_is_ignored_and_CDN_Cache_Control_applies(string invalid)
+    {
+        IHeaderDictionary response = Headers(("EdgeCache-Cache-Control", invalid), ("CDN-Cache-Control", "max-age=30"), ("Cache-Control", "no-store"));
+
+        Assert.Equal(new CacheDirectives { Present = true, MaxAge = 30 }, StoragePolicy.EffectiveDirectives(response).Directives);
     }
 
     [Fact]

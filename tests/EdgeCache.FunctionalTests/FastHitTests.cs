@@ -52,6 +52,7 @@ public sealed class FastHitTests(Topology cdn)
             h.Append("X-Multi", "two");
             h.Via = "1.1 origin-proxy";
             h["CDN-Cache-Control"] = "max-age=600";
+            h["EdgeCache-Cache-Control"] = "max-age=600";
             h["Surrogate-Key"] = "fast-tests";
             ctx.Response.ContentLength = body.Length;
             await ctx.Response.Body.WriteAsync(body);
@@ -88,7 +89,8 @@ public sealed class FastHitTests(Topology cdn)
         Assert.StartsWith("1.1 shield-", via[1], StringComparison.Ordinal);
         Assert.Equal("1.1 edge-1", via[2]);
         Assert.Equal(["one", "two"], fast.Headers("X-Multi"));
-        Assert.Null(fast.Header("CDN-Cache-Control")); // RFC 9213: consumed by the CDN, not passed on by its edge
+        Assert.Equal("max-age=600", fast.Header("CDN-Cache-Control")); // RFC 9213: for every CDN on the path, passed on
+        Assert.Null(fast.Header("EdgeCache-Cache-Control")); // this CDN's own targeted field never leaves its edge
         Assert.Null(fast.Header("Surrogate-Key"));
         Assert.NotNull(fast.Header("Age"));
         Assert.NotNull(fast.Header("Date"));

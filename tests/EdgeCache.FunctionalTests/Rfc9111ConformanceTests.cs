@@ -39,6 +39,8 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
     [InlineData("7200s")]
     [InlineData("7200;foo=bar")]
     [InlineData("-1")]
+    [InlineData("-5")]
+    [InlineData("7200;foo=bar, 0")]
     public async Task Rfc9111_5_1_an_Age_that_is_not_delta_seconds_makes_the_response_stale_not_fresh(string age)
     {
         var path = NewPath();
@@ -58,6 +60,32 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
         using var second = await Get(path);
         Assert.True(IsHit(second));
         Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9111_5_1_an_Age_list_whose_first_member_is_past_max_age_is_stale()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=600"), ("Age", "7200, 0"));
+        using var first = await Get(path);
+        Assert.Equal("x", await first.BodyAsync());
+        using var second = await Get(path);
+        Assert.False(IsHit(second));
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Theory]
+    [InlineData("7200", "0", false)]
+    [InlineData("10", "7200", true)]
+    public async Task Rfc9111_5_1_two_Age_field_lines_use_the_first(string firstLine, string secondLine, bool reused)
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=600"), ("Age", firstLine), ("Age", secondLine));
+        (await Get(path)).Dispose();
+        using var second = await Get(path);
+        Assert.Equal(reused, IsHit(second));
+        Assert.Equal(reused ? 1 : 2, cdn.Origin.Count(path));
+        if (reused) Assert.True(long.Parse(second.Header("Age"), System.Globalization.CultureInfo.InvariantCulture) >= 10);
     }
 
     [Fact]
@@ -210,6 +238,98 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
         Assert.Equal(1, cdn.Origin.Count(path));
     }
 
+    [Theory]
+    [InlineData(200)]
+    [InlineData(203)]
+    [InlineData(204)]
+    [InlineData(300)]
+    [InlineData(301)]
+    [InlineData(308)]
+    [InlineData(404)]
+    [InlineData(405)]
+    [InlineData(410)]
+    [InlineData(414)]
+    [InlineData(501)]
+    public async Task Rfc9111_4_2_2_every_heuristically_cacheable_status_gets_heuristic_freshness(int status)
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.StatusCode = status;
+            ctx.Response.Headers.LastModified = HeaderUtilities.FormatDate(cdn.Origin.Now.AddDays(-10));
+            if (status is >= 300 and < 400) ctx.Response.Headers.Location = "/elsewhere";
+            return status == 204 ? Task.CompletedTask : ctx.Response.WriteAsync("s" + status);
+        });
+        (await Get(path)).Dispose();
+        cdn.Clock.Advance(TimeSpan.FromMinutes(10));
+        using var r = await Get(path);
+        Assert.Equal(status, (int)r.StatusCode);
+        Assert.Equal(status == 204 ? "" : "s" + status, await r.BodyAsync());
+        Assert.True(IsHit(r), r.EdgeStatus());
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Theory]
+    [InlineData(302)]
+    [InlineData(307)]
+    public async Task Rfc9111_4_2_2_public_allows_heuristic_freshness_for_a_status_that_is_not_heuristically_cacheable(int status)
+    {
+        var path = NewPath();
+        var plain = NewPath();
+        foreach (var (p, cc) in new[] { (path, "public"), (plain, "") })
+        {
+            cdn.Origin.Map(p, ctx =>
+            {
+                ctx.Response.StatusCode = status;
+                ctx.Response.Headers.Location = "/elsewhere";
+                ctx.Response.Headers.LastModified = HeaderUtilities.FormatDate(cdn.Origin.Now.AddDays(-10));
+                if (cc.Length > 0) ctx.Response.Headers.CacheControl = cc;
+                return Task.CompletedTask;
+            });
+            (await Get(p)).Dispose();
+        }
+
+        cdn.Clock.Advance(TimeSpan.FromMinutes(10));
+        using var r = await Get(path);
+        using var notPublic = await Get(plain);
+        Assert.Equal(status, (int)r.StatusCode);
+        Assert.True(IsHit(r), r.EdgeStatus());
+        Assert.Equal(1, cdn.Origin.Count(path));
+        Assert.False(IsHit(notPublic));
+        Assert.Equal(2, cdn.Origin.Count(plain));
+    }
+
+    [Fact]
+    public async Task Rfc9111_5_2_2_3_must_understand_with_an_understood_status_is_stored_despite_no_store()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "must-understand, no-store, max-age=600"));
+        (await Get(path)).Dispose();
+        using var r = await Get(path);
+        Assert.True(IsHit(r), r.EdgeStatus());
+        Assert.Equal("x", await r.BodyAsync());
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Theory]
+    [InlineData(299)]
+    [InlineData(599)]
+    public async Task Rfc9111_5_2_2_3_must_understand_with_a_status_the_cache_does_not_understand_keeps_no_store(int status)
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.StatusCode = status;
+            ctx.Response.Headers.CacheControl = "must-understand, no-store, max-age=600";
+            return ctx.Response.WriteAsync("odd");
+        });
+        (await Get(path)).Dispose();
+        using var r = await Get(path);
+        Assert.Equal(status, (int)r.StatusCode);
+        Assert.False(IsHit(r));
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
     [Fact]
     public async Task Rfc9111_4_2_3_Age_on_a_hit_is_the_resident_time_plus_the_initial_age()
     {
@@ -277,6 +397,27 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
         using var other = await Get(path, m => m.Headers.IfNoneMatch.ParseAdd("\"other\""));
         Assert.Equal(HttpStatusCode.OK, other.StatusCode);
         Assert.Equal("body", await other.BodyAsync());
+    }
+
+    [Theory]
+    [InlineData("\"a,b\"", HttpStatusCode.NotModified)]
+    [InlineData("\"x\", \"a,b\"", HttpStatusCode.NotModified)]
+    [InlineData("W/\"a,b\"", HttpStatusCode.NotModified)]
+    [InlineData("\"x\",W/\"a,b\" ,\"y\"", HttpStatusCode.NotModified)]
+    [InlineData("\"a\"", HttpStatusCode.OK)]
+    [InlineData("\"b\"", HttpStatusCode.OK)]
+    [InlineData("\"a\", \"b\"", HttpStatusCode.OK)]
+    public async Task Rfc9110_8_8_3_If_None_Match_with_an_entity_tag_that_contains_a_comma_still_matches(string ifNoneMatch, HttpStatusCode expected)
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "body", ("Cache-Control", "max-age=600"), ("ETag", "\"a,b\""));
+        (await Get(path)).Dispose();
+        using var r = await Get(path, m => m.Headers.TryAddWithoutValidation("If-None-Match", ifNoneMatch));
+        Assert.Equal(expected, r.StatusCode);
+        Assert.Equal(expected == HttpStatusCode.OK ? "body" : "", await r.BodyAsync());
+        Assert.Equal("\"a,b\"", r.Header("ETag"));
+        Assert.True(IsHit(r), r.EdgeStatus());
+        Assert.Equal(1, cdn.Origin.Count(path));
     }
 
     [Fact]
@@ -553,7 +694,7 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
     private static string ShieldOf(HttpResponseMessage r) => r.Header("Via").Split(", ")[0].Split(' ')[1];
 
     [Fact]
-    public async Task Rfc9213_CDN_Cache_Control_governs_the_tiers_and_is_removed_for_clients()
+    public async Task Rfc9213_CDN_Cache_Control_governs_the_tiers_and_is_passed_on_to_clients()
     {
         var path = NewPath();
         cdn.Origin.MapStatic(path, "x", ("Cache-Control", "no-store"), ("CDN-Cache-Control", "max-age=60"));
@@ -561,15 +702,78 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
         using var second = await Get(path);
         Assert.True(IsHit(second));
         Assert.Equal("no-store", second.Header("Cache-Control"));
-        Assert.Equal("", second.Header("CDN-Cache-Control"));
-        Assert.Equal("", first.Header("CDN-Cache-Control"));
+        Assert.Equal("max-age=60", second.Header("CDN-Cache-Control"));
+        Assert.Equal("max-age=60", first.Header("CDN-Cache-Control"));
         Assert.Equal(1, cdn.Origin.Count(path));
 
         var forbidden = NewPath();
         cdn.Origin.MapStatic(forbidden, "x", ("Cache-Control", "max-age=60"), ("CDN-Cache-Control", "no-store"));
         (await Get(forbidden)).Dispose();
-        (await Get(forbidden)).Dispose();
+        using var again = await Get(forbidden);
+        Assert.Equal("no-store", again.Header("CDN-Cache-Control"));
         Assert.Equal(2, cdn.Origin.Count(forbidden));
+    }
+
+    [Theory]
+    [InlineData("max-age=\"10000\"")]
+    [InlineData("max-age=10000.5")]
+    [InlineData("max-age=10000,")]
+    [InlineData("Max-Age=10000")]
+    public async Task Rfc9213_2_1_an_invalid_CDN_Cache_Control_is_ignored_entirely_and_Cache_Control_no_store_holds(string invalid)
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "no-store"), ("CDN-Cache-Control", invalid));
+        using var first = await Get(path);
+        Assert.Equal("x", await first.BodyAsync());
+        using var second = await Get(path);
+        Assert.False(IsHit(second));
+        Assert.Equal("x", await second.BodyAsync());
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9213_2_EdgeCache_Cache_Control_wins_over_CDN_Cache_Control_in_both_tiers_and_never_leaves_the_edge()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "no-store"), ("CDN-Cache-Control", "no-store"), ("EdgeCache-Cache-Control", "max-age=600"), ("ETag", "\"t\""));
+        using var miss = await Get(path);
+        using var hit = await Get(path);
+        using var otherEdge = await Get(path, edge: 1);
+        using var notModified = await Get(path, m => m.Headers.IfNoneMatch.ParseAdd("\"t\""));
+        using var head = await Send(HttpMethod.Head, path);
+
+        Assert.Equal(1, cdn.Origin.Count(path));
+        Assert.True(IsHit(hit));
+        Assert.Contains("EdgeCache-Shield; hit", otherEdge.Header("Cache-Status"), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
+        foreach (var r in new[] { miss, hit, otherEdge, notModified, head })
+        {
+            Assert.Equal("", r.Header("EdgeCache-Cache-Control"));
+            Assert.Equal("no-store", r.Header("CDN-Cache-Control"));
+        }
+
+        // The shield passes it on to the edges, which it serves as its clients.
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(cdn.ShieldUri(0), path));
+        request.Headers.Host = Topology.Site;
+        using var fromShield0 = await cdn.Client.SendAsync(request);
+        using var request1 = new HttpRequestMessage(HttpMethod.Get, new Uri(cdn.ShieldUri(1), path));
+        request1.Headers.Host = Topology.Site;
+        using var fromShield1 = await cdn.Client.SendAsync(request1);
+        Assert.Equal("max-age=600", fromShield0.Header("EdgeCache-Cache-Control"));
+        Assert.Equal("max-age=600", fromShield1.Header("EdgeCache-Cache-Control"));
+    }
+
+    [Fact]
+    public async Task Rfc9213_2_EdgeCache_Cache_Control_is_removed_from_responses_the_edge_does_not_store()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("EdgeCache-Cache-Control", "no-store"), ("Cache-Control", "max-age=60"));
+        using var first = await Get(path);
+        using var second = await Get(path);
+        Assert.Equal(2, cdn.Origin.Count(path));
+        Assert.Equal("", first.Header("EdgeCache-Cache-Control"));
+        Assert.Equal("", second.Header("EdgeCache-Cache-Control"));
+        Assert.Equal("max-age=60", second.Header("Cache-Control"));
     }
 
     [Fact]
@@ -628,6 +832,42 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
         using var r = await Get(path);
         Assert.Equal(status, (int)r.StatusCode);
         Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Theory]
+    [InlineData(400)]
+    [InlineData(500)]
+    [InlineData(503)]
+    public async Task StoreErrorStatuses_stores_an_error_with_explicit_freshness_for_at_most_ErrorStatusMaxAge(int status)
+    {
+        var path = NewPath();
+        var noFreshness = NewPath();
+        foreach (var (p, cc) in new[] { (path, "max-age=600"), (noFreshness, "public") })
+        {
+            cdn.Origin.Map(p, ctx =>
+            {
+                ctx.Response.StatusCode = status;
+                ctx.Response.Headers.CacheControl = cc;
+                return ctx.Response.WriteAsync("error");
+            });
+        }
+
+        async Task<HttpResponseMessage> Errors(string p) => await cdn.GetAsync(0, p, host: Topology.ErrorsSite);
+        (await Errors(path)).Dispose();
+        using var hit = await Errors(path);
+        Assert.Equal(status, (int)hit.StatusCode);
+        Assert.Equal("error", await hit.BodyAsync());
+        Assert.True(IsHit(hit), hit.EdgeStatus());
+        Assert.Equal(1, cdn.Origin.Count(path));
+
+        cdn.Clock.Advance(TimeSpan.FromSeconds(11)); // past the 10 s default cap, well within max-age=600
+        using var capped = await Errors(path);
+        Assert.False(IsHit(capped));
+        Assert.Equal(2, cdn.Origin.Count(path));
+
+        (await Errors(noFreshness)).Dispose();
+        (await Errors(noFreshness)).Dispose();
+        Assert.Equal(2, cdn.Origin.Count(noFreshness));
     }
 
     [Fact]

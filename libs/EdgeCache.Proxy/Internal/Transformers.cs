@@ -64,7 +64,8 @@ internal sealed class PassTransformer(CacheEngine engine, UpstreamRequest reques
         UpstreamStatus = (int)proxyResponse.StatusCode;
         var headers = httpContext.Response.Headers;
         FetchTransformer.RemoveConnectionOptions(proxyResponse, headers);
-        if (engine.Options.StripsCdnCacheControl) headers.Remove(HeaderRules.CdnCacheControl);
+        if (engine.Options.StripCdnCacheControl) headers.Remove(HeaderRules.CdnCacheControl);
+        if (engine.Options.StripsEdgeCacheCacheControl) headers.Remove(HeaderRules.EdgeCacheCacheControl);
         if (engine.Options.StripsSurrogateKeys)
         {
             headers.Remove(HeaderRules.SurrogateKey);

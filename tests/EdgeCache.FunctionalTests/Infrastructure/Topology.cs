@@ -21,6 +21,7 @@ public class Topology : IAsyncLifetime
 
     /// <summary>Edges send both forwarding formats for this host and trust X-Forwarded-For from loopback proxies.</summary>
     public const string ForwardedSite = "forwarded.example.com";
+    public const string ErrorsSite = "errors.example.com";
 
     /// <summary>The tiers' shared secrets (the current one and the one being rotated out).</summary>
     public static readonly string[] TierSecrets = ["tier-secret-current-0123456789", "tier-secret-previous-0123456789"];
@@ -91,6 +92,7 @@ public class Topology : IAsyncLifetime
         [$"EdgeCache:Hosts:{SlowSite}:TransferTimeout"] = "00:00:01",
         [$"EdgeCache:Hosts:{ForwardedSite}:Forwarding"] = "Both",
         [$"EdgeCache:Hosts:{ForwardedSite}:TrustedProxies:0"] = "127.0.0.0/8",
+        [$"EdgeCache:Hosts:{ErrorsSite}:StoreErrorStatuses"] = "true",
         ["EdgeCache:TierSecrets:0"] = TierSecrets[0],
         ["EdgeCache:TierSecrets:1"] = TierSecrets[1],
         ["EdgeCache:Defaults:ConnectTimeout"] = "00:00:01",
@@ -134,7 +136,7 @@ public class Topology : IAsyncLifetime
         return c;
     }
 
-    protected static readonly string[] Hosts = [Site, CookieSite, IgnoreSite, SlowSite, ForwardedSite, "img.example.com"];
+    protected static readonly string[] Hosts = [Site, CookieSite, IgnoreSite, SlowSite, ForwardedSite, ErrorsSite, "img.example.com"];
 
     protected async Task<WebApplication> StartNodeAsync(NodeRole role, Dictionary<string, string?> config, Action<WebApplicationBuilder>? configure = null)
     {
