@@ -25,6 +25,21 @@
 # EdgeCache's https endpoint, nginx (ssl, http2, ssl_session_cache) and Traffic Server
 # (ssl_multicert, HTTP/2 by ALPN) and the Kestrel ceiling (Kestrel's TLS, HTTP/2 by ALPN: what any
 # .NET server gets before doing any work); Varnish has no TLS and sits these rows out.
+# miss-1tier (in the default run): the miss path through an EdgeCache edge straight in front of the
+# origin (no shield), hop for hop what the peers do, beside the two-tier miss row.
+# Working-set rows (selected with ROWS; each warms WS_OBJECTS x WS_SIZE, 2 GiB by default, into
+# every peer, a few minutes): ws-uniform and ws-zipf are random reads (seeded wrk Lua: uniform, and
+# Zipf with s = WS_ZIPF_S) over a set larger than each peer's memory tier but within its disk cache:
+# an EdgeCache edge straight in front of the origin (no shield, like the peers) with a memory tier
+# of WS_MEMORY_BYTES and a disk tier that holds the set, nginx proxy_cache (its own zone, max_size
+# the disk size; its memory is the page cache), Traffic Server with a RAM cache of WS_MEMORY_BYTES
+# and a disk span that holds the set, Varnish with file storage only. Every peer is warmed with the
+# whole set and a second pass must come from its cache with the origin seeing nothing; each
+# measured run checks the origin saw no request, and gives each peer's hit ratio as its own
+# counters say (EdgeCache /metrics, nginx's $upstream_cache_status log, Traffic Server's
+# stats_over_http, varnishstat). The ceiling sits out the miss-1tier and ws rows.
+# After each row the resident set size of each EdgeCache process is printed (the ws edge's is
+# checked against WS_MEMORY_BYTES + Disk:LogMemoryBytes + 256 MiB) and the table gives its largest.
 # The table gives per peer the median over rounds of req/s, p50 and p99; and EdgeCache's ratio to
 # the best peer and to the Kestrel ceiling, computed per round between back-to-back runs, as the
 # median of the rounds with their spread (min-max).
@@ -32,8 +47,12 @@
 # Everything it started is stopped on exit, including on Ctrl-C.
 #
 # Settings (environment): DURATION (10s), ROUNDS (3), CONNECTIONS (64), THREADS (1),
-# PEERS ("edgecache varnish nginx ats ceiling"), ROWS ("1k 100k 1m l2 miss"), L2_SIZE (100k),
+# PEERS ("edgecache varnish nginx ats ceiling"), ROWS ("1k 100k 1m l2 miss miss-1tier"), L2_SIZE (100k),
 # MISS_SIZE (1k), H2_CONNECTIONS (16), H2_STREAMS (10), BUILD_LOCK (/tmp/build.lock: builds are serialised with flock on it);
+# for the ws rows: WS_OBJECTS (20000), WS_SIZE (100k), WS_SEED (42), WS_ZIPF_S (0.8),
+# WS_MEMORY_BYTES (268435456: EdgeCache's MemoryBudgetBytes and Traffic Server's RAM cache),
+# WS_DISK_BYTES (the larger of 4 GiB and twice the set: every peer's disk cache), WS_CLIENTS (8 curl
+# clients for the warm-up passes);
 # EDGE_ENV (NAME=value words for the hit-path edge process, to compare settings; default none, the
 # product defaults; e.g. "EdgeCache__Listen__InlineScheduling=true"; the table's first line names it);
 # EDGE_BIN (a directory with an EdgeCache.Edge build of another commit, used for the edge instead of
@@ -49,21 +68,31 @@ ROUNDS="${ROUNDS:-3}"
 CONNECTIONS="${CONNECTIONS:-64}"
 THREADS="${THREADS:-1}"
 PEERS="${PEERS:-edgecache varnish nginx ats ceiling}"
-ROWS="${ROWS:-1k 100k 1m l2 miss}"
+ROWS="${ROWS:-1k 100k 1m l2 miss miss-1tier}"
 L2_SIZE="${L2_SIZE:-100k}"
 MISS_SIZE="${MISS_SIZE:-1k}"
 BUILD_LOCK="${BUILD_LOCK:-/tmp/build.lock}"
 EDGE_ENV="${EDGE_ENV:-}"
 H2_CONNECTIONS="${H2_CONNECTIONS:-16}"
 H2_STREAMS="${H2_STREAMS:-10}"
-ALL_ROWS="1k 100k 1m l2 miss tls-1k tls-100k tls-1m h2-1k h2-100k"
+WS_OBJECTS="${WS_OBJECTS:-20000}"
+WS_SIZE="${WS_SIZE:-100k}"
+WS_SEED="${WS_SEED:-42}"
+WS_ZIPF_S="${WS_ZIPF_S:-0.8}"
+WS_MEMORY_BYTES="${WS_MEMORY_BYTES:-268435456}"
+WS_CLIENTS="${WS_CLIENTS:-8}"
+WS_DISK_BYTES="${WS_DISK_BYTES:-}"
+ALL_ROWS="1k 100k 1m l2 miss miss-1tier ws-uniform ws-zipf tls-1k tls-100k tls-1m h2-1k h2-100k"
 
 # print_table RUNS_TSV CONFIG_TEXT: per row and peer the medians over rounds of req/s, p50 and p99;
 # EdgeCache's ratio to the best peer and to the Kestrel ceiling, computed per round between
 # back-to-back runs, as the median of the rounds and their spread (min-max). L2_NA=1 adds the L2
-# row as "n/a until the disk tier lands".
+# row as "n/a until the disk tier lands". notes.tsv beside RUNS_TSV (row, text), when there is one,
+# adds lines under a row: hit ratios, resident set sizes.
 print_table() {
-  local runs_file="$1" cfg="$2" rows_in="" peers_in r
+  local runs_file="$1" cfg="$2" rows_in="" peers_in r notes
+  notes="$(dirname "$runs_file")/notes.tsv"
+  [ -f "$notes" ] || notes=/dev/null
   for r in $ALL_ROWS; do
     if awk -F'\t' -v r="$r" 'NR > 1 && $2 == r {found = 1} END {exit !found}' "$runs_file" \
        || { [ "$r" = l2 ] && [ "${L2_NA:-0}" = 1 ]; }; then
@@ -71,7 +100,8 @@ print_table() {
     fi
   done
   peers_in="$(awk -F'\t' 'NR > 1 && !seen[$3]++ {printf "%s ", $3}' "$runs_file")"
-  awk -F'\t' -v rows="$rows_in" -v peers="$peers_in" -v l2size="$L2_SIZE" -v misssize="$MISS_SIZE" -v cfg="$cfg" '
+  awk -F'\t' -v rows="$rows_in" -v peers="$peers_in" -v l2size="$L2_SIZE" -v misssize="$MISS_SIZE" -v cfg="$cfg" \
+      -v wsobjects="$WS_OBJECTS" -v wssize="$WS_SIZE" -v notes="$notes" '
 function median(a, n,    i, j, t, b) {
   for (i = 1; i <= n; i++) b[i] = a[i]
   for (i = 2; i <= n; i++) { t = b[i]; for (j = i - 1; j >= 1 && b[j] > t; j--) b[j + 1] = b[j]; b[j + 1] = t }
@@ -85,13 +115,16 @@ function spread(a, n,    i, lo, hi) {
 function label(r) {
   if (r == "1k") return "1 KiB hit"; if (r == "100k") return "100 KiB hit"; if (r == "1m") return "1 MiB hit"
   if (r == "l2") return "EdgeCache L2 (disk) hit, " l2size; if (r == "miss") return "miss path (" misssize ", unique URLs)"
+  if (r == "miss-1tier") return "miss, 1 tier (" misssize ", unique)"
+  if (r == "ws-uniform") return "ws uniform, " wsobjects " x " wssize; if (r == "ws-zipf") return "ws Zipf, " wsobjects " x " wssize
   if (r == "tls-1k") return "1 KiB hit, HTTP/1.1 TLS"; if (r == "tls-100k") return "100 KiB hit, HTTP/1.1 TLS"
   if (r == "tls-1m") return "1 MiB hit, HTTP/1.1 TLS"; if (r == "h2-1k") return "1 KiB hit, HTTP/2 TLS"
   if (r == "h2-100k") return "100 KiB hit, HTTP/2 TLS"
   return r
 }
 function ms(v) { return v == "" ? "-" : (v >= 100 ? sprintf("%.0fms", v) : sprintf("%.2fms", v)) }
-NR > 1 {
+FILENAME == notes { note[$1] = note[$1] sprintf("%-32s %s\n", "", $2); next }
+FNR > 1 {
   k = $2 SUBSEP $3
   n[k]++; rps[k, n[k]] = $4; p50[k, n[k]] = $5; p99[k, n[k]] = $6; err[k] += $7
   at[$1, $2, $3] = $4; if ($1 + 0 > maxround) maxround = $1 + 0
@@ -131,9 +164,9 @@ END {
     if (nb > 0) printf "%-32s -> EdgeCache / best peer (%s): %.2fx (%s)\n", "", bestname, median(rb, nb), spread(rb, nb)
     if (nc > 0) printf "%-32s -> EdgeCache / Kestrel ceiling: %.2fx (%s)\n", "", median(rc, nc), spread(rc, nc)
     if (r == "l2" && (nb > 0 || nc > 0)) printf "%-32s    (against their %s memory hits)\n", "", l2size
-    printf "\n"
+    printf "%s\n", note[r]
   }
-}' "$runs_file"
+}' "$notes" "$runs_file"
 }
 
 if [ "${1:-}" = "--table" ]; then
@@ -153,6 +186,8 @@ P_NGINX=18103
 P_ATS=18104
 P_CEILING=18105
 P_EDGE_TLS=18084 P_NGINX_TLS=18106 P_ATS_TLS=18107 P_CEILING_TLS=18108
+P_EDGE_1T=18085 P_EDGE_1T_ADMIN=18185
+P_EDGE_WS=18083 P_EDGE_WS_ADMIN=18183 P_VARNISH_WS=18109 P_VARNISH_WS_CLI=18110 P_NGINX_WS=18111 P_ATS_WS=18112
 
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 results="$root/loadtest/results/bench-$stamp"
@@ -174,7 +209,8 @@ wrk_pid=""
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
-  if [ -n "${wrk_pid:-}" ]; then kill -TERM "$wrk_pid" 2>/dev/null || true; fi
+  # shellcheck disable=SC2086 # wrk_pid may name several clients (the ws warm-up passes)
+  if [ -n "${wrk_pid:-}" ]; then kill -TERM $wrk_pid 2>/dev/null || true; fi
   if [ ${#pids[@]} -gt 0 ]; then
     echo "bench.sh: stopping what it started..." >&2
     for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
@@ -192,6 +228,10 @@ cleanup() {
   for f in "$work"/*.log "$work"/nginx/error.log "$work"/ats/log/diags.log "$work"/ats/log/error.log; do
     [ -f "$f" ] && cp "$f" "$results/logs/" 2>/dev/null || true
   done
+  for f in "$work"/ats-ws/log/diags.log "$work"/ats-ws/log/error.log; do
+    [ -f "$f" ] && cp "$f" "$results/logs/ats-ws-$(basename "$f")" 2>/dev/null || true
+  done
+  # The caches (the ws rows' are several GiB) go with the work dir.
   rm -rf "$work"
   exit "$status"
 }
@@ -281,10 +321,37 @@ tls_peer() { case "$1" in edgecache|nginx|ats|ceiling) return 0 ;; esac; return 
 [ $tls_rows -eq 1 ] && ensure openssl openssl ""
 [ $h2_rows -eq 1 ] && ensure h2load nghttp2-client ""
 
+# Working-set rows: the set's size, and a disk cache per peer that holds it with room to spare.
+ws_rows=0
+for r in $ROWS; do case "$r" in ws-*) ws_rows=1 ;; esac; done
+is_ws_row() { case "$1" in ws-*) return 0 ;; esac; return 1; }
+ws_peer() { case "$1" in edgecache|nginx|ats|varnish) return 0 ;; esac; return 1; }
+to_bytes() { # 1024, 100k, 1m -> bytes
+  awk -v v="$1" 'BEGIN { n = v + 0; u = tolower(v); sub(/^[0-9]+/, "", u)
+    if (u == "k") n *= 1024; else if (u == "m") n *= 1048576; else if (u != "") n = -1; printf "%.0f\n", n }'
+}
+ws_object_bytes="$(to_bytes "$WS_SIZE")"
+[ "$ws_object_bytes" -gt 0 ] || die "WS_SIZE must be like 102400, 100k or 1m (got '$WS_SIZE')"
+ws_set_bytes=$((WS_OBJECTS * ws_object_bytes))
+if [ -z "$WS_DISK_BYTES" ]; then
+  WS_DISK_BYTES=$((4 * 1024 * 1024 * 1024))
+  [ $((2 * ws_set_bytes)) -gt "$WS_DISK_BYTES" ] && WS_DISK_BYTES=$((2 * ws_set_bytes))
+fi
+mib() { awk -v b="$1" 'BEGIN { printf "%.0f MiB", b / 1048576 }'; }
+if [ $ws_rows -eq 1 ]; then
+  [ "$WS_DISK_BYTES" -gt "$ws_set_bytes" ] || die "WS_DISK_BYTES ($WS_DISK_BYTES) must hold the set ($WS_OBJECTS x $WS_SIZE = $ws_set_bytes bytes)"
+  [ "$WS_MEMORY_BYTES" -lt "$ws_set_bytes" ] || say "bench.sh: note: WS_MEMORY_BYTES ($(mib "$WS_MEMORY_BYTES")) holds the whole set ($(mib "$ws_set_bytes")): the ws rows then measure memory hits"
+  free_kib="$(df -Pk /tmp | awk 'NR == 2 {print $4}')"
+  # Four peers' caches, each holding the set once (the files are sparse where a peer sizes them ahead).
+  [ $((free_kib * 1024)) -gt $((4 * ws_set_bytes + 1073741824)) ] \
+    || die "the ws rows need about $(mib $((4 * ws_set_bytes + 1073741824))) free in /tmp (there are $(mib $((free_kib * 1024))))"
+fi
+
 # ---------------------------------------------------------------------------------------------
 # Ports must be free.
 for p in $P_ORIGIN $P_SHIELD $P_SHIELD_ADMIN $P_EDGE $P_EDGE_ADMIN $P_EDGE_L2 $P_EDGE_L2_ADMIN \
-         $P_VARNISH $P_VARNISH_CLI $P_NGINX $P_ATS $P_CEILING $P_EDGE_TLS $P_NGINX_TLS $P_ATS_TLS $P_CEILING_TLS; do
+         $P_VARNISH $P_VARNISH_CLI $P_NGINX $P_ATS $P_CEILING $P_EDGE_TLS $P_NGINX_TLS $P_ATS_TLS $P_CEILING_TLS \
+         $P_EDGE_1T $P_EDGE_1T_ADMIN $P_EDGE_WS $P_EDGE_WS_ADMIN $P_VARNISH_WS $P_VARNISH_WS_CLI $P_NGINX_WS $P_ATS_WS; do
   if ! port_free "$p"; then
     die "port $p is in use ($(ss -H -ltnp "sport = :$p" | sed -n 's/.*users:((\(.*\))).*/\1/p' | head -n1)); stop it and try again."
   fi
@@ -332,6 +399,7 @@ say "starting the origin (EdgeCache.LoadOrigin) on :$P_ORIGIN"
 start origin "$work/origin.log" dotnet "$(dll EdgeCache.LoadOrigin)" --urls "http://127.0.0.1:$P_ORIGIN"
 wait_http origin "http://127.0.0.1:$P_ORIGIN/__origin/healthz" || die "the origin did not start (see $results/logs/origin.log)"
 ORIGIN="http://127.0.0.1:$P_ORIGIN"
+origin_requests() { curl -fsS --max-time 5 "$ORIGIN/__origin/stats?paths=0" 2>/dev/null | sed -n 's/.*"requests":\([0-9]*\).*/\1/p' || echo 0; }
 
 # ---------------------------------------------------------------------------------------------
 # EdgeCache: one shield, one edge (and, with the disk tier, an edge whose hits all come from disk).
@@ -382,6 +450,39 @@ if has_peer edgecache; then
     "Disk": { "Directory": "'"$work/edge-l2-store"'", "BudgetBytes": 1073741824, "CheckpointInterval": "00:05:00" }'
     start edge-l2 "$work/edge-l2.log" env EDGECACHE_CONFIG_FILE="$work/edge-l2.json" dotnet "$(dll EdgeCache.Edge)"
   fi
+  if has_row miss-1tier; then
+    # An edge with the product defaults whose upstream is the origin itself (no shield): one hop
+    # and one store per miss, like each peer.
+    say "starting EdgeCache: one-tier edge :$P_EDGE_1T (straight to the origin)"
+    write_node "$work/edge-1tier.json" bench-edge-1tier $P_EDGE_1T $P_EDGE_1T_ADMIN "$shield_cluster"
+    start edge-1tier "$work/edge-1tier.log" env EDGECACHE_CONFIG_FILE="$work/edge-1tier.json" dotnet "$(dll EdgeCache.Edge)"
+  fi
+fi
+# The ws rows' peers: EdgeCache's ws edge goes straight to the origin (no shield), as each peer does;
+# during the measured runs nothing should go upstream anyway. Its memory tier is WS_MEMORY_BYTES,
+# its disk tier holds the set (Disk:MaxObjectBytes kept within a quarter of the budget, as
+# DiskStoreOptions.Validate requires; Disk:LogMemoryBytes stays at its default, 64 MiB).
+ws_peers=""
+ws_log_memory_bytes=$((64 * 1024 * 1024))
+if [ $ws_rows -eq 1 ]; then
+  for peer in $PEERS; do ws_peer "$peer" && ws_peers="$ws_peers $peer"; done
+  ws_peers="$(echo "$ws_peers" | xargs)"
+fi
+has_ws_peer() { [[ " $ws_peers " == *" $1 "* ]]; }
+drop_ws_peer() { # peer reason
+  ws_peers="$(echo " $ws_peers " | sed "s/ $1 / /" | xargs)"
+  say "SKIPPED $1 in the ws rows: $2"
+}
+if has_ws_peer edgecache && [ $disk_tier -eq 0 ]; then drop_ws_peer edgecache "this build has no disk tier"; fi
+if has_ws_peer edgecache; then
+  say "starting EdgeCache: ws edge :$P_EDGE_WS (straight to the origin; memory $(mib "$WS_MEMORY_BYTES"), disk $(mib "$WS_DISK_BYTES"))"
+  mkdir -p "$work/edge-ws-store"
+  ws_disk_max=$((256 * 1024 * 1024))
+  [ $((WS_DISK_BYTES / 4)) -lt $ws_disk_max ] && ws_disk_max=$((WS_DISK_BYTES / 4))
+  write_node "$work/edge-ws.json" bench-edge-ws $P_EDGE_WS $P_EDGE_WS_ADMIN "$shield_cluster" ',
+    "MemoryBudgetBytes": '"$WS_MEMORY_BYTES"',
+    "Disk": { "Directory": "'"$work/edge-ws-store"'", "BudgetBytes": '"$WS_DISK_BYTES"', "MaxObjectBytes": '"$ws_disk_max"', "LogMemoryBytes": '"$ws_log_memory_bytes"', "CheckpointInterval": "00:05:00" }'
+  start edge-ws "$work/edge-ws.log" env EDGECACHE_CONFIG_FILE="$work/edge-ws.json" dotnet "$(dll EdgeCache.Edge)"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -393,6 +494,13 @@ if has_peer varnish; then
   start varnish "$work/varnish.log" varnishd -F -n "$work/varnish" -a "127.0.0.1:$P_VARNISH" -b "127.0.0.1:$P_ORIGIN" \
     -s malloc,1g -T "127.0.0.1:$P_VARNISH_CLI" -S "$work/varnish-secret"
 fi
+# The ws rows' Varnish: the same default VCL, file storage only (WS_DISK_BYTES; the page cache is its memory).
+if has_ws_peer varnish; then
+  say "starting Varnish for the ws rows on :$P_VARNISH_WS (file storage, $(mib "$WS_DISK_BYTES"))"
+  mkdir -p "$work/varnish-ws" "$work/varnish-ws-store"
+  start varnish-ws "$work/varnish-ws.log" varnishd -F -n "$work/varnish-ws" -a "127.0.0.1:$P_VARNISH_WS" -b "127.0.0.1:$P_ORIGIN" \
+    -s "file,$work/varnish-ws-store/storage.bin,$((WS_DISK_BYTES / 1048576))M" -T "127.0.0.1:$P_VARNISH_WS_CLI" -S "$work/varnish-secret"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # nginx proxy_cache, tuned as an operator would: sendfile and tcp_nodelay on, keep-alive to the
@@ -402,7 +510,7 @@ fi
 # measured here at 1.9-2.0k req/s with p50 43 ms, against ~17-19k req/s without it.
 if has_peer nginx; then
   say "starting nginx on :$P_NGINX ($(nginx -v 2>&1))"
-  mkdir -p "$work/nginx/cache" "$work/nginx/tmp"
+  mkdir -p "$work/nginx/cache" "$work/nginx/cache-ws" "$work/nginx/tmp"
   id www-data >/dev/null 2>&1 && chown -R www-data "$work/nginx"
   nginx_location="    location / {
       proxy_pass http://origin;
@@ -418,6 +526,20 @@ if has_peer nginx; then
       proxy_busy_buffers_size 256k;
       add_header X-Cache-Status \$upstream_cache_status always;
     }"
+  nginx_ws_server="" nginx_ws_cache=""
+  if has_ws_peer nginx; then
+    # The ws rows: the same location with its own cache zone, max_size WS_DISK_BYTES, an
+    # open_file_cache sized for the set, and a buffered log of $upstream_cache_status only
+    # (nginx's own record of hits, counted after each run).
+    nginx_ws_cache="proxy_cache_path $work/nginx/cache-ws levels=1:2 keys_zone=ws:64m max_size=$((WS_DISK_BYTES / 1048576))m inactive=1h use_temp_path=off;
+  log_format cachestatus '\$upstream_cache_status';"
+    nginx_ws_server="  server {
+    listen 127.0.0.1:$P_NGINX_WS reuseport backlog=4096;
+    open_file_cache max=$((WS_OBJECTS + WS_OBJECTS / 4 + 1000)) inactive=60s;
+    access_log $work/nginx/ws-cache-status.log cachestatus buffer=256k flush=1s;
+${nginx_location/proxy_cache bench;/proxy_cache ws;}
+  }"
+  fi
   nginx_tls_server=""
   if [ $tls_rows -eq 1 ]; then
     # TLS as an operator sets it up: TLS 1.2/1.3, HTTP/2 by ALPN, a shared session cache.
@@ -456,6 +578,7 @@ http {
   uwsgi_temp_path $work/nginx/tmp/uwsgi;
   scgi_temp_path $work/nginx/tmp/scgi;
   proxy_cache_path $work/nginx/cache levels=1:2 keys_zone=bench:64m max_size=4g inactive=1h use_temp_path=off;
+  $nginx_ws_cache
   upstream origin {
     server 127.0.0.1:$P_ORIGIN;
     keepalive 128;
@@ -465,6 +588,7 @@ http {
 $nginx_location
   }
 $nginx_tls_server
+$nginx_ws_server
 }
 NGINX
   start nginx "$work/nginx.log" nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf"
@@ -534,6 +658,27 @@ map https://127.0.0.1:$P_ATS_TLS/ http://127.0.0.1:$P_ORIGIN/
 map https://localhost:$P_ATS_TLS/ http://127.0.0.1:$P_ORIGIN/
 REMAP
   start ats "$work/ats.log" traffic_server --run-root="$ats/runroot.yaml"
+  if has_ws_peer ats; then
+    # The ws rows' Traffic Server: the same configuration in its own runroot, plain HTTP on
+    # :$P_ATS_WS, a RAM cache of WS_MEMORY_BYTES, a disk span of WS_DISK_BYTES, and
+    # stats_over_http (GET /_stats) for its own hit counters.
+    say "starting Traffic Server for the ws rows on :$P_ATS_WS (RAM cache $(mib "$WS_MEMORY_BYTES"), disk $(mib "$WS_DISK_BYTES"))"
+    ats_main="$ats" ats="$work/ats-ws"
+    mkdir -p "$ats/cache" "$ats/var" "$ats/run" "$ats/log"
+    cp -r "$ats_main/etc" "$ats/etc"
+    sed "s|$ats_main/|$ats/|g" "$ats_main/runroot.yaml" >"$ats/runroot.yaml"
+    set_record proxy.config.http.server_ports STRING "$P_ATS_WS:ipv4:ip-in=127.0.0.1"
+    set_record proxy.config.cache.ram_cache.size INT "$WS_MEMORY_BYTES"
+    echo "$ats/cache $((WS_DISK_BYTES / 1048576))M" >"$ats/etc/storage.config"
+    echo "stats_over_http.so" >"$ats/etc/plugin.config"
+    cat >"$ats/etc/remap.config" <<REMAP
+map http://127.0.0.1:$P_ATS_WS/ http://127.0.0.1:$P_ORIGIN/
+map http://localhost:$P_ATS_WS/ http://127.0.0.1:$P_ORIGIN/
+REMAP
+    id trafficserver >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && chown -R trafficserver "$ats"
+    start ats-ws "$work/ats-ws.log" traffic_server --run-root="$ats/runroot.yaml"
+    ats="$ats_main"
+  fi
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -555,6 +700,8 @@ port_of() {
   case "$1" in
     edgecache) echo $P_EDGE ;; edgecache-l2) echo $P_EDGE_L2 ;; varnish) echo $P_VARNISH ;;
     nginx) echo $P_NGINX ;; ats) echo $P_ATS ;; ceiling) echo $P_CEILING ;;
+    edgecache-1tier) echo $P_EDGE_1T ;; edgecache-ws) echo $P_EDGE_WS ;; varnish-ws) echo $P_VARNISH_WS ;;
+    nginx-ws) echo $P_NGINX_WS ;; ats-ws) echo $P_ATS_WS ;;
   esac
 }
 tls_port_of() { case "$1" in edgecache) echo $P_EDGE_TLS ;; nginx) echo $P_NGINX_TLS ;; ats) echo $P_ATS_TLS ;; ceiling) echo $P_CEILING_TLS ;; esac; }
@@ -564,11 +711,24 @@ if has_peer edgecache; then
   if [ $disk_tier -eq 1 ] && has_row l2; then
     wait_http edge-l2 "http://127.0.0.1:$P_EDGE_L2_ADMIN/readyz" || die "the disk-only EdgeCache edge did not start (see $results/logs/edge-l2.log)"
   fi
+  if has_row miss-1tier; then
+    wait_http edge-1tier "http://127.0.0.1:$P_EDGE_1T_ADMIN/readyz" || die "the one-tier EdgeCache edge did not start (see $results/logs/edge-1tier.log)"
+  fi
+fi
+if has_ws_peer edgecache && ! wait_http edge-ws "http://127.0.0.1:$P_EDGE_WS_ADMIN/readyz"; then
+  drop_ws_peer edgecache "its ws edge did not start; see $results/logs/edge-ws.log"
 fi
 for peer in varnish nginx ats ceiling; do
   has_peer "$peer" || continue
   if ! wait_http "$peer" "http://127.0.0.1:$(port_of "$peer")/obj/1k/bench-ready" 60; then
     drop_peer "$peer" "it did not start; see its log in $results/logs/"
+  fi
+done
+for peer in varnish nginx ats; do
+  has_ws_peer "$peer" || continue
+  if ! has_peer "$peer"; then drop_ws_peer "$peer" "its main instance is not running"; continue; fi
+  if ! wait_http "$peer-ws" "http://127.0.0.1:$(port_of "$peer-ws")/obj/1k/bench-ready" 60; then
+    drop_ws_peer "$peer" "its ws instance did not start; see its log in $results/logs/"
   fi
 done
 
@@ -612,13 +772,20 @@ row_url() { # row peer -> the URL of the row's hit object at this peer
   if is_tls_row "$1"; then echo "https://127.0.0.1:$(tls_port_of "$2")$(row_path "$1")"
   else echo "http://127.0.0.1:$(port_of "$(row_target "$1" "$2")")$(row_path "$1")"; fi
 }
-row_target() { # row peer -> the peer whose port serves this row (l2 is EdgeCache's disk-only edge)
-  if [ "$1" = l2 ]; then echo edgecache-l2; else echo "$2"; fi
+row_target() { # row peer -> the peer whose port serves this row (l2 is EdgeCache's disk-only edge,
+  # miss-1tier its edge in front of the origin, the ws rows each peer's ws instance)
+  case "$1" in
+    l2) echo edgecache-l2 ;;
+    miss-1tier) if [ "$2" = edgecache ]; then echo edgecache-1tier; else echo "$2"; fi ;;
+    ws-*) echo "$2-ws" ;;
+    *) echo "$2" ;;
+  esac
 }
 row_label() {
   case "$1" in
     1k) echo "1 KiB hit" ;; 100k) echo "100 KiB hit" ;; 1m) echo "1 MiB hit" ;;
-    l2) echo "L2 disk hit ($L2_SIZE)" ;; miss) echo "miss ($MISS_SIZE)" ;;
+    l2) echo "L2 disk hit ($L2_SIZE)" ;; miss) echo "miss ($MISS_SIZE)" ;; miss-1tier) echo "miss 1 tier ($MISS_SIZE)" ;;
+    ws-uniform) echo "ws uniform ($WS_SIZE)" ;; ws-zipf) echo "ws Zipf ($WS_SIZE)" ;;
     tls-*) echo "${1#*-} hit TLS h1" ;; h2-*) echo "${1#*-} hit TLS h2" ;;
   esac
 }
@@ -668,6 +835,109 @@ for peer in $PEERS; do
 done
 PEERS="$(echo "$verified_peers" | xargs)"
 [ -n "$PEERS" ] || die "no peer left to benchmark"
+for peer in $ws_peers; do has_peer "$peer" || drop_ws_peer "$peer" "it is not benchmarked (see above)"; done
+
+# ---------------------------------------------------------------------------------------------
+# The working set: every ws peer is warmed with all WS_OBJECTS objects (/obj/<WS_SIZE>/ws-<i>),
+# WS_CLIENTS curl clients at a time, each on one kept-alive connection; then a second pass must
+# come from its cache: every answer 200 with the object's length, a hit by the peer's own header,
+# and no request at the origin.
+ws_header() { case "$1" in edgecache) echo cache-status ;; nginx) echo x-cache-status ;; ats) echo via ;; varnish) echo x-varnish ;; esac; }
+ws_hit_line() { # peer -> an extended regex a pass line ("status bytes header") of a hit matches
+  case "$1" in
+    edgecache) echo "EdgeCache-Edge; hit" ;;
+    nginx) echo " HIT\$" ;;
+    ats) echo "\[c[HR]" ;;
+    # A hit names two transactions: this one and the one that stored the object.
+    varnish) echo "^200 [0-9]+ [0-9]+ [0-9]+\$" ;;
+  esac
+}
+ws_pass() { # peer -> one line per response in $work/ws-pass.out, the pass's seconds in $ws_pass_secs
+  local peer="$1" port header c clients=() t0=$SECONDS
+  port="$(port_of "$peer-ws")"; header="$(ws_header "$peer")"
+  for c in $(seq 0 $((WS_CLIENTS - 1))); do
+    awk -v port="$port" '{ print "url = \"http://127.0.0.1:" port $0 "\"\noutput = \"/dev/null\"" }' "$work/ws-urls-$c" >"$work/ws-curl-$c"
+    curl -sS --max-time 600 --config "$work/ws-curl-$c" -w "%{http_code} %{size_download} %header{$header}\n" >"$work/ws-pass-$c.out" 2>>"$work/ws-curl.log" &
+    clients+=($!)
+  done
+  wrk_pid="${clients[*]}"
+  wait "${clients[@]}" || true
+  wrk_pid=""
+  cat "$work"/ws-pass-*.out | tr -d '\r' >"$work/ws-pass.out"
+  ws_pass_secs=$((SECONDS - t0))
+}
+edgecache_metric() { # admin-port metric-name -> the sum of its series
+  curl -fsS --max-time 5 "http://127.0.0.1:$1/metrics" 2>/dev/null | awk -v m="$2" '$1 == m || index($1, m "{") == 1 {s += $NF} END {printf "%.0f\n", s}'
+}
+ws_warm() { # peer: warm, then prove the set is served from cache
+  local peer="$1" pass before after total bad hits hit_re
+  hit_re="$(ws_hit_line "$peer")"
+  # A peer may decline to store some objects of a burst (Traffic Server drops cache writes past its
+  # aggregation backlog, Via [cMsSf ]): the passes go on, at most four, until one is all hits.
+  for pass in warm again again-2 again-3; do
+    before="$(origin_requests)"
+    ws_pass "$peer"
+    [ "$peer" = ats ] && ats_ws_sent=$((ats_ws_sent + $(wc -l <"$work/ws-pass.out")))
+    if [ "$peer" = edgecache ]; then
+      # The disk tier writes behind: let its queue drain before the next pass.
+      for _ in $(seq 1 600); do [ "$(edgecache_metric $P_EDGE_WS_ADMIN edgecache_disk_writes_queued_bytes)" = 0 ] && break; sleep 0.1; done
+    fi
+    after="$(origin_requests)"
+    total="$(wc -l <"$work/ws-pass.out")"
+    bad="$(awk -v n="$ws_object_bytes" '$1 != 200 || $2 != n' "$work/ws-pass.out" | wc -l)"
+    hits="$(grep -Ec "$hit_re" "$work/ws-pass.out" || true)"
+    cp "$work/ws-pass.out" "$results/wrk/ws-$pass-$peer.txt"
+    say "  $peer-ws $pass: $total requests in ${ws_pass_secs}s, $bad not 200 of $ws_object_bytes bytes, origin requests $((after - before)), hits by its own header $hits"
+    if [ "$pass" != warm ] && [ "$((after - before))" -eq 0 ] && [ "$hits" -eq "$WS_OBJECTS" ]; then break; fi
+  done
+  if [ "$total" -ne "$WS_OBJECTS" ] || [ "$bad" -ne 0 ] || [ "$((after - before))" -ne 0 ] || [ "$hits" -ne "$WS_OBJECTS" ]; then
+    say "  WARNING: $peer-ws did not serve the whole set from its cache on the second pass; its ws rows are measured anyway (see the origin counts)"
+  fi
+}
+ats_ws_sent=1 # the start's readiness check
+if [ -n "$ws_peers" ]; then
+  for c in $(seq 0 $((WS_CLIENTS - 1))); do : >"$work/ws-urls-$c"; done
+  seq 1 "$WS_OBJECTS" | awk -v n="$WS_CLIENTS" -v size="$WS_SIZE" -v w="$work" '{ print "/obj/" size "/ws-" $1 > (w "/ws-urls-" ($1 % n)) }'
+  say ""
+  say "$(elapsed) warming the working set ($WS_OBJECTS x $WS_SIZE = $(mib "$ws_set_bytes")) into: $ws_peers"
+  for peer in $ws_peers; do ws_warm "$peer"; done
+fi
+
+# The ws rows' hit counters, as each peer keeps them: "hits others memory-hits" since its start
+# (memory-hits: hits from its memory tier, "-" where the peer does not say).
+ws_counters() { # peer
+  case "$1" in
+    edgecache)
+      curl -fsS --max-time 5 "http://127.0.0.1:$P_EDGE_WS_ADMIN/metrics" 2>/dev/null | awk '
+        index($1, "edgecache_requests_total{") == 1 {
+          if ($1 ~ /outcome="hit"/) { h += $NF; if ($1 ~ /detail="memory"/) m += $NF } else o += $NF }
+        END { printf "%.0f %.0f %.0f\n", h, o, m }' ;;
+    nginx)
+      # The log is buffered (flush=1s): wait for it.
+      sleep 1.2
+      awk '$1 == "HIT" {h++; next} {o++} END {printf "%d %d -\n", h, o}' "$work/nginx/ws-cache-status.log" ;;
+    ats)
+      # Its statistics are gathered from the threads' counters every few seconds: read them until
+      # they count at least the requests it has been sent (ats_ws_sent), 20 s at most.
+      # cache_hit_fresh counts RAM-cache hits too (cache_hit_mem_fresh is its part from RAM); the
+      # reads of /_stats count as cache_miss_client_not_cacheable and are left out.
+      local now="" i
+      for i in $(seq 1 40); do
+        now="$(curl -fsS --max-time 5 "http://127.0.0.1:$P_ATS_WS/_stats" 2>/dev/null | tr ',' '\n' | tr -d ' "' \
+          | grep -E '^proxy\.process\.(http\.cache_(hit|miss)_|cache\.ram_cache\.)' | tee "$work/ats-ws-stats.txt" | awk -F: '
+          $1 ~ /^proxy\.process\.http\.cache_hit_/ && $1 != "proxy.process.http.cache_hit_mem_fresh" {h += $2}
+          $1 ~ /^proxy\.process\.http\.cache_miss_/ && $1 != "proxy.process.http.cache_miss_client_not_cacheable" {o += $2}
+          $1 == "proxy.process.http.cache_hit_mem_fresh" {m = $2}
+          END { printf "%.0f %.0f %.0f\n", h, o, m }')" || true
+        if [ -n "$now" ] && [ $(( $(echo "$now" | awk '{print $1 + $2}') )) -ge "$ats_ws_sent" ]; then break; fi
+        sleep 0.5
+      done
+      echo "$now" ;;
+    varnish)
+      varnishstat -n "$work/varnish-ws" -1 -f MAIN.cache_hit -f MAIN.cache_miss 2>/dev/null | awk '
+        $1 == "MAIN.cache_hit" {h = $2} $1 == "MAIN.cache_miss" {o = $2} END { printf "%.0f %.0f -\n", h, o }' ;;
+  esac
+}
 
 # ---------------------------------------------------------------------------------------------
 # The miss path: a unique URL per request.
@@ -687,6 +957,73 @@ function request()
 end
 LUA
 
+# The working-set rows: seeded random reads over the set, uniform or Zipf.
+cat >"$work/ws.lua" <<'LUA'
+-- Random reads over /obj/<WS_SIZE>/ws-1 .. ws-<WS_OBJECTS>: WS_DIST uniform, or zipf with exponent
+-- WS_ZIPF_S (rank r drawn with probability proportional to r^-s, by binary search in a CDF table
+-- built once per thread). Seeded (WS_SEED): the same sequence for every peer and every run. Ranks
+-- map to objects through a seeded shuffle, so popularity is not the warm-up order.
+local n = tonumber(os.getenv("WS_OBJECTS") or "20000")
+local size = os.getenv("WS_SIZE") or "100k"
+local dist = os.getenv("WS_DIST") or "uniform"
+local s = tonumber(os.getenv("WS_ZIPF_S") or "0.8")
+local seed = tonumber(os.getenv("WS_SEED") or "42")
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+local reqs, cdf
+function init(args)
+  math.randomseed(seed)
+  reqs = {}
+  for i = 1, n do reqs[i] = wrk.format("GET", string.format("/obj/%s/ws-%d", size, i)) end
+  for i = n, 2, -1 do
+    local j = math.random(1, i)
+    reqs[i], reqs[j] = reqs[j], reqs[i]
+  end
+  if dist == "zipf" then
+    cdf = {}
+    local sum = 0
+    for r = 1, n do sum = sum + r ^ (-s); cdf[r] = sum end
+    for r = 1, n do cdf[r] = cdf[r] / sum end
+  end
+  math.randomseed(seed + 7919 * (tid or 0))
+end
+function request()
+  if not cdf then return reqs[math.random(1, n)] end
+  local u, lo, hi = math.random(), 1, n
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if cdf[mid] < u then lo = mid + 1 else hi = mid end
+  end
+  return reqs[lo]
+end
+LUA
+
+# Resident set sizes of the EdgeCache processes (from /proc/<pid>/status), after each row.
+pid_of() { # name -> pid of the process started under that name
+  local i
+  for ((i = 0; i < ${#names[@]}; i++)); do [ "${names[$i]}" = "$1" ] && { echo "${pids[$i]}"; return 0; }; done
+  return 1
+}
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || true; }
+ws_rss_limit=$((WS_MEMORY_BYTES + ws_log_memory_bytes + 256 * 1024 * 1024))
+print_rss() { # round row
+  local n pid kib line=""
+  for n in edge shield edge-l2 edge-1tier edge-ws; do
+    pid="$(pid_of "$n")" || continue
+    kib="$(rss_kib "$pid")"; [ -n "$kib" ] || continue
+    line="$line, $n $(mib $((kib * 1024)))"
+    printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$n" "$kib" >>"$results/rss.tsv"
+    if [ "$n" = edge-ws ] && is_ws_row "$2" && [ $((kib * 1024)) -gt $ws_rss_limit ]; then
+      say "  WARNING: the ws edge's RSS $(mib $((kib * 1024))) is above MemoryBudgetBytes + Disk:LogMemoryBytes + 256 MiB = $(mib $ws_rss_limit)"
+    fi
+  done
+  [ -n "$line" ] && say "  round $1 $(printf '%-22s' "$(row_label "$2")") EdgeCache RSS: ${line#, }"
+  return 0
+}
+
 # ---------------------------------------------------------------------------------------------
 # The runs: for each round, each row, each peer in turn (A B C ... then again next round).
 runs="$results/runs.tsv"
@@ -701,32 +1038,48 @@ to_ms() { # wrk latency like 612.00us, 2.34ms, 1.02s, 1.5m
     if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
     printf "%.3f", n }'
 }
-origin_requests() { curl -fsS --max-time 5 "$ORIGIN/__origin/stats?paths=0" 2>/dev/null | sed -n 's/.*"requests":\([0-9]*\).*/\1/p' || echo 0; }
 run_wrk() { # round row peer
   local round="$1" row="$2" peer="$3" target url out extra=()
   target="$(row_target "$row" "$peer")"
-  if [ "$row" = miss ]; then
-    url="http://127.0.0.1:$(port_of "$target")/"
-    extra=(-s "$work/miss.lua")
-  else
-    url="$(row_url "$row" "$peer")"
-  fi
+  case "$row" in
+    miss|miss-1tier) url="http://127.0.0.1:$(port_of "$target")/"; extra=(-s "$work/miss.lua") ;;
+    ws-*) url="http://127.0.0.1:$(port_of "$target")/"; extra=(-s "$work/ws.lua") ;;
+    *) url="$(row_url "$row" "$peer")" ;;
+  esac
   out="$results/wrk/r$round-$row-$peer.txt"
-  local before after
+  local before after c0=() c1=()
+  if is_ws_row "$row"; then read -r -a c0 < <(ws_counters "$peer") || true; fi
   before="$(origin_requests)"
   # In the background and waited for, so that Ctrl-C reaches the trap at once (bash defers traps
   # while a foreground child runs, and wrk exits normally on SIGINT).
-  MISS_SIZE="$MISS_SIZE" MISS_PREFIX="$stamp-r$round-$peer" \
+  MISS_SIZE="$MISS_SIZE" MISS_PREFIX="$stamp-r$round-$row-$peer" \
+    WS_OBJECTS="$WS_OBJECTS" WS_SIZE="$WS_SIZE" WS_DIST="${row#ws-}" WS_ZIPF_S="$WS_ZIPF_S" WS_SEED="$WS_SEED" \
     wrk --latency -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "${extra[@]}" "$url" >"$out" 2>&1 &
   wrk_pid=$!
   wait "$wrk_pid" || true
   wrk_pid=""
   after="$(origin_requests)"
-  local sent origin_note=""
+  local sent origin_note="" hit_note=""
   sent="$(awk '/requests in/ {print $1}' "$out")"
   # Hits must not reach the origin; each miss must (once).
   origin_note="  origin saw $((after - before)) of ${sent:-?}"
   echo "origin requests during this run: $((after - before)) (wrk sent ${sent:-?})" >>"$out"
+  if is_ws_row "$row"; then
+    [ "$peer" = ats ] && ats_ws_sent=$((ats_ws_sent + ${sent:-0}))
+    read -r -a c1 < <(ws_counters "$peer") || true
+    if [ ${#c0[@]} -eq 3 ] && [ ${#c1[@]} -eq 3 ]; then
+      local h=$((c1[0] - c0[0])) o=$((c1[1] - c0[1])) m="-"
+      [ "${c1[2]}" != - ] && m=$((c1[2] - c0[2]))
+      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$row" "$peer" "$h" "$o" "$m" >>"$results/hits.tsv"
+      hit_note="  its counters: $h hits, $o not"
+      [ "$m" = - ] || hit_note="$hit_note, $m from memory"
+      echo "$peer's own counters during this run: $h hits, $o other, memory hits $m" >>"$out"
+      if [ "$peer" = ats ]; then echo "its statistics after the run:"; cat "$work/ats-ws-stats.txt"; fi >>"$out"
+    else
+      hit_note="  its counters: unreadable"
+    fi
+    [ $((after - before)) -eq 0 ] || origin_note="$origin_note (WARNING: the origin saw requests during a ws run)"
+  fi
   local rps p50 p99 non2xx sock
   rps="$(awk '/^Requests\/sec:/ {print $2}' "$out")"
   p50="$(awk '$1 == "50%" {print $2}' "$out")"
@@ -735,7 +1088,7 @@ run_wrk() { # round row peer
   sock="$(awk '/Socket errors:/ {s = 0; for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) s += $i + 0; print s}' "$out")"
   [ -n "$rps" ] || { say "  round $round $row $peer: wrk failed (see $out)"; return 0; }
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$row" "$peer" "$rps" "$(to_ms "$p50")" "$(to_ms "$p99")" "$(( ${non2xx:-0} + ${sock:-0} ))" >>"$runs"
-  say "  round $round $(printf '%-22s %-10s' "$(row_label "$row")" "$peer") $(printf '%10.0f req/s  p50 %8s  p99 %8s' "$rps" "$p50" "$p99")$origin_note$( [ $(( ${non2xx:-0} + ${sock:-0} )) -gt 0 ] && echo "  errors: non-2xx ${non2xx:-0}, socket ${sock:-0}")"
+  say "  round $round $(printf '%-22s %-10s' "$(row_label "$row")" "$peer") $(printf '%10.0f req/s  p50 %8s  p99 %8s' "$rps" "$p50" "$p99")$origin_note$hit_note$( [ $(( ${non2xx:-0} + ${sock:-0} )) -gt 0 ] && echo "  errors: non-2xx ${non2xx:-0}, socket ${sock:-0}")"
 }
 
 # HTTP/2 rows: h2load with a fixed number of connections and concurrent streams per connection. It
@@ -776,14 +1129,52 @@ for round in $(seq 1 "$ROUNDS"); do
     for peer in $PEERS; do
       case "$row" in
         l2) [ "$peer" = edgecache ] && [ $disk_tier -eq 1 ] || continue ;;
-        miss) [ "$peer" = ceiling ] && continue ;;
+        miss|miss-1tier) [ "$peer" = ceiling ] && continue ;;
+        ws-*) has_ws_peer "$peer" || continue ;;
         tls-*) tls_peer "$peer" || continue ;;
         h2-*) tls_peer "$peer" || continue; run_h2load "$round" "$row" "$peer"; continue ;;
       esac
       run_wrk "$round" "$row" "$peer"
     done
+    print_rss "$round" "$row"
   done
 done
+
+# Notes under the table's rows: each ws peer's hit ratio by its own counters over all rounds, and
+# the largest RSS after the row (over the rounds) of the EdgeCache processes that served it.
+notes="$results/notes.tsv"
+: >"$notes"
+if [ -f "$results/hits.tsv" ]; then
+  awk -F'\t' '
+    { k = $2 SUBSEP $3; h[k] += $4; o[k] += $5; if ($6 != "-") { m[k] += $6; hasm[k] = 1 }
+      if (!(k in seen)) { seen[k] = 1; order[++n] = k } }
+    END {
+      for (i = 1; i <= n; i++) {
+        k = order[i]; split(k, a, SUBSEP); t = h[k] + o[k]
+        printf "%s\thits by its own counters, %-9s %6.2f%% of %d%s\n", a[1], a[2] ":", t ? 100 * h[k] / t : 0, t,
+          (k in hasm) ? sprintf(" (%.1f%% of the hits from its memory tier)", h[k] ? 100 * m[k] / h[k] : 0) : ""
+      }
+    }' "$results/hits.tsv" >>"$notes"
+fi
+if [ -f "$results/rss.tsv" ]; then
+  awk -F'\t' -v limit="$ws_rss_limit" '
+    function serves(row, n) {
+      if (row ~ /^ws-/) return n == "edge-ws"; if (row == "l2") return n == "edge-l2"
+      if (row == "miss-1tier") return n == "edge-1tier"; if (row == "miss") return n == "edge" || n == "shield"
+      return n == "edge"
+    }
+    serves($2, $3) { k = $2 SUBSEP $3; if (!(k in max) || $4 > max[k]) max[k] = $4; if (!(k in seen)) { seen[k] = 1; order[++n] = k } }
+    END {
+      for (i = 1; i <= n; i++) {
+        k = order[i]; split(k, a, SUBSEP)
+        sep = (a[1] in line) ? ", " : ""
+        line[a[1]] = line[a[1]] sep sprintf("%s %.0f MiB", a[2], max[k] / 1024)
+        if (a[1] ~ /^ws-/) line[a[1]] = line[a[1]] sprintf(" (limit %.0f MiB%s)", limit / 1048576, max[k] * 1024 > limit ? ": ABOVE IT" : "")
+        if (!(a[1] in seenrow)) { seenrow[a[1]] = 1; rows[++nr] = a[1] }
+      }
+      for (i = 1; i <= nr; i++) printf "%s\tEdgeCache RSS after the row (largest): %s\n", rows[i], line[rows[i]]
+    }' "$results/rss.tsv" >>"$notes"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # The table.
