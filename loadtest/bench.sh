@@ -901,6 +901,7 @@ if [ -n "$ws_peers" ]; then
   say ""
   say "$(elapsed) warming the working set ($WS_OBJECTS x $WS_SIZE = $(mib "$ws_set_bytes")) into: $ws_peers"
   for peer in $ws_peers; do ws_warm "$peer"; done
+  has_ws_peer edgecache && curl -fsS --max-time 5 "http://127.0.0.1:$P_EDGE_WS_ADMIN/metrics" >"$results/logs/edge-ws-metrics-warm.txt" 2>/dev/null || true
 fi
 
 # The ws rows' hit counters, as each peer keeps them: "hits others memory-hits" since its start
@@ -1015,6 +1016,11 @@ print_rss() { # round row
     pid="$(pid_of "$n")" || continue
     kib="$(rss_kib "$pid")"; [ -n "$kib" ] || continue
     line="$line, $n $(mib $((kib * 1024)))"
+    if [ "$n" = edge-ws ]; then
+      # What the ws edge's tiers hold, by its own status page, beside its RSS.
+      line="$line (memory tier $(curl -fsS --max-time 5 "http://127.0.0.1:$P_EDGE_WS_ADMIN/status.json" 2>/dev/null \
+        | sed -n 's/.*"memory":{"bytes":\([0-9]*\).*/\1/p' | awk '{printf "%.0f MiB", $1 / 1048576}'))"
+    fi
     printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$n" "$kib" >>"$results/rss.tsv"
     if [ "$n" = edge-ws ] && is_ws_row "$2" && [ $((kib * 1024)) -gt $ws_rss_limit ]; then
       say "  WARNING: the ws edge's RSS $(mib $((kib * 1024))) is above MemoryBudgetBytes + Disk:LogMemoryBytes + 256 MiB = $(mib $ws_rss_limit)"
