@@ -67,6 +67,47 @@ public sealed class CacheBody
         return body;
     }
 
+    /// <summary>
+    /// A complete body over the first <paramref name="length"/> bytes of an array rented from
+    /// <see cref="ArrayPool{T}.Shared"/> (a disk hit that no tier keeps): it has one reader, and goes back to
+    /// the pool with <see cref="ReturnRented"/> once that reader is done. It must never be stored.
+    /// </summary>
+    public static CacheBody FromRented(byte[] array, int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, array.Length);
+        var body = new CacheBody(array.Length, array.Length > 0 ? array.Length : DefaultSegmentSize);
+        body._segments.Add(array);
+        body._length = length;
+        body._lastSegmentFill = length;
+        body._rented = array;
+        body.IsRented = true;
+
+        // Not Complete(): it would trim the array to the body's length, a copy.
+        body._completed = true;
+        return body;
+    }
+
+    private byte[]? _rented;
+
+    /// <summary>The body is in a rented array (see <see cref="FromRented"/>): one reader, never stored.</summary>
+    public bool IsRented { get; private set; }
+
+    /// <summary>Gives a rented body's array back to the pool (once; later calls do nothing). The body
+    /// then holds nothing (its length is 0) and is failed: reading it throws.</summary>
+    public void ReturnRented()
+    {
+        if (Interlocked.Exchange(ref _rented, null) is not { } array) return;
+        lock (_gate)
+        {
+            _segments.Clear();
+            _lastSegmentFill = 0;
+            Volatile.Write(ref _length, 0);
+            _failure ??= new ObjectDisposedException(nameof(CacheBody), "The rented body was returned to the pool.");
+        }
+
+        ArrayPool<byte>.Shared.Return(array);
+    }
+
     public long Length => Volatile.Read(ref _length);
 
     private volatile bool _completed;
@@ -226,7 +267,7 @@ public sealed class CacheBody
     {
         if (IsCompleted && _segments.Count <= 1 && _base == 0)
         {
-            memory = _segments.Count == 0 ? ReadOnlyMemory<byte>.Empty : _segments[0];
+            memory = _segments.Count == 0 ? ReadOnlyMemory<byte>.Empty : _segments[0].AsMemory(0, _lastSegmentFill);
             return true;
         }
 
@@ -256,7 +297,7 @@ public sealed class CacheBody
     {
         if (!IsCompleted || _base != 0) throw new InvalidOperationException("The body is not complete.");
         if (_segments.Count == 0) return ReadOnlySequence<byte>.Empty;
-        if (_segments.Count == 1) return new ReadOnlySequence<byte>(_segments[0]);
+        if (_segments.Count == 1) return new ReadOnlySequence<byte>(_segments[0], 0, _lastSegmentFill);
         Segment? first = null, last = null;
         foreach (var s in _segments)
         {
@@ -280,7 +321,7 @@ public sealed class CacheBody
         var index = (int)((offset - _base) / _segmentSize);
         var within = (int)((offset - _base) % _segmentSize);
         var segment = _segments[index];
-        var available = index == _segments.Count - 1 && !IsCompleted ? _lastSegmentFill : segment.Length;
+        var available = index == _segments.Count - 1 && (!IsCompleted || IsRented) ? _lastSegmentFill : segment.Length;
         var n = (int)Math.Min(available - within, end - offset);
         return new ReadOnlyMemory<byte>(segment, within, n);
     }

@@ -55,7 +55,10 @@ public interface IDiskTier : IAsyncDisposable
     /// </summary>
     /// <param name="firstByte">For a streamed object: given its metadata, the first byte the caller
     /// will read (a range request); chunks before it are not read.</param>
-    ValueTask<CachedResponse?> GetAsync(string primaryKey, IHeaderDictionary requestHeaders, long completeUpToBytes, CancellationToken cancellationToken, Func<CachedResponse, long>? firstByte = null);
+    /// <param name="rentAboveBytes">An object read complete that is larger than this comes in an array rented
+    /// from the shared pool (<see cref="CacheBody.IsRented"/>): the caller serves it once, never stores it, and
+    /// gives it back with <see cref="CacheBody.ReturnRented"/>. For objects the memory tier would not take.</param>
+    ValueTask<CachedResponse?> GetAsync(string primaryKey, IHeaderDictionary requestHeaders, long completeUpToBytes, CancellationToken cancellationToken, Func<CachedResponse, long>? firstByte = null, long rentAboveBytes = long.MaxValue);
 
     /// <summary>Stores a complete response, replacing the variant with the same secondary key.</summary>
     ValueTask PutAsync(string primaryKey, CachedResponse response, CancellationToken cancellationToken);

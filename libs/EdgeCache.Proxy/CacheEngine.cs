@@ -58,10 +58,10 @@ public sealed class CacheEngine : IAsyncDisposable
 
     internal void CountFastHitCut() => Interlocked.Increment(ref _fastHitsCut);
 
-    internal void CountFastHit()
+    internal void CountFastHit(string detail = "memory")
     {
         Interlocked.Increment(ref _fastHits);
-        CountRequest(RequestOutcome.Hit, "memory");
+        CountRequest(RequestOutcome.Hit, detail);
     }
 
     public (long Requests, long Hits) RequestTotals => (Interlocked.Read(ref _requests), Interlocked.Read(ref _hits));

@@ -1,5 +1,6 @@
 using EdgeCache.Engine;
 using EdgeCache.Proxy.Internal;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
@@ -99,8 +100,11 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             if (stored is null) urlKnown = false;
         }
 
-        // Read once: the disk tier can be swapped (reopened, wiped) between two reads.
-        if (stored is null && engine.Disk is { } disk)
+        // Read once: the disk tier can be swapped (reopened, wiped) between two reads. The fast path may
+        // have just looked this request up on disk before handing it over: then it is not looked up again.
+        if (engine.Disk is { } disk
+            && !FastHits.DiskMissedJustNow(ctx.Features.Get<IConnectionItemsFeature>()?.Items, key)
+            && stored is null)
         {
             return LookupDiskAsync(ctx, disk, lookup, urlKnown);
         }
@@ -111,10 +115,11 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
     /// <summary>A memory miss: look on disk; a small object found there is promoted to memory.</summary>
     private async Task LookupDiskAsync(HttpContext ctx, IDiskTier disk, Lookup lookup, bool urlKnown)
     {
-        var found = await disk.GetAsync(lookup.Key, ctx.Request.Headers, engine.Memory.MaxObjectBytes, ctx.RequestAborted, RangeStart(ctx, engine.Time.GetUtcNow())).ConfigureAwait(false);
+        var found = await disk.GetAsync(lookup.Key, ctx.Request.Headers, WholeDiskReadBytes(engine), ctx.RequestAborted, RangeStart(ctx, engine.Time.GetUtcNow()), rentAboveBytes: engine.Memory.MaxObjectBytes).ConfigureAwait(false);
         if (found is not null && found.NeedsRuleCheck(engine.Rules) && engine.CheckRules(lookup.Key, found, stored: true) is var current && !ReferenceEquals(current, found))
         {
             if (current is null && !found.Body.IsCompleted) found.Body.Fail(new OperationCanceledException("The object was purged."));
+            if (current is null) found.Body.ReturnRented();
             found = current;
         }
 
@@ -124,18 +129,29 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             return;
         }
 
-        var streaming = !found.Body.IsCompleted;
-        if (!streaming) engine.Memory.Set(lookup.Key, found);
+        // Streamed, or read whole into a pooled array (memory will not take it): used once, for a hit.
+        var oneShot = !found.Body.IsCompleted || found.Body.IsRented;
+        if (!oneShot) engine.Memory.Set(lookup.Key, found);
         try
         {
-            await Decide(ctx, lookup, found, urlKnown: true, "disk", streamedFromDisk: streaming).ConfigureAwait(false);
+            await Decide(ctx, lookup, found, urlKnown: true, "disk", streamedFromDisk: oneShot).ConfigureAwait(false);
         }
         finally
         {
             // A large object streams from disk only for a hit; whatever was not read stops here.
-            if (streaming && !found.Body.IsCompleted) found.Body.Fail(new OperationCanceledException("The disk read was not needed."));
+            if (!found.Body.IsCompleted) found.Body.Fail(new OperationCanceledException("The disk read was not needed."));
+
+            // The response is written (Kestrel's pipe copied it): the pooled array is free.
+            found.Body.ReturnRented();
         }
     }
+
+    /// <summary>Objects up to this size are read from disk whole, in one trip to the store, even when the
+    /// memory tier will not take them: streaming one holds up to four 256 KiB chunks in memory anyway,
+    /// and costs a trip to the store per chunk.</summary>
+    internal const long WholeDiskReadLimit = 1024 * 1024;
+
+    internal static long WholeDiskReadBytes(CacheEngine engine) => Math.Max(engine.Memory.MaxObjectBytes, WholeDiskReadLimit);
 
     /// <summary>Where a hit on a streamed disk object will start reading: the first byte of a
     /// single range the response writer will honour, else 0 (the same rules as ResponseWriter).</summary>

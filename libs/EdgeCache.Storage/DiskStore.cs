@@ -95,6 +95,7 @@ public sealed partial class DiskStore : IDiskTier
         }
 
         StopWorkers();
+        DisposeReadSessions();
         _store.Dispose();
         _device.Dispose();
         _stopping.Dispose();

@@ -384,4 +384,42 @@ public class CacheBodyTests
         await writing.WaitAsync(Deadline);
         Assert.Equal(data, read);
     }
+    [Fact]
+    public async Task A_rented_body_holds_only_its_length_of_the_array_and_reads_fail_once_returned()
+    {
+        var array = ArrayPool<byte>.Shared.Rent(100_000);
+        Assert.True(array.Length > 100_000 - 1);
+        var pattern = Pattern(100_000);
+        pattern.CopyTo(array, 0);
+        array.AsSpan(100_000).Fill(0xEE); // the pool's slack must never be served
+        var body = CacheBody.FromRented(array, 100_000);
+
+        Assert.True(body.IsRented);
+        Assert.True(body.IsCompleted);
+        Assert.Equal(100_000, body.Length);
+        Assert.Equal(pattern, body.AsSequence().ToArray());
+        Assert.True(body.TryGetSingleSegment(out var whole));
+        Assert.Equal(pattern, whole.ToArray());
+
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
+        await body.CopyToAsync(pipe.Writer, 0, -1, CancellationToken.None).WaitAsync(Deadline);
+        await pipe.Writer.CompleteAsync();
+        var copied = await pipe.Reader.ReadAtLeastAsync(200_000).AsTask().WaitAsync(Deadline);
+        Assert.Equal(pattern, copied.Buffer.ToArray());
+
+        body.ReturnRented();
+        body.ReturnRented(); // once only
+        Assert.True(body.IsFailed);
+        await Assert.ThrowsAsync<IOException>(() => body.CopyToAsync(new Pipe().Writer, 0, -1, CancellationToken.None));
+    }
+
+    [Fact]
+    public void A_body_from_its_own_array_is_not_rented_and_returning_it_does_nothing()
+    {
+        var body = CacheBody.FromBytes(Pattern(10));
+        body.ReturnRented();
+        Assert.False(body.IsRented);
+        Assert.False(body.IsFailed);
+        Assert.Equal(Pattern(10), body.ToArrayForTests());
+    }
 }

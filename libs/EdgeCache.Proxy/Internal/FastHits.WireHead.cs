@@ -26,7 +26,7 @@ internal sealed partial class FastHits
         public ArraySegment<byte>[] Body { get; }
 
         /// <summary>The Age and Cache-Status lines for one (age, ttl), and the Cache-Status member itself.</summary>
-        public sealed record TailLines(long Age, long Ttl, string CacheStatus, byte[] Bytes);
+        public sealed record TailLines(long Age, long Ttl, string CacheStatus, byte[] Bytes, string Detail = "memory");
 
         /// <summary>The entry's head, built once; null when it has a field the fast path will not write
         /// (anything but visible ASCII: the full path and Kestrel's own checks handle those).</summary>
@@ -41,14 +41,15 @@ internal sealed partial class FastHits
             return ReferenceEquals(wire, Unsupported) ? null : wire;
         }
 
-        public TailLines Tail(long age, long ttl, string cacheName)
+        /// <param name="detail">The tier the copy was found in (<c>memory</c>, <c>disk</c>), as Cache-Status says it.</param>
+        public TailLines Tail(long age, long ttl, string cacheName, string detail = "memory")
         {
-            if (Volatile.Read(ref _tail) is { } t && t.Age == age && t.Ttl == ttl) return t;
-            var status = CacheStatus.ForHit(cacheName, ttl, "memory").Format();
+            if (Volatile.Read(ref _tail) is { } t && t.Age == age && t.Ttl == ttl && ReferenceEquals(t.Detail, detail)) return t;
+            var status = CacheStatus.ForHit(cacheName, ttl, detail).Format();
             var text = new StringBuilder(64);
             var lines = new StoredHead.Lines(text);
             StoredHead.WriteAgeAndStatus(ref lines, age, status);
-            var tail = new TailLines(age, ttl, status, Encoding.ASCII.GetBytes(text.ToString()));
+            var tail = new TailLines(age, ttl, status, Encoding.ASCII.GetBytes(text.ToString()), detail);
             Volatile.Write(ref _tail, tail);
             return tail;
         }

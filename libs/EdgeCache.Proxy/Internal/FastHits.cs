@@ -140,7 +140,19 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
                     return;
                 }
 
-                if (result.IsCanceled || !TryFind(deps, connection, buffer, scratch, allowClose: true, out var consumed, out var hit, tls: ssl is not null))
+                SequencePosition consumed = default;
+                Hit hit = default;
+                DiskProbe? probe = null;
+                var found = !result.IsCanceled && TryFind(deps, connection, buffer, scratch, allowClose: true, out consumed, out hit, ssl is not null, out probe);
+                if (!found && probe is not null && deps.Engine.Disk is { } disk)
+                {
+                    // Not in memory: an L2 hit is answered here too. The request stays unread in the pipe
+                    // while the store looks, so a miss still goes to Kestrel from where it starts.
+                    (found, hit) = await TryDiskAsync(deps, connection, disk, probe).ConfigureAwait(false);
+                    if (found) consumed = buffer.GetPosition(probe.Info.HeadLength);
+                }
+
+                if (!found)
                 {
                     // Not ours: Kestrel reads this request from where it starts.
                     input.AdvanceTo(buffer.Start, buffer.Start);
@@ -151,9 +163,19 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
                 input.AdvanceTo(consumed);
                 var minRate = deps.Engine.HitDataRate ?? limits.MinResponseDataRate;
                 var reply = Stage(hit, scratch, segments);
-                var sent = ssl is not null
-                    ? await SendTlsAsync(ssl, scratch, reply, segments, slowReader, minRate).ConfigureAwait(false)
-                    : await SendAsync(socket!, sender, scratch, reply, segments, slowReader, minRate).ConfigureAwait(false);
+                bool sent;
+                try
+                {
+                    sent = ssl is not null
+                        ? await SendTlsAsync(ssl, scratch, reply, segments, slowReader, minRate).ConfigureAwait(false)
+                        : await SendAsync(socket!, sender, scratch, reply, segments, slowReader, minRate).ConfigureAwait(false);
+                }
+                finally
+                {
+                    // An L2 hit no tier keeps was read into a pooled array: the socket (or SslStream) has it now.
+                    hit.Entry.Body.ReturnRented();
+                }
+
                 if (!sent)
                 {
                     deps.Engine.CountFastHitCut();
@@ -336,10 +358,16 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
 
     /// <summary>Finds whether the request at the start of <paramref name="buffer"/> is a fast hit and, when
     /// it is, counts and logs it. <paramref name="scratch"/> (when given) takes a head split across segments.</summary>
-    internal static bool TryFind(Dependencies deps, ConnectionContext connection, ReadOnlySequence<byte> buffer, byte[]? scratch, bool allowClose, out SequencePosition consumed, out Hit hit, bool tls = false)
+    internal static bool TryFind(Dependencies deps, ConnectionContext connection, ReadOnlySequence<byte> buffer, byte[]? scratch, bool allowClose, out SequencePosition consumed, out Hit hit, bool tls = false) =>
+        TryFind(deps, connection, buffer, scratch, allowClose, out consumed, out hit, tls, out _);
+
+    /// <summary>As above; when the memory tier holds no copy the request selects, and the fast path could
+    /// answer it, <paramref name="probe"/> says what to look up on disk (see <see cref="TryDiskAsync"/>).</summary>
+    internal static bool TryFind(Dependencies deps, ConnectionContext connection, ReadOnlySequence<byte> buffer, byte[]? scratch, bool allowClose, out SequencePosition consumed, out Hit hit, bool tls, out DiskProbe? probe)
     {
         consumed = default;
         hit = default;
+        probe = null;
         var traffic = deps.Traffic;
         var started = traffic.AccessLogEnabled ? Stopwatch.GetTimestamp() : 0;
 
@@ -370,6 +398,7 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
 
         // Over TLS, a Host the connection's certificate does not cover is the full path's 421 (RFC 9110 §15.5.20).
         if (tls && connection.Features.Get<TlsConnectionNames>() is { } names && !names.Covers(hostName)) return false;
+        var info = new RequestInfo(head.Length, request.IsHead, request.Close, host, hostName, target, started);
         HeaderDictionary? fields = null;
         var entry = engine.Memory.GetUnvaried(key);
         string? acceptEncoding = null;
@@ -377,45 +406,121 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
         {
             // Variants (Vary): selected by the request's fields, as the full path selects them;
             // Vary: Accept-Encoding alone (the usual case) without building the fields.
-            if (!engine.Memory.Contains(key)) return false;
             var decided = false;
-            if (NormalizedAcceptEncoding(head) is { } normalized)
+            if (engine.Memory.Contains(key))
             {
-                acceptEncoding = normalized;
-                entry = engine.Memory.GetBySingleField(key, "accept-encoding", normalized, out decided);
+                if (NormalizedAcceptEncoding(head) is { } normalized)
+                {
+                    acceptEncoding = normalized;
+                    entry = engine.Memory.GetBySingleField(key, "accept-encoding", normalized, out decided);
+                }
+
+                if (!decided) entry = engine.Memory.Get(key, fields = RequestHead.Fields(head), out _);
             }
 
-            if (!decided) entry = engine.Memory.Get(key, fields = RequestHead.Fields(head), out _);
-            if (entry is null) return false;
+            if (entry is null)
+            {
+                // What the full path would do next: look on disk.
+                if (engine.Disk is not null) probe = new DiskProbe(key, fields ?? RequestHead.Fields(head), info);
+                return false;
+            }
         }
 
-        if (entry.NeedsRuleCheck(engine.Rules) && !ReferenceEquals(engine.CheckRules(key, entry, stored: true), entry)) return false;
-        if (entry.StatusCode != 200 || !entry.Body.IsCompleted || entry.Body.Length > int.MaxValue - MaxHead) return false;
-
-        // The one hit decision, for a request with no directives (the parser refused those). Only a
-        // copy with a content coding needs the request's Accept-Encoding.
+        // Only a copy with a content coding needs the request's Accept-Encoding.
         var accepts = entry.ContentCoding is null
             || ((acceptEncoding ??= NormalizedAcceptEncoding(head)) is { } ae
                 ? HitDecision.ClientAcceptsNormalized(entry, ae)
                 : HitDecision.ClientAccepts(entry, (fields ??= RequestHead.Fields(head))[HeaderNames.AcceptEncoding]));
+        if (!TryServe(deps, connection, key, entry, accepts, info, "memory", out hit)) return false;
+        consumed = buffer.GetPosition(head.Length);
+        return true;
+    }
+
+    /// <summary>What the fast path read from a request head, for answering it after the head's span is gone.</summary>
+    internal sealed record RequestInfo(int HeadLength, bool IsHead, bool Close, string Host, string HostName, string Target, long Started);
+
+    /// <summary>A fast-path request the memory tier has no copy for: its key and fields, to look up on disk.</summary>
+    internal sealed record DiskProbe(string Key, HeaderDictionary Fields, RequestInfo Info);
+
+    /// <summary>
+    /// Answers a memory miss from the disk tier as the full path would (<see cref="CacheLookupMiddleware"/>):
+    /// the same lookup, rules check and promotion to memory, then the same hit decision as a memory hit.
+    /// An object the memory tier will not take comes in a pooled array, returned once it is sent. False
+    /// when it is not a fresh 200 the fast path can write (Kestrel then takes the request); when the
+    /// store holds nothing, the full path is told so, and does not look again.
+    /// </summary>
+    internal static async ValueTask<(bool Found, Hit Hit)> TryDiskAsync(Dependencies deps, ConnectionContext connection, IDiskTier disk, DiskProbe probe)
+    {
+        var engine = deps.Engine;
+        CachedResponse? entry;
+        try
+        {
+            entry = await disk.GetAsync(probe.Key, probe.Fields, CacheLookupMiddleware.WholeDiskReadBytes(engine), connection.ConnectionClosed, rentAboveBytes: engine.Memory.MaxObjectBytes).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return (false, default);
+        }
+
+        if (entry is null)
+        {
+            connection.Items[DiskMissKey] = probe.Key;
+            return (false, default);
+        }
+
+        if (!entry.Body.IsCompleted)
+        {
+            // Larger than a whole read: it streams, which is the full path's.
+            entry.Body.Fail(new OperationCanceledException("The disk read was not needed."));
+            return (false, default);
+        }
+
+        var current = entry.NeedsRuleCheck(engine.Rules) ? engine.CheckRules(probe.Key, entry, stored: true) : entry;
+        if (current is not null && !current.Body.IsRented) engine.Memory.Set(probe.Key, current);
+        if (current is not null && TryServe(deps, connection, probe.Key, current, HitDecision.ClientAccepts(current, probe.Fields[HeaderNames.AcceptEncoding]), probe.Info, "disk", out var hit))
+        {
+            return (true, hit);
+        }
+
+        entry.Body.ReturnRented();
+        return (false, default);
+    }
+
+    /// <summary>Connection item: the key of the request handed to Kestrel after the store held nothing for it.</summary>
+    private static readonly object DiskMissKey = new();
+
+    /// <summary>True when the fast path has just looked this request's key up on disk and found nothing
+    /// (the request Kestrel is now serving on this connection): the full path need not look again.</summary>
+    public static bool DiskMissedJustNow(IDictionary<object, object?>? connectionItems, string key) =>
+        connectionItems is not null && connectionItems.Remove(DiskMissKey, out var missed) && string.Equals((string?)missed, key, StringComparison.Ordinal);
+
+    /// <summary>The one hit decision for a fast-path request (no directives: the parser refused those) on a
+    /// copy the caller found; counts and logs it when it is a fresh hit the fast path can write.</summary>
+    private static bool TryServe(Dependencies deps, ConnectionContext connection, string key, CachedResponse entry, bool accepts, RequestInfo info, string detail, out Hit hit)
+    {
+        hit = default;
+        var engine = deps.Engine;
+        if (entry.NeedsRuleCheck(engine.Rules) && !ReferenceEquals(engine.CheckRules(key, entry, stored: true), entry)) return false;
+        if (entry.StatusCode != 200 || !entry.Body.IsCompleted || entry.Body.Length > int.MaxValue - MaxHead) return false;
+
         var decision = HitDecision.Evaluate(entry, default, forced: false, engine.IsCurrent, accepts, engine.Time.GetUtcNow());
         if (decision.Kind != HitKind.Fresh) return false;
         if (WireHead.For(entry, engine) is not { } wire) return false;
 
         // Head: the entry's fixed fields, then Age and Cache-Status, which change with the clock.
-        var tail = wire.Tail(Freshness.AgeSeconds(decision.Age), decision.Ttl, engine.Options.CacheName);
+        var tail = wire.Tail(Freshness.AgeSeconds(decision.Age), decision.Ttl, engine.Options.CacheName, detail);
         if (wire.Fixed.Length + tail.Bytes.Length + 64 > MaxResponseHead) return false;
-        hit = new Hit(entry, wire, tail, request.IsHead, request.Close);
+        hit = new Hit(entry, wire, tail, info.IsHead, info.Close);
 
-        consumed = buffer.GetPosition(head.Length);
-        engine.CountFastHit();
-        traffic.Record(hostName, hit: true, entry.Body.Length, request.IsHead);
+        engine.CountFastHit(detail);
+        var traffic = deps.Traffic;
+        traffic.Record(info.HostName, hit: true, entry.Body.Length, info.IsHead);
         if (traffic.AccessLogEnabled)
         {
-            var path = target;
-            if (!traffic.AccessLogQueries && target.IndexOf('?') is >= 0 and var q) path = target[..q];
+            var path = info.Target;
+            if (!traffic.AccessLogQueries && info.Target.IndexOf('?') is >= 0 and var q) path = info.Target[..q];
             var client = (connection.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "-";
-            traffic.Access(client, request.IsHead ? "HEAD" : "GET", host, path, "HTTP/1.1", 200, entry.Body.Length, Stopwatch.GetElapsedTime(started).TotalMilliseconds, tail.CacheStatus);
+            traffic.Access(client, info.IsHead ? "HEAD" : "GET", info.Host, path, "HTTP/1.1", 200, entry.Body.Length, Stopwatch.GetElapsedTime(info.Started).TotalMilliseconds, tail.CacheStatus);
         }
 
         return true;
