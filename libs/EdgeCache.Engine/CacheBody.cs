@@ -96,7 +96,9 @@ public sealed class CacheBody
     /// then holds nothing (its length is 0) and is failed: reading it throws.</summary>
     public void ReturnRented()
     {
-        if (Interlocked.Exchange(ref _rented, null) is not { } array) return;
+        // Read first: a stored body is shared by every hit, and an interlocked write to it would move its
+        // cache line between cores on each one.
+        if (!IsRented || Interlocked.Exchange(ref _rented, null) is not { } array) return;
         lock (_gate)
         {
             _segments.Clear();

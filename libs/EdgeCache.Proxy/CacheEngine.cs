@@ -58,6 +58,25 @@ public sealed class CacheEngine : IAsyncDisposable
 
     internal void CountFastHitCut() => Interlocked.Increment(ref _fastHitsCut);
 
+    private SeenFilter? _seenOnDisk;
+
+    private SeenFilter SeenOnDisk => _seenOnDisk ??= new SeenFilter(() => Memory.Count);
+
+    /// <summary>
+    /// For a disk lookup of <paramref name="key"/>: objects larger than this come in a pooled array and are
+    /// served once, not promoted to memory. With <c>Disk:PromoteOnHit</c> 2 (the default) that is every object
+    /// on its first disk hit within the seen filter's window (see <see cref="SeenFilter"/>); otherwise, and
+    /// then, those the memory tier will not take.
+    /// </summary>
+    internal long DiskRentAbove(string key) =>
+        Options.Disk.PromoteOnHit == 1 || SeenOnDisk.Seen(key) ? Memory.MaxObjectBytes : -1;
+
+    /// <summary>A disk lookup found <paramref name="key"/>: its next disk hit within the window promotes it.</summary>
+    internal void DiskHit(string key)
+    {
+        if (Options.Disk.PromoteOnHit != 1) SeenOnDisk.Add(key);
+    }
+
     internal void CountFastHit(string detail = "memory")
     {
         Interlocked.Increment(ref _fastHits);

@@ -115,7 +115,7 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
     /// <summary>A memory miss: look on disk; a small object found there is promoted to memory.</summary>
     private async Task LookupDiskAsync(HttpContext ctx, IDiskTier disk, Lookup lookup, bool urlKnown)
     {
-        var found = await disk.GetAsync(lookup.Key, ctx.Request.Headers, WholeDiskReadBytes(engine), ctx.RequestAborted, RangeStart(ctx, engine.Time.GetUtcNow()), rentAboveBytes: engine.Memory.MaxObjectBytes).ConfigureAwait(false);
+        var found = await disk.GetAsync(lookup.Key, ctx.Request.Headers, WholeDiskReadBytes(engine), ctx.RequestAborted, RangeStart(ctx, engine.Time.GetUtcNow()), rentAboveBytes: engine.DiskRentAbove(lookup.Key)).ConfigureAwait(false);
         if (found is not null && found.NeedsRuleCheck(engine.Rules) && engine.CheckRules(lookup.Key, found, stored: true) is var current && !ReferenceEquals(current, found))
         {
             if (current is null && !found.Body.IsCompleted) found.Body.Fail(new OperationCanceledException("The object was purged."));
@@ -129,7 +129,9 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             return;
         }
 
-        // Streamed, or read whole into a pooled array (memory will not take it): used once, for a hit.
+        engine.DiskHit(lookup.Key);
+
+        // Streamed, or read whole into a pooled array (not promoted): used once, for a hit.
         var oneShot = !found.Body.IsCompleted || found.Body.IsRented;
         if (!oneShot) engine.Memory.Set(lookup.Key, found);
         try

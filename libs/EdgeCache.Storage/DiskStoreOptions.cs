@@ -62,6 +62,14 @@ public sealed class DiskStoreOptions
     /// <summary>Objects written to disk at the same time at most. Default 4.</summary>
     public int WriteConcurrency { get; set; } = 4;
 
+    /// <summary>
+    /// On which disk hit an object is copied to the memory tier: 2 (the default) on its second within a
+    /// window of about as many disk hits on other objects as memory holds objects, as Traffic Server's
+    /// RAM-cache seen filter admits objects, so objects read from disk less often than memory turns over
+    /// never push hotter ones out; 1 on every disk hit (the behaviour before this setting).
+    /// </summary>
+    public int PromoteOnHit { get; set; } = 2;
+
     public bool Enabled => !string.IsNullOrWhiteSpace(Directory);
 
     /// <summary>Returns the first problem with these settings, or null.</summary>
@@ -80,6 +88,7 @@ public sealed class DiskStoreOptions
         if (FailureLogInterval <= TimeSpan.Zero) return "FailureLogInterval must be positive";
         if (OperationTimeout <= TimeSpan.Zero) return "OperationTimeout must be positive";
         if (ReopenInterval <= TimeSpan.Zero) return "ReopenInterval must be positive";
+        if (PromoteOnHit is not (1 or 2)) return "PromoteOnHit must be 1 (promote to memory on every disk hit) or 2 (on the second)";
         return null;
     }
 

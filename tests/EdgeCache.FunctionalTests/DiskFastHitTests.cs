@@ -117,16 +117,21 @@ public sealed class DiskFastHitTests(SmallObjectMemoryDiskTopology cdn) : IClass
         Assert.All(paths, p => Assert.Equal(1, cdn.Origin.Count(p)));
     }
 
-    [Fact]
-    public async Task An_object_memory_takes_is_promoted_by_its_first_disk_hit_and_is_then_a_memory_hit()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task An_object_memory_takes_is_promoted_by_its_second_disk_hit_and_is_then_a_memory_hit(bool fullPath)
     {
+        // Disk:PromoteOnHit 2 (the default): once seen, then promoted, as Traffic Server's seen filter does.
         var path = MapObject(20 * 1024);
         await cdn.PutOnDiskAsync(path);
         cdn.EdgeEngine(0).Memory.Update(static _ => true, static _ => null); // now only the disk holds it
 
-        var responses = await RawHttp.ExchangeAsync(cdn.EdgeUri(0), RawHttp.Get(path) + RawHttp.Get(path), [false, false]);
+        var extra = fullPath ? FastHitTests.FullPathField : "";
+        var responses = await RawHttp.ExchangeAsync(cdn.EdgeUri(0), RawHttp.Get(path, extra) + RawHttp.Get(path, extra) + RawHttp.Get(path, extra), [false, false, false]);
         Assert.Contains("detail=disk", responses[0].Header("Cache-Status"), StringComparison.Ordinal);
-        Assert.Contains("detail=memory", responses[1].Header("Cache-Status"), StringComparison.Ordinal);
+        Assert.Contains("detail=disk", responses[1].Header("Cache-Status"), StringComparison.Ordinal);
+        Assert.Contains("detail=memory", responses[2].Header("Cache-Status"), StringComparison.Ordinal);
         Assert.All(responses, r => Assert.Equal(FastHitTests.Body(20 * 1024), r.Body));
         Assert.Equal(1, cdn.Origin.Count(path));
     }

@@ -437,7 +437,7 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
     }
 
     /// <summary>What the fast path read from a request head, for answering it after the head's span is gone.</summary>
-    internal sealed record RequestInfo(int HeadLength, bool IsHead, bool Close, string Host, string HostName, string Target, long Started);
+    internal readonly record struct RequestInfo(int HeadLength, bool IsHead, bool Close, string Host, string HostName, string Target, long Started);
 
     /// <summary>A fast-path request the memory tier has no copy for: its key and fields, to look up on disk.</summary>
     internal sealed record DiskProbe(string Key, HeaderDictionary Fields, RequestInfo Info);
@@ -445,7 +445,7 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
     /// <summary>
     /// Answers a memory miss from the disk tier as the full path would (<see cref="CacheLookupMiddleware"/>):
     /// the same lookup, rules check and promotion to memory, then the same hit decision as a memory hit.
-    /// An object the memory tier will not take comes in a pooled array, returned once it is sent. False
+    /// An object not promoted (<see cref="CacheEngine.DiskRentAbove"/>) comes in a pooled array, returned once it is sent. False
     /// when it is not a fresh 200 the fast path can write (Kestrel then takes the request); when the
     /// store holds nothing, the full path is told so, and does not look again.
     /// </summary>
@@ -455,7 +455,7 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
         CachedResponse? entry;
         try
         {
-            entry = await disk.GetAsync(probe.Key, probe.Fields, CacheLookupMiddleware.WholeDiskReadBytes(engine), connection.ConnectionClosed, rentAboveBytes: engine.Memory.MaxObjectBytes).ConfigureAwait(false);
+            entry = await disk.GetAsync(probe.Key, probe.Fields, CacheLookupMiddleware.WholeDiskReadBytes(engine), connection.ConnectionClosed, rentAboveBytes: engine.DiskRentAbove(probe.Key)).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -468,6 +468,7 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
             return (false, default);
         }
 
+        engine.DiskHit(probe.Key);
         if (!entry.Body.IsCompleted)
         {
             // Larger than a whole read: it streams, which is the full path's.
