@@ -731,6 +731,23 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
         Assert.Equal(2, cdn.Origin.Count(path));
     }
 
+    [Theory]
+    [InlineData("max-age=600;foo=bar")]
+    [InlineData("max-age=600;foo=\"a, b\";n=1.5")]
+    [InlineData("public;x, max-age=600;y")]
+    public async Task Rfc9213_2_1_parameters_on_CDN_Cache_Control_members_are_ignored_so_max_age_applies(string field)
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "no-store"), ("CDN-Cache-Control", field));
+        using var first = await Get(path);
+        Assert.Equal("x", await first.BodyAsync());
+        using var second = await Get(path);
+        Assert.True(IsHit(second), second.EdgeStatus());
+        Assert.Equal("x", await second.BodyAsync());
+        Assert.Equal(field, second.Header("CDN-Cache-Control"));
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
     [Fact]
     public async Task Rfc9213_2_EdgeCache_Cache_Control_wins_over_CDN_Cache_Control_in_both_tiers_and_never_leaves_the_edge()
     {
