@@ -111,6 +111,39 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
     }
 
     [Fact]
+    public async Task Rfc9111_4_1_an_unknown_selecting_field_that_differs_only_by_whitespace_around_list_members_selects_one_variant()
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.Headers.CacheControl = "max-age=600";
+            ctx.Response.Headers.Vary = "X-Features";
+            return ctx.Response.WriteAsync("features=" + ctx.Request.Headers["X-Features"]);
+        });
+        using var first = await Get(path, m => m.Headers.TryAddWithoutValidation("X-Features", "webp, avif"));
+        Assert.Equal("features=webp, avif", await first.BodyAsync());
+        foreach (var same in new[] { "webp,avif", "webp ,  avif", "\twebp,avif " })
+        {
+            using var r = await Get(path, m => m.Headers.TryAddWithoutValidation("X-Features", same));
+            Assert.True(IsHit(r), same + ": " + r.EdgeStatus());
+            Assert.Equal("features=webp, avif", await r.BodyAsync());
+        }
+
+        var lines = (await RawHttp.ExchangeAsync(cdn.EdgeUri(0), RawHttp.Get(path, "X-Features: webp\r\nX-Features: avif\r\n"), [false]))[0];
+        Assert.StartsWith("EdgeCache-Edge; hit", lines.Headers("Cache-Status")[^1], StringComparison.Ordinal);
+        Assert.Equal(1, cdn.Origin.Count(path));
+
+        foreach (var other in new[] { "avif, webp", "webpavif", "WEBP, AVIF" })
+        {
+            using var r = await Get(path, m => m.Headers.TryAddWithoutValidation("X-Features", other));
+            Assert.False(IsHit(r), other);
+            Assert.Equal("features=" + other, await r.BodyAsync());
+        }
+
+        Assert.Equal(4, cdn.Origin.Count(path));
+    }
+
+    [Fact]
     public async Task Rfc9111_3_a_302_without_explicit_freshness_is_not_stored()
     {
         var path = NewPath();
