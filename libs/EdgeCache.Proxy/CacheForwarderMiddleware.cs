@@ -223,6 +223,15 @@ internal sealed class CacheForwarderMiddleware
                 return await FetchOnceAsync(request, target, state, background, noCache: true).ConfigureAwait(false);
             }
 
+            // A 304 that sets a cookie makes the freshened copy one with Set-Cookie, which a host that does
+            // not store those must not keep either: its cookie goes to this requester only, and the stale
+            // copy stays to be revalidated by the next request.
+            if (!state.Policy.StoreSetCookie && response.Headers.ContainsKey(Microsoft.Net.Http.Headers.HeaderNames.SetCookie))
+            {
+                Log.NotStored(_engine.Logger, state.Key, nameof(StoreDecision.SetCookie));
+                return new FetchResult { Kind = FetchKind.Revalidated, Entry = updated, Response = response, Personal = true };
+            }
+
             // The disk has a copy already (the one just freshened): the new head's write may wait in the background.
             if (state.MayStore) _ = _engine.Store(state.Key, updated);
             return new FetchResult { Kind = FetchKind.Revalidated, Entry = updated, Response = response };
@@ -374,7 +383,7 @@ internal sealed class CacheForwarderMiddleware
                 await ResponseWriter.WriteErrorAsync(ctx, _engine, code, UpstreamErrorMessage(result.Response.Error, result.Response.CertificateRejected), (CacheStatus.Forwarded(Name, fwd) with { Collapsed = collapsed }).Format()).ConfigureAwait(false);
                 break;
             case FetchKind.Revalidated:
-                await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, state.Policy, (CacheStatus.Forwarded(Name, fwd) with { FwdStatus = 304, Stored = state.MayStore, Collapsed = collapsed, Ttl = Ttl(result.Entry!) }).Format(), StringValues.Empty).ConfigureAwait(false);
+                await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, state.Policy, (CacheStatus.Forwarded(Name, fwd) with { FwdStatus = 304, Stored = state.MayStore && !result.Personal, Collapsed = collapsed, Ttl = Ttl(result.Entry!) }).Format(), StringValues.Empty).ConfigureAwait(false);
                 break;
             case FetchKind.Storable:
                 await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, state.Policy, (CacheStatus.Forwarded(Name, fwd) with { FwdStatus = upstreamStatus, Stored = true, Collapsed = collapsed, Ttl = Ttl(result.Entry!) }).Format(), result.UpstreamCacheStatus).ConfigureAwait(false);
@@ -390,6 +399,7 @@ internal sealed class CacheForwarderMiddleware
     {
         FetchKind.Failed => true,
         FetchKind.NotShareable => false,
+        _ when result.Personal => false,
         _ => HitDecision.Selects(result.Entry!, requestHeaders),
     };
 
