@@ -74,8 +74,14 @@ public readonly record struct CacheDirectives
         return d;
     }
 
-    private static CacheDirectives Apply(CacheDirectives d, ReadOnlySpan<char> name, ReadOnlySpan<char> arg, bool hasArg)
+    /// <summary>
+    /// Adds one directive. A repeated delta directive keeps its first value in Cache-Control
+    /// (RFC 9111 §4.2.1); with <paramref name="lastWins"/>, as in a Structured Field Dictionary
+    /// (RFC 8941 §4.2.2), the later value replaces it.
+    /// </summary>
+    internal static CacheDirectives Apply(CacheDirectives d, ReadOnlySpan<char> name, ReadOnlySpan<char> arg, bool hasArg, bool lastWins = false)
     {
+        if (lastWins) d = Forget(d, name);
         if (Is(name, "no-store")) return d with { NoStore = true };
         // no-cache and private with field-names are treated as unqualified: the stricter reading.
         if (Is(name, "no-cache")) return d with { NoCache = true };
@@ -98,6 +104,16 @@ public readonly record struct CacheDirectives
 
         if (Is(name, "stale-while-revalidate")) return d.StaleWhileRevalidate is null ? d with { StaleWhileRevalidate = Delta(arg, hasArg) } : d;
         if (Is(name, "stale-if-error")) return d.StaleIfError is null ? d with { StaleIfError = Delta(arg, hasArg) } : d;
+        return d;
+    }
+
+    /// <summary>The directives without <paramref name="name"/>'s delta value, so a later member replaces it.</summary>
+    private static CacheDirectives Forget(CacheDirectives d, ReadOnlySpan<char> name)
+    {
+        if (Is(name, "max-age")) return d with { MaxAge = null };
+        if (Is(name, "s-maxage")) return d with { SharedMaxAge = null };
+        if (Is(name, "stale-while-revalidate")) return d with { StaleWhileRevalidate = null };
+        if (Is(name, "stale-if-error")) return d with { StaleIfError = null };
         return d;
     }
 

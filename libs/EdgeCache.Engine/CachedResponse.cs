@@ -163,12 +163,13 @@ public sealed class CachedResponse
     }
 
     /// <summary>
-    /// Reads a Date or Last-Modified value (the first field line) strictly, as an HTTP-date of
-    /// RFC 9110 §5.6.7 (<see cref="HttpDate"/>); anything else counts as absent. An invalid Date is
+    /// Reads a Date or Last-Modified value strictly, as an HTTP-date of RFC 9110 §5.6.7
+    /// (<see cref="HttpDate.TryParseField"/>): anything else, a field over several lines included,
+    /// counts as absent. An invalid Date is
     /// replaced by the receipt time (§6.6.1), as when there is none; an invalid Last-Modified gives
     /// no heuristic freshness (RFC 9111 §4.2.2) and no If-Modified-Since validator. <paramref name="now"/>
     /// is the recipient's clock for a two-digit RFC 850 year.
     /// </summary>
     internal static DateTimeOffset? ParseDate(StringValues value, DateTimeOffset now) =>
-        value.Count > 0 && HttpDate.TryParse(value[0], now, out var d) ? d : null;
+        HttpDate.TryParseField(value, now, out var d) ? d : null;
 }

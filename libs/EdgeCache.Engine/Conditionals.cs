@@ -13,7 +13,8 @@ public static class Conditionals
 
     /// <summary>
     /// True when a GET/HEAD for this stored response should be answered 304 (§13.1.2, §13.1.3).
-    /// An If-Modified-Since that is not a valid HTTP-date (<see cref="HttpDate"/>) is ignored.
+    /// An If-Modified-Since that is not a valid HTTP-date (<see cref="HttpDate"/>), or that has more
+    /// than one member (several field lines), is ignored (§13.1.3).
     /// <paramref name="now"/> is the clock for a two-digit RFC 850 year; without it, the stored
     /// response's receipt time.
     /// </summary>
@@ -29,7 +30,7 @@ public static class Conditionals
 
         var ims = request.IfModifiedSince;
         var clock = now ?? stored.ResponseTime;
-        if (!StringValues.IsNullOrEmpty(ims) && HttpDate.TryParse(ims[0], clock, out var since))
+        if (HttpDate.TryParseField(ims, clock, out var since))
         {
             var lastModified = stored.LastModified ?? CachedResponse.ParseDate(stored.GetHeader(HeaderNames.Date), stored.ResponseTime);
             return lastModified is { } lm && lm <= since;
@@ -40,13 +41,15 @@ public static class Conditionals
 
     /// <summary>
     /// If-Range (§13.1.5): true when the range may be applied. A value that is neither an entity-tag
-    /// nor a valid HTTP-date (<see cref="HttpDate"/>) does not allow it. <paramref name="now"/> is the
+    /// nor a valid HTTP-date (<see cref="HttpDate"/>) does not allow it, nor does a field over several
+    /// lines (If-Range is one validator, §13.1.5, and no entity-tag or date is a list). <paramref name="now"/> is the
     /// clock for a two-digit RFC 850 year; without it, the stored response's receipt time.
     /// </summary>
     public static bool IfRangeAllows(IHeaderDictionary request, CachedResponse stored, DateTimeOffset? now = null)
     {
         var ifRange = request.IfRange;
         if (StringValues.IsNullOrEmpty(ifRange)) return true;
+        if (ifRange.Count > 1) return false;
         var v = ifRange[0]!.Trim();
         if (v.StartsWith('"') || v.StartsWith("W/", StringComparison.Ordinal))
         {
@@ -54,7 +57,7 @@ public static class Conditionals
             return stored.ETag is { } etag && !etag.StartsWith("W/", StringComparison.Ordinal) && !v.StartsWith("W/", StringComparison.Ordinal) && etag == v;
         }
 
-        return HttpDate.TryParse(v, now ?? stored.ResponseTime, out var date) && stored.LastModified is { } lm && lm == date;
+        return HttpDate.TryParseField(ifRange, now ?? stored.ResponseTime, out var date) && stored.LastModified is { } lm && lm == date;
     }
 
     /// <summary>

@@ -26,7 +26,7 @@ public static class Freshness
             // An invalid Expires, such as "0" or a date in a form HTTP-date does not define, is a
             // time in the past (§5.3). A value over several field lines is one value joined with
             // commas, which no HTTP-date contains: invalid too.
-            if (expires.Count > 1 || !HttpDate.TryParse(expires[0], now ?? date, out var exp)) return (TimeSpan.Zero, false);
+            if (!HttpDate.TryParseField(expires, now ?? date, out var exp)) return (TimeSpan.Zero, false);
             var delta = exp - date;
             return (delta > TimeSpan.Zero ? delta : TimeSpan.Zero, false);
         }

@@ -39,6 +39,13 @@ public sealed class HostCachePolicy
     /// </summary>
     public bool StoreErrorStatuses { get; set; }
 
+    /// <summary>
+    /// Remove CDN-Cache-Control from this host's responses to clients: true removes it, false passes it
+    /// on, null (the default) does what the node-wide <c>EdgeCache:StripCdnCacheControl</c> says. Set per
+    /// host, not in <c>Defaults</c> (the node-wide setting is the default for hosts not named).
+    /// </summary>
+    public bool? StripCdnCacheControl { get; set; }
+
     /// <summary>Time to connect to the upstream. Default 5 s.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Primitives;
+
 namespace EdgeCache.Engine;
 
 /// <summary>
@@ -39,6 +41,19 @@ public static class HttpDate
             ' ' => TryAsctime(s, out result),
             _ => TryRfc850(s, now, out result),
         };
+    }
+
+    /// <summary>
+    /// Parses a field whose value is one HTTP-date (Date, Expires, Last-Modified, If-Modified-Since,
+    /// If-Unmodified-Since, the date form of If-Range) as it arrived, every field line of it. A field
+    /// sent as several lines is one value, the lines joined with commas (RFC 9110 §5.3), and no
+    /// HTTP-date is two dates with a comma between them: so more than one line is invalid, never the
+    /// first line read alone. Absent or empty: false.
+    /// </summary>
+    public static bool TryParseField(StringValues lines, DateTimeOffset now, out DateTimeOffset result)
+    {
+        result = default;
+        return lines.Count == 1 && TryParse(lines[0], now, out result);
     }
 
     // Sun, 06 Nov 1994 08:49:37 GMT

@@ -43,16 +43,12 @@ public static class StoragePolicy
     }
 
     /// <summary>
-    /// A targeted field's directives, or null when it is to be ignored as if absent (RFC 9213 §2.1):
-    /// empty, not a valid Structured Field Dictionary, or with a delta-seconds directive that is not
-    /// an integer (<c>max-age="10000"</c>).
+    /// A targeted field's directives, read as a Structured Field Dictionary (parameters ignored), or
+    /// null when it is to be ignored as if absent (RFC 9213 §2.1): empty, not a valid dictionary, or
+    /// with a delta-seconds directive that is not an integer (<c>max-age="10000"</c>).
     /// </summary>
-    private static CacheDirectives? Targeted(StringValues field)
-    {
-        if (StringValues.IsNullOrEmpty(field) || !StructuredFieldSyntax.IsCacheDirectives(field)) return null;
-        var parsed = CacheDirectives.Parse(field);
-        return parsed.Present ? parsed : null;
-    }
+    private static CacheDirectives? Targeted(StringValues field) =>
+        StructuredFieldSyntax.TryReadCacheDirectives(field, out var directives) ? directives : null;
 
     /// <summary>
     /// Status codes whose caching rules this cache implements (RFC 9111 §3, §5.2.2.3): the

@@ -5,13 +5,14 @@ namespace EdgeCache.Engine;
 /// <summary>
 /// Checks that a field value is a Structured Field Dictionary (RFC 8941 §3.2, parsed as §4.2.2 says),
 /// which is what CDN-Cache-Control is (RFC 9213 §2.1: a targeted field that is empty or fails to parse
-/// is ignored, as if absent). Only the syntax is checked; the directives are read by
-/// <see cref="CacheDirectives"/>.
+/// is ignored, as if absent). A targeted field's directives are read from the same walk
+/// (<see cref="TryReadCacheDirectives"/>), as dictionary members: parameters are ignored and a
+/// repeated key's last value wins (RFC 8941 §4.2.2), which is not how Cache-Control is read.
 /// </summary>
 public static class StructuredFieldSyntax
 {
     /// <summary>True when the field lines, combined, form a valid, non-empty sf-dictionary.</summary>
-    public static bool IsDictionary(StringValues lines) => Check(lines, cacheDirectives: false);
+    public static bool IsDictionary(StringValues lines) => Check(lines, cacheDirectives: false, out _);
 
     /// <summary>
     /// True when the field lines form a valid, non-empty sf-dictionary whose delta-seconds directives
@@ -19,23 +20,39 @@ public static class StructuredFieldSyntax
     /// sf-integers, as a targeted cache-control field must be (RFC 9213 §2.1): <c>max-age="10000"</c>
     /// is a valid dictionary, but a value of the wrong type makes the whole field ignored.
     /// </summary>
-    public static bool IsCacheDirectives(StringValues lines) => Check(lines, cacheDirectives: true);
+    public static bool IsCacheDirectives(StringValues lines) => Check(lines, cacheDirectives: true, out _);
+
+    /// <summary>
+    /// Reads a targeted cache-control field (RFC 9213 §2.1) when <see cref="IsCacheDirectives"/> holds:
+    /// each dictionary member is a directive, its value the member's bare item. Parameters on a member
+    /// are ignored (<c>max-age=10;foo=bar</c> is max-age 10: RFC 9213 §2.1 ignores parameters it does
+    /// not define, RFC 8941 §3.1.2 makes them part of the member, never of its value), and when a key
+    /// repeats its last value is the member's (RFC 8941 §4.2.2). False, with default directives, when
+    /// the field is to be ignored.
+    /// </summary>
+    public static bool TryReadCacheDirectives(StringValues lines, out CacheDirectives directives) =>
+        Check(lines, cacheDirectives: true, out directives);
 
     private static bool IsDeltaDirective(ReadOnlySpan<char> key) =>
         key is "max-age" or "s-maxage" or "stale-while-revalidate" or "stale-if-error";
 
-    private static bool Check(StringValues lines, bool cacheDirectives)
+    private static bool Check(StringValues lines, bool cacheDirectives, out CacheDirectives directives)
     {
+        directives = default;
         if (StringValues.IsNullOrEmpty(lines)) return false;
         var value = lines.Count == 1 ? lines[0]! : string.Join(", ", lines.ToArray());
         var s = value.AsSpan().Trim(' ');
         if (s.IsEmpty) return false;
+        var read = new CacheDirectives { Present = true };
         var i = 0;
         while (true)
         {
             var keyStart = i;
             if (!Key(s, ref i)) return false;
-            var delta = cacheDirectives && IsDeltaDirective(s[keyStart..i]);
+            var key = s[keyStart..i];
+            var delta = cacheDirectives && IsDeltaDirective(key);
+            var item = ReadOnlySpan<char>.Empty;
+            var hasItem = false;
             if (i < s.Length && s[i] == '=')
             {
                 i++;
@@ -47,7 +64,9 @@ public static class StructuredFieldSyntax
                 {
                     var valueStart = i;
                     if (!BareItem(s, ref i)) return false;
-                    if (delta && !IsInteger(s[valueStart..i])) return false;
+                    item = s[valueStart..i];
+                    hasItem = true;
+                    if (delta && !IsInteger(item)) return false;
                 }
             }
             else if (delta)
@@ -56,8 +75,14 @@ public static class StructuredFieldSyntax
             }
 
             if (!Parameters(s, ref i)) return false;
+            if (cacheDirectives) read = CacheDirectives.Apply(read, key, item, hasItem, lastWins: true);
             SkipOws(s, ref i);
-            if (i == s.Length) return true;
+            if (i == s.Length)
+            {
+                if (cacheDirectives) directives = read;
+                return true;
+            }
+
             if (s[i] != ',') return false;
             i++;
             SkipOws(s, ref i);

@@ -12,8 +12,8 @@ public static class Vary
 
     /// <summary>
     /// Per-field normalisers (lower-case field name → normal form of the request's value): the one
-    /// place a field's variant rule lives. A field not listed is compared as §4.1 allows, lines joined
-    /// and whitespace folded.
+    /// place a field's variant rule lives. A field not listed is compared as §4.1 allows, as a list
+    /// (<see cref="NormalizeList"/>): lines joined, whitespace around members dropped, runs folded.
     /// </summary>
     private static readonly FrozenDictionary<string, Func<StringValues, string>> Normalizers =
         new Dictionary<string, Func<StringValues, string>>(StringComparer.Ordinal)
@@ -75,8 +75,11 @@ public static class Vary
     }
 
     /// <summary>
-    /// Normalises a request header value for comparison: lines are joined with ", ", runs of
-    /// whitespace folded (§4.1 allows combining and normalising). Accept-Encoding becomes the sorted
+    /// Normalises a request header value for comparison (§4.1 allows combining lines and removing
+    /// whitespace where the syntax allows it): a field without its own normaliser is read as a list
+    /// (<see cref="NormalizeList"/>), so <c>a,b</c>, <c>a , b</c> and two lines <c>a</c> and <c>b</c>
+    /// select one variant, while <c>b, a</c> and <c>ab</c> do not. Accept-Language has its own
+    /// (<see cref="AcceptLanguage"/>). Accept-Encoding becomes the sorted
     /// set of known codings the client accepts (q &gt; 0; <c>x-gzip</c> is gzip), or "identity", so needless
     /// variants are avoided; a client that refuses identity (<c>identity;q=0</c>, or <c>*;q=0</c> without
     /// naming it) gets its own form.
@@ -88,7 +91,7 @@ public static class Vary
         if (value.Count == 0) return Absent;
         if (StringValues.IsNullOrEmpty(value)) return "";
         var joined = value.Count == 1 ? value[0]! : string.Join(", ", value.ToArray());
-        return FoldWhitespace(joined.Trim(' ', '\t'));
+        return NormalizeList(joined);
     }
 
     /// <summary>Normalised forms of the Accept-Encoding values seen (browsers send a handful), so a
@@ -185,33 +188,68 @@ public static class Vary
         return true;
     }
 
-    /// <summary>Folds each run of HTTP whitespace (SP, HTAB: RFC 9110 §5.6.3) to one space, so values that
-    /// differ only in spacing select one variant. Other characters, Unicode spaces included, are kept.</summary>
-    private static string FoldWhitespace(string s)
+    /// <summary>
+    /// The normal form of a field read as a list (RFC 9110 §5.6.1): each member without the OWS around
+    /// it, runs of HTTP whitespace (SP, HTAB: §5.6.3) inside a member folded to one space, members
+    /// joined with <c>", "</c>; quoted strings (§5.6.4) are kept exactly, commas and spaces in them
+    /// included. Nothing else changes: not case (an unknown field may be case-sensitive), not order,
+    /// not empty members, not Unicode spaces. A value already in normal form (most are) is returned
+    /// as it is, so a hit allocates nothing.
+    /// </summary>
+    internal static string NormalizeList(string value)
     {
-        var needs = false;
+        // Each character gives at most one, but a comma two (", ").
+        var max = value.Length * 2;
+        char[]? rented = null;
+        Span<char> buffer = max <= 512 ? stackalloc char[512] : (rented = System.Buffers.ArrayPool<char>.Shared.Rent(max));
+        try
+        {
+            var normal = buffer[..WriteList(value, buffer)];
+            return normal.SequenceEqual(value) ? value : new string(normal);
+        }
+        finally
+        {
+            if (rented is not null) System.Buffers.ArrayPool<char>.Shared.Return(rented);
+        }
+    }
+
+    private static int WriteList(ReadOnlySpan<char> s, Span<char> output)
+    {
+        var n = 0;
+        var inQuotes = false;
+        var memberStart = true;
+        var pendingSpace = false;
         for (var i = 0; i < s.Length; i++)
         {
-            if (s[i] == '\t' || (s[i] == ' ' && i > 0 && s[i - 1] == ' ')) { needs = true; break; }
+            var c = s[i];
+            if (inQuotes)
+            {
+                output[n++] = c;
+                if (c == '\\' && i + 1 < s.Length) output[n++] = s[++i];
+                else if (c == '"') inQuotes = false;
+                continue;
+            }
+
+            switch (c)
+            {
+                case ' ' or '\t':
+                    pendingSpace = !memberStart;
+                    continue;
+                case ',':
+                    output[n++] = ',';
+                    output[n++] = ' ';
+                    memberStart = true;
+                    pendingSpace = false;
+                    continue;
+            }
+
+            if (pendingSpace) output[n++] = ' ';
+            pendingSpace = false;
+            memberStart = false;
+            output[n++] = c;
+            inQuotes = c == '"';
         }
 
-        if (!needs) return s;
-        var sb = new System.Text.StringBuilder(s.Length);
-        var inRun = false;
-        foreach (var c in s)
-        {
-            if (c is ' ' or '\t')
-            {
-                if (!inRun) sb.Append(' ');
-                inRun = true;
-            }
-            else
-            {
-                sb.Append(c);
-                inRun = false;
-            }
-        }
-
-        return sb.ToString();
+        return n;
     }
 }

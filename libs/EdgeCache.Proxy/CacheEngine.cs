@@ -151,12 +151,17 @@ public sealed class CacheEngine : IAsyncDisposable
     private readonly bool _stripCdn;
     private readonly bool _stripOwn;
 
-    /// <summary>True for stored fields this node does not send to its clients (on edges EdgeCache-Cache-Control
-    /// and surrogate keys; CDN-Cache-Control where <c>StripCdnCacheControl</c> says). The fast path asks
-    /// once per stored object, when it builds the object's head, not per hit.</summary>
-    internal bool HidesFromClients(string name) =>
+    /// <summary>The fields <see cref="HidesFromClients"/> may hide: what a pass-through removes from an upstream's response.</summary>
+    internal static readonly string[] HideableFields = [HeaderRules.EdgeCacheCacheControl, HeaderRules.CdnCacheControl, HeaderRules.SurrogateKey, HeaderRules.CacheTag];
+
+    /// <summary>True for fields this node does not send to its clients of a host with <paramref name="policy"/>
+    /// (on edges EdgeCache-Cache-Control and surrogate keys; CDN-Cache-Control where the host's
+    /// <c>StripCdnCacheControl</c>, else the node-wide one, says). Every writer of a response head asks it:
+    /// hits on both paths, 304s, misses and pass-throughs. The fast path asks once per stored object and
+    /// host policy, when it builds the object's head, not per hit.</summary>
+    internal bool HidesFromClients(string name, HostCachePolicy policy) =>
         (_stripOwn && name.Equals(HeaderRules.EdgeCacheCacheControl, StringComparison.OrdinalIgnoreCase))
-        || (_stripCdn && name.Equals(HeaderRules.CdnCacheControl, StringComparison.OrdinalIgnoreCase))
+        || ((policy.StripCdnCacheControl ?? _stripCdn) && name.Equals(HeaderRules.CdnCacheControl, StringComparison.OrdinalIgnoreCase))
         || (_stripTags && (name.Equals(HeaderRules.SurrogateKey, StringComparison.OrdinalIgnoreCase) || name.Equals(HeaderRules.CacheTag, StringComparison.OrdinalIgnoreCase)));
 
     /// <summary>Shields with an invalidation stream tell edges what sequence each copy is current to.</summary>

@@ -57,7 +57,7 @@ internal sealed class CacheForwarderMiddleware
                 _engine.CountRequest(RequestOutcome.Stale);
                 StartBackgroundRevalidation(UpstreamRequest.From(ctx, HttpMethods.Get, state.Key), target, state);
                 var ttl = HitDecision.Ttl(stored, _engine.Time.GetUtcNow());
-                await ResponseWriter.WriteEntryAsync(ctx, _engine, stored, CacheStatus.ForHit(Name, ttl, "memory; stale-while-revalidate").Format(), StringValues.Empty).ConfigureAwait(false);
+                await ResponseWriter.WriteEntryAsync(ctx, _engine, stored, state.Policy, CacheStatus.ForHit(Name, ttl, "memory; stale-while-revalidate").Format(), StringValues.Empty).ConfigureAwait(false);
                 break;
             default:
                 await FetchAndServeAsync(ctx, state, target).ConfigureAwait(false);
@@ -223,6 +223,15 @@ internal sealed class CacheForwarderMiddleware
                 return await FetchOnceAsync(request, target, state, background, noCache: true).ConfigureAwait(false);
             }
 
+            // A 304 that sets a cookie makes the freshened copy one with Set-Cookie, which a host that does
+            // not store those must not keep either: its cookie goes to this requester only, and the stale
+            // copy stays to be revalidated by the next request.
+            if (!state.Policy.StoreSetCookie && response.Headers.ContainsKey(Microsoft.Net.Http.Headers.HeaderNames.SetCookie))
+            {
+                Log.NotStored(_engine.Logger, state.Key, nameof(StoreDecision.SetCookie));
+                return new FetchResult { Kind = FetchKind.Revalidated, Entry = updated, Response = response, Personal = true };
+            }
+
             // The disk has a copy already (the one just freshened): the new head's write may wait in the background.
             if (state.MayStore) _ = _engine.Store(state.Key, updated);
             return new FetchResult { Kind = FetchKind.Revalidated, Entry = updated, Response = response };
@@ -341,7 +350,7 @@ internal sealed class CacheForwarderMiddleware
         if (result.Kind == FetchKind.AlreadyStored)
         {
             _engine.CountRequest(RequestOutcome.Hit, "memory");
-            await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, CacheStatus.ForHit(Name, Ttl(result.Entry!), "memory").Format(), StringValues.Empty).ConfigureAwait(false);
+            await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, state.Policy, CacheStatus.ForHit(Name, Ttl(result.Entry!), "memory").Format(), StringValues.Empty).ConfigureAwait(false);
             return;
         }
 
@@ -356,7 +365,7 @@ internal sealed class CacheForwarderMiddleware
             if (result.Kind == FetchKind.NotShareable) result.Response.Abort();
             _engine.CountRequest(RequestOutcome.Stale);
             var ttl = Ttl(stale);
-            await ResponseWriter.WriteEntryAsync(ctx, _engine, stale, (CacheStatus.Forwarded(Name, fwd) with { FwdStatus = upstreamStatus, Collapsed = collapsed, Ttl = ttl, Detail = "memory; stale-if-error" }).Format(), StringValues.Empty).ConfigureAwait(false);
+            await ResponseWriter.WriteEntryAsync(ctx, _engine, stale, state.Policy, (CacheStatus.Forwarded(Name, fwd) with { FwdStatus = upstreamStatus, Collapsed = collapsed, Ttl = ttl, Detail = "memory; stale-if-error" }).Format(), StringValues.Empty).ConfigureAwait(false);
             return;
         }
 
@@ -374,14 +383,14 @@ internal sealed class CacheForwarderMiddleware
                 await ResponseWriter.WriteErrorAsync(ctx, _engine, code, UpstreamErrorMessage(result.Response.Error, result.Response.CertificateRejected), (CacheStatus.Forwarded(Name, fwd) with { Collapsed = collapsed }).Format()).ConfigureAwait(false);
                 break;
             case FetchKind.Revalidated:
-                await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, (CacheStatus.Forwarded(Name, fwd) with { FwdStatus = 304, Stored = state.MayStore, Collapsed = collapsed, Ttl = Ttl(result.Entry!) }).Format(), StringValues.Empty).ConfigureAwait(false);
+                await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, state.Policy, (CacheStatus.Forwarded(Name, fwd) with { FwdStatus = 304, Stored = state.MayStore && !result.Personal, Collapsed = collapsed, Ttl = Ttl(result.Entry!) }).Format(), StringValues.Empty).ConfigureAwait(false);
                 break;
             case FetchKind.Storable:
-                await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, (CacheStatus.Forwarded(Name, fwd) with { FwdStatus = upstreamStatus, Stored = true, Collapsed = collapsed, Ttl = Ttl(result.Entry!) }).Format(), result.UpstreamCacheStatus).ConfigureAwait(false);
+                await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, state.Policy, (CacheStatus.Forwarded(Name, fwd) with { FwdStatus = upstreamStatus, Stored = true, Collapsed = collapsed, Ttl = Ttl(result.Entry!) }).Format(), result.UpstreamCacheStatus).ConfigureAwait(false);
                 await AwaitStoredAsync(ctx, result).ConfigureAwait(false);
                 break;
             default:
-                await ResponseWriter.WriteUpstreamAsync(ctx, _engine, result.Response, (CacheStatus.Forwarded(Name, fwd) with { FwdStatus = upstreamStatus, Collapsed = collapsed }).Format()).ConfigureAwait(false);
+                await ResponseWriter.WriteUpstreamAsync(ctx, _engine, result.Response, state.Policy, (CacheStatus.Forwarded(Name, fwd) with { FwdStatus = upstreamStatus, Collapsed = collapsed }).Format()).ConfigureAwait(false);
                 break;
         }
     }
@@ -390,6 +399,7 @@ internal sealed class CacheForwarderMiddleware
     {
         FetchKind.Failed => true,
         FetchKind.NotShareable => false,
+        _ when result.Personal => false,
         _ => HitDecision.Selects(result.Entry!, requestHeaders),
     };
 

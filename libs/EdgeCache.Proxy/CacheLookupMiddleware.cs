@@ -183,7 +183,7 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             {
                 case HitKind.Fresh or HitKind.Stale:
                     engine.CountRequest(hit.Kind == HitKind.Fresh ? RequestOutcome.Hit : RequestOutcome.Stale, detail);
-                    return ResponseWriter.WriteEntryAsync(ctx, engine, stored, HitStatus(hit.Ttl, detail), StringValues.Empty);
+                    return ResponseWriter.WriteEntryAsync(ctx, engine, stored, lookup.Policy, HitStatus(hit.Ttl, detail), StringValues.Empty);
                 case HitKind.StaleWhileRevalidate when !streamedFromDisk:
                     mode = RequestMode.StaleWhileRevalidate;
                     break;

@@ -37,7 +37,8 @@ public sealed class EdgeCacheOptions
     /// field is meant for every CDN on the path (RFC 9213 §2), and another CDN or tier may sit in front of
     /// this one, so it is passed on as large CDNs do. EdgeCache's own targeted field,
     /// <c>EdgeCache-Cache-Control</c>, is always removed by edges whatever this says. Set true on edges
-    /// when nothing downstream should see the origin's CDN directives.</summary>
+    /// when nothing downstream should see the origin's CDN directives. The default for every host: a host's
+    /// <see cref="HostCachePolicy.StripCdnCacheControl"/> overrides it.</summary>
     public bool StripCdnCacheControl { get; set; }
 
     /// <summary>Remove Surrogate-Key and Cache-Tag from responses to clients. Default: true on edges,

@@ -28,6 +28,9 @@ public sealed class EdgeCacheOptionsValidator : IValidateOptions<EdgeCacheOption
         if (o.StatusSampleInterval <= TimeSpan.Zero) errors.Add($"{S}:StatusSampleInterval must be positive.");
         if (o.ShutdownTimeout < TimeSpan.Zero) errors.Add($"{S}:ShutdownTimeout must not be negative.");
         if (o.Defaults.Validate() is { } d) errors.Add($"{S}:Defaults: {d}.");
+
+        // One default, not two that could disagree: hosts that Hosts does not name take the node-wide one.
+        if (o.Defaults.StripCdnCacheControl is not null) errors.Add($"{S}:Defaults:StripCdnCacheControl is not a setting: {S}:StripCdnCacheControl is the default, {S}:Hosts:<host>:StripCdnCacheControl overrides it for a host.");
         foreach (var (host, policy) in o.Hosts)
         {
             if (policy.Validate() is { } p) errors.Add($"{S}:Hosts:{host}: {p}.");

@@ -124,6 +124,36 @@ public class CachedResponseFactoryTests
     }
 
     [Fact]
+    public void Rfc9110_5_3_a_Date_over_two_field_lines_is_invalid_and_replaced_by_the_receipt_time()
+    {
+        // The first line alone would date the response an hour back (Age 3600).
+        var stored = Create(Headers(("Date", Http(T0.AddHours(-1))), ("Date", Http(T0)), ("Cache-Control", "max-age=7200")), T0, T0.AddSeconds(1));
+
+        Assert.Equal(1, CountOf(stored, "Date"));
+        Assert.Equal("Wed, 01 Jan 2025 12:00:01 GMT", stored.GetHeader("Date").ToString());
+        Assert.Equal(TimeSpan.FromSeconds(1), stored.CorrectedInitialAge);
+    }
+
+    [Fact]
+    public void Rfc9110_5_3_a_Last_Modified_over_two_field_lines_is_invalid_so_absent()
+    {
+        var stored = Create(Headers(("Date", Http(T0)), ("Last-Modified", Http(T0.AddDays(-10))), ("Last-Modified", Http(T0.AddDays(-10)))));
+
+        Assert.Null(stored.LastModified);
+        Assert.False(stored.HeuristicFreshness);
+        Assert.Equal(TimeSpan.Zero, stored.FreshnessLifetime);
+    }
+
+    [Fact]
+    public void Rfc9111_5_3_an_Expires_over_two_field_lines_is_invalid_so_in_the_past()
+    {
+        var stored = Create(Headers(("Date", Http(T0)), ("Expires", Http(T0.AddHours(1))), ("Expires", Http(T0.AddHours(1)))));
+
+        Assert.Equal(TimeSpan.Zero, stored.FreshnessLifetime);
+        Assert.False(stored.HeuristicFreshness);
+    }
+
+    [Fact]
     public void Rfc9110_6_6_1_Valid_Date_is_kept_as_sent()
     {
         var stored = Create(Headers(("Date", "Wed, 01 Jan 2025 11:59:50 GMT")), T0, T0.AddSeconds(1));

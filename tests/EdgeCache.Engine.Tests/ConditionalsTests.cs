@@ -94,6 +94,21 @@ public class ConditionalsTests
         Assert.False(Conditionals.IsNotModified(Headers(("If-Modified-Since", value)), WithLastModified()));
     }
 
+    [Fact]
+    public void Rfc9110_13_1_3_an_If_Modified_Since_with_more_than_one_member_is_ignored()
+    {
+        // "A recipient MUST ignore the If-Modified-Since header field if ... the field value has more
+        // than one member": two lines, whichever comes first.
+        var stored = WithLastModified();
+        var after = Http(LastModified.AddHours(1));
+        var before = Http(LastModified.AddHours(-1));
+
+        Assert.False(Conditionals.IsNotModified(Headers(("If-Modified-Since", after), ("If-Modified-Since", before)), stored));
+        Assert.False(Conditionals.IsNotModified(Headers(("If-Modified-Since", after), ("If-Modified-Since", after)), stored));
+        Assert.False(Conditionals.IsNotModified(Headers(("If-Modified-Since", after + ", " + after)), stored));
+        Assert.True(Conditionals.IsNotModified(Headers(("If-Modified-Since", after)), stored));
+    }
+
     [Theory]
     [InlineData("Tuesday, 31-Dec-24 12:00:00 GMT")]
     [InlineData("Tue Dec 31 12:00:00 2024")]
@@ -178,6 +193,18 @@ public class ConditionalsTests
     public void Rfc9110_13_1_5_If_Range_with_an_invalid_date_does_not_allow_the_range(string ifRange, bool allowed)
     {
         Assert.Equal(allowed, Conditionals.IfRangeAllows(Headers(("If-Range", ifRange)), WithLastModified(), T0));
+    }
+
+    [Fact]
+    public void Rfc9110_13_1_5_an_If_Range_over_two_field_lines_does_not_allow_the_range()
+    {
+        // If-Range is one validator: two lines are not one entity-tag or one HTTP-date.
+        var stored = WithETag("\"v1\"");
+
+        Assert.True(Conditionals.IfRangeAllows(Headers(("If-Range", Http(LastModified))), stored));
+        Assert.False(Conditionals.IfRangeAllows(Headers(("If-Range", Http(LastModified)), ("If-Range", Http(LastModified))), stored));
+        Assert.True(Conditionals.IfRangeAllows(Headers(("If-Range", "\"v1\"")), stored));
+        Assert.False(Conditionals.IfRangeAllows(Headers(("If-Range", "\"v1\""), ("If-Range", "\"v2\"")), stored));
     }
 
     [Fact]

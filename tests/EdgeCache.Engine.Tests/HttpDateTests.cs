@@ -1,5 +1,6 @@
 using System.Globalization;
 using CsCheck;
+using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 using Xunit.Abstractions;
 using static EdgeCache.Engine.Tests.TestData;
@@ -136,6 +137,19 @@ public class HttpDateTests(ITestOutputHelper output)
     {
         Assert.Null(Parse("Sunday, 06-Nov-94 08:49:37 GMT", DateTimeOffset.MinValue)); // would be year -6
         Assert.Equal(new DateTimeOffset(9999, 12, 31, 23, 59, 59, TimeSpan.Zero), Parse("Friday, 31-Dec-99 23:59:59 GMT", DateTimeOffset.MaxValue));
+    }
+
+    [Fact]
+    public void Rfc9110_5_3_a_date_field_over_several_lines_is_one_invalid_value_not_its_first_line()
+    {
+        // Two lines are one value joined with a comma (§5.3); "a, b" is no HTTP-date (§5.6.7).
+        const string A = "Sun, 06 Nov 1994 08:49:37 GMT";
+        Assert.True(HttpDate.TryParseField(new StringValues(A), T0, out _));
+        Assert.False(HttpDate.TryParseField(new StringValues([A, A]), T0, out var twice));
+        Assert.Equal(default, twice);
+        Assert.False(HttpDate.TryParseField(new StringValues([A, "Mon, 07 Nov 1994 08:49:37 GMT"]), T0, out _));
+        Assert.False(HttpDate.TryParseField(new StringValues(A + ", " + A), T0, out _));
+        Assert.False(HttpDate.TryParseField(StringValues.Empty, T0, out _));
     }
 
     [Fact]

@@ -370,6 +370,57 @@ public class StoragePolicyTests
         Assert.True(StructuredFieldSyntax.IsCacheDirectives(new Microsoft.Extensions.Primitives.StringValues(valid)));
     }
 
+    [Theory]
+    [InlineData("max-age=10;foo=bar", 10L)]
+    [InlineData("max-age=10;foo", 10L)]
+    [InlineData("max-age=10; a=1;b=\"x,y\"", 10L)]
+    [InlineData("max-age=10;q=1.5, public;x", 10L)]
+    [InlineData("s-maxage=20;foo=?1", null)]
+    public void Rfc9213_2_1_parameters_on_a_CDN_Cache_Control_member_are_ignored(string field, long? maxAge)
+    {
+        // RFC 9213 §2.1: "Parameters received on directives are to be ignored". max-age=10;foo=bar
+        // is the member max-age with value 10 and a parameter, not an invalid max-age.
+        IHeaderDictionary response = Headers(("CDN-Cache-Control", field), ("Cache-Control", "no-store"));
+
+        var (directives, useExpires) = StoragePolicy.EffectiveDirectives(response);
+
+        Assert.Equal(maxAge, directives.MaxAge);
+        Assert.Equal(field.StartsWith("s-maxage", StringComparison.Ordinal) ? 20 : null, directives.SharedMaxAge);
+        Assert.Equal(field.Contains("public", StringComparison.Ordinal), directives.Public);
+        Assert.False(directives.NoStore);
+        Assert.False(useExpires);
+        Assert.Equal(StoreDecision.Store, Evaluate((HeaderDictionary)response));
+    }
+
+    [Fact]
+    public void Rfc9213_2_1_a_parameter_on_a_boolean_CDN_Cache_Control_member_keeps_the_directive()
+    {
+        var response = Headers(("CDN-Cache-Control", "no-store;reason=\"x\", private;a=1"), ("Cache-Control", "max-age=60"));
+
+        var directives = StoragePolicy.EffectiveDirectives(response).Directives;
+
+        Assert.True(directives.NoStore);
+        Assert.True(directives.Private);
+        Assert.Equal(StoreDecision.ResponseNoStore, Evaluate(response));
+    }
+
+    [Fact]
+    public void Rfc8941_4_2_2_a_repeated_CDN_Cache_Control_key_takes_its_last_value_unlike_Cache_Control()
+    {
+        // RFC 8941 §4.2.2: a Dictionary's later duplicate key overwrites the earlier one; Cache-Control
+        // keeps its first (RFC 9111 §4.2.1).
+        Assert.Equal(600, StoragePolicy.EffectiveDirectives(Headers(("CDN-Cache-Control", "max-age=10, max-age=600"))).Directives.MaxAge);
+        Assert.Equal(600, StoragePolicy.EffectiveDirectives(Headers(("CDN-Cache-Control", "max-age=10"), ("CDN-Cache-Control", "max-age=600"))).Directives.MaxAge);
+        Assert.Equal(10, StoragePolicy.EffectiveDirectives(Headers(("Cache-Control", "max-age=10, max-age=600"))).Directives.MaxAge);
+    }
+
+    [Fact]
+    public void Rfc9111_1_2_2_parameters_after_a_Cache_Control_delta_are_not_delta_seconds()
+    {
+        // Cache-Control is not a Structured Field: max-age=10;foo=bar is not delta-seconds, so stale.
+        Assert.Equal(-1, StoragePolicy.EffectiveDirectives(Headers(("Cache-Control", "max-age=10;foo=bar"))).Directives.MaxAge);
+    }
+
     [Fact]
     public void Rfc9213_2_EdgeCache_Cache_Control_takes_precedence_over_CDN_Cache_Control_and_Cache_Control()
     {

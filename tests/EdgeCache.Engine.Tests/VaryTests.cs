@@ -53,6 +53,59 @@ public class VaryTests
         Assert.False(Vary.Matches(stored, Headers(("Accept-Language", "fr, en"))));
     }
 
+    [Theory]
+    [InlineData("a,b", true)]
+    [InlineData("a , b", true)]
+    [InlineData("  a,\t b ", true)]
+    [InlineData("a,  b", true)]
+    [InlineData("b, a", false)] // the order of an unknown field's members may mean something
+    [InlineData("ab", false)]
+    [InlineData("a b", false)]
+    [InlineData("A, B", false)] // nor is its case known not to
+    [InlineData("a;b", false)]
+    [InlineData("a, , b", false)]
+    public void Rfc9111_4_1_an_unknown_selecting_field_is_normalised_by_the_whitespace_around_list_members(string value, bool sameVariant)
+    {
+        // §4.1: fields match when one can be turned into the other by "adding or removing whitespace,
+        // where allowed in the header field's syntax" (OWS around list commas, RFC 9110 §5.6.1) and
+        // "combining multiple header field lines".
+        var stored = StoredFor("X-Device", Headers(("X-Device", "a, b")));
+
+        Assert.Equal(sameVariant, Vary.Matches(stored, Headers(("X-Device", value))));
+        Assert.True(Vary.Matches(stored, Headers(("X-Device", "a"), ("X-Device", "b"))));
+        Assert.True(Vary.Matches(stored, Headers(("X-Device", " a "), ("X-Device", "\tb"))));
+    }
+
+    [Theory]
+    [InlineData("\"x , y\",z", true)]
+    [InlineData("\"x , y\" ,  z", true)]
+    [InlineData("\"x, y\", z", false)]
+    [InlineData("\"x ,  y\", z", false)]
+    [InlineData("\"x , y\", \"z\"", false)]
+    public void Rfc9111_4_1_whitespace_inside_a_quoted_string_is_kept(string value, bool sameVariant)
+    {
+        var stored = StoredFor("X-Device", Headers(("X-Device", "\"x , y\", z")));
+
+        Assert.Equal(sameVariant, Vary.Matches(stored, Headers(("X-Device", value))));
+    }
+
+    [Theory]
+    [InlineData("a, b")]
+    [InlineData("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)")]
+    [InlineData("\"q\\\", \" , x")]
+    public void Rfc9111_4_1_a_value_already_in_normal_form_is_its_own_key_without_allocating(string value)
+    {
+        var field = new StringValues(value);
+        var normal = Vary.Normalize("x-device", field);
+        Assert.Equal(normal, Vary.Normalize("x-device", new StringValues(normal)));
+        if (normal != value) return;
+
+        Assert.Same(value, normal);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 100; i++) Vary.Normalize("x-device", field);
+        Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
+    }
+
     [Fact]
     public void Rfc9111_4_1_Absent_field_matches_only_absent()
     {

@@ -109,6 +109,42 @@ public sealed class CachePathTests(Topology cdn)
     }
 
     [Fact]
+    public async Task A_Set_Cookie_that_comes_with_a_304_goes_to_its_requester_only_and_is_never_served_from_cache()
+    {
+        // The stored copy has no cookie; the revalidation's 304 sets one. Freshened with it (RFC 9111
+        // §4.3.4), the copy would replay that client's cookie to everyone on later hits.
+        var path = NewPath();
+        var sessions = 0;
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.Headers.CacheControl = "max-age=60";
+            ctx.Response.Headers.ETag = "\"v1\"";
+            if (ctx.Request.Headers.IfNoneMatch == "\"v1\"")
+            {
+                ctx.Response.StatusCode = 304;
+                ctx.Response.Headers.SetCookie = "session=" + Interlocked.Increment(ref sessions);
+                return Task.CompletedTask;
+            }
+
+            return ctx.Response.WriteAsync("page");
+        });
+
+        using var first = await cdn.GetAsync(0, path);
+        Assert.Equal("", first.Header("Set-Cookie"));
+        cdn.Clock.Advance(TimeSpan.FromSeconds(61));
+        using var revalidated = await cdn.GetAsync(0, path);
+        Assert.Equal("page", await revalidated.BodyAsync());
+        Assert.Equal("session=1", revalidated.Header("Set-Cookie"));
+
+        using var next = await cdn.GetAsync(0, path);
+        using var otherEdge = await cdn.GetAsync(1, path);
+        Assert.Equal("page", await next.BodyAsync());
+        Assert.NotEqual("session=1", next.Header("Set-Cookie"));
+        Assert.NotEqual("session=1", otherEdge.Header("Set-Cookie"));
+        Assert.Equal(4, cdn.Origin.Count(path));
+    }
+
+    [Fact]
     public async Task Set_Cookie_responses_are_stored_where_the_host_allows_it()
     {
         var path = NewPath();

@@ -38,6 +38,7 @@ public sealed class ConfigurationTests
     [InlineData("EdgeCache:HeuristicFraction", "1.5", "EdgeCache:HeuristicFraction must be between 0 and 1")]
     [InlineData("EdgeCache:Hosts:www.example.com:ConnectTimeout", "-00:00:01", "EdgeCache:Hosts:www.example.com: ConnectTimeout must be positive")]
     [InlineData("EdgeCache:Defaults:IgnoreQueryParameters:0", "a*b", "EdgeCache:Defaults: IgnoreQueryParameters entry 'a*b'")]
+    [InlineData("EdgeCache:Defaults:StripCdnCacheControl", "true", "EdgeCache:Defaults:StripCdnCacheControl is not a setting: EdgeCache:StripCdnCacheControl is the default")]
     [InlineData("EdgeCache:Listen:Traffic:0", "ftp://127.0.0.1:1", "'ftp://127.0.0.1:1' is not an http:// or https:// URL")]
     [InlineData("EdgeCache:Listen:Traffic:0", "https://127.0.0.1:0", "EdgeCache:Listen:Certificates (or the single EdgeCache:Listen:CertificatePath) is required for the https endpoint")]
     [InlineData("EdgeCache:Listen:Http2MaxStreams", "0", "EdgeCache:Listen:Http2MaxStreams must be 1-1000")]

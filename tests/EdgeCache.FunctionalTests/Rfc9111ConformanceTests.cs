@@ -111,6 +111,39 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
     }
 
     [Fact]
+    public async Task Rfc9111_4_1_an_unknown_selecting_field_that_differs_only_by_whitespace_around_list_members_selects_one_variant()
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.Headers.CacheControl = "max-age=600";
+            ctx.Response.Headers.Vary = "X-Features";
+            return ctx.Response.WriteAsync("features=" + ctx.Request.Headers["X-Features"]);
+        });
+        using var first = await Get(path, m => m.Headers.TryAddWithoutValidation("X-Features", "webp, avif"));
+        Assert.Equal("features=webp, avif", await first.BodyAsync());
+        foreach (var same in new[] { "webp,avif", "webp ,  avif", "\twebp,avif " })
+        {
+            using var r = await Get(path, m => m.Headers.TryAddWithoutValidation("X-Features", same));
+            Assert.True(IsHit(r), same + ": " + r.EdgeStatus());
+            Assert.Equal("features=webp, avif", await r.BodyAsync());
+        }
+
+        var lines = (await RawHttp.ExchangeAsync(cdn.EdgeUri(0), RawHttp.Get(path, "X-Features: webp\r\nX-Features: avif\r\n"), [false]))[0];
+        Assert.StartsWith("EdgeCache-Edge; hit", lines.Headers("Cache-Status")[^1], StringComparison.Ordinal);
+        Assert.Equal(1, cdn.Origin.Count(path));
+
+        foreach (var other in new[] { "avif, webp", "webpavif", "WEBP, AVIF" })
+        {
+            using var r = await Get(path, m => m.Headers.TryAddWithoutValidation("X-Features", other));
+            Assert.False(IsHit(r), other);
+            Assert.Equal("features=" + other, await r.BodyAsync());
+        }
+
+        Assert.Equal(4, cdn.Origin.Count(path));
+    }
+
+    [Fact]
     public async Task Rfc9111_3_a_302_without_explicit_freshness_is_not_stored()
     {
         var path = NewPath();
@@ -220,6 +253,107 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
         using var r = await Get(path);
         Assert.False(IsHit(r));
         Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9111_5_3_an_Expires_over_two_field_lines_is_invalid_so_already_expired()
+    {
+        // Two lines are one value, "d, d" (RFC 9110 §5.3), which is no HTTP-date: a time in the past.
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            var later = HeaderUtilities.FormatDate(cdn.Origin.Now.AddHours(1));
+            ctx.Response.Headers.Expires = new Microsoft.Extensions.Primitives.StringValues([later, later]);
+            return ctx.Response.WriteAsync("x");
+        });
+        using var first = await Get(path);
+        Assert.Equal("x", await first.BodyAsync());
+        using var second = await Get(path);
+        Assert.False(IsHit(second));
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9110_5_3_a_Date_over_two_field_lines_is_invalid_and_replaced_so_its_first_line_does_not_age_the_response()
+    {
+        // The first line alone would make the response an hour old on arrival (Age: 3600).
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.Headers.CacheControl = "max-age=7200";
+            ctx.Response.Headers.Date = new Microsoft.Extensions.Primitives.StringValues(
+                [HeaderUtilities.FormatDate(cdn.Origin.Now.AddHours(-1)), HeaderUtilities.FormatDate(cdn.Origin.Now)]);
+            return ctx.Response.WriteAsync("x");
+        });
+        (await Get(path)).Dispose();
+        var hit = (await RawHttp.ExchangeAsync(cdn.EdgeUri(0), RawHttp.Get(path), [false]))[0];
+
+        Assert.StartsWith("EdgeCache-Edge; hit", hit.Headers("Cache-Status")[^1], StringComparison.Ordinal);
+        Assert.Single(hit.Headers("Date"));
+        Assert.True(long.Parse(hit.Header("Age")!, System.Globalization.CultureInfo.InvariantCulture) < 60, "Age: " + hit.Header("Age"));
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9110_5_3_a_Last_Modified_over_two_field_lines_is_invalid_so_gives_no_heuristic_freshness()
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            var old = HeaderUtilities.FormatDate(cdn.Origin.Now.AddDays(-10));
+            ctx.Response.Headers.LastModified = new Microsoft.Extensions.Primitives.StringValues([old, old]);
+            return ctx.Response.WriteAsync("x");
+        });
+        (await Get(path)).Dispose();
+        using var r = await Get(path);
+        Assert.False(IsHit(r));
+        Assert.Equal("x", await r.BodyAsync());
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9110_13_1_3_an_If_Modified_Since_over_two_field_lines_is_ignored()
+    {
+        // "A recipient MUST ignore the If-Modified-Since header field if ... the field value has more than one member."
+        var path = NewPath();
+        var lastModified = cdn.Origin.Now.AddDays(-1);
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "max-age=600"), ("Last-Modified", HeaderUtilities.FormatDate(lastModified)));
+        (await Get(path)).Dispose();
+        var after = HeaderUtilities.FormatDate(lastModified.AddHours(1));
+        var before = HeaderUtilities.FormatDate(lastModified.AddHours(-1));
+
+        var responses = await RawHttp.ExchangeAsync(
+            cdn.EdgeUri(0),
+            RawHttp.Get(path, $"If-Modified-Since: {after}\r\nIf-Modified-Since: {before}\r\n")
+            + RawHttp.Get(path, $"If-Modified-Since: {after}\r\nIf-Modified-Since: {after}\r\n")
+            + RawHttp.Get(path, $"If-Modified-Since: {after}\r\n"),
+            [false, false, false]);
+
+        Assert.StartsWith("HTTP/1.1 200", responses[0].StatusLine, StringComparison.Ordinal);
+        Assert.Equal("x"u8.ToArray(), responses[0].Body);
+        Assert.StartsWith("HTTP/1.1 200", responses[1].StatusLine, StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 304", responses[2].StatusLine, StringComparison.Ordinal);
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9110_13_1_5_an_If_Range_over_two_field_lines_does_not_allow_the_range()
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "abcdef", ("Cache-Control", "max-age=600"), ("ETag", "\"v1\""));
+        (await Get(path)).Dispose();
+
+        var responses = await RawHttp.ExchangeAsync(
+            cdn.EdgeUri(0),
+            RawHttp.Get(path, "Range: bytes=0-1\r\nIf-Range: \"v1\"\r\nIf-Range: \"v1\"\r\n")
+            + RawHttp.Get(path, "Range: bytes=0-1\r\nIf-Range: \"v1\"\r\n"),
+            [false, false]);
+
+        Assert.StartsWith("HTTP/1.1 200", responses[0].StatusLine, StringComparison.Ordinal);
+        Assert.Equal("abcdef"u8.ToArray(), responses[0].Body);
+        Assert.StartsWith("HTTP/1.1 206", responses[1].StatusLine, StringComparison.Ordinal);
+        Assert.Equal("ab"u8.ToArray(), responses[1].Body);
+        Assert.Equal(1, cdn.Origin.Count(path));
     }
 
     [Fact]
@@ -729,6 +863,23 @@ public sealed class Rfc9111ConformanceTests(Topology cdn)
         Assert.False(IsHit(second));
         Assert.Equal("x", await second.BodyAsync());
         Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Theory]
+    [InlineData("max-age=600;foo=bar")]
+    [InlineData("max-age=600;foo=\"a, b\";n=1.5")]
+    [InlineData("public;x, max-age=600;y")]
+    public async Task Rfc9213_2_1_parameters_on_CDN_Cache_Control_members_are_ignored_so_max_age_applies(string field)
+    {
+        var path = NewPath();
+        cdn.Origin.MapStatic(path, "x", ("Cache-Control", "no-store"), ("CDN-Cache-Control", field));
+        using var first = await Get(path);
+        Assert.Equal("x", await first.BodyAsync());
+        using var second = await Get(path);
+        Assert.True(IsHit(second), second.EdgeStatus());
+        Assert.Equal("x", await second.BodyAsync());
+        Assert.Equal(field, second.Header("CDN-Cache-Control"));
+        Assert.Equal(1, cdn.Origin.Count(path));
     }
 
     [Fact]

@@ -8,7 +8,7 @@ internal sealed partial class FastHits
     /// <summary>
     /// Recently seen (Host, target) byte strings and the key strings built from them, so a hot URL's
     /// hit allocates nothing: a direct-mapped table indexed by a hash of the bytes, compared byte for
-    /// byte, and valid only under the host policies it was built with.
+    /// byte, and valid only under the host policies it was built with (it holds its host's policy).
     /// </summary>
     /// <param name="scheme">The scheme the requests came with (http, or https over TLS), part of every key.</param>
     internal sealed class RequestKeys(string scheme = "http")
@@ -16,7 +16,7 @@ internal sealed partial class FastHits
         private const int Slots = 4096;
         private readonly Entry?[] _slots = new Entry?[Slots];
 
-        public sealed class Entry(byte[] raw, int hostLength, string host, string hostName, string target, string key, object policies)
+        public sealed class Entry(byte[] raw, int hostLength, string host, string hostName, string target, string key, HostCachePolicy policy, object policies)
         {
             public string Host { get; } = host;
 
@@ -25,6 +25,9 @@ internal sealed partial class FastHits
             public string Target { get; } = target;
 
             public string Key { get; } = key;
+
+            /// <summary>The host's caching policy under <see cref="Policies"/>.</summary>
+            public HostCachePolicy Policy { get; } = policy;
 
             public object Policies { get; } = policies;
 
@@ -46,8 +49,9 @@ internal sealed partial class FastHits
             var colon = host.IndexOf(':');
             var hostName = colon < 0 ? host : host[..colon];
             var target = Encoding.ASCII.GetString(targetBytes);
-            var key = CacheKey.Build(scheme, host, target, engine.HostPolicies.For(host));
-            var entry = new Entry([.. hostBytes, .. targetBytes], hostBytes.Length, host, hostName, target, key, policies);
+            var policy = engine.HostPolicies.For(host);
+            var key = CacheKey.Build(scheme, host, target, policy);
+            var entry = new Entry([.. hostBytes, .. targetBytes], hostBytes.Length, host, hostName, target, key, policy, policies);
             Volatile.Write(ref slot, entry);
             return entry;
         }

@@ -506,7 +506,7 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
 
         var decision = HitDecision.Evaluate(entry, default, forced: false, engine.IsCurrent, accepts, engine.Time.GetUtcNow());
         if (decision.Kind != HitKind.Fresh) return false;
-        if (WireHead.For(entry, engine) is not { } wire) return false;
+        if (WireHead.For(entry, engine, parsed.Policy) is not { } wire) return false;
 
         // Head: the entry's fixed fields, then Age and Cache-Status, which change with the clock.
         var tail = wire.Tail(Freshness.AgeSeconds(decision.Age), decision.Ttl, engine.Options.CacheName, detail);

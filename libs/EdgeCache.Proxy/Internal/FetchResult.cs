@@ -33,6 +33,10 @@ internal sealed class FetchResult
     /// <summary>For a storable response: completes once the complete copy is stored (or the body failed).</summary>
     public Task? Stored { get; init; }
 
+    /// <summary>For the requester alone (a 304 that brought a Set-Cookie the host does not store): not
+    /// stored, and collapsed waiters fetch on their own.</summary>
+    public bool Personal { get; init; }
+
     /// <summary>Not stored because it could never be reused: counted as a pass, not a miss.</summary>
     public bool Pass { get; init; }
 

@@ -9,7 +9,7 @@ namespace EdgeCache.Proxy.Internal;
 /// responses that are not stored, and the node's own errors.</summary>
 internal static class ResponseWriter
 {
-    public static async Task WriteEntryAsync(HttpContext ctx, CacheEngine engine, CachedResponse entry, string cacheStatus, StringValues upstreamCacheStatus)
+    public static async Task WriteEntryAsync(HttpContext ctx, CacheEngine engine, CachedResponse entry, HostCachePolicy policy, string cacheStatus, StringValues upstreamCacheStatus)
     {
         var request = ctx.Request;
         var response = ctx.Response;
@@ -23,7 +23,7 @@ internal static class ResponseWriter
         {
             response.StatusCode = StatusCodes.Status304NotModified;
             var sink = new StoredHead.Headers(headers);
-            StoredHead.WriteNotModifiedFields(ref sink, entry, engine);
+            StoredHead.WriteNotModifiedFields(ref sink, entry, engine, policy);
             StoredHead.WriteAgeAndStatus(ref sink, age, CacheStatusOf(cacheStatus, upstreamCacheStatus));
             return;
         }
@@ -66,7 +66,7 @@ internal static class ResponseWriter
         response.StatusCode = status;
         var bodiless = status is StatusCodes.Status204NoContent or < 200;
         var fields = new StoredHead.Headers(headers);
-        StoredHead.WriteFields(ref fields, entry, engine, status, contentRange, bodiless ? null : count);
+        StoredHead.WriteFields(ref fields, entry, engine, policy, status, contentRange, bodiless ? null : count);
         StoredHead.WriteAgeAndStatus(ref fields, age, CacheStatusOf(cacheStatus, upstreamCacheStatus));
         if (bodiless) return;
         if (isHead) return;
@@ -90,11 +90,11 @@ internal static class ResponseWriter
     }
 
     /// <summary>Streams an upstream response that is not stored (private, no-store, too large …).</summary>
-    public static async Task WriteUpstreamAsync(HttpContext ctx, CacheEngine engine, UpstreamResponse upstream, string cacheStatus)
+    public static async Task WriteUpstreamAsync(HttpContext ctx, CacheEngine engine, UpstreamResponse upstream, HostCachePolicy policy, string cacheStatus)
     {
         try
         {
-            await WriteUpstreamCoreAsync(ctx, engine, upstream, cacheStatus).ConfigureAwait(false);
+            await WriteUpstreamCoreAsync(ctx, engine, upstream, policy, cacheStatus).ConfigureAwait(false);
         }
         finally
         {
@@ -103,7 +103,7 @@ internal static class ResponseWriter
         }
     }
 
-    private static async Task WriteUpstreamCoreAsync(HttpContext ctx, CacheEngine engine, UpstreamResponse upstream, string cacheStatus)
+    private static async Task WriteUpstreamCoreAsync(HttpContext ctx, CacheEngine engine, UpstreamResponse upstream, HostCachePolicy policy, string cacheStatus)
     {
         var response = ctx.Response;
         var headers = response.Headers;
@@ -113,7 +113,7 @@ internal static class ResponseWriter
             if (h.Key.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)) continue;
             if (h.Key.Equals(HeaderRules.CacheStatus, StringComparison.OrdinalIgnoreCase)) continue;
             if (h.Key.Equals(HeaderRules.StoredSeq, StringComparison.OrdinalIgnoreCase)) continue;
-            if (engine.HidesFromClients(h.Key)) continue;
+            if (engine.HidesFromClients(h.Key, policy)) continue;
             headers[h.Key] = h.Value;
         }
 

@@ -24,12 +24,12 @@ internal static class StoredHead
 {
     /// <summary>The fields of a <paramref name="status"/> response from <paramref name="entry"/> that do
     /// not change from one hit to the next (everything but Age and Cache-Status).</summary>
-    public static void WriteFields<TSink>(ref TSink sink, CachedResponse entry, CacheEngine engine, int status, string? contentRange, long? contentLength)
+    public static void WriteFields<TSink>(ref TSink sink, CachedResponse entry, CacheEngine engine, HostCachePolicy policy, int status, string? contentRange, long? contentLength)
         where TSink : struct, IHeadSink
     {
         foreach (var h in entry.Headers)
         {
-            if (IsSentFromStore(h.Key, status, engine)) sink.Add(h.Key, h.Value);
+            if (IsSentFromStore(h.Key, status, engine, policy)) sink.Add(h.Key, h.Value);
         }
 
         if (contentRange is not null) sink.Add(HeaderNames.ContentRange, contentRange);
@@ -53,12 +53,12 @@ internal static class StoredHead
     /// lists the fields a 304 must carry; it may carry more that guide cache updates, and the next tier
     /// down is a cache (RFC 9111 §4.3.4), so every stored field goes except those that describe a body.
     /// </summary>
-    public static void WriteNotModifiedFields<TSink>(ref TSink sink, CachedResponse entry, CacheEngine engine)
+    public static void WriteNotModifiedFields<TSink>(ref TSink sink, CachedResponse entry, CacheEngine engine, HostCachePolicy policy)
         where TSink : struct, IHeadSink
     {
         foreach (var h in entry.Headers)
         {
-            if (HeaderRules.IsKeptOnUpdate(h.Key) || engine.HidesFromClients(h.Key) || h.Key.Equals(HeaderNames.Via, StringComparison.OrdinalIgnoreCase)) continue;
+            if (HeaderRules.IsKeptOnUpdate(h.Key) || engine.HidesFromClients(h.Key, policy) || h.Key.Equals(HeaderNames.Via, StringComparison.OrdinalIgnoreCase)) continue;
             sink.Add(h.Key, h.Value);
         }
 
@@ -87,14 +87,14 @@ internal static class StoredHead
     /// not a field hidden from clients, and not one the hit sets itself (Age, Via, Cache-Status,
     /// the stored sequence on a shield, a 200's Accept-Ranges).
     /// </summary>
-    private static bool IsSentFromStore(string name, int status, CacheEngine engine) =>
+    private static bool IsSentFromStore(string name, int status, CacheEngine engine, HostCachePolicy policy) =>
         !name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)
         && !name.Equals(HeaderNames.Age, StringComparison.OrdinalIgnoreCase)
         && !name.Equals(HeaderNames.Via, StringComparison.OrdinalIgnoreCase)
         && !name.Equals(HeaderRules.CacheStatus, StringComparison.OrdinalIgnoreCase)
         && !(status == StatusCodes.Status200OK && name.Equals(HeaderNames.AcceptRanges, StringComparison.OrdinalIgnoreCase))
         && !(engine.SendsStoredSeq && name.Equals(HeaderRules.StoredSeq, StringComparison.OrdinalIgnoreCase))
-        && !engine.HidesFromClients(name);
+        && !engine.HidesFromClients(name, policy);
 
     /// <summary>Fields into Kestrel's response headers.</summary>
     public readonly struct Headers(IHeaderDictionary headers) : IHeadSink

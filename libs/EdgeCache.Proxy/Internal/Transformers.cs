@@ -46,7 +46,7 @@ internal sealed class FetchTransformer(CacheEngine engine, UpstreamRequest reque
 
 /// <summary>Transforms a pass-through request (unsafe methods, bypassed requests): forwarded and
 /// answered as the upstream answers, with this tier's Via and Cache-Status added.</summary>
-internal sealed class PassTransformer(CacheEngine engine, UpstreamRequest request, string fwd, bool toShields) : HttpTransformer
+internal sealed class PassTransformer(CacheEngine engine, UpstreamRequest request, HostCachePolicy policy, string fwd, bool toShields) : HttpTransformer
 {
     public int? UpstreamStatus { get; private set; }
 
@@ -64,12 +64,9 @@ internal sealed class PassTransformer(CacheEngine engine, UpstreamRequest reques
         UpstreamStatus = (int)proxyResponse.StatusCode;
         var headers = httpContext.Response.Headers;
         FetchTransformer.RemoveConnectionOptions(proxyResponse, headers);
-        if (engine.Options.StripCdnCacheControl) headers.Remove(HeaderRules.CdnCacheControl);
-        if (engine.Options.StripsEdgeCacheCacheControl) headers.Remove(HeaderRules.EdgeCacheCacheControl);
-        if (engine.Options.StripsSurrogateKeys)
+        foreach (var name in CacheEngine.HideableFields)
         {
-            headers.Remove(HeaderRules.SurrogateKey);
-            headers.Remove(HeaderRules.CacheTag);
+            if (engine.HidesFromClients(name, policy)) headers.Remove(name);
         }
 
         headers.Remove(HeaderRules.StoredSeq);

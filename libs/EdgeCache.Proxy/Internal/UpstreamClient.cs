@@ -89,7 +89,7 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, CacheEngine engin
 
         async Task<ForwarderError> SendAsync(HttpContext c, DestinationState destination)
         {
-            transformer = new PassTransformer(engine, request, fwd, ToShields(target));
+            transformer = new PassTransformer(engine, request, target.HostPolicy, fwd, ToShields(target));
             var aborted = c.RequestAborted;
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(aborted);
 

@@ -23,6 +23,10 @@ public class Topology : IAsyncLifetime
     public const string ForwardedSite = "forwarded.example.com";
     public const string ErrorsSite = "errors.example.com";
 
+    /// <summary>Edges give this host the opposite of their node-wide <c>StripCdnCacheControl</c>
+    /// (<c>Hosts:&lt;host&gt;:StripCdnCacheControl</c>): stripped here, passed on in <c>StrippingTopology</c>.</summary>
+    public const string StripOverrideSite = "strip-override.example.com";
+
     /// <summary>The tiers' shared secrets (the current one and the one being rotated out).</summary>
     public static readonly string[] TierSecrets = ["tier-secret-current-0123456789", "tier-secret-previous-0123456789"];
 
@@ -112,6 +116,7 @@ public class Topology : IAsyncLifetime
     protected virtual Dictionary<string, string?> EdgeConfig(string id)
     {
         var c = Common(id);
+        c[$"EdgeCache:Hosts:{StripOverrideSite}:StripCdnCacheControl"] = "true";
         c["ReverseProxy:Routes:sites:ClusterId"] = "shields";
         c["ReverseProxy:Routes:sites:Match:Path"] = "{**catch-all}";
         for (var i = 0; i < Hosts.Length; i++) c[$"ReverseProxy:Routes:sites:Match:Hosts:{i}"] = Hosts[i];
@@ -136,7 +141,7 @@ public class Topology : IAsyncLifetime
         return c;
     }
 
-    protected static readonly string[] Hosts = [Site, CookieSite, IgnoreSite, SlowSite, ForwardedSite, ErrorsSite, "img.example.com"];
+    protected static readonly string[] Hosts = [Site, CookieSite, IgnoreSite, SlowSite, ForwardedSite, ErrorsSite, StripOverrideSite, "img.example.com"];
 
     protected async Task<WebApplication> StartNodeAsync(NodeRole role, Dictionary<string, string?> config, Action<WebApplicationBuilder>? configure = null)
     {
