@@ -398,7 +398,7 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
 
         // Over TLS, a Host the connection's certificate does not cover is the full path's 421 (RFC 9110 §15.5.20).
         if (tls && connection.Features.Get<TlsConnectionNames>() is { } names && !names.Covers(hostName)) return false;
-        var info = new RequestInfo(head.Length, request.IsHead, request.Close, host, hostName, target, started);
+        var info = new RequestInfo(head.Length, request.IsHead, request.Close, host, hostName, target, started, parsed.Policy);
         HeaderDictionary? fields = null;
         var entry = engine.Memory.GetUnvaried(key);
         string? acceptEncoding = null;
@@ -437,7 +437,7 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
     }
 
     /// <summary>What the fast path read from a request head, for answering it after the head's span is gone.</summary>
-    internal readonly record struct RequestInfo(int HeadLength, bool IsHead, bool Close, string Host, string HostName, string Target, long Started);
+    internal readonly record struct RequestInfo(int HeadLength, bool IsHead, bool Close, string Host, string HostName, string Target, long Started, HostCachePolicy Policy);
 
     /// <summary>A fast-path request the memory tier has no copy for: its key and fields, to look up on disk.</summary>
     internal sealed record DiskProbe(string Key, HeaderDictionary Fields, RequestInfo Info);
@@ -506,7 +506,7 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
 
         var decision = HitDecision.Evaluate(entry, default, forced: false, engine.IsCurrent, accepts, engine.Time.GetUtcNow());
         if (decision.Kind != HitKind.Fresh) return false;
-        if (WireHead.For(entry, engine, parsed.Policy) is not { } wire) return false;
+        if (WireHead.For(entry, engine, info.Policy) is not { } wire) return false;
 
         // Head: the entry's fixed fields, then Age and Cache-Status, which change with the clock.
         var tail = wire.Tail(Freshness.AgeSeconds(decision.Age), decision.Ttl, engine.Options.CacheName, detail);
