@@ -5,10 +5,11 @@ using FASTER.core;
 namespace EdgeCache.Storage;
 
 /// <summary>
-/// FASTER operations run on a few dedicated threads, each owning one session, the way FASTER is
-/// meant to be driven: a session is single-threaded, and an operation that waits (a read from
-/// disk, a log page that must flush before an append) blocks its own thread, never the thread
-/// pool that serves requests. Callers await a task that the worker completes.
+/// Writes, deletes and the store's own reads run on a few dedicated threads, each owning one session:
+/// a session is single-threaded, and an operation that waits (a log page that must flush before an
+/// append) blocks its own thread, never the thread pool that serves requests; callers await a task
+/// that the worker completes. Lookups for requests run on the caller's thread with a pooled session
+/// (<see cref="WithReadSessionAsync"/>), reads from the device awaited, not waited for.
 /// </summary>
 public sealed partial class DiskStore
 {
