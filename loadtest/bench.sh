@@ -482,7 +482,8 @@ if has_ws_peer edgecache; then
   write_node "$work/edge-ws.json" bench-edge-ws $P_EDGE_WS $P_EDGE_WS_ADMIN "$shield_cluster" ',
     "MemoryBudgetBytes": '"$WS_MEMORY_BYTES"',
     "Disk": { "Directory": "'"$work/edge-ws-store"'", "BudgetBytes": '"$WS_DISK_BYTES"', "MaxObjectBytes": '"$ws_disk_max"', "LogMemoryBytes": '"$ws_log_memory_bytes"', "CheckpointInterval": "00:05:00" }'
-  start edge-ws "$work/edge-ws.log" env EDGECACHE_CONFIG_FILE="$work/edge-ws.json" dotnet "$(dll EdgeCache.Edge)"
+  # shellcheck disable=SC2086 # EDGE_ENV is a list of NAME=value words (it applies to the ws edge too)
+  start edge-ws "$work/edge-ws.log" env EDGECACHE_CONFIG_FILE="$work/edge-ws.json" $EDGE_ENV dotnet "$(dll EdgeCache.Edge)"
 fi
 
 # ---------------------------------------------------------------------------------------------
