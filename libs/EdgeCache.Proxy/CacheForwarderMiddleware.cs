@@ -328,8 +328,10 @@ internal sealed class CacheForwarderMiddleware
     /// </summary>
     private async Task StoreWhenCompleteAsync(string key, CachedResponse entry, bool upstreamHolds)
     {
-        // Only a complete body is ever stored: a transfer that breaks leaves nothing behind.
-        if (await entry.Body.WaitForCompletionAsync(CancellationToken.None).ConfigureAwait(false))
+        // Only a complete body is ever stored: a transfer that breaks leaves nothing behind. Stored
+        // on the thread that ends the body (Completion), not after one more thread-pool hop: the
+        // memory tier's Set and queueing the disk write are short and never block.
+        if (await entry.Body.Completion.ConfigureAwait(false))
         {
             var queued = _engine.Store(key, entry, upstreamHolds);
             Log.Stored(_engine.Logger, key, entry.Body.Length);
