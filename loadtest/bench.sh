@@ -53,7 +53,7 @@
 # WS_MEMORY_BYTES (268435456: EdgeCache's MemoryBudgetBytes and Traffic Server's RAM cache),
 # WS_DISK_BYTES (the larger of 4 GiB and twice the set: every peer's disk cache), WS_CLIENTS (8 curl
 # clients for the warm-up passes);
-# EDGE_ENV (NAME=value words for the hit-path edge process, to compare settings; default none, the
+# EDGE_ENV (NAME=value words for every EdgeCache edge process (not the shield), to compare settings; default none, the
 # product defaults; e.g. "EdgeCache__Listen__InlineScheduling=true"; the table's first line names it);
 # EDGE_BIN (a directory with an EdgeCache.Edge build of another commit, used for the edge instead of
 # this tree's: before/after comparisons, e.g. `git stash; dotnet build edge/EdgeCache.Edge -c Release
@@ -448,14 +448,16 @@ if has_peer edgecache; then
     write_node "$work/edge-l2.json" bench-edge-l2 $P_EDGE_L2 $P_EDGE_L2_ADMIN "$edge_cluster" ',
     "MaxObjectBytes": 512,
     "Disk": { "Directory": "'"$work/edge-l2-store"'", "BudgetBytes": 1073741824, "CheckpointInterval": "00:05:00" }'
-    start edge-l2 "$work/edge-l2.log" env EDGECACHE_CONFIG_FILE="$work/edge-l2.json" dotnet "$(dll EdgeCache.Edge)"
+    # shellcheck disable=SC2086 # EDGE_ENV is a list of NAME=value words
+    start edge-l2 "$work/edge-l2.log" env EDGECACHE_CONFIG_FILE="$work/edge-l2.json" $EDGE_ENV dotnet "$(dll EdgeCache.Edge)"
   fi
   if has_row miss-1tier; then
     # An edge with the product defaults whose upstream is the origin itself (no shield): one hop
     # and one store per miss, like each peer.
     say "starting EdgeCache: one-tier edge :$P_EDGE_1T (straight to the origin)"
     write_node "$work/edge-1tier.json" bench-edge-1tier $P_EDGE_1T $P_EDGE_1T_ADMIN "$shield_cluster"
-    start edge-1tier "$work/edge-1tier.log" env EDGECACHE_CONFIG_FILE="$work/edge-1tier.json" dotnet "$(dll EdgeCache.Edge)"
+    # shellcheck disable=SC2086 # EDGE_ENV is a list of NAME=value words
+    start edge-1tier "$work/edge-1tier.log" env EDGECACHE_CONFIG_FILE="$work/edge-1tier.json" $EDGE_ENV dotnet "$(dll EdgeCache.Edge)"
   fi
 fi
 # The ws rows' peers: EdgeCache's ws edge goes straight to the origin (no shield), as each peer does;
