@@ -18,6 +18,10 @@ public sealed class SeenFilter(Func<int> window)
     private readonly long[] _words = new long[Bits / 64];
     private int _added;
 
+    // The window, read again every 1,024 new keys, not per key: it may be costly to work out (a
+    // ConcurrentDictionary's Count takes all its locks).
+    private int _window = -1;
+
     /// <summary>True when <paramref name="key"/> was added since the last clear.</summary>
     public bool Seen(string key)
     {
@@ -32,7 +36,10 @@ public sealed class SeenFilter(Func<int> window)
         if (IsSet(a) && IsSet(b)) return;
         Set(a);
         Set(b);
-        if (Interlocked.Increment(ref _added) >= Math.Clamp(window(), MinWindow, MaxWindow))
+        var added = Interlocked.Increment(ref _added);
+        var limit = Volatile.Read(ref _window);
+        if (limit < 0 || (added & 1023) == 0) Volatile.Write(ref _window, limit = Math.Clamp(window(), MinWindow, MaxWindow));
+        if (added >= limit)
         {
             Volatile.Write(ref _added, 0);
             Array.Clear(_words);

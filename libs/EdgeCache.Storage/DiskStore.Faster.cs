@@ -182,13 +182,7 @@ public sealed partial class DiskStore
             _ = Enqueue(s =>
             {
                 if (t_copier is not { } copier) return false;
-                EnforceBudget(_options.ChunkBytes + 8 + ChunkRecordOverhead);
-
-                // Into nothing: the copy is FASTER's; this read only makes it.
-                var output = new ReadOutput { HasInto = true, Into = Memory<byte>.Empty };
-                var again = copier.Read(ref key, ref output);
-                if (again.IsPending) Complete(copier, ref again, ref output);
-                Interlocked.Increment(ref _readCopies);
+                CopyWith(copier, key);
                 return true;
             });
         }
@@ -236,13 +230,21 @@ public sealed partial class DiskStore
         if (!status.IsPending) return status.Found;
 
         var address = Complete(session, ref status, ref output);
-        if (!status.Found || address >= CopyThreshold || t_copier is not { } copier) return status.Found;
+        if (status.Found && address < CopyThreshold && t_copier is { } copier) CopyWith(copier, key);
+        return status.Found;
+    }
 
+    /// <summary>Copies a record near the log's head to its tail: a second read on a worker's copying
+    /// session, which makes FASTER copy it (a newer record written meanwhile is never overwritten).</summary>
+    private void CopyWith(ClientSession<StoreKey, SpanByte, SpanByte, ReadOutput, Empty, StoreFunctions> copier, StoreKey key)
+    {
         EnforceBudget(_options.ChunkBytes + 8 + ChunkRecordOverhead);
+
+        // Into nothing: the copy is FASTER's; this read only makes it.
+        var output = new ReadOutput { HasInto = true, Into = Memory<byte>.Empty };
         var again = copier.Read(ref key, ref output);
         if (again.IsPending) Complete(copier, ref again, ref output);
         Interlocked.Increment(ref _readCopies);
-        return again.Found || status.Found;
     }
 
     /// <summary>Waits for a pending read; returns the address it found the record at.</summary>

@@ -431,7 +431,8 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
             || ((acceptEncoding ??= NormalizedAcceptEncoding(head)) is { } ae
                 ? HitDecision.ClientAcceptsNormalized(entry, ae)
                 : HitDecision.ClientAccepts(entry, (fields ??= RequestHead.Fields(head))[HeaderNames.AcceptEncoding]));
-        if (!TryServe(deps, connection, key, entry, accepts, info, "memory", out hit)) return false;
+        if (entry.NeedsRuleCheck(engine.Rules) && !ReferenceEquals(engine.CheckRules(key, entry, stored: true), entry)) return false;
+        if (!TryServe(deps, connection, entry, accepts, info, "memory", out hit)) return false;
         consumed = buffer.GetPosition(head.Length);
         return true;
     }
@@ -478,7 +479,7 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
 
         var current = entry.NeedsRuleCheck(engine.Rules) ? engine.CheckRules(probe.Key, entry, stored: true) : entry;
         if (current is not null && !current.Body.IsRented) engine.Memory.Set(probe.Key, current);
-        if (current is not null && TryServe(deps, connection, probe.Key, current, HitDecision.ClientAccepts(current, probe.Fields[HeaderNames.AcceptEncoding]), probe.Info, "disk", out var hit))
+        if (current is not null && TryServe(deps, connection, current, HitDecision.ClientAccepts(current, probe.Fields[HeaderNames.AcceptEncoding]), probe.Info, "disk", out var hit))
         {
             return (true, hit);
         }
@@ -496,12 +497,12 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
         connectionItems is not null && connectionItems.Remove(DiskMissKey, out var missed) && string.Equals((string?)missed, key, StringComparison.Ordinal);
 
     /// <summary>The one hit decision for a fast-path request (no directives: the parser refused those) on a
-    /// copy the caller found; counts and logs it when it is a fresh hit the fast path can write.</summary>
-    private static bool TryServe(Dependencies deps, ConnectionContext connection, string key, CachedResponse entry, bool accepts, RequestInfo info, string detail, out Hit hit)
+    /// copy the caller found and checked against the purge and TTL rules; counts and logs it when it is a
+    /// fresh hit the fast path can write.</summary>
+    private static bool TryServe(Dependencies deps, ConnectionContext connection, CachedResponse entry, bool accepts, RequestInfo info, string detail, out Hit hit)
     {
         hit = default;
         var engine = deps.Engine;
-        if (entry.NeedsRuleCheck(engine.Rules) && !ReferenceEquals(engine.CheckRules(key, entry, stored: true), entry)) return false;
         if (entry.StatusCode != 200 || !entry.Body.IsCompleted || entry.Body.Length > int.MaxValue - MaxHead) return false;
 
         var decision = HitDecision.Evaluate(entry, default, forced: false, engine.IsCurrent, accepts, engine.Time.GetUtcNow());
