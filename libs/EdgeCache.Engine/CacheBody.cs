@@ -254,9 +254,11 @@ public sealed class CacheBody
     /// <summary>
     /// Writes bytes [offset, offset+count) to <paramref name="writer"/> as they arrive; a negative
     /// count means "to the end". Throws when the writer failed before the range was complete, so the
-    /// caller can cut the transfer instead of sending a short or padded body.
+    /// caller can cut the transfer instead of sending a short or padded body. <paramref name="beforeEnd"/>
+    /// (optional) is awaited before the bytes that end the range are written, and its failure ignored:
+    /// a miss holds its client's last bytes until its copy is stored.
     /// </summary>
-    public async Task CopyToAsync(PipeWriter writer, long offset, long count, CancellationToken cancellationToken)
+    public async Task CopyToAsync(PipeWriter writer, long offset, long count, CancellationToken cancellationToken, Task? beforeEnd = null)
     {
         var end = count < 0 ? long.MaxValue : offset + count;
 
@@ -297,10 +299,29 @@ public sealed class CacheBody
                 continue;
             }
 
+            // (With no length known the client sees the end only when the response ends, after the
+            // caller is done: nothing to hold here.)
+            if (beforeEnd is { IsCompleted: false } && offset + chunk.Length == end)
+            {
+                await AwaitQuietlyAsync(beforeEnd, cancellationToken).ConfigureAwait(false);
+            }
+
             var flush = await writer.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
             if (flush.IsCanceled || flush.IsCompleted) return;
             offset += chunk.Length;
             if (_transient) ReaderAdvanced(offset);
+        }
+    }
+
+    /// <summary>Awaits <paramref name="task"/> for ordering only: its failure is someone else's to report.</summary>
+    public static async Task AwaitQuietlyAsync(Task task, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
         }
     }
 

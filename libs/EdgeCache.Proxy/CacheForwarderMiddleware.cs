@@ -279,8 +279,8 @@ internal sealed class CacheForwarderMiddleware
             return await FetchOnceAsync(request, target, state, background, noCache: true).ConfigureAwait(false);
         }
 
-        var stored = StoreWhenCompleteAsync(state.Key, entry, UpstreamHolds(response));
-        return new FetchResult { Kind = FetchKind.Storable, Entry = entry, Response = response, Stored = stored };
+        var inMemory = StoreWhenCompleteAsync(state.Key, entry, UpstreamHolds(response));
+        return new FetchResult { Kind = FetchKind.Storable, Entry = entry, Response = response, InMemory = inMemory, Stored = inMemory.Unwrap() };
     }
 
     /// <summary>
@@ -322,21 +322,21 @@ internal sealed class CacheForwarderMiddleware
     }
 
     /// <summary>
-    /// Stores a complete body in memory, and queues its disk write: this task (which the request
-    /// awaits, see <see cref="AwaitStoredAsync"/>) completes once the write is queued, so under a burst
-    /// of new objects the requests that bring them wait for the disk rather than the object being lost.
+    /// Stores a complete body in memory, and queues its disk write. The task completes once the copy
+    /// is in the memory tier (the client's last byte waits for that, see <see cref="FetchResult.InMemory"/>);
+    /// its result completes once the disk write is queued (the request awaits it, see
+    /// <see cref="AwaitStoredAsync"/>), so under a burst of new objects the requests that bring them
+    /// wait for the disk rather than the object being lost.
     /// </summary>
-    private async Task StoreWhenCompleteAsync(string key, CachedResponse entry, bool upstreamHolds)
+    private async Task<Task> StoreWhenCompleteAsync(string key, CachedResponse entry, bool upstreamHolds)
     {
         // Only a complete body is ever stored: a transfer that breaks leaves nothing behind. Stored
         // on the thread that ends the body (Completion), not after one more thread-pool hop: the
         // memory tier's Set and queueing the disk write are short and never block.
-        if (await entry.Body.Completion.ConfigureAwait(false))
-        {
-            var queued = _engine.Store(key, entry, upstreamHolds);
-            Log.Stored(_engine.Logger, key, entry.Body.Length);
-            await queued.ConfigureAwait(false);
-        }
+        if (!await entry.Body.Completion.ConfigureAwait(false)) return Task.CompletedTask;
+        var queued = _engine.Store(key, entry, upstreamHolds);
+        Log.Stored(_engine.Logger, key, entry.Body.Length);
+        return queued;
     }
 
     /// <summary>
@@ -388,7 +388,7 @@ internal sealed class CacheForwarderMiddleware
                 await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, state.Policy, (CacheStatus.Forwarded(Name, fwd) with { FwdStatus = 304, Stored = state.MayStore && !result.Personal, Collapsed = collapsed, Ttl = Ttl(result.Entry!) }).Format(), StringValues.Empty).ConfigureAwait(false);
                 break;
             case FetchKind.Storable:
-                await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, state.Policy, (CacheStatus.Forwarded(Name, fwd) with { FwdStatus = upstreamStatus, Stored = true, Collapsed = collapsed, Ttl = Ttl(result.Entry!) }).Format(), result.UpstreamCacheStatus).ConfigureAwait(false);
+                await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, state.Policy, (CacheStatus.Forwarded(Name, fwd) with { FwdStatus = upstreamStatus, Stored = true, Collapsed = collapsed, Ttl = Ttl(result.Entry!) }).Format(), result.UpstreamCacheStatus, result.InMemory).ConfigureAwait(false);
                 await AwaitStoredAsync(ctx, result).ConfigureAwait(false);
                 break;
             default:

@@ -9,6 +9,12 @@ internal static partial class Log
     [LoggerMessage(EventIds.UpstreamFailed, LogLevel.Warning, "Upstream {Destination} failed ({Error}) for a {Method} request; the cluster's passive health policy decides whether it stays in use.")]
     public static partial void UpstreamFailed(ILogger logger, string destination, string error, string method);
 
+    /// <summary>An edge's shield did not answer in time: neither retried on another shield (that would fetch
+    /// the object from the origin twice) nor counted by the passive health policy (the shield works; its
+    /// origin is slow). The active health check finds a hung shield.</summary>
+    [LoggerMessage(EventIds.ShieldTimedOut, LogLevel.Warning, "Shield {Destination} did not answer a {Method} request within the host's ResponseTimeout; not retried on another shield and not counted against its health (its origin is likely slow).")]
+    public static partial void ShieldTimedOut(ILogger logger, string destination, string method);
+
     [LoggerMessage(EventIds.Retrying, LogLevel.Information, "Retrying an idempotent {Method} request on {Destination} after {Error}.")]
     public static partial void Retrying(ILogger logger, string method, string destination, string error);
 

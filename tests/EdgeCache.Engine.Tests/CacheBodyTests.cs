@@ -157,6 +157,30 @@ public class CacheBodyTests
     }
 
     [Fact]
+    public async Task A_copy_holds_the_bytes_that_end_its_range_until_beforeEnd_completes_and_never_the_others()
+    {
+        var data = Pattern(3 * Segment);
+        var body = new CacheBody();
+        body.Append(data);
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
+        var stored = new TaskCompletionSource();
+
+        // Every byte has arrived, but the copy is not stored yet: the reader gets all but the end.
+        var copying = body.CopyToAsync(pipe.Writer, 0, data.Length, CancellationToken.None, stored.Task);
+        Assert.True(pipe.Reader.TryRead(out var first));
+        var held = first.Buffer.ToArray();
+        pipe.Reader.AdvanceTo(first.Buffer.End);
+        Assert.InRange(held.Length, 1, data.Length - 1);
+        Assert.Equal(data[..held.Length], held);
+        Assert.False(copying.IsCompleted);
+
+        stored.SetException(new InvalidOperationException("a failed store is the caller's to report"));
+        await copying.WaitAsync(Deadline);
+        await pipe.Writer.CompleteAsync();
+        Assert.Equal(data[held.Length..], await ReadAllAsync(pipe.Reader).WaitAsync(Deadline));
+    }
+
+    [Fact]
     public async Task Fail_makes_a_waiting_reader_throw_IOException_after_the_bytes_it_had()
     {
         var body = new CacheBody();

@@ -31,6 +31,25 @@ public sealed class CachePathTests(Topology cdn)
     }
 
     [Fact]
+    public async Task A_client_that_has_read_a_whole_miss_finds_the_copy_at_once_from_a_new_connection()
+    {
+        // The miss's last byte waits until the copy is in memory: otherwise a client asking again
+        // on another connection could race the store and be sent upstream (a CI run saw it).
+        for (var i = 0; i < 25; i++)
+        {
+            var path = NewPath();
+            cdn.Origin.MapStatic(path, "x" + i, ("Cache-Control", "max-age=60"));
+
+            var miss = (await RawHttp.ExchangeAsync(cdn.EdgeUri(0), RawHttp.Get(path), [false]))[0];
+            var again = (await RawHttp.ExchangeAsync(cdn.EdgeUri(0), RawHttp.Get(path, FastHitTests.FullPathField), [false]))[0];
+
+            Assert.Equal("x" + i, System.Text.Encoding.ASCII.GetString(miss.Body));
+            Assert.StartsWith("EdgeCache-Edge; hit", again.Header("Cache-Status"), StringComparison.Ordinal);
+            Assert.Equal(1, cdn.Origin.Count(path));
+        }
+    }
+
+    [Fact]
     public async Task The_other_edge_gets_the_object_from_the_shield_and_the_origin_still_saw_one()
     {
         var path = NewPath();
@@ -372,6 +391,35 @@ public sealed class CachePathTests(Topology cdn)
         Assert.Equal(HttpStatusCode.GatewayTimeout, r.StatusCode);
         Assert.Contains("did not answer in time", await r.BodyAsync(), StringComparison.Ordinal);
         Assert.True(elapsed < TimeSpan.FromSeconds(5), $"took {elapsed}");
+    }
+
+    [Fact]
+    public async Task A_slow_origin_is_asked_once_and_leaves_every_shield_healthy()
+    {
+        // Each request reaches a shield that waits on the origin past the host's ResponseTimeout
+        // (300 ms). The edge times out on its shield too; retrying on the next shield would ask the
+        // origin again, and counting it against the shield would mark a working shield down (with
+        // TransportFailureRate, after 10 requests at 30% failures) and move all its keys.
+        var paths = Enumerable.Range(0, 12).Select(_ => NewPath()).ToArray();
+        foreach (var path in paths)
+        {
+            cdn.Origin.Map(path, async ctx =>
+            {
+                await Task.Delay(TimeSpan.FromSeconds(3), ctx.RequestAborted);
+                await ctx.Response.WriteAsync("too late");
+            });
+        }
+
+        var responses = await Task.WhenAll(paths.Select(p => cdn.GetAsync(0, p, Topology.SlowSite)));
+
+        foreach (var r in responses)
+        {
+            Assert.Equal(HttpStatusCode.GatewayTimeout, r.StatusCode);
+            r.Dispose();
+        }
+
+        Assert.All(paths, p => Assert.Equal(1, cdn.Origin.Count(p)));
+        Assert.Equal(2, cdn.Edges[0].Metric("edgecache.upstream.healthy"));
     }
 
     [Theory]

@@ -33,6 +33,13 @@ internal sealed class FetchResult
     /// <summary>For a storable response: completes once the complete copy is stored (or the body failed).</summary>
     public Task? Stored { get; init; }
 
+    /// <summary>
+    /// For a storable response: completes once the complete copy is in the memory tier (or the body
+    /// failed). A client's last byte waits for it, so a client that has the whole answer and asks
+    /// again, on any connection, finds the copy.
+    /// </summary>
+    public Task? InMemory { get; init; }
+
     /// <summary>For the requester alone (a 304 that brought a Set-Cookie the host does not store): not
     /// stored, and collapsed waiters fetch on their own.</summary>
     public bool Personal { get; init; }

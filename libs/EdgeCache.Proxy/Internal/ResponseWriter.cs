@@ -9,7 +9,9 @@ namespace EdgeCache.Proxy.Internal;
 /// responses that are not stored, and the node's own errors.</summary>
 internal static class ResponseWriter
 {
-    public static async Task WriteEntryAsync(HttpContext ctx, CacheEngine engine, CachedResponse entry, HostCachePolicy policy, string cacheStatus, StringValues upstreamCacheStatus)
+    /// <summary>Writes a stored entry. <paramref name="beforeEnd"/>, for a miss, is awaited before the body's
+    /// last bytes are written (see <see cref="FetchResult.InMemory"/>).</summary>
+    public static async Task WriteEntryAsync(HttpContext ctx, CacheEngine engine, CachedResponse entry, HostCachePolicy policy, string cacheStatus, StringValues upstreamCacheStatus, Task? beforeEnd = null)
     {
         var request = ctx.Request;
         var response = ctx.Response;
@@ -74,11 +76,13 @@ internal static class ResponseWriter
 
         if (start == 0 && entry.Body.TryGetSingleSegment(out var whole) && (count ?? whole.Length) == whole.Length)
         {
+            if (beforeEnd is { IsCompleted: false }) await CacheBody.AwaitQuietlyAsync(beforeEnd, ctx.RequestAborted).ConfigureAwait(false);
             await response.BodyWriter.WriteAsync(whole, ctx.RequestAborted).ConfigureAwait(false);
             return;
         }
 
-        await CopyBodyAsync(ctx, engine, entry.Body, start, count ?? -1).ConfigureAwait(false);
+        // A range ends before the body may: it is not held for the rest to arrive.
+        await CopyBodyAsync(ctx, engine, entry.Body, start, count ?? -1, contentRange is null ? beforeEnd : null).ConfigureAwait(false);
     }
 
     /// <summary>A response from cache is cut off when the client reads it slower than
@@ -146,11 +150,11 @@ internal static class ResponseWriter
         return response.WriteAsync($"{status} {ReasonPhrase(status)}: {message}\n");
     }
 
-    private static async Task CopyBodyAsync(HttpContext ctx, CacheEngine engine, CacheBody body, long start, long count)
+    private static async Task CopyBodyAsync(HttpContext ctx, CacheEngine engine, CacheBody body, long start, long count, Task? beforeEnd = null)
     {
         try
         {
-            await body.CopyToAsync(ctx.Response.BodyWriter, start, count, ctx.RequestAborted).ConfigureAwait(false);
+            await body.CopyToAsync(ctx.Response.BodyWriter, start, count, ctx.RequestAborted, beforeEnd).ConfigureAwait(false);
         }
         catch (IOException ex) when (!ctx.RequestAborted.IsCancellationRequested)
         {

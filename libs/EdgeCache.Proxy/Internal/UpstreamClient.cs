@@ -112,7 +112,8 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, CacheEngine engin
     /// (<paramref name="newContext"/>), a destination from the cluster's load-balancing policy (not
     /// the one that just failed) and is sent (<paramref name="send"/>: <see cref="ForwarderError.None"/>
     /// once a response head arrived). A connection failure is retried once if <paramref name="mayRetry"/>
-    /// says the request still can be, unless the exchange was cancelled.
+    /// says the request still can be, unless the exchange was cancelled; so is a response that did not
+    /// come in time, except from a shield (see <see cref="Log.ShieldTimedOut"/>).
     /// </summary>
     private async Task<ForwarderError> ExchangeAsync(UpstreamTarget target, string method, Func<HttpContext> newContext, Func<HttpContext, DestinationState, Task<ForwarderError>> send, Func<HttpContext, bool> mayRetry, CancellationToken cancelled)
     {
@@ -126,6 +127,14 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, CacheEngine engin
             if (destination is null) break;
             error = await send(ctx, destination).ConfigureAwait(false);
             if (!IsRetryable(error) || cancelled.IsCancellationRequested) return error;
+            if (error == ForwarderError.RequestTimedOut && ToShields(target))
+            {
+                // The shield took the request and is still on it: most likely waiting for a slow
+                // origin. Asking the next shield would fetch the object from the origin a second time.
+                Log.ShieldTimedOut(logger, destination.DestinationId, method);
+                return error;
+            }
+
             Log.UpstreamFailed(logger, destination.DestinationId, error.ToString(), method);
             if (attempt == 1 || !mayRetry(ctx)) return error;
             Log.Retrying(logger, method, "next destination", error.ToString());
@@ -150,7 +159,11 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, CacheEngine engin
         ctx.Items[ConnectTimeoutItem] = target.HostPolicy.ConnectTimeout;
         if (ctx.Features.Get<IReverseProxyFeature>() is { } proxy) proxy.ProxiedDestination = destination;
         var error = await forwarder.SendAsync(ctx, destination.Model.Config.Address, cluster.HttpClient, config, transformer).ConfigureAwait(false);
-        target.PassiveHealth?.RequestProxied(ctx, target.Cluster, destination);
+
+        // A shield that is slow to answer is not a failed shield (its origin is slow, and every
+        // shield would be): only what the transport says counts against it. A hung shield is the
+        // active health check's to find (its probe has its own timeout).
+        if (error != ForwarderError.RequestTimedOut || !ToShields(target)) target.PassiveHealth?.RequestProxied(ctx, target.Cluster, destination);
         return error;
     }
 

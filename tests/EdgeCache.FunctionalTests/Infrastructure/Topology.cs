@@ -150,6 +150,13 @@ public class Topology : IAsyncLifetime
             builder.Configuration.Sources.Clear();
             builder.Configuration.AddInMemoryCollection(config);
             builder.Logging.ClearProviders();
+            if (Environment.GetEnvironmentVariable("EDGECACHE_TEST_LOGS") == "1")
+            {
+                // For diagnosing a failure: the nodes' own logs on the test run's console.
+                builder.Logging.AddSimpleConsole();
+                builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+            }
+
             builder.Services.AddSingleton(new CacheClock(Clock));
             ConfigureNode(role, builder);
             configure?.Invoke(builder);
