@@ -40,6 +40,15 @@ public sealed class HostCachePolicy
     public bool StoreErrorStatuses { get; set; }
 
     /// <summary>
+    /// Send <c>103 Early Hints</c> (RFC 8297) to HTTP/1.1 clients whose request goes past the memory tier:
+    /// the <c>Link</c> members with <c>rel=preload</c> or <c>rel=preconnect</c> of the last final response
+    /// this edge sent for that URL, so a browser fetches them while the page comes from upstream. Default
+    /// false: RFC 8297 §3 warns that some HTTP/1.1 clients mishandle an unexpected 1xx, so a publisher
+    /// turns it on for hosts whose clients are browsers.
+    /// </summary>
+    public bool EarlyHints { get; set; }
+
+    /// <summary>
     /// Remove CDN-Cache-Control from this host's responses to clients: true removes it, false passes it
     /// on, null (the default) does what the node-wide <c>EdgeCache:StripCdnCacheControl</c> says. Set per
     /// host, not in <c>Defaults</c> (the node-wide setting is the default for hosts not named).

@@ -58,6 +58,13 @@ public sealed class CacheEngine : IAsyncDisposable
 
     internal void CountFastHitCut() => Interlocked.Increment(ref _fastHitsCut);
 
+    private long _earlyHintsSent;
+
+    /// <summary>103 Early Hints responses sent (hosts with <c>EarlyHints</c>).</summary>
+    public long EarlyHintsSent => Interlocked.Read(ref _earlyHintsSent);
+
+    internal void CountEarlyHint() => Interlocked.Increment(ref _earlyHintsSent);
+
     private SeenFilter? _seenOnDisk;
 
     private SeenFilter SeenOnDisk => _seenOnDisk ??= new SeenFilter(() => Memory.Count);
@@ -137,6 +144,14 @@ public sealed class CacheEngine : IAsyncDisposable
     internal ILogger Logger { get; }
 
     internal FlightTable Flights { get; } = new();
+
+    /// <summary>The 103 Early Hints remembered per URL, for hosts with <c>EarlyHints</c> (edges only).</summary>
+    internal EarlyHints EarlyHints => _earlyHints ??= new EarlyHints(Options.EarlyHintsMaxUrls);
+
+    private EarlyHints? _earlyHints;
+
+    /// <summary>The hints table if any host has remembered hints yet (the fast path checks this, not creating it).</summary>
+    internal EarlyHints? EarlyHintsIfAny => _earlyHints;
 
     /// <summary>This node's Via entry (RFC 9110 §7.6.3), with its id as pseudonym.</summary>
     internal string ViaToken { get; }

@@ -2,6 +2,7 @@ using EdgeCache.Engine;
 using EdgeCache.Proxy.Internal;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Model;
 
@@ -371,6 +372,7 @@ internal sealed class CacheForwarderMiddleware
             return;
         }
 
+        if (state.Policy.EarlyHints && _engine.Options.Role == NodeRole.Edge && HttpMethods.IsGet(ctx.Request.Method)) RememberHints(state.Key, result);
         _engine.CountRequest(result.Kind switch
         {
             FetchKind.Failed => RequestOutcome.Error,
@@ -393,6 +395,21 @@ internal sealed class CacheForwarderMiddleware
                 break;
             default:
                 await ResponseWriter.WriteUpstreamAsync(ctx, _engine, result.Response, state.Policy, (CacheStatus.Forwarded(Name, fwd) with { FwdStatus = upstreamStatus, Collapsed = collapsed }).Format()).ConfigureAwait(false);
+                break;
+        }
+    }
+
+    /// <summary>The 103 Early Hints the next request for this URL gets (see <see cref="EarlyHints"/>): from
+    /// each final 2xx response an upstream sent, or the stored response a 304 freshened.</summary>
+    private void RememberHints(string key, FetchResult result)
+    {
+        switch (result.Kind)
+        {
+            case FetchKind.Storable or FetchKind.NotShareable when result.Response.StatusCode is >= 200 and < 300:
+                _engine.EarlyHints.Remember(key, result.Response.Headers[HeaderNames.Link]);
+                break;
+            case FetchKind.Revalidated:
+                _engine.EarlyHints.Remember(key, result.Entry!.GetHeader(HeaderNames.Link));
                 break;
         }
     }

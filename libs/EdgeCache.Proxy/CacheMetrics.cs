@@ -87,6 +87,7 @@ internal static class CacheMetrics
         meter.CreateObservableUpDownCounter("edgecache.memory.objects", () => engine.Memory.Count, "{object}", "URLs held by the memory tier.");
         meter.CreateObservableCounter("edgecache.memory.evictions", () => engine.Memory.Evictions, "{object}", "URLs evicted from the memory tier.");
         meter.CreateObservableCounter("edgecache.requests.fast", () => engine.FastHits, "{request}", "Hits (memory or disk) answered by the fast hit path (EdgeCache:Listen:FastHits); they are also counted in edgecache.requests.");
+        meter.CreateObservableCounter("edgecache.early_hints.sent", () => engine.EarlyHintsSent, "{response}", "103 Early Hints responses sent ahead of a request's final response (hosts with EarlyHints).");
         meter.CreateObservableCounter("edgecache.requests.fast.cut", () => engine.FastHitsCut, "{request}", "Fast hits whose connection was cut before the answer was sent: the client went away, or read slower than Listen:MinHitDataRate.");
         meter.CreateObservableCounter("edgecache.requests.collapsed", () => engine.Flights.Collapsed, "{request}", "Requests that joined a fetch already in flight.");
         if (!engine.Options.Disk.Enabled) return;

@@ -33,6 +33,10 @@ public sealed class EdgeCacheOptions
     /// <summary>Cap on the freshness of error responses stored where a host sets <c>StoreErrorStatuses</c>. Default 10 s.</summary>
     public TimeSpan ErrorStatusMaxAge { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>URLs whose <c>103 Early Hints</c> an edge remembers (hosts with <c>EarlyHints</c>); past this,
+    /// new URLs are not remembered until old ones are forgotten. Default 10,000.</summary>
+    public int EarlyHintsMaxUrls { get; set; } = 10_000;
+
     /// <summary>Remove CDN-Cache-Control from responses to clients. Default false on both tiers: the
     /// field is meant for every CDN on the path (RFC 9213 §2), and another CDN or tier may sit in front of
     /// this one, so it is passed on as large CDNs do. EdgeCache's own targeted field,

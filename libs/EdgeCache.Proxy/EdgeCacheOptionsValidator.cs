@@ -24,6 +24,7 @@ public sealed class EdgeCacheOptionsValidator : IValidateOptions<EdgeCacheOption
         if (o.HeuristicFraction is < 0 or > 1) errors.Add($"{S}:HeuristicFraction must be between 0 and 1 (got {o.HeuristicFraction}).");
         if (o.HeuristicMaxAge < TimeSpan.Zero) errors.Add($"{S}:HeuristicMaxAge must not be negative.");
         if (o.ErrorStatusMaxAge <= TimeSpan.Zero) errors.Add($"{S}:ErrorStatusMaxAge must be positive (got {o.ErrorStatusMaxAge}).");
+        if (o.EarlyHintsMaxUrls <= 0) errors.Add($"{S}:EarlyHintsMaxUrls must be positive (got {o.EarlyHintsMaxUrls}).");
         if (o.MetricsHostLimit < 0) errors.Add($"{S}:MetricsHostLimit must not be negative.");
         if (o.StatusSampleInterval <= TimeSpan.Zero) errors.Add($"{S}:StatusSampleInterval must be positive.");
         if (o.ShutdownTimeout < TimeSpan.Zero) errors.Add($"{S}:ShutdownTimeout must not be negative.");

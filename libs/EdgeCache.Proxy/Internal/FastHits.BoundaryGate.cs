@@ -56,6 +56,13 @@ internal sealed partial class FastHits
                     || !TryFind(deps, connection, result.Buffer, scratch: null, allowClose: false, out var consumed, out var hit, tls))
                 {
                     _armed = false;
+                    if (!result.IsCanceled && !result.IsCompleted && EarlyHintsFor(deps, connection, result.Buffer, tls) is { } hints)
+                    {
+                        // Kestrel has finished its previous response: its next one follows this 103.
+                        output.Write(hints);
+                        await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    }
+
                     return result;
                 }
 

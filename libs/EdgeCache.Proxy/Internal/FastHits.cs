@@ -154,7 +154,13 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
 
                 if (!found)
                 {
-                    // Not ours: Kestrel reads this request from where it starts.
+                    // Not ours: Kestrel reads this request from where it starts (after its 103, if it has one).
+                    if (!result.IsCanceled && EarlyHintsFor(deps, connection, buffer, ssl is not null) is { } hints && !await SendHintsAsync(socket, ssl, hints).ConfigureAwait(false))
+                    {
+                        input.AdvanceTo(buffer.Start, buffer.Start);
+                        return;
+                    }
+
                     input.AdvanceTo(buffer.Start, buffer.Start);
                     handOff = true;
                     break;

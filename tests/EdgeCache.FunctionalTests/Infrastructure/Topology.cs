@@ -27,6 +27,9 @@ public class Topology : IAsyncLifetime
     /// (<c>Hosts:&lt;host&gt;:StripCdnCacheControl</c>): stripped here, passed on in <c>StrippingTopology</c>.</summary>
     public const string StripOverrideSite = "strip-override.example.com";
 
+    /// <summary>Edges send 103 Early Hints for this host (<c>Hosts:&lt;host&gt;:EarlyHints</c>).</summary>
+    public const string HintsSite = "hints.example.com";
+
     /// <summary>The tiers' shared secrets (the current one and the one being rotated out).</summary>
     public static readonly string[] TierSecrets = ["tier-secret-current-0123456789", "tier-secret-previous-0123456789"];
 
@@ -97,6 +100,7 @@ public class Topology : IAsyncLifetime
         [$"EdgeCache:Hosts:{ForwardedSite}:Forwarding"] = "Both",
         [$"EdgeCache:Hosts:{ForwardedSite}:TrustedProxies:0"] = "127.0.0.0/8",
         [$"EdgeCache:Hosts:{ErrorsSite}:StoreErrorStatuses"] = "true",
+        [$"EdgeCache:Hosts:{HintsSite}:EarlyHints"] = "true",
         ["EdgeCache:TierSecrets:0"] = TierSecrets[0],
         ["EdgeCache:TierSecrets:1"] = TierSecrets[1],
         ["EdgeCache:Defaults:ConnectTimeout"] = "00:00:01",
@@ -141,7 +145,7 @@ public class Topology : IAsyncLifetime
         return c;
     }
 
-    protected static readonly string[] Hosts = [Site, CookieSite, IgnoreSite, SlowSite, ForwardedSite, ErrorsSite, StripOverrideSite, "img.example.com"];
+    protected static readonly string[] Hosts = [Site, CookieSite, IgnoreSite, SlowSite, ForwardedSite, ErrorsSite, StripOverrideSite, HintsSite, "img.example.com"];
 
     protected async Task<WebApplication> StartNodeAsync(NodeRole role, Dictionary<string, string?> config, Action<WebApplicationBuilder>? configure = null)
     {
