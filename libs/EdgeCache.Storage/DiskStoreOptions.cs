@@ -19,8 +19,17 @@ public sealed class DiskStoreOptions
     /// <summary>Bytes of log the store may keep on disk; the oldest data is truncated beyond it. Default 10 GiB.</summary>
     public long BudgetBytes { get; set; } = 10L * 1024 * 1024 * 1024;
 
-    /// <summary>Largest object stored on disk. Default 256 MiB.</summary>
-    public long MaxObjectBytes { get; set; } = 256L * 1024 * 1024;
+    /// <summary>Largest object stored on disk. Default 256 MiB, or a quarter of <see cref="BudgetBytes"/> when
+    /// that is less (so a small budget needs no second setting); set, it must be at most that quarter.</summary>
+    public long MaxObjectBytes
+    {
+        get => _maxObjectBytes ?? Math.Min(DefaultMaxObjectBytes, BudgetBytes / 4);
+        set => _maxObjectBytes = value;
+    }
+
+    private long? _maxObjectBytes;
+
+    private const long DefaultMaxObjectBytes = 256L * 1024 * 1024;
 
     /// <summary>Body chunk size; each chunk is one record with its own checksum. Default 256 KiB.</summary>
     public int ChunkBytes { get; set; } = 256 * 1024;
@@ -80,7 +89,7 @@ public sealed class DiskStoreOptions
         if (LogMemoryBytes < 4L * PageBytes) return $"LogMemoryBytes must be at least {4 * PageBytes}";
         if (BudgetBytes < 4 * LogMemoryBytes) return "BudgetBytes must be at least four times LogMemoryBytes";
         if (BudgetBytes - ReservedBytes < 3 * LogMemoryBytes) return $"BudgetBytes must be at least three times LogMemoryBytes plus {ReservedBytes} bytes for checkpoints and truncation slack (four times IndexBytes, a log segment and 3 MiB)";
-        if (MaxObjectBytes <= 0 || MaxObjectBytes > BudgetBytes / 4) return "MaxObjectBytes must be positive and at most a quarter of BudgetBytes";
+        if (MaxObjectBytes <= 0 || MaxObjectBytes > BudgetBytes / 4) return $"MaxObjectBytes must be positive and at most a quarter of BudgetBytes ({BudgetBytes / 4}; got {MaxObjectBytes})";
         if (IndexBytes < 64 * 1024 || (IndexBytes & (IndexBytes - 1)) != 0) return "IndexBytes must be a power of two of at least 65536";
         if (WriteQueueBytes < 1024 * 1024) return "WriteQueueBytes must be at least 1048576";
         if (WriteConcurrency is < 1 or > 64) return "WriteConcurrency must be between 1 and 64";
