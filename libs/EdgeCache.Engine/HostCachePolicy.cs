@@ -49,6 +49,17 @@ public sealed class HostCachePolicy
     public bool EarlyHints { get; set; }
 
     /// <summary>
+    /// Store a POST's response as the GET response of its target URI when RFC 9110 §9.3.3 allows it
+    /// (see <see cref="PostResponseStorage"/>): a 2xx with explicit freshness and a Content-Location that
+    /// resolves to the target URI. The POST itself is always forwarded. Default false: a POST's response
+    /// depends on its body, which is no part of the cache key, so any client could POST a body of its
+    /// choosing and, where the origin answers with such a response, choose what every later GET of that
+    /// URI is served (cache poisoning). Turn it on only for origins whose POST responses under
+    /// Content-Location are the resource's state, not an echo of the request.
+    /// </summary>
+    public bool StorePostResponses { get; set; }
+
+    /// <summary>
     /// Remove CDN-Cache-Control from this host's responses to clients: true removes it, false passes it
     /// on, null (the default) does what the node-wide <c>EdgeCache:StripCdnCacheControl</c> says. Set per
     /// host, not in <c>Defaults</c> (the node-wide setting is the default for hosts not named).

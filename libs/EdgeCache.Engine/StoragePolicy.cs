@@ -25,6 +25,10 @@ public enum StoreDecision
 
     /// <summary>No freshness and no validator: it could never be served without going upstream.</summary>
     NeverReusable,
+
+    /// <summary>A POST's response whose Content-Location is absent or is not the POST's target URI
+    /// (RFC 9110 §9.3.3): it is not a representation of the target, so it is not stored as one.</summary>
+    ContentLocationNotTarget,
 }
 
 /// <summary>RFC 9111 §3 (storing responses) for a shared cache, plus the Set-Cookie safety setting.</summary>
@@ -60,6 +64,11 @@ public static class StoragePolicy
 
     /// <summary>An error status that is not heuristically cacheable: 400 and up but 404, 405, 410, 414 and 501.</summary>
     public static bool IsErrorStatus(int status) => status >= 400 && !Freshness.IsHeuristicallyCacheable(status);
+
+    /// <summary>Explicit freshness (RFC 9111 §4.2.1): s-maxage, max-age, or Expires where the effective
+    /// directives come from Cache-Control (see <see cref="EffectiveDirectives"/>); never heuristic.</summary>
+    public static bool HasExplicitFreshness(CacheDirectives cc, bool useExpires, IHeaderDictionary responseHeaders) =>
+        cc.SharedMaxAge is not null || cc.MaxAge is not null || (useExpires && responseHeaders.ContainsKey(HeaderNames.Expires));
 
     public static StoreDecision Evaluate(string method, IHeaderDictionary requestHeaders, int status, IHeaderDictionary responseHeaders, HostCachePolicy policy)
     {
@@ -113,7 +122,7 @@ public static class StoragePolicy
 
         // §3: explicit freshness (Expires, max-age, s-maxage), public, a heuristically cacheable
         // status, or no-cache (stored but always revalidated, §5.2.2.4) with a validator.
-        var explicitFresh = cc.SharedMaxAge is not null || cc.MaxAge is not null || (useExpires && responseHeaders.ContainsKey(HeaderNames.Expires));
+        var explicitFresh = HasExplicitFreshness(cc, useExpires, responseHeaders);
         if (errorStatus && !explicitFresh) return StoreDecision.NoFreshnessInformation;
         if (explicitFresh || cc.Public || Freshness.IsHeuristicallyCacheable(status)) return StoreDecision.Store;
         if (cc.NoCache && (responseHeaders.ContainsKey(HeaderNames.ETag) || responseHeaders.ContainsKey(HeaderNames.LastModified)))

@@ -13,7 +13,7 @@ namespace EdgeCache.Proxy;
 /// cluster's healthy destinations): collapses misses into one upstream fetch, revalidates, serves
 /// stale content where allowed, stores what may be stored, and passes the rest through.
 /// </summary>
-internal sealed class CacheForwarderMiddleware
+internal sealed partial class CacheForwarderMiddleware
 {
     private readonly CacheEngine _engine;
     private readonly UpstreamClient _upstream;
@@ -50,6 +50,9 @@ internal sealed class CacheForwarderMiddleware
 
         switch (state.Mode)
         {
+            case RequestMode.Pass when state.MayStorePostResponse:
+                await PostAsync(ctx, state, target).ConfigureAwait(false);
+                break;
             case RequestMode.Pass:
                 await PassAsync(ctx, state, target).ConfigureAwait(false);
                 break;
@@ -71,29 +74,39 @@ internal sealed class CacheForwarderMiddleware
         var request = UpstreamRequest.From(ctx, ctx.Request.Method, state.Key);
         var (error, status) = await _upstream.PassAsync(ctx, request, target, state.PassReason).ConfigureAwait(false);
         _engine.CountRequest(error == ForwarderError.None ? RequestOutcome.Pass : RequestOutcome.Error);
+        if (error != ForwarderError.None)
+        {
+            await WritePassErrorAsync(ctx, state, error, Tls.UpstreamTls.Rejected(ctx)).ConfigureAwait(false);
+            return;
+        }
+
+        InvalidateAfterUnsafe(ctx, state, status, ctx.Response.Headers);
+    }
+
+    /// <summary>A pass-through that got no response: 400 when the client's body was at fault, else 502 or 504.</summary>
+    private Task WritePassErrorAsync(HttpContext ctx, CacheRequestState state, ForwarderError error, bool certificateRejected)
+    {
         if (error is ForwarderError.RequestBodyClient && !ctx.RequestAborted.IsCancellationRequested)
         {
             // The client's body could not be read (malformed chunked framing, say): the client's
             // fault, not the upstream's. Its framing cannot be trusted, so the connection ends too.
-            await ResponseWriter.WriteErrorAsync(ctx, _engine, StatusCodes.Status400BadRequest, "the request body could not be read (its framing is malformed).", CacheStatus.Forwarded(Name, state.PassReason).Format(), closeConnection: true).ConfigureAwait(false);
-            return;
+            return ResponseWriter.WriteErrorAsync(ctx, _engine, StatusCodes.Status400BadRequest, "the request body could not be read (its framing is malformed).", CacheStatus.Forwarded(Name, state.PassReason).Format(), closeConnection: true);
         }
 
-        if (error != ForwarderError.None)
-        {
-            var code = error is ForwarderError.RequestTimedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway;
-            await ResponseWriter.WriteErrorAsync(ctx, _engine, code, UpstreamErrorMessage(error, Tls.UpstreamTls.Rejected(ctx)), CacheStatus.Forwarded(Name, state.PassReason).Format()).ConfigureAwait(false);
-            return;
-        }
+        var code = error is ForwarderError.RequestTimedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway;
+        return ResponseWriter.WriteErrorAsync(ctx, _engine, code, UpstreamErrorMessage(error, certificateRejected), CacheStatus.Forwarded(Name, state.PassReason).Format());
+    }
 
-        // RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI and
-        // the same-origin Location and Content-Location.
-        if (status is >= 200 and < 400 && !HttpMethods.IsGet(ctx.Request.Method) && !HttpMethods.IsHead(ctx.Request.Method)
-            && !HttpMethods.IsOptions(ctx.Request.Method))
+    /// <summary>RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI and
+    /// the same-origin Location and Content-Location.</summary>
+    private void InvalidateAfterUnsafe(HttpContext ctx, CacheRequestState state, int? status, IHeaderDictionary responseHeaders)
+    {
+        var method = ctx.Request.Method;
+        if (status is >= 200 and < 400 && !HttpMethods.IsGet(method) && !HttpMethods.IsHead(method) && !HttpMethods.IsOptions(method))
         {
             _engine.Invalidate(state.Key);
-            InvalidateReferenced(ctx, state, ctx.Response.Headers.Location);
-            InvalidateReferenced(ctx, state, ctx.Response.Headers.ContentLocation);
+            InvalidateReferenced(ctx, state, responseHeaders.Location);
+            InvalidateReferenced(ctx, state, responseHeaders.ContentLocation);
         }
     }
 

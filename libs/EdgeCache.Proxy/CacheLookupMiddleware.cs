@@ -66,6 +66,10 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
                 Policy = policy,
                 RequestDirectives = default,
                 PassReason = "method",
+
+                // RFC 9110 §9.3.3: a POST is never answered from cache, but where the host allows it its
+                // response may become the target's stored GET response.
+                MayStorePostResponse = policy.StorePostResponses && HttpMethods.IsPost(method) && !request.Headers.ContainsKey(HeaderNames.Upgrade),
             });
         }
 

@@ -137,8 +137,10 @@ public sealed class HardeningTests(Topology cdn)
         Assert.Equal(HttpStatusCode.OK, head.StatusCode);
     }
 
-    [Fact]
-    public async Task A_malformed_chunked_request_body_is_answered_400_and_the_connection_closed()
+    [Theory]
+    [InlineData(Topology.Site)]
+    [InlineData(Topology.PostsSite)] // a POST there goes through the cache's fetch (StorePostResponses), not the pass-through
+    public async Task A_malformed_chunked_request_body_is_answered_400_and_the_connection_closed(string host)
     {
         var path = NewPath();
         cdn.Origin.Map(path, async ctx =>
@@ -148,7 +150,7 @@ public sealed class HardeningTests(Topology cdn)
         });
         using var tcp = await RawHttp.ConnectAsync(cdn.EdgeUri(0));
         var stream = tcp.GetStream();
-        await RawHttp.SendAsync(stream, $"POST {path} HTTP/1.1\r\nHost: {Topology.Site}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n\r\n");
+        await RawHttp.SendAsync(stream, $"POST {path} HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n\r\n");
         var response = await RawHttp.ReadResponseAsync(stream, head: false);
         Assert.StartsWith("HTTP/1.1 400", response.StatusLine, StringComparison.Ordinal);
         Assert.True(response.Header("Connection") == "close", string.Join("\n", response.SortedHeaderLines()) + "\n" + Encoding.ASCII.GetString(response.Body));

@@ -49,6 +49,10 @@ internal sealed class CacheRequestState
     /// <summary>Ask the upstream tier to revalidate too (this node is not sure it has every purge).</summary>
     public bool UpstreamNoCache { get; init; }
 
+    /// <summary>A POST on a host with <see cref="HostCachePolicy.StorePostResponses"/>: still forwarded (never answered
+    /// from cache), and its response stored as the target's GET response when <see cref="PostResponseStorage"/> allows.</summary>
+    public bool MayStorePostResponse { get; init; }
+
     /// <summary>Collapse with other requests (false when the request carries credentials).</summary>
     public bool MayCollapse { get; init; } = true;
 }

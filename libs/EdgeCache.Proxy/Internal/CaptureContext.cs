@@ -27,12 +27,12 @@ internal static class CaptureContext
             QueryString = request.Query.Value ?? "",
             Protocol = request.Protocol,
             Headers = request.Headers,
-            Body = Stream.Null,
+            Body = request.Body ?? Stream.Null,
         });
         var capture = new CaptureResponseFeature(response);
         features.Set<IHttpResponseFeature>(capture);
         features.Set<IHttpResponseBodyFeature>(capture);
-        features.Set<IHttpRequestBodyDetectionFeature>(NoBody.Instance);
+        features.Set<IHttpRequestBodyDetectionFeature>(request.CanHaveBody ? HasBody.Instance : NoBody.Instance);
         features.Set<IHttpRequestLifetimeFeature>(new HttpRequestLifetimeFeature { RequestAborted = aborted });
         features.Set<IHttpConnectionFeature>(new HttpConnectionFeature { RemoteIpAddress = request.RemoteIp });
         return new DefaultHttpContext(features);
@@ -43,6 +43,15 @@ internal static class CaptureContext
         public static readonly NoBody Instance = new();
 
         public bool CanHaveBody => false;
+    }
+
+    /// <summary>A forwarded client body (a POST whose response may be stored): YARP sends whatever the
+    /// client's stream yields, framed by the Content-Length or Transfer-Encoding the client sent.</summary>
+    private sealed class HasBody : IHttpRequestBodyDetectionFeature
+    {
+        public static readonly HasBody Instance = new();
+
+        public bool CanHaveBody => true;
     }
 
     private sealed class CaptureResponseFeature(UpstreamResponse response) : IHttpResponseFeature, IHttpResponseBodyFeature

@@ -93,12 +93,14 @@ internal static class ResponseWriter
         if (ctx.Features.Get<Microsoft.AspNetCore.Server.Kestrel.Core.Features.IHttpMinResponseDataRateFeature>() is { } feature) feature.MinDataRate = rate;
     }
 
-    /// <summary>Streams an upstream response that is not stored (private, no-store, too large …).</summary>
-    public static async Task WriteUpstreamAsync(HttpContext ctx, CacheEngine engine, UpstreamResponse upstream, HostCachePolicy policy, string cacheStatus)
+    /// <summary>Streams an upstream response as the upstream sent it: one that is not stored (private, no-store,
+    /// too large …), or a POST's that is (then <paramref name="beforeEnd"/>, its copy being in memory, is awaited
+    /// before the last bytes, or before the end of a response without a body).</summary>
+    public static async Task WriteUpstreamAsync(HttpContext ctx, CacheEngine engine, UpstreamResponse upstream, HostCachePolicy policy, string cacheStatus, Task? beforeEnd = null)
     {
         try
         {
-            await WriteUpstreamCoreAsync(ctx, engine, upstream, policy, cacheStatus).ConfigureAwait(false);
+            await WriteUpstreamCoreAsync(ctx, engine, upstream, policy, cacheStatus, beforeEnd).ConfigureAwait(false);
         }
         finally
         {
@@ -107,7 +109,7 @@ internal static class ResponseWriter
         }
     }
 
-    private static async Task WriteUpstreamCoreAsync(HttpContext ctx, CacheEngine engine, UpstreamResponse upstream, HostCachePolicy policy, string cacheStatus)
+    private static async Task WriteUpstreamCoreAsync(HttpContext ctx, CacheEngine engine, UpstreamResponse upstream, HostCachePolicy policy, string cacheStatus, Task? beforeEnd)
     {
         var response = ctx.Response;
         var headers = response.Headers;
@@ -123,10 +125,15 @@ internal static class ResponseWriter
 
         headers.Via = RequestRewriter.AppendVia(headers.Via, engine.ViaToken);
         headers[HeaderRules.CacheStatus] = StringValues.Concat(upstream.Headers[HeaderRules.CacheStatus], cacheStatus);
-        if (upstream.StatusCode is StatusCodes.Status204NoContent or StatusCodes.Status304NotModified or < 200) return;
-        if (upstream.ContentLength is { } length) response.ContentLength = length;
-        if (HttpMethods.IsHead(ctx.Request.Method)) return;
-        await CopyBodyAsync(ctx, engine, upstream.Body, 0, -1).ConfigureAwait(false);
+        var bodiless = upstream.StatusCode is StatusCodes.Status204NoContent or StatusCodes.Status304NotModified or < 200;
+        if (!bodiless && upstream.ContentLength is { } length) response.ContentLength = length;
+        if (bodiless || HttpMethods.IsHead(ctx.Request.Method))
+        {
+            if (beforeEnd is { IsCompleted: false }) await CacheBody.AwaitQuietlyAsync(beforeEnd, ctx.RequestAborted).ConfigureAwait(false);
+            return;
+        }
+
+        await CopyBodyAsync(ctx, engine, upstream.Body, 0, -1, beforeEnd).ConfigureAwait(false);
     }
 
     /// <summary>Writes this node's own error; <paramref name="closeConnection"/> ends the connection after it

@@ -13,7 +13,8 @@ internal sealed class FetchTransformer(CacheEngine engine, UpstreamRequest reque
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken).ConfigureAwait(false);
         RequestRewriter.Apply(proxyRequest, request, engine, request.Headers["Connection"], toShields);
         RequestRewriter.SetConnectTimeout(httpContext, proxyRequest);
-        response.SentValidators = RequestRewriter.ApplyFetch(proxyRequest, validate, dropClientNoCache, background, noCache);
+        // A request with the client's body (a POST) goes as the client sent it, as a pass-through would.
+        if (request.Body is null) response.SentValidators = RequestRewriter.ApplyFetch(proxyRequest, validate, dropClientNoCache, background, noCache);
         response.RequestTime = engine.Time.GetUtcNow();
     }
 

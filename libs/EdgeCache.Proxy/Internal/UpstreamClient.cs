@@ -23,7 +23,8 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, CacheEngine engin
     {
         UpstreamResponse? next = null;
         UpstreamResponse? sent = null;
-        await ExchangeAsync(target, request.Method, NewContext, SendAsync, static _ => true, cancellationToken).ConfigureAwait(false);
+        // A request with the client's body (a POST) is sent once: it is not idempotent, and its body is read as it goes.
+        await ExchangeAsync(target, request.Method, NewContext, SendAsync, request.Body is null ? static _ => true : static _ => false, cancellationToken).ConfigureAwait(false);
         return sent ?? new UpstreamResponse { Error = ForwarderError.NoAvailableDestinations };
 
         // Each attempt has its own captured response, and a context that belongs to no client: the

@@ -22,7 +22,21 @@ internal sealed class UpstreamRequest
     /// <summary>The primary cache key.</summary>
     public required string Key { get; init; }
 
-    public static UpstreamRequest From(HttpContext ctx, string method, string key)
+    /// <summary>The client's request body, forwarded as it comes (a POST whose response may be stored,
+    /// see <see cref="WithBody"/>); null for cache fetches, which are GETs without a body.</summary>
+    public Stream? Body { get; init; }
+
+    /// <summary>What Kestrel said of the client's request (a Content-Length above 0, chunked, an HTTP/2 stream
+    /// not ended with its head): a <see cref="Body"/> is sent upstream only then, as YARP does for a pass-through.</summary>
+    public bool CanHaveBody { get; init; }
+
+    /// <summary>The client's request (a POST), its body and the fields that frame it included: sent upstream as
+    /// the client sent it, with nothing a cache fetch changes (validators, Range, no-cache), only once (no retry).</summary>
+    public static UpstreamRequest WithBody(HttpContext ctx, string key) => From(ctx, ctx.Request.Method, key, ctx.Request.Body);
+
+    public static UpstreamRequest From(HttpContext ctx, string method, string key) => From(ctx, method, key, body: null);
+
+    private static UpstreamRequest From(HttpContext ctx, string method, string key, Stream? body)
     {
         var src = ctx.Request.Headers;
         var headers = new HeaderDictionary(src.Count);
@@ -32,9 +46,13 @@ internal sealed class UpstreamRequest
         }
 
         // A cache fetch is a GET without a body, whatever the client's request carried.
-        headers.Remove("Content-Length");
-        headers.Remove("Transfer-Encoding");
-        headers.Remove("Content-Type");
+        if (body is null)
+        {
+            headers.Remove("Content-Length");
+            headers.Remove("Transfer-Encoding");
+            headers.Remove("Content-Type");
+        }
+
         return new UpstreamRequest
         {
             Method = method,
@@ -47,6 +65,8 @@ internal sealed class UpstreamRequest
             Headers = headers,
             RemoteIp = ctx.Connection.RemoteIpAddress,
             Key = key,
+            Body = body,
+            CanHaveBody = body is not null && ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>()?.CanHaveBody != false,
         };
     }
 }

@@ -23,6 +23,9 @@ public class Topology : IAsyncLifetime
     public const string ForwardedSite = "forwarded.example.com";
     public const string ErrorsSite = "errors.example.com";
 
+    /// <summary>Both tiers store POST responses as their target's GET response here (<c>StorePostResponses</c>).</summary>
+    public const string PostsSite = "posts.example.com";
+
     /// <summary>Edges give this host the opposite of their node-wide <c>StripCdnCacheControl</c>
     /// (<c>Hosts:&lt;host&gt;:StripCdnCacheControl</c>): stripped here, passed on in <c>StrippingTopology</c>.</summary>
     public const string StripOverrideSite = "strip-override.example.com";
@@ -101,6 +104,7 @@ public class Topology : IAsyncLifetime
         [$"EdgeCache:Hosts:{ForwardedSite}:TrustedProxies:0"] = "127.0.0.0/8",
         [$"EdgeCache:Hosts:{ErrorsSite}:StoreErrorStatuses"] = "true",
         [$"EdgeCache:Hosts:{HintsSite}:EarlyHints"] = "true",
+        [$"EdgeCache:Hosts:{PostsSite}:StorePostResponses"] = "true",
         ["EdgeCache:TierSecrets:0"] = TierSecrets[0],
         ["EdgeCache:TierSecrets:1"] = TierSecrets[1],
         ["EdgeCache:Defaults:ConnectTimeout"] = "00:00:01",
@@ -145,7 +149,7 @@ public class Topology : IAsyncLifetime
         return c;
     }
 
-    protected static readonly string[] Hosts = [Site, CookieSite, IgnoreSite, SlowSite, ForwardedSite, ErrorsSite, StripOverrideSite, HintsSite, "img.example.com"];
+    protected static readonly string[] Hosts = [Site, CookieSite, IgnoreSite, SlowSite, ForwardedSite, ErrorsSite, StripOverrideSite, HintsSite, PostsSite, "img.example.com"];
 
     protected async Task<WebApplication> StartNodeAsync(NodeRole role, Dictionary<string, string?> config, Action<WebApplicationBuilder>? configure = null)
     {
