@@ -354,10 +354,12 @@ public sealed class InvalidationTests(InvalidationTopology cdn)
             Assert.True(acked["shield-b"] >= 380, "shield-b applied after its delay: " + result);
             Assert.True(acked.Where(a => a.Key != "shield-b").All(a => a.Value < acked["shield-b"]), "shield-b was the last to apply: " + result);
 
-            var (status, partial, _) = await cdn.PostAsync("/purge", "{\"tags\":[\"wait-test\"],\"wait\":true,\"timeoutMs\":100}");
+            // shield-b needs 400 ms, so a 300 ms wait ends without it (on a loaded machine another node may
+            // be late too: the property is that the missing ones are named, not how fast the others are).
+            var (status, partial, _) = await cdn.PostAsync("/purge", "{\"tags\":[\"wait-test\"],\"wait\":true,\"timeoutMs\":300}");
             Assert.Equal(200, status);
             Assert.False(partial.GetProperty("complete").GetBoolean());
-            Assert.Equal("shield-b", Assert.Single(partial.GetProperty("missing").EnumerateArray()).GetString());
+            Assert.Contains("shield-b", partial.GetProperty("missing").EnumerateArray().Select(m => m.GetString()));
 
             // Later, GET /purge/{id} shows it complete.
             var id = partial.GetProperty("id").GetString();
