@@ -42,7 +42,7 @@ internal sealed class WireProblem
     public string? Instance { get; init; }
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? Extensions { get; init; }
+    public Dictionary<string, JsonElement>? Extensions { get; set; }
 }
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
