@@ -11,4 +11,5 @@ internal static class EventIds
     public const int KeysReloaded = 3005;
     public const int KeysRefused = 3006;
     public const int AuthFailuresLimited = 3007;
+    public const int Replayed = 3008;
 }

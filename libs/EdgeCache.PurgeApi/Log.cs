@@ -26,4 +26,7 @@ internal static partial class Log
 
     [LoggerMessage(EventIds.AuthFailuresLimited, LogLevel.Warning, "{Address} failed to authenticate {Burst} times; it is refused (429) until its failures fall below {PerMinute} per minute.")]
     public static partial void AuthFailuresLimited(ILogger logger, string address, int burst, int perMinute);
+
+    [LoggerMessage(EventIds.Replayed, LogLevel.Information, "AUDIT {Kind} {Id} replayed: key {KeyId} repeated an Idempotency-Key; no new event.")]
+    public static partial void Replayed(ILogger logger, string kind, string id, string keyId);
 }

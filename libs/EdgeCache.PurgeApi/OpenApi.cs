@@ -17,14 +17,17 @@ internal static class OpenApi
     "/purge": {
       "post": {
         "summary": "Purge (or soft-purge) URLs, prefixes, surrogate keys, hosts, or everything for the key's hosts",
+        "parameters": [ { "$ref": "#/components/parameters/IdempotencyKey" } ],
         "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PurgeRequest" } } } },
         "responses": {
-          "200": { "description": "With wait: the purge's progress when every live node applied it, or when timeoutMs passed (complete false).", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PurgeStatus" } } } },
-          "202": { "description": "Without wait: accepted and stored in the stream.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PurgeAccepted" } } } },
+          "200": { "description": "With wait: the purge's progress when every live node applied it, or when timeoutMs passed (complete false).", "headers": { "Idempotent-Replayed": { "$ref": "#/components/headers/IdempotentReplayed" } }, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PurgeStatus" } } } },
+          "202": { "description": "Without wait: accepted and stored in the stream.", "headers": { "Idempotent-Replayed": { "$ref": "#/components/headers/IdempotentReplayed" } }, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PurgeAccepted" } } } },
           "400": { "$ref": "#/components/responses/Problem" },
           "401": { "$ref": "#/components/responses/Problem" },
           "403": { "$ref": "#/components/responses/Problem" },
+          "409": { "description": "The first request with this Idempotency-Key is still being published; retry after Retry-After for its result.", "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } } },
           "413": { "$ref": "#/components/responses/Problem" },
+          "422": { "description": "This Idempotency-Key was used within the window for a different request (another body or endpoint).", "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } } },
           "429": { "$ref": "#/components/responses/Problem" },
           "503": { "$ref": "#/components/responses/Problem" }
         }
@@ -33,14 +36,17 @@ internal static class OpenApi
     "/ttl": {
       "post": {
         "summary": "Set a new remaining freshness lifetime (maxAge seconds) for the selected stored objects, shortening or extending it",
+        "parameters": [ { "$ref": "#/components/parameters/IdempotencyKey" } ],
         "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/TtlRequest" } } } },
         "responses": {
-          "200": { "description": "With wait.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PurgeStatus" } } } },
-          "202": { "description": "Without wait.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PurgeAccepted" } } } },
+          "200": { "description": "With wait.", "headers": { "Idempotent-Replayed": { "$ref": "#/components/headers/IdempotentReplayed" } }, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PurgeStatus" } } } },
+          "202": { "description": "Without wait.", "headers": { "Idempotent-Replayed": { "$ref": "#/components/headers/IdempotentReplayed" } }, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PurgeAccepted" } } } },
           "400": { "$ref": "#/components/responses/Problem" },
           "401": { "$ref": "#/components/responses/Problem" },
           "403": { "$ref": "#/components/responses/Problem" },
+          "409": { "description": "The first request with this Idempotency-Key is still being published; retry after Retry-After for its result.", "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } } },
           "413": { "$ref": "#/components/responses/Problem" },
+          "422": { "description": "This Idempotency-Key was used within the window for a different request (another body or endpoint).", "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } } },
           "429": { "$ref": "#/components/responses/Problem" },
           "503": { "$ref": "#/components/responses/Problem" }
         }
@@ -60,6 +66,16 @@ internal static class OpenApi
   },
   "components": {
     "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+    "parameters": {
+      "IdempotencyKey": {
+        "name": "Idempotency-Key", "in": "header", "required": false,
+        "description": "Makes retries safe (draft-ietf-httpapi-idempotency-key-header). 1 to 255 visible ASCII characters (a quoted string is the same key unquoted), unique per request, e.g. a UUID. Scoped to the API key. A repeat within PurgeApi:IdempotencyWindow (default 24 h) with the same body on the same endpoint is answered with the first call's status and purge (same id and sequence; with wait, its progress now) and 'Idempotent-Replayed: true', without a second event. A different body: 422. While the first is still being published: 409. Requests refused (4xx) or not published (503) are not remembered. Remembered in this API instance's memory.",
+        "schema": { "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7E]+$" }
+      }
+    },
+    "headers": {
+      "IdempotentReplayed": { "description": "true when this answer is a replay of an earlier request with the same Idempotency-Key.", "schema": { "type": "string", "enum": [ "true" ] } }
+    },
     "responses": {
       "Problem": { "description": "RFC 9457 problem details naming what was wrong", "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } } }
     },

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Text.Json;
 using System.Threading.RateLimiting;
 using EdgeCache.Engine;
 using EdgeCache.Hosting;
@@ -37,6 +38,7 @@ public static class PurgeApiHost
         services.AddSingleton<IValidateOptions<PurgeApiOptions>, Validator>();
         services.AddSingleton(sp => new ApiKeys(sp.GetRequiredService<IOptions<PurgeApiOptions>>().Value.Keys));
         services.AddSingleton(sp => new PurgeTracker(sp.GetRequiredService<IOptions<PurgeApiOptions>>().Value));
+        services.AddSingleton(sp => new IdempotencyStore(sp.GetRequiredService<IOptions<PurgeApiOptions>>().Value, TimeProvider.System));
         services.AddSingleton(sp => new InvalidationBus(sp.GetRequiredService<IOptions<PurgeApiOptions>>().Value.Nats, "purge-api"));
         services.AddSingleton(sp => new AuthFailureLimiter(sp.GetRequiredService<IOptions<PurgeApiOptions>>().Value, sp.GetRequiredService<ILoggerFactory>().CreateLogger("EdgeCache.PurgeApi")));
         services.AddSingleton<KeyReloader>();
@@ -141,6 +143,13 @@ public static class PurgeApiHost
             return Results.Problem(statusCode: 429, title: "Too many requests", detail: $"This key may make {rate} requests per second (bursts of {burst}).");
         }
 
+        string? idempotencyKey = null;
+        if (ctx.Request.Headers.TryGetValue(IdempotencyKeyHeader, out var idempotencyValues) && !TryParseIdempotencyKey(idempotencyValues, out idempotencyKey))
+        {
+            Log.Refused(logger, 400, "invalid Idempotency-Key", key.Id);
+            return Results.Problem(statusCode: 400, title: "Invalid Idempotency-Key", detail: $"Idempotency-Key must be sent once, 1 to {MaxIdempotencyKeyLength} visible ASCII characters (optionally as a quoted string).");
+        }
+
         var body = await ReadBodyAsync(ctx.Request, options.MaxBodyBytes, ctx.RequestAborted).ConfigureAwait(false);
         if (body is null)
         {
@@ -149,6 +158,66 @@ public static class PurgeApiHost
         }
 
         var (request, parseProblem) = PurgeRequestParser.Parse(body);
+        IdempotencyStore.Entry? entry = null;
+        if (idempotencyKey is not null)
+        {
+            var store = services.GetRequiredService<IdempotencyStore>();
+            var (outcome, found) = store.Begin(key.Id, idempotencyKey, IdempotencyStore.Fingerprint(kind, body));
+            switch (outcome)
+            {
+                case IdempotencyOutcome.Mismatch:
+                    Log.Refused(logger, 422, "Idempotency-Key reused for another request", key.Id);
+                    return Results.Problem(statusCode: 422, title: "Idempotency-Key reused", detail: $"This Idempotency-Key was used within the last {options.IdempotencyWindow} for a different request; send a new key for a new request.");
+                case IdempotencyOutcome.InFlight:
+                    ctx.Response.Headers.RetryAfter = "1";
+                    Log.Refused(logger, 409, "Idempotency-Key in flight", key.Id);
+                    return Results.Problem(statusCode: 409, title: "Request in progress", detail: "The first request with this Idempotency-Key is still being published; retry in a second for its result.");
+                case IdempotencyOutcome.Replay:
+                    return await ReplayAsync(ctx, kind, key, found.Response!, request!, options, logger).ConfigureAwait(false);
+                default:
+                    entry = found;
+                    break;
+            }
+        }
+
+        try
+        {
+            return await PublishAsync(ctx, kind, key, request, parseProblem, entry, options, logger).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Only a published request is remembered: a refusal's retry is a new request.
+            if (entry is { Response: null }) services.GetRequiredService<IdempotencyStore>().Abandon(entry);
+        }
+    }
+
+    public const string IdempotencyKeyHeader = "Idempotency-Key";
+
+    /// <summary>Set to <c>true</c> on an answer replayed for a repeated <c>Idempotency-Key</c>.</summary>
+    public const string IdempotentReplayedHeader = "Idempotent-Replayed";
+
+    public const int MaxIdempotencyKeyLength = 255;
+
+    /// <summary>One value of 1 to 255 visible ASCII characters; the draft's quoted sf-string form
+    /// (<c>"abc"</c>) is the same key as <c>abc</c>.</summary>
+    internal static bool TryParseIdempotencyKey(Microsoft.Extensions.Primitives.StringValues values, out string? key)
+    {
+        key = null;
+        if (values.Count != 1 || values[0] is not { } v) return false;
+        if (v.Length >= 2 && v[0] == '"' && v[^1] == '"') v = v[1..^1];
+        if (v.Length is 0 or > MaxIdempotencyKeyLength) return false;
+        foreach (var c in v)
+        {
+            if (c is < '!' or > '~') return false;
+        }
+
+        key = v;
+        return true;
+    }
+
+    private static async Task<IResult> PublishAsync(HttpContext ctx, InvalidationKind kind, ApiKey key, PurgeRequest? request, RequestProblem? parseProblem, IdempotencyStore.Entry? entry, PurgeApiOptions options, ILogger logger)
+    {
+        var services = ctx.RequestServices;
         var id = Guid.NewGuid().ToString("N");
         var (e, problem) = request is null ? (null, parseProblem) : PurgeRequestParser.Validate(request, kind, key, options, id, DateTimeOffset.UtcNow);
         if (e is null)
@@ -162,7 +231,9 @@ public static class PurgeApiHost
         ulong seq;
         try
         {
-            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
+            // With an Idempotency-Key, a client that goes away mid-publish does not cancel it: its retry
+            // must find the event it caused remembered, not publish a second one.
+            using var cts = entry is null ? CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted) : new CancellationTokenSource();
             cts.CancelAfter(options.Nats.RequestTimeout * 2);
             seq = await bus.PublishAsync(e, cts.Token).ConfigureAwait(false);
         }
@@ -189,8 +260,56 @@ public static class PurgeApiHost
         }
 
         var record = tracker.Track(id, seq, key.Id, live, publishedAt);
-        if (request!.Wait != true) return Results.Json(new PurgeAccepted(id, seq), PurgeJsonContext.Default.PurgeAccepted, statusCode: 202);
+        var store = services.GetRequiredService<IdempotencyStore>();
+        if (request!.Wait != true)
+        {
+            var accepted = JsonSerializer.SerializeToUtf8Bytes(new PurgeAccepted(id, seq), PurgeJsonContext.Default.PurgeAccepted);
+            if (entry is not null) store.Complete(entry, new RememberedResponse(202, id, accepted));
+            return new JsonBytesResult(202, accepted);
+        }
 
+        // Remembered before the wait: a retry while this one waits waits on the same purge (no 409).
+        if (entry is not null) store.Complete(entry, new RememberedResponse(200, id, JsonSerializer.SerializeToUtf8Bytes(record.ToStatus(), PurgeJsonContext.Default.PurgeStatus)));
+        await WaitAsync(ctx, record, request, options).ConfigureAwait(false);
+        return Results.Json(record.ToStatus(), PurgeJsonContext.Default.PurgeStatus);
+    }
+
+    /// <summary>JSON already serialized (so a replay answers the very bytes the first call got).</summary>
+    private sealed class JsonBytesResult(int status, byte[] body) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.StatusCode = status;
+            httpContext.Response.ContentType = "application/json; charset=utf-8";
+            httpContext.Response.ContentLength = body.Length;
+            return httpContext.Response.Body.WriteAsync(body).AsTask();
+        }
+    }
+
+    /// <summary>The answer to a repeated Idempotency-Key: the first call's status and purge. A waited purge
+    /// answers with its progress now, waiting again (up to this request's timeout) while it is incomplete;
+    /// once <see cref="PurgeTracker"/> has forgotten it, the first answer's body as it was.</summary>
+    private static async Task<IResult> ReplayAsync(HttpContext ctx, InvalidationKind kind, ApiKey key, RememberedResponse first, PurgeRequest request, PurgeApiOptions options, ILogger logger)
+    {
+        ctx.Response.Headers[IdempotentReplayedHeader] = "true";
+        Log.Replayed(logger, kind == InvalidationKind.Ttl ? "ttl" : "purge", first.PurgeId, key.Id);
+        if (first.Status != 200 || ctx.RequestServices.GetRequiredService<PurgeTracker>().Find(first.PurgeId) is not { } record)
+        {
+            return new JsonBytesResult(first.Status, first.Body);
+        }
+
+        await WaitAsync(ctx, record, request, options).ConfigureAwait(false);
+        return Results.Json(record.ToStatus(), PurgeJsonContext.Default.PurgeStatus);
+    }
+
+    /// <summary>Waits until every node live at publication applied <paramref name="record"/>, the request's
+    /// timeout passes, or the client goes away.</summary>
+    private static async Task WaitAsync(HttpContext ctx, PurgeTracker.Record record, PurgeRequest request, PurgeApiOptions options)
+    {
+        var services = ctx.RequestServices;
+        var bus = services.GetRequiredService<InvalidationBus>();
+        var tracker = services.GetRequiredService<PurgeTracker>();
+        var membership = services.GetRequiredService<MembershipView>();
         var timeout = request.TimeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : options.DefaultWaitTimeout;
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
         wait.CancelAfter(timeout);
@@ -211,8 +330,6 @@ public static class PurgeApiHost
         catch (OperationCanceledException)
         {
         }
-
-        return Results.Json(record.ToStatus(), PurgeJsonContext.Default.PurgeStatus);
     }
 
     /// <summary>The body, or null when it exceeds <paramref name="max"/> bytes.</summary>

@@ -44,6 +44,15 @@ public sealed class PurgeApiOptions
     /// <summary>Purges remembered for <c>GET /purge/{id}</c> (oldest forgotten first). Default 10,000.</summary>
     public int RecordLimit { get; set; } = 10_000;
 
+    /// <summary>How long a request's <c>Idempotency-Key</c> is remembered from its first use: a repeat
+    /// within it (same key id, same body) is answered with the first call's purge, not a second event.
+    /// Default 24 h, as Stripe's; long enough for a publisher's job to be retried the next morning.</summary>
+    public TimeSpan IdempotencyWindow { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Most idempotency keys remembered at once (oldest forgotten first), across all API keys. Default 10,000
+    /// (as <see cref="RecordLimit"/>; each holds the first answer, well under a KiB for a few dozen nodes).</summary>
+    public int IdempotencyKeyLimit { get; set; } = 10_000;
+
     /// <summary>The stream, subjects and membership bucket; must match the nodes' <c>EdgeCache:Invalidation</c>.</summary>
     public InvalidationOptions Nats { get; set; } = new() { NatsUrl = "nats://127.0.0.1:4222" };
 
@@ -71,6 +80,8 @@ public sealed class PurgeApiOptions
         if (AuthFailuresPerMinute is <= 0 or > 60_000) yield return $"{S}:AuthFailuresPerMinute must be between 1 and 60000.";
         if (DefaultWaitTimeout <= TimeSpan.Zero || DefaultWaitTimeout > MaxWaitTimeout) yield return $"{S}:DefaultWaitTimeout must be positive and at most MaxWaitTimeout.";
         if (RecordLimit <= 0) yield return $"{S}:RecordLimit must be positive.";
+        if (IdempotencyWindow <= TimeSpan.Zero || IdempotencyWindow > TimeSpan.FromDays(30)) yield return $"{S}:IdempotencyWindow must be positive and at most 30 days.";
+        if (IdempotencyKeyLimit <= 0) yield return $"{S}:IdempotencyKeyLimit must be positive.";
         if (MembershipPollInterval <= TimeSpan.Zero) yield return $"{S}:MembershipPollInterval must be positive.";
         if (!Nats.Enabled) yield return $"{S}:Nats:NatsUrl is required.";
         else if (Nats.Validate() is { } n) yield return $"{S}:Nats: {n}.";
