@@ -6,14 +6,14 @@ using Yarp.ReverseProxy.Forwarder;
 namespace EdgeCache.Proxy.Internal;
 
 /// <summary>Transforms a cache fetch: request rewritten for the upstream, response head captured.</summary>
-internal sealed class FetchTransformer(CacheEngine engine, UpstreamRequest request, UpstreamResponse response, CachedResponse? validate, bool dropClientNoCache, bool background, bool noCache, bool toShields) : HttpTransformer
+internal sealed class FetchTransformer(CacheEngine engine, UpstreamRequest request, UpstreamResponse response, CachedResponse? validate, bool dropClientNoCache, bool background, bool noCache, bool toShields, CachedResponse? complete = null) : HttpTransformer
 {
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken).ConfigureAwait(false);
         RequestRewriter.Apply(proxyRequest, request, engine, request.Headers["Connection"], toShields);
         RequestRewriter.SetConnectTimeout(httpContext, proxyRequest);
-        response.SentValidators = RequestRewriter.ApplyFetch(proxyRequest, validate, dropClientNoCache, background, noCache);
+        response.SentValidators = RequestRewriter.ApplyFetch(proxyRequest, validate, dropClientNoCache, background, noCache, complete);
         response.RequestTime = engine.Time.GetUtcNow();
     }
 
