@@ -206,9 +206,10 @@ internal sealed class CacheForwarderMiddleware
         noCache |= state.UpstreamNoCache;
 
         // A stored partial this request needs more than is completed with a range request for the rest
-        // (RFC 9111 §3.3) when it has a strong entity-tag and its whole representation may be stored.
+        // (RFC 9111 §3.3) when it has a strong entity-tag and its whole representation is no larger than
+        // an object read whole (the combined copy is built in one array before it is served).
         var complete = mayComplete && validate is null && !background && state.Partial is { } p && PartialContent.MayComplete(p)
-            && p.Partial!.Value.Complete <= _engine.MaxStoredObjectBytes ? p : null;
+            && p.Partial!.Value.Complete <= Math.Min(_engine.MaxStoredObjectBytes, CacheLookupMiddleware.WholeDiskReadBytes(_engine)) ? p : null;
         var startSeq = _engine.AppliedSeq;
         var response = await _upstream.FetchAsync(request, target, validate, state.DropClientNoCache, background, CancellationToken.None, noCache, complete).ConfigureAwait(false);
         if (response.Failed)

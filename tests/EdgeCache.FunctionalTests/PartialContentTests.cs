@@ -44,12 +44,12 @@ public sealed class PartialContentTests(Topology cdn)
         });
 
     /// <summary>
-    /// Answers a request without Range with a 206 of the first <paramref name="prefix"/> bytes, and a
+    /// Answers a request without Range with a 206 of bytes <paramref name="first"/>..<paramref name="last"/>, and a
     /// Range request as RFC 9110 §14.2 and §13.1.5 say: the range when If-Range (if any) matches the
     /// current entity-tag, else the whole representation as a 200. <paramref name="current"/> gives the
     /// entity-tag and body of each request.
     /// </summary>
-    private void MapRanged(string path, int prefix, Func<(string ETag, string Body)> current) =>
+    private void MapRanged(string path, int first, int last, Func<(string ETag, string Body)> current) =>
         cdn.Origin.Map(path, ctx =>
         {
             var (etag, body) = current();
@@ -58,10 +58,9 @@ public sealed class PartialContentTests(Topology cdn)
             r.Headers.ETag = etag;
             var range = ctx.Request.Headers.Range.ToString();
             var ifRange = ctx.Request.Headers.IfRange.ToString();
-            int first, last;
+            int from = first, to = last;
             if (range.Length == 0)
             {
-                (first, last) = (0, prefix - 1);
             }
             else if (ifRange.Length > 0 && ifRange != etag)
             {
@@ -70,14 +69,14 @@ public sealed class PartialContentTests(Topology cdn)
             else
             {
                 var spec = range["bytes=".Length..].Split('-');
-                (first, last) = spec[0].Length == 0
+                (from, to) = spec[0].Length == 0
                     ? (body.Length - int.Parse(spec[1], System.Globalization.CultureInfo.InvariantCulture), body.Length - 1)
                     : (int.Parse(spec[0], System.Globalization.CultureInfo.InvariantCulture), spec[1].Length == 0 ? body.Length - 1 : Math.Min(body.Length - 1, int.Parse(spec[1], System.Globalization.CultureInfo.InvariantCulture)));
             }
 
             r.StatusCode = StatusCodes.Status206PartialContent;
-            r.Headers.ContentRange = $"bytes {first}-{last}/{body.Length}";
-            return r.WriteAsync(body.Substring(first, last - first + 1));
+            r.Headers.ContentRange = $"bytes {from}-{to}/{body.Length}";
+            return r.WriteAsync(body.Substring(from, to - from + 1));
         });
 
     [Fact]
@@ -126,8 +125,10 @@ public sealed class PartialContentTests(Topology cdn)
             Assert.True(IsHit(stored));
         }
 
+        var fastHits = cdn.EdgeEngine(0).FastHits;
         using var whole = await Get(path);
         Assert.False(IsHit(whole));
+        Assert.Equal(fastHits, cdn.EdgeEngine(0).FastHits);
         Assert.Equal(HttpStatusCode.PartialContent, whole.StatusCode); // what the origin sent: never made a 200
         Assert.Equal("bytes 0-9/20", whole.Header("Content-Range"));
         Assert.Equal(2, cdn.Origin.Count(path));
@@ -150,7 +151,7 @@ public sealed class PartialContentTests(Topology cdn)
     public async Task Rfc9111_3_4_a_partial_is_completed_with_a_range_request_for_the_rest_and_then_served_whole()
     {
         var path = NewPath();
-        MapRanged(path, prefix: 10, () => ("\"c1\"", Body));
+        MapRanged(path, 0, 9, () => ("\"c1\"", Body));
         (await Get(path, 0, 4)).Dispose();
         Assert.Equal(1, cdn.Origin.Count(path));
 
@@ -176,11 +177,74 @@ public sealed class PartialContentTests(Topology cdn)
     }
 
     [Fact]
+    public async Task Rfc9111_3_4_a_suffix_is_completed_with_a_range_request_for_the_bytes_before_it()
+    {
+        var path = NewPath();
+        MapRanged(path, 10, 19, () => ("\"s1\"", Body));
+        using (var tail = await Get(path, null, 5))
+        {
+            Assert.Equal(HttpStatusCode.PartialContent, tail.StatusCode);
+            Assert.Equal("bytes 15-19/20", tail.Header("Content-Range"));
+            Assert.Equal("fghij", await tail.BodyAsync());
+        }
+
+        using var head = await Get(path, 0, 3);
+        Assert.Equal(HttpStatusCode.PartialContent, head.StatusCode);
+        Assert.Equal("bytes 0-3/20", head.Header("Content-Range"));
+        Assert.Equal("0123", await head.BodyAsync());
+        Assert.Equal("bytes=0-9", cdn.Origin.Requests(path)[1].Headers["Range"]);
+        using var whole = await Get(path);
+        Assert.True(IsHit(whole));
+        Assert.Equal(Body, await whole.BodyAsync());
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9111_4_1_a_partial_answers_only_the_variant_it_was_stored_for()
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            var r = ctx.Response;
+            r.StatusCode = StatusCodes.Status206PartialContent;
+            r.Headers.CacheControl = "max-age=60";
+            r.Headers.Vary = "Accept-Language";
+            r.Headers.ContentRange = "bytes 0-9/20";
+            return r.WriteAsync(ctx.Request.Headers.AcceptLanguage.ToString() == "fr" ? "ABCDEFGHIJ" : "0123456789");
+        });
+        (await Get(path, 0, 9, m => m.Headers.AcceptLanguage.ParseAdd("en"))).Dispose();
+        using var en = await Get(path, 0, 4, m => m.Headers.AcceptLanguage.ParseAdd("en"));
+        Assert.True(IsHit(en));
+        Assert.Equal("01234", await en.BodyAsync());
+        using var fr = await Get(path, 0, 4, m => m.Headers.AcceptLanguage.ParseAdd("fr"));
+        Assert.False(IsHit(fr));
+        Assert.Equal("ABCDE", await fr.BodyAsync());
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task Rfc9111_4_4_an_unsafe_request_invalidates_a_stored_partial()
+    {
+        var path = NewPath();
+        MapFixedPart(path, 0, 9, "\"u\"");
+        (await Get(path, 0, 9)).Dispose();
+        using (var hit = await Get(path, 0, 9))
+        {
+            Assert.True(IsHit(hit));
+        }
+
+        (await Get(path, method: HttpMethod.Post)).Dispose();
+        using var after = await Get(path, 0, 9);
+        Assert.False(IsHit(after));
+        Assert.Equal(3, cdn.Origin.Count(path));
+    }
+
+    [Fact]
     public async Task Rfc9110_13_1_5_a_changed_representation_answers_the_completion_with_a_200_that_replaces_the_partial()
     {
         var path = NewPath();
         var version = ("\"v1\"", Body);
-        MapRanged(path, prefix: 10, () => version);
+        MapRanged(path, 0, 9, () => version);
         (await Get(path, 0, 4)).Dispose();
         version = ("\"v2\"", "ABCDEFGHIJKLMNOPQRST");
 
