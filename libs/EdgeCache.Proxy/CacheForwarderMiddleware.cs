@@ -225,6 +225,14 @@ internal sealed class CacheForwarderMiddleware
             return combined;
         }
 
+        if (complete is not null && response.StatusCode == StatusCodes.Status416RangeNotSatisfiable)
+        {
+            // The range was the cache's, not the client's: an upstream that refuses it (it cannot for the
+            // representation If-Range names) is asked for the whole instead.
+            response.Abort();
+            return await FetchOnceAsync(request, target, state, background, noCache, mayComplete: false).ConfigureAwait(false);
+        }
+
         if (response.StatusCode == StatusCodes.Status304NotModified && validate is not null && response.SentValidators)
         {
             // RFC 9111 §4.3.4: freshen the stored response with the 304's fields.

@@ -240,6 +240,33 @@ public sealed class PartialContentTests(Topology cdn)
     }
 
     [Fact]
+    public async Task Rfc9110_15_5_17_a_416_to_the_cache_s_own_completion_range_is_never_the_client_s_answer()
+    {
+        var path = NewPath();
+        cdn.Origin.Map(path, ctx =>
+        {
+            var r = ctx.Response;
+            r.Headers.CacheControl = "max-age=60";
+            r.Headers.ETag = "\"t\"";
+            if (ctx.Request.Headers.Range.Count > 0)
+            {
+                r.StatusCode = StatusCodes.Status416RangeNotSatisfiable;
+                r.Headers.ContentRange = "bytes */10";
+                return Task.CompletedTask;
+            }
+
+            r.StatusCode = StatusCodes.Status206PartialContent;
+            r.Headers.ContentRange = "bytes 0-9/20";
+            return r.WriteAsync("0123456789");
+        });
+        (await Get(path, 0, 9)).Dispose();
+        using var whole = await Get(path);
+        Assert.NotEqual(HttpStatusCode.RequestedRangeNotSatisfiable, whole.StatusCode);
+        Assert.Equal("0123456789", await whole.BodyAsync());
+        Assert.False(cdn.Origin.Requests(path)[^1].Headers.ContainsKey("Range"));
+    }
+
+    [Fact]
     public async Task Rfc9110_13_1_5_a_changed_representation_answers_the_completion_with_a_200_that_replaces_the_partial()
     {
         var path = NewPath();
