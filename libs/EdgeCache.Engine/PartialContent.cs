@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 
 namespace EdgeCache.Engine;
@@ -48,20 +49,50 @@ public static class PartialContent
     }
 
     /// <summary>
-    /// True when a new response has the stored partial's strong validator (RFC 9111 §3.4, RFC 9110
-    /// §8.8.3.2 strong comparison): both carry the same entity-tag and neither is weak. Only then are
-    /// their bytes parts of one representation that may be combined.
+    /// The validator that makes a stored partial's bytes safe to combine with others (RFC 9111 §3.4) and
+    /// that a request completing it sends in If-Range (RFC 9110 §13.1.5): its entity-tag when strong;
+    /// with no entity-tag at all, its Last-Modified as the origin wrote it when that is strong (RFC 9110
+    /// §8.8.2.2: at least 60 seconds before its Date, the rule for a cache comparing validators); else
+    /// null. A weak entity-tag rules out If-Range altogether (§13.1.5: a date only without an entity-tag).
     /// </summary>
-    public static bool SameStrongValidator(CachedResponse stored, IHeaderDictionary newResponse)
+    public static string? StrongValidator(CachedResponse stored)
     {
-        if (stored.ETag is not { } etag || IsWeak(etag)) return false;
-        var other = newResponse.ETag;
-        return other.Count == 1 && other[0] is { } tag && !IsWeak(tag) && string.Equals(tag, etag, StringComparison.Ordinal);
+        if (stored.ETag is { } etag) return IsWeak(etag) ? null : etag;
+        if (!IsStrongDate(stored.LastModified, stored.GetHeader(HeaderNames.Date), stored.ResponseTime)) return null;
+        var lm = stored.GetHeader(HeaderNames.LastModified);
+        return lm.Count == 1 ? lm[0] : null;
     }
 
     /// <summary>
+    /// True when a new response has the stored partial's strong validator (RFC 9111 §3.4; RFC 9110
+    /// §8.8.3.2 strong comparison): the same entity-tag, neither weak; or, when neither has an
+    /// entity-tag, the same Last-Modified, strong in both (<see cref="StrongValidator"/>). Only then
+    /// are their bytes parts of one representation that may be combined.
+    /// </summary>
+    public static bool SameStrongValidator(CachedResponse stored, IHeaderDictionary newResponse)
+    {
+        if (StrongValidator(stored) is null) return false;
+        var other = newResponse.ETag;
+        if (stored.ETag is { } etag)
+        {
+            return other.Count == 1 && other[0] is { } tag && !IsWeak(tag) && string.Equals(tag, etag, StringComparison.Ordinal);
+        }
+
+        if (other.Count > 0) return false;
+        var now = stored.ResponseTime;
+        return CachedResponse.ParseDate(newResponse.LastModified, now) is { } lm && lm == stored.LastModified
+            && IsStrongDate(lm, newResponse.Date, now);
+    }
+
+    private static bool IsStrongDate(DateTimeOffset? lastModified, StringValues date, DateTimeOffset now) =>
+        lastModified is { } lm && CachedResponse.ParseDate(date, now) is { } d && d - lm >= StrongDateMargin;
+
+    /// <summary>How long before its Date a Last-Modified must be to count as strong (RFC 9110 §8.8.2.2).</summary>
+    private static readonly TimeSpan StrongDateMargin = TimeSpan.FromSeconds(60);
+
+    /// <summary>
     /// The Range a request that completes <paramref name="span"/> sends upstream (RFC 9111 §3.3, with
-    /// If-Range: the partial's strong entity-tag): the rest after a prefix, or the rest before a suffix.
+    /// If-Range: the partial's <see cref="StrongValidator"/>): the rest after a prefix, or the rest before a suffix.
     /// Null for a span in the middle (two ranges would come back as multipart, which is not stored):
     /// then the whole representation is asked for.
     /// </summary>
@@ -73,9 +104,10 @@ public static class PartialContent
         return null;
     }
 
-    /// <summary>True when <paramref name="stored"/> may be completed with a range request: a partial with a strong entity-tag.</summary>
+    /// <summary>True when <paramref name="stored"/> may be completed with a range request: a prefix or a
+    /// suffix with a <see cref="StrongValidator"/>.</summary>
     public static bool MayComplete(CachedResponse stored) =>
-        stored.Partial is { } span && CompletionRange(span) is not null && stored.ETag is { } etag && !IsWeak(etag);
+        stored.Partial is { } span && CompletionRange(span) is not null && StrongValidator(stored) is not null;
 
     private static bool IsWeak(string etag) => etag.StartsWith("W/", StringComparison.Ordinal) || !etag.StartsWith('"');
 }

@@ -206,7 +206,7 @@ internal sealed class CacheForwarderMiddleware
         noCache |= state.UpstreamNoCache;
 
         // A stored partial this request needs more than is completed with a range request for the rest
-        // (RFC 9111 §3.3) when it has a strong entity-tag and its whole representation is no larger than
+        // (RFC 9111 §3.3) when it has a strong validator (entity-tag, or Last-Modified) and its whole representation is no larger than
         // an object read whole (the combined copy is built in one array before it is served).
         var complete = mayComplete && validate is null && !background && state.Partial is { } p && PartialContent.MayComplete(p)
             && p.Partial!.Value.Complete <= Math.Min(_engine.MaxStoredObjectBytes, CacheLookupMiddleware.WholeDiskReadBytes(_engine)) ? p : null;

@@ -191,6 +191,27 @@ public class PartialContentTests
     }
 
     [Fact]
+    public void Rfc9110_8_8_2_2_without_an_entity_tag_a_Last_Modified_60_seconds_before_Date_is_the_strong_validator()
+    {
+        var strong = Http(T0.AddDays(-1));
+        var partial = Partial(0, 99, 1000, etag: null, more: ("Last-Modified", strong));
+        Assert.Equal(strong, PartialContent.StrongValidator(partial));
+        Assert.True(PartialContent.MayComplete(partial));
+        Assert.True(PartialContent.SameStrongValidator(partial, Headers(("Date", Http(T0)), ("Last-Modified", strong))));
+        Assert.False(PartialContent.SameStrongValidator(partial, Headers(("Date", Http(T0)), ("Last-Modified", Http(T0.AddDays(-2))))));
+        Assert.False(PartialContent.SameStrongValidator(partial, Headers(("Date", Http(T0)), ("Last-Modified", strong), ("ETag", Tag))));
+        Assert.False(PartialContent.SameStrongValidator(partial, Headers(("Date", Http(T0.AddDays(-1).AddSeconds(30))), ("Last-Modified", strong))));
+
+        var recent = Partial(0, 99, 1000, etag: null, more: ("Last-Modified", Http(T0.AddSeconds(-30))));
+        Assert.Null(PartialContent.StrongValidator(recent));
+        Assert.False(PartialContent.MayComplete(recent));
+
+        // RFC 9110 §13.1.5: a date goes in If-Range only when there is no entity-tag, strong or weak.
+        Assert.Null(PartialContent.StrongValidator(Partial(0, 99, 1000, etag: "W/\"w\"", more: ("Last-Modified", strong))));
+        Assert.Equal(Tag, PartialContent.StrongValidator(Partial(0, 99, 1000, more: ("Last-Modified", strong))));
+    }
+
+    [Fact]
     public void Rfc9111_3_3_completion_asks_for_the_rest_of_a_prefix_or_a_suffix_and_the_whole_for_a_middle()
     {
         Assert.Equal("bytes=100-", PartialContent.CompletionRange(new(0, 99, 1000)));

@@ -200,6 +200,36 @@ public sealed class PartialContentTests(Topology cdn)
     }
 
     [Fact]
+    public async Task Rfc9111_3_4_a_partial_with_a_strong_Last_Modified_and_no_entity_tag_is_completed_with_If_Range_of_that_date()
+    {
+        var path = NewPath();
+        var lastModified = Microsoft.Net.Http.Headers.HeaderUtilities.FormatDate(cdn.Origin.Now.AddDays(-3));
+        cdn.Origin.Map(path, ctx =>
+        {
+            var r = ctx.Response;
+            r.Headers.CacheControl = "max-age=60";
+            r.Headers.LastModified = lastModified;
+            r.StatusCode = StatusCodes.Status206PartialContent;
+            if (ctx.Request.Headers.Range.ToString() == "bytes=10-" && ctx.Request.Headers.IfRange.ToString() == lastModified)
+            {
+                r.Headers.ContentRange = "bytes 10-19/20";
+                return r.WriteAsync(Body[10..]);
+            }
+
+            r.Headers.ContentRange = "bytes 0-9/20";
+            return r.WriteAsync(Body[..10]);
+        });
+        (await Get(path, 0, 9)).Dispose();
+        using var whole = await Get(path);
+        Assert.Equal(HttpStatusCode.OK, whole.StatusCode);
+        Assert.Equal(Body, await whole.BodyAsync());
+        Assert.Equal(lastModified, cdn.Origin.Requests(path)[1].Headers["If-Range"]);
+        using var again = await Get(path);
+        Assert.True(IsHit(again));
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
     public async Task Rfc9111_4_1_a_partial_answers_only_the_variant_it_was_stored_for()
     {
         var path = NewPath();
