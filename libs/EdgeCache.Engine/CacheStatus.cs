@@ -12,7 +12,7 @@ public readonly record struct CacheStatus(string CacheName)
     /// <summary>Answered from this cache (<c>hit</c>).</summary>
     public bool Hit { get; init; }
 
-    /// <summary>Why the request went upstream (<c>fwd</c>: uri-miss, vary-miss, miss, request, stale, bypass, method); null on a hit.</summary>
+    /// <summary>Why the request went upstream (<c>fwd</c>: uri-miss, vary-miss, miss, request, stale, partial, bypass, method); null on a hit.</summary>
     public string? Fwd { get; init; }
 
     /// <summary>The status the next hop answered (<c>fwd-status</c>).</summary>

@@ -49,6 +49,16 @@ public sealed class CachedResponse
     /// <summary>When this copy was first stored at this node (read-your-purge needs it).</summary>
     public DateTimeOffset StoredAt { get; init; }
 
+    /// <summary>
+    /// For a stored 206 (RFC 9111 §3.3), the bytes its body holds; null for every complete response.
+    /// A partial answers only a GET for a range inside it (<see cref="PartialContent.Answers"/>): never a
+    /// request for the whole, never as a 200.
+    /// </summary>
+    public PartialSpan? Partial { get; init; }
+
+    /// <summary>True for a stored 206 (<see cref="Partial"/>).</summary>
+    public bool IsPartial => Partial is not null;
+
     /// <summary>True when this copy was read back from the disk tier.</summary>
     public bool FromDisk { get; init; }
 
@@ -122,6 +132,7 @@ public sealed class CachedResponse
         VaryValues = VaryValues,
         Tags = Tags,
         StoredAt = StoredAt,
+        Partial = Partial,
         FromDisk = FromDisk,
         MarkedStale = markedStale,
         StoredSeq = storedSeq,

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
@@ -53,11 +54,65 @@ public static class CachedResponseFactory
         DateTimeOffset responseTime,
         HeuristicOptions heuristics)
     {
-        var connection = HeaderRules.ConnectionOptions(notModifiedHeaders.Connection);
-        var merged = new List<KeyValuePair<string, StringValues>>(stored.Headers.Length + 4);
-        foreach (var h in stored.Headers)
+        var merged = Merge(stored.Headers, notModifiedHeaders, responseTime, HeaderRules.IsKeptOnUpdate);
+        return Build(stored.StatusCode, [.. merged], stored.Body, requestTime, responseTime, Freshness.ParseAge(notModifiedHeaders.Age), requestHeaders, heuristics, stored.StoredAt);
+    }
+
+    /// <summary>
+    /// Combines a stored partial with a new 206 of the same representation (RFC 9111 §3.4; the caller
+    /// has checked their strong validators match, <see cref="PartialContent.SameStrongValidator"/>) whose
+    /// span overlaps or touches the stored one. Per RFC 9110 §15.3.7.3 the stored header fields are
+    /// kept, each replaced by the new response's field of that name aside from Content-Range (and
+    /// Content-Length, which describes the new message only, RFC 9111 §3.2); the content is the union
+    /// of the two spans. When the union is the whole representation the result is a complete 200 with
+    /// a Content-Length of the complete length, otherwise a larger partial. Null when the spans leave
+    /// a gap, or a body is not complete or not as long as its span says. Ages restart from the new
+    /// response. The bytes are copied once, into one array: this runs on a miss, never on a hit.
+    /// </summary>
+    public static CachedResponse? Combine(
+        CachedResponse stored,
+        IHeaderDictionary partialHeaders,
+        CacheBody partialBody,
+        IHeaderDictionary requestHeaders,
+        DateTimeOffset requestTime,
+        DateTimeOffset responseTime,
+        HeuristicOptions heuristics)
+    {
+        if (stored.Partial is not { } old || !PartialSpan.TryParse(partialHeaders.ContentRange, out var added)) return null;
+        if (PartialSpan.Union(old, added) is not { } union) return null;
+        if (!stored.Body.IsCompleted || !partialBody.IsCompleted || stored.Body.Length != old.Length || partialBody.Length != added.Length) return null;
+        if (union.Length > Array.MaxLength) return null;
+
+        var bytes = new byte[union.Length];
+        stored.Body.AsSequence().CopyTo(bytes.AsSpan((int)(old.First - union.First)));
+        partialBody.AsSequence().CopyTo(bytes.AsSpan((int)(added.First - union.First)));
+
+        var merged = Merge(stored.Headers, partialHeaders, responseTime, static name =>
+            name.Equals(HeaderNames.ContentRange, StringComparison.OrdinalIgnoreCase)
+            || name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)
+            || name.Equals(HeaderNames.TransferEncoding, StringComparison.OrdinalIgnoreCase));
+        merged.RemoveAll(static h => h.Key.Equals(HeaderNames.ContentRange, StringComparison.OrdinalIgnoreCase) || h.Key.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase));
+        var whole = union.IsWhole;
+        if (!whole) merged.Add(new(HeaderNames.ContentRange, union.Format()));
+        merged.Add(new(HeaderNames.ContentLength, union.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+
+        var status = whole ? StatusCodes.Status200OK : StatusCodes.Status206PartialContent;
+        return Build(status, [.. merged], CacheBody.FromBytes(bytes), requestTime, responseTime, Freshness.ParseAge(partialHeaders.Age), requestHeaders, heuristics, stored.StoredAt);
+    }
+
+    /// <summary>
+    /// Updates stored header fields from a newer response (RFC 9111 §3.2): each field of
+    /// <paramref name="updates"/> that is stored replaces the stored field of that name, except those
+    /// <paramref name="keptFromStored"/> names; an invalid Date is replaced by <paramref name="responseTime"/>.
+    /// </summary>
+    private static List<KeyValuePair<string, StringValues>> Merge(
+        KeyValuePair<string, StringValues>[] storedHeaders, IHeaderDictionary updates, DateTimeOffset responseTime, Func<string, bool> keptFromStored)
+    {
+        var connection = HeaderRules.ConnectionOptions(updates.Connection);
+        var merged = new List<KeyValuePair<string, StringValues>>(storedHeaders.Length + 4);
+        foreach (var h in storedHeaders)
         {
-            if (notModifiedHeaders.ContainsKey(h.Key) && HeaderRules.IsStored(h.Key, connection) && !HeaderRules.IsKeptOnUpdate(h.Key))
+            if (updates.ContainsKey(h.Key) && HeaderRules.IsStored(h.Key, connection) && !keptFromStored(h.Key))
             {
                 continue;
             }
@@ -65,20 +120,20 @@ public static class CachedResponseFactory
             merged.Add(h);
         }
 
-        foreach (var h in notModifiedHeaders)
+        foreach (var h in updates)
         {
-            if (!HeaderRules.IsStored(h.Key, connection) || HeaderRules.IsKeptOnUpdate(h.Key)) continue;
+            if (!HeaderRules.IsStored(h.Key, connection) || keptFromStored(h.Key)) continue;
             if (h.Key.Equals(HeaderNames.Date, StringComparison.OrdinalIgnoreCase) && CachedResponse.ParseDate(h.Value, responseTime) is null) continue;
             merged.Add(h);
         }
 
-        if (!notModifiedHeaders.ContainsKey(HeaderNames.Date) || CachedResponse.ParseDate(notModifiedHeaders.Date, responseTime) is null)
+        if (!updates.ContainsKey(HeaderNames.Date) || CachedResponse.ParseDate(updates.Date, responseTime) is null)
         {
             merged.RemoveAll(h => h.Key.Equals(HeaderNames.Date, StringComparison.OrdinalIgnoreCase));
             merged.Add(new(HeaderNames.Date, HeaderUtilities.FormatDate(responseTime)));
         }
 
-        return Build(stored.StatusCode, [.. merged], stored.Body, requestTime, responseTime, Freshness.ParseAge(notModifiedHeaders.Age), requestHeaders, heuristics, stored.StoredAt);
+        return merged;
     }
 
     /// <summary>
@@ -115,6 +170,7 @@ public static class CachedResponseFactory
             VaryValues = varyValues,
             Tags = built.Tags,
             StoredAt = storedAt,
+            Partial = built.Partial,
             FromDisk = true,
             StoredSeq = storedSeq,
         };
@@ -163,6 +219,7 @@ public static class CachedResponseFactory
             VaryValues = Vary.SelectValues(varyNames, requestHeaders),
             Tags = HeaderRules.ParseTags(view[HeaderRules.SurrogateKey], view[HeaderRules.CacheTag]),
             StoredAt = storedAt == DateTimeOffset.MinValue ? responseTime : storedAt,
+            Partial = status == 206 && PartialSpan.TryParse(view.ContentRange, out var span) ? span : null,
         };
     }
 }

@@ -97,7 +97,9 @@ public sealed class MemoryTier
     /// <summary>True when some variant of <paramref name="primaryKey"/> is held.</summary>
     public bool Contains(string primaryKey) => _nodes.TryGetValue(primaryKey, out var node) && node.Variants.Length > 0;
 
-    /// <summary>Stores a complete response, replacing the variant with the same secondary key.</summary>
+    /// <summary>Stores a complete response, replacing the variant with the same secondary key. A partial
+    /// (<see cref="CachedResponse.IsPartial"/>) replaces only a partial: never a complete response
+    /// (RFC 9111 §3.3), and then it is not stored (false).</summary>
     public bool Set(string primaryKey, CachedResponse response)
     {
         if (!response.Body.IsCompleted) throw new ArgumentException("Only complete bodies are stored.", nameof(response));
@@ -111,6 +113,7 @@ public sealed class MemoryTier
             {
                 if (node.Removed) continue;
                 var old = node.Variants;
+                if (response.IsPartial && HoldsComplete(old, response)) return false;
                 var list = new List<CachedResponse>(old.Length + 1);
                 long delta = size;
                 foreach (var v in old)
@@ -225,6 +228,16 @@ public sealed class MemoryTier
                 }
             }
         }
+    }
+
+    private static bool HoldsComplete(CachedResponse[] variants, CachedResponse partial)
+    {
+        foreach (var v in variants)
+        {
+            if (!v.IsPartial && SameVariant(v, partial)) return true;
+        }
+
+        return false;
     }
 
     private static bool SameVariant(CachedResponse a, CachedResponse b) =>

@@ -29,6 +29,10 @@ public enum StoreDecision
     /// <summary>A POST's response whose Content-Location is absent or is not the POST's target URI
     /// (RFC 9110 §9.3.3): it is not a representation of the target, so it is not stored as one.</summary>
     ContentLocationNotTarget,
+
+    /// <summary>A 206 this cache cannot store as a partial (RFC 9111 §3.3): not one byte range of a known
+    /// complete length (<c>multipart/byteranges</c>, <c>/*</c>, another unit), or a length that contradicts it.</summary>
+    PartialNotUnderstood,
 }
 
 /// <summary>RFC 9111 §3 (storing responses) for a shared cache, plus the Set-Cookie safety setting.</summary>
@@ -56,11 +60,11 @@ public static class StoragePolicy
 
     /// <summary>
     /// Status codes whose caching rules this cache implements (RFC 9111 §3, §5.2.2.3): the
-    /// heuristically cacheable ones it stores whole (RFC 9110 §15.1, not 206) and the redirects
+    /// heuristically cacheable ones (RFC 9110 §15.1; 206 as a partial, §3.3) and the redirects
     /// 302, 303 and 307. Any other status with must-understand is not stored.
     /// </summary>
     public static bool IsUnderstood(int status) =>
-        status is 200 or 203 or 204 or 300 or 301 or 302 or 303 or 307 or 308 or 404 or 405 or 410 or 414 or 501;
+        status is 200 or 203 or 204 or 206 or 300 or 301 or 302 or 303 or 307 or 308 or 404 or 405 or 410 or 414 or 501;
 
     /// <summary>An error status that is not heuristically cacheable: 400 and up but 404, 405, 410, 414 and 501.</summary>
     public static bool IsErrorStatus(int status) => status >= 400 && !Freshness.IsHeuristicallyCacheable(status);
@@ -75,8 +79,10 @@ public static class StoragePolicy
         // §3: the method is cacheable (GET; HEAD is answered from stored GET responses).
         if (!HttpMethods.IsGet(method)) return StoreDecision.MethodNotCacheable;
 
-        // §3: final status code, and one this cache understands. 206 and 304 are not stored whole.
-        if (status < 200 || status == 206 || status == 304) return StoreDecision.StatusNotCacheable;
+        // §3: final status code, and one this cache understands. A 304 is never stored; a 206 only as
+        // a partial of one byte range of a known complete length (§3.3, PartialContent.IsStorable).
+        if (status < 200 || status == 304) return StoreDecision.StatusNotCacheable;
+        if (status == 206 && !PartialContent.IsStorable(responseHeaders)) return StoreDecision.PartialNotUnderstood;
 
         // Error responses other than the heuristically cacheable ones (404, 405, 410, 414, 501) are
         // never stored, whatever their Cache-Control: an error provoked by one client's odd request

@@ -115,7 +115,8 @@ public sealed class CacheEngine : IAsyncDisposable
     /// <summary>Disk writes dropped because the disk fell behind, since start.</summary>
     public long DroppedDiskWrites => Tiers.DroppedDiskWrites;
 
-    /// <summary>Stores a complete response in memory (when it fits) and on disk (in the background).
+    /// <summary>Stores a complete response in memory (when it fits) and on disk (in the background); a
+    /// partial (206) in memory only, and never in place of a complete copy (<see cref="MemoryTier.Set"/>).
     /// A copy older than an applied purge is not stored; one older than a soft purge or TTL change is stored with it applied.
     /// The task completes when the disk write is queued (see <see cref="CacheTiers.WriteBehind"/>), or, for
     /// an object too large for the memory tier, when it is written (until then only the fetch holds it):
@@ -125,6 +126,10 @@ public sealed class CacheEngine : IAsyncDisposable
         if (CheckRules(primaryKey, entry, stored: false) is not { } checkedEntry) return Task.CompletedTask;
         entry = checkedEntry;
         var inMemory = Memory.Set(primaryKey, entry);
+
+        // A partial (RFC 9111 §3.3) lives in memory only: on disk it could replace a complete copy the
+        // memory tier no longer holds, and it is worth little after a restart.
+        if (entry.IsPartial) return Task.CompletedTask;
         return Tiers.WriteBehind(primaryKey, entry, upstreamHolds, untilWritten: !inMemory);
     }
 

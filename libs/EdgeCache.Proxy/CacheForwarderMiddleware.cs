@@ -143,7 +143,7 @@ internal sealed partial class CacheForwarderMiddleware
             {
                 result = await flight.Outcome.Task.WaitAsync(ctx.RequestAborted).ConfigureAwait(false);
                 collapsed = true;
-                if (!Fits(result, ctx.Request.Headers) || (result.Entry is { } entry && PredatesPurge(state.Key, entry)))
+                if (!Fits(result, ctx.Request, _engine.Time.GetUtcNow()) || (result.Entry is { } entry && PredatesPurge(state.Key, entry)))
                 {
                     // Not shareable, another variant, or (a request that joined while the body
                     // streamed in) a copy a purge applied since has ruled out: this request
@@ -170,7 +170,7 @@ internal sealed partial class CacheForwarderMiddleware
         if (state.Stored is not null || state.MustRevalidate || state.Mode != RequestMode.Fetch) return null;
         var entry = _engine.Memory.Get(state.Key, ctx.Request.Headers, out _);
         if (entry is not null && entry.NeedsRuleCheck(_engine.Rules)) entry = _engine.CheckRules(state.Key, entry, stored: true);
-        if (entry is null) return null;
+        if (entry is null || entry.IsPartial) return null;
         var hit = HitDecision.Evaluate(entry, state.RequestDirectives, forced: false, _engine.IsCurrent, HitDecision.ClientAccepts(entry, ctx.Request.Headers.AcceptEncoding), _engine.Time.GetUtcNow());
         if (hit.Kind != HitKind.Fresh) return null;
         return new FetchResult { Kind = FetchKind.AlreadyStored, Entry = entry, Response = new UpstreamResponse { StatusCode = entry.StatusCode }, Stored = Task.CompletedTask };
@@ -214,12 +214,18 @@ internal sealed partial class CacheForwarderMiddleware
         });
     }
 
-    private async Task<FetchResult> FetchOnceAsync(UpstreamRequest request, UpstreamTarget target, CacheRequestState state, bool background = false, bool noCache = false)
+    private async Task<FetchResult> FetchOnceAsync(UpstreamRequest request, UpstreamTarget target, CacheRequestState state, bool background = false, bool noCache = false, bool mayComplete = true)
     {
         var validate = state.Stored;
         noCache |= state.UpstreamNoCache;
+
+        // A stored partial this request needs more than is completed with a range request for the rest
+        // (RFC 9111 §3.3) when it has a strong validator (entity-tag, or Last-Modified) and its whole representation is no larger than
+        // an object read whole (the combined copy is built in one array before it is served).
+        var complete = mayComplete && validate is null && !background && state.Partial is { } p && PartialContent.MayComplete(p)
+            && p.Partial!.Value.Complete <= Math.Min(_engine.MaxStoredObjectBytes, CacheLookupMiddleware.WholeDiskReadBytes(_engine)) ? p : null;
         var startSeq = _engine.AppliedSeq;
-        var response = await _upstream.FetchAsync(request, target, validate, state.DropClientNoCache, background, CancellationToken.None, noCache).ConfigureAwait(false);
+        var response = await _upstream.FetchAsync(request, target, validate, state.DropClientNoCache, background, CancellationToken.None, noCache, complete).ConfigureAwait(false);
         if (response.Failed)
         {
             return new FetchResult { Kind = FetchKind.Failed, Response = response };
@@ -227,6 +233,20 @@ internal sealed partial class CacheForwarderMiddleware
 
         var seq = StoredSeqOf(response, startSeq, noCache);
         var heuristics = _engine.Heuristics;
+        if (complete is not null && response.StatusCode == StatusCodes.Status206PartialContent
+            && await CombineAsync(request, target, state, complete, response, seq).ConfigureAwait(false) is { } combined)
+        {
+            return combined;
+        }
+
+        if (complete is not null && response.StatusCode == StatusCodes.Status416RangeNotSatisfiable)
+        {
+            // The range was the cache's, not the client's: an upstream that refuses it (it cannot for the
+            // representation If-Range names) is asked for the whole instead.
+            response.Abort();
+            return await FetchOnceAsync(request, target, state, background, noCache, mayComplete: false).ConfigureAwait(false);
+        }
+
         if (response.StatusCode == StatusCodes.Status304NotModified && validate is not null && response.SentValidators)
         {
             // RFC 9111 §4.3.4: freshen the stored response with the 304's fields.
@@ -254,8 +274,9 @@ internal sealed partial class CacheForwarderMiddleware
         var decision = state.MayStore
             ? StoragePolicy.Evaluate(HttpMethods.Get, request.Headers, response.StatusCode, response.Headers, state.Policy)
             : StoreDecision.RequestNoStore;
-        if (decision == StoreDecision.Store && response.ContentLength > _engine.MaxStoredObjectBytes)
+        if (decision == StoreDecision.Store && response.ContentLength > (response.StatusCode == StatusCodes.Status206PartialContent ? _engine.Memory.MaxObjectBytes : _engine.MaxStoredObjectBytes))
         {
+            // A partial is kept in memory only (CacheEngine.Store).
             decision = StoreDecision.TooLarge;
         }
 
@@ -295,6 +316,44 @@ internal sealed partial class CacheForwarderMiddleware
 
         var inMemory = StoreWhenCompleteAsync(state.Key, entry, UpstreamHolds(response));
         return new FetchResult { Kind = FetchKind.Storable, Entry = entry, Response = response, InMemory = inMemory, Stored = inMemory.Unwrap() };
+    }
+
+    /// <summary>
+    /// A 206 in answer to the range request that completes <paramref name="partial"/>: combined with it
+    /// when it is storable, has the same strong validator (RFC 9111 §3.4) and the two spans make the
+    /// whole representation, into a complete 200 (RFC 9110 §15.3.7.3). The new part is read whole
+    /// before anything is served (the combined copy is what the client gets). Null for any other 206
+    /// (another representation, a span that leaves a gap or still leaves the object incomplete, one
+    /// that may not be stored): it is then handled as any fetched 206, stored as a partial when it may
+    /// be and passed on. Such a 206 comes from an upstream that ignored the range asked for (it sends the
+    /// same part whatever is asked) or sent less than asked: asking again would only fetch it again.
+    /// </summary>
+    private async Task<FetchResult?> CombineAsync(UpstreamRequest request, UpstreamTarget target, CacheRequestState state, CachedResponse partial, UpstreamResponse response, ulong seq)
+    {
+        var storable = state.MayStore
+            && StoragePolicy.Evaluate(HttpMethods.Get, request.Headers, response.StatusCode, response.Headers, state.Policy) == StoreDecision.Store
+            && PartialContent.SameStrongValidator(partial, response.Headers)
+            && PartialSpan.TryParse(response.Headers[Microsoft.Net.Http.Headers.HeaderNames.ContentRange], out var added)
+            && PartialSpan.Union(partial.Partial!.Value, added) is not null;
+        if (storable && !await response.Body.WaitForCompletionAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            response.Error = ForwarderError.ResponseBodyDestination;
+            return new FetchResult { Kind = FetchKind.Failed, Response = response };
+        }
+
+        var combined = storable
+            ? CachedResponseFactory.Combine(partial, response.Headers, response.Body, request.Headers, response.RequestTime, response.ResponseTime, _engine.Heuristics)?.WithStoredSeq(Math.Min(seq, partial.StoredSeq))
+            : null;
+        if (combined is null || combined.IsPartial) return null;
+        if (PredatesPurge(state.Key, combined))
+        {
+            // Read-your-purge: the stored part predates a purge applied since; fetch the whole anew.
+            response.Abort();
+            return await FetchOnceAsync(request, target, state, noCache: true, mayComplete: false).ConfigureAwait(false);
+        }
+
+        var inMemory = StoreWhenCompleteAsync(state.Key, combined, UpstreamHolds(response));
+        return new FetchResult { Kind = FetchKind.Storable, Entry = combined, Response = response, InMemory = inMemory, Stored = inMemory.Unwrap() };
     }
 
     /// <summary>
@@ -348,6 +407,13 @@ internal sealed partial class CacheForwarderMiddleware
         // on the thread that ends the body (Completion), not after one more thread-pool hop: the
         // memory tier's Set and queueing the disk write are short and never block.
         if (!await entry.Body.Completion.ConfigureAwait(false)) return Task.CompletedTask;
+        if (entry.Partial is { } span && entry.Body.Length != span.Length)
+        {
+            // A 206 whose content is not the span its Content-Range names is not stored (RFC 9111 §3.3).
+            Log.NotStored(_engine.Logger, key, nameof(StoreDecision.PartialNotUnderstood));
+            return Task.CompletedTask;
+        }
+
         var queued = _engine.Store(key, entry, upstreamHolds);
         Log.Stored(_engine.Logger, key, entry.Body.Length);
         return queued;
@@ -371,7 +437,7 @@ internal sealed partial class CacheForwarderMiddleware
         }
 
         var stale = state.Stored;
-        var fwd = stale is not null ? (state.ClientForcedRevalidation ? "request" : "stale") : state.UrlKnown ? "vary-miss" : "uri-miss";
+        var fwd = stale is not null ? (state.ClientForcedRevalidation ? "request" : "stale") : state.Partial is not null ? "partial" : state.UrlKnown ? "vary-miss" : "uri-miss";
         int? upstreamStatus = result.Kind == FetchKind.Failed ? null : result.Response.StatusCode;
 
         var upstreamError = result.Kind == FetchKind.Failed || upstreamStatus is 500 or 502 or 503 or 504;
@@ -427,12 +493,15 @@ internal sealed partial class CacheForwarderMiddleware
         }
     }
 
-    private static bool Fits(FetchResult result, IHeaderDictionary requestHeaders) => result.Kind switch
+    /// <summary>True when a request that joined a flight may be answered with its result: a partial only
+    /// when it covers the request's range (<see cref="PartialContent.Answers"/>).</summary>
+    private static bool Fits(FetchResult result, HttpRequest request, DateTimeOffset now) => result.Kind switch
     {
         FetchKind.Failed => true,
         FetchKind.NotShareable => false,
         _ when result.Personal => false,
-        _ => HitDecision.Selects(result.Entry!, requestHeaders),
+        _ when result.Entry!.IsPartial && !PartialContent.Answers(result.Entry, request.Method, request.Headers, now, out _, out _) => false,
+        _ => HitDecision.Selects(result.Entry!, request.Headers),
     };
 
     private long Ttl(CachedResponse entry) => HitDecision.Ttl(entry, _engine.Time.GetUtcNow());

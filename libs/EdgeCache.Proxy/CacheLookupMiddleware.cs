@@ -104,6 +104,16 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             if (stored is null) urlKnown = false;
         }
 
+        if (stored is { IsPartial: true })
+        {
+            // A stored partial (RFC 9111 §3.3) answers only a GET for a range inside it. For anything
+            // else it is no hit: the lookup goes on as a miss (the disk may hold the whole), and the
+            // fetch completes or replaces it.
+            if (TryServePartial(ctx, lookup, stored) is { } served) return served;
+            lookup = lookup with { Partial = stored };
+            stored = null;
+        }
+
         // Read once: the disk tier can be swapped (reopened, wiped) between two reads. The fast path may
         // have just looked this request up on disk before handing it over: then it is not looked up again.
         if (engine.Disk is { } disk
@@ -174,6 +184,20 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
         };
     }
 
+    /// <summary>Answers from a stored partial when it covers the request's range and is fresh enough for
+    /// it (<see cref="PartialContent.Answers"/>, <see cref="HitDecision.Evaluate"/>); null otherwise. A
+    /// partial is never revalidated or served stale in the background: whatever it cannot answer is fetched.</summary>
+    private Task? TryServePartial(HttpContext ctx, Lookup lookup, CachedResponse partial)
+    {
+        var request = ctx.Request;
+        var now = engine.Time.GetUtcNow();
+        if (!PartialContent.Answers(partial, request.Method, request.Headers, now, out _, out _)) return null;
+        var hit = HitDecision.Evaluate(partial, lookup.Effective, lookup.Forced, engine.IsCurrent, HitDecision.ClientAccepts(partial, request.Headers.AcceptEncoding), now);
+        if (!hit.Serves) return null;
+        engine.CountRequest(hit.Kind == HitKind.Fresh ? RequestOutcome.Hit : RequestOutcome.Stale, "memory");
+        return ResponseWriter.WriteEntryAsync(ctx, engine, partial, lookup.Policy, HitStatus(hit.Ttl, "memory"), StringValues.Empty);
+    }
+
     private Task Decide(HttpContext ctx, Lookup lookup, CachedResponse? stored, bool urlKnown, string detail, bool streamedFromDisk = false)
     {
         var effective = lookup.Effective;
@@ -219,6 +243,7 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             Policy = lookup.Policy,
             RequestDirectives = effective,
             Stored = stored,
+            Partial = lookup.Partial,
             UrlKnown = urlKnown,
             ClientForcedRevalidation = lookup.Forced && stored is not null,
             MustRevalidate = lookup.Forced,
@@ -229,7 +254,11 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
     }
 
     /// <summary>What the request asked of the cache, worked out once.</summary>
-    private readonly record struct Lookup(string Key, HostCachePolicy Policy, CacheDirectives Directives, CacheDirectives Effective, bool Forced, bool Honour);
+    private readonly record struct Lookup(string Key, HostCachePolicy Policy, CacheDirectives Directives, CacheDirectives Effective, bool Forced, bool Honour)
+    {
+        /// <summary>A stored partial of this variant that does not answer the request (see <see cref="CacheRequestState.Partial"/>).</summary>
+        public CachedResponse? Partial { get; init; }
+    }
 
     private Task Forward(HttpContext ctx, CacheRequestState state)
     {

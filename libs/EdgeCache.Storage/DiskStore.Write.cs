@@ -12,9 +12,11 @@ public sealed partial class DiskStore
     /// <summary>A record's bytes in the log besides its value: header, key and length, rounded up.</summary>
     private const int ChunkRecordOverhead = 64;
 
+    /// <summary>Writes a complete response. A partial (206, <see cref="CachedResponse.IsPartial"/>) is not
+    /// written: partials are kept in memory only, so one never replaces a complete copy held here.</summary>
     public async ValueTask PutAsync(string primaryKey, CachedResponse response, CancellationToken cancellationToken)
     {
-        if (!response.Body.IsCompleted || response.Body.Length > _options.MaxObjectBytes) return;
+        if (!response.Body.IsCompleted || response.Body.Length > _options.MaxObjectBytes || response.IsPartial) return;
         try
         {
             var objectId = NewObjectId();

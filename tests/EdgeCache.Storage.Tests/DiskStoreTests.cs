@@ -32,6 +32,26 @@ public sealed class DiskStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_partial_is_never_written_so_it_cannot_replace_a_complete_copy()
+    {
+        await using var store = Stores.Open(Stores.Small(_dir));
+        var body = Stores.Bytes(100);
+        await store.PutAsync("http://a/p", Stores.Response(body), CancellationToken.None);
+        var now = DateTimeOffset.UtcNow;
+        var partialHeaders = new Microsoft.AspNetCore.Http.HeaderDictionary { ["Cache-Control"] = "max-age=600", ["Content-Range"] = "bytes 0-9/100" };
+        var partial = CachedResponseFactory.Create(206, partialHeaders, Stores.NoHeaders, CacheBody.FromBytes(body[..10]), now, now, HeuristicOptions.Default);
+        Assert.True(partial.IsPartial);
+        await store.PutAsync("http://a/p", partial, CancellationToken.None);
+        await store.PutAsync("http://a/only-partial", partial, CancellationToken.None);
+
+        var complete = await store.GetAsync("http://a/p", Stores.NoHeaders, long.MaxValue, CancellationToken.None);
+        Assert.NotNull(complete);
+        Assert.Equal(200, complete.StatusCode);
+        Assert.Equal(body, await Stores.GetBytes(store, "http://a/p"));
+        Assert.Null(await store.GetAsync("http://a/only-partial", Stores.NoHeaders, long.MaxValue, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task A_graceful_stop_and_reopen_recovers_every_object()
     {
         var options = Stores.Small(_dir);

@@ -28,6 +28,11 @@ internal sealed class CacheRequestState
     /// <summary>A stored response that did not satisfy the request as it was (stale, or no-cache).</summary>
     public CachedResponse? Stored { get; init; }
 
+    /// <summary>A stored partial (206) of the variant this request selects that does not answer it
+    /// (<see cref="PartialContent.Answers"/>): never served or revalidated as it is, but completed or
+    /// replaced by the fetch (RFC 9111 §3.3, §3.4).</summary>
+    public CachedResponse? Partial { get; init; }
+
     /// <summary>The URL is stored, but not the variant this request selects.</summary>
     public bool UrlKnown { get; init; }
 

@@ -52,12 +52,21 @@ internal static class RequestRewriter
     /// <summary>
     /// For cache fetches: the client's own validators and Range are not forwarded (the cache asks for
     /// the full representation and answers them itself); the stored response's validators are sent
-    /// when it is being revalidated (RFC 9111 §4.3.1).
+    /// when it is being revalidated (RFC 9111 §4.3.1). A fetch that completes a stored partial
+    /// (<paramref name="complete"/>) asks for the rest of it, if it is still the same representation
+    /// (RFC 9111 §3.3: Range and If-Range with the partial's strong validator, RFC 9110 §13.1.5).
     /// </summary>
-    public static bool ApplyFetch(HttpRequestMessage proxyRequest, CachedResponse? validate, bool dropClientNoCache, bool background, bool noCache = false)
+    public static bool ApplyFetch(HttpRequestMessage proxyRequest, CachedResponse? validate, bool dropClientNoCache, bool background, bool noCache = false, CachedResponse? complete = null)
     {
         var h = proxyRequest.Headers;
         foreach (var name in ClientValidators) h.Remove(name);
+        if (validate is null && complete is { Partial: { } span } && PartialContent.CompletionRange(span) is { } range
+            && PartialContent.StrongValidator(complete) is { } validator)
+        {
+            h.TryAddWithoutValidation("Range", range);
+            h.TryAddWithoutValidation("If-Range", validator);
+        }
+
         if (dropClientNoCache || background || noCache)
         {
             h.Remove("Cache-Control");

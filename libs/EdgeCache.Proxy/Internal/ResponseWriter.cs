@@ -19,6 +19,11 @@ internal static class ResponseWriter
         var now = engine.Time.GetUtcNow();
         var age = Freshness.AgeSeconds(entry.CurrentAge(now));
         var isHead = HttpMethods.IsHead(request.Method);
+        if (entry.Partial is { } span)
+        {
+            await WritePartialAsync(ctx, engine, entry, span, policy, age, CacheStatusOf(cacheStatus, upstreamCacheStatus), now, beforeEnd).ConfigureAwait(false);
+            return;
+        }
 
         // A conditional request is answered from the stored response (RFC 9111 §4.3.2).
         if (Conditionals.IsNotModified(request.Headers, entry, now))
@@ -83,6 +88,25 @@ internal static class ResponseWriter
 
         // A range ends before the body may: it is not held for the rest to arrive.
         await CopyBodyAsync(ctx, engine, entry.Body, start, count ?? -1, contentRange is null ? beforeEnd : null).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Writes a stored partial, always as a 206 (RFC 9111 §3.3): the requested range when the partial
+    /// answers the request (<see cref="PartialContent.Answers"/>: the only way a hit gets here), else,
+    /// for the one request whose fetch brought it, the whole span as the upstream sent it.
+    /// </summary>
+    private static async Task WritePartialAsync(HttpContext ctx, CacheEngine engine, CachedResponse entry, PartialSpan span, HostCachePolicy policy, long age, StringValues cacheStatus, DateTimeOffset now, Task? beforeEnd)
+    {
+        var request = ctx.Request;
+        var response = ctx.Response;
+        var (start, count) = PartialContent.Answers(entry, request.Method, request.Headers, now, out var s, out var n) ? (s, n) : (span.First, span.Length);
+        response.StatusCode = StatusCodes.Status206PartialContent;
+        var fields = new StoredHead.Headers(response.Headers);
+        StoredHead.WriteFields(ref fields, entry, engine, policy, StatusCodes.Status206PartialContent, PartialSpan.Format(start, count, span.Complete), count);
+        StoredHead.WriteAgeAndStatus(ref fields, age, cacheStatus);
+        if (HttpMethods.IsHead(request.Method)) return;
+        ApplyHitDataRate(ctx, engine);
+        await CopyBodyAsync(ctx, engine, entry.Body, start - span.First, count, count == span.Length ? beforeEnd : null).ConfigureAwait(false);
     }
 
     /// <summary>A response from cache is cut off when the client reads it slower than

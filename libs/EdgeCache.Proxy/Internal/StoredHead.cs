@@ -85,7 +85,8 @@ internal static class StoredHead
     /// <summary>
     /// True for a stored field a hit sends as stored: not Content-Length (the body's length is sent),
     /// not a field hidden from clients, and not one the hit sets itself (Age, Via, Cache-Status,
-    /// the stored sequence on a shield, a 200's Accept-Ranges).
+    /// the stored sequence on a shield, a 200's Accept-Ranges, a 206's Content-Range: a stored
+    /// partial's own is replaced by the range sent).
     /// </summary>
     private static bool IsSentFromStore(string name, int status, CacheEngine engine, HostCachePolicy policy) =>
         !name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)
@@ -93,6 +94,7 @@ internal static class StoredHead
         && !name.Equals(HeaderNames.Via, StringComparison.OrdinalIgnoreCase)
         && !name.Equals(HeaderRules.CacheStatus, StringComparison.OrdinalIgnoreCase)
         && !(status == StatusCodes.Status200OK && name.Equals(HeaderNames.AcceptRanges, StringComparison.OrdinalIgnoreCase))
+        && !(status == StatusCodes.Status206PartialContent && name.Equals(HeaderNames.ContentRange, StringComparison.OrdinalIgnoreCase))
         && !(engine.SendsStoredSeq && name.Equals(HeaderRules.StoredSeq, StringComparison.OrdinalIgnoreCase))
         && !engine.HidesFromClients(name, policy);
 

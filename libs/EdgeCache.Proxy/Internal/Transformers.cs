@@ -6,7 +6,7 @@ using Yarp.ReverseProxy.Forwarder;
 namespace EdgeCache.Proxy.Internal;
 
 /// <summary>Transforms a cache fetch: request rewritten for the upstream, response head captured.</summary>
-internal sealed class FetchTransformer(CacheEngine engine, UpstreamRequest request, UpstreamResponse response, CachedResponse? validate, bool dropClientNoCache, bool background, bool noCache, bool toShields) : HttpTransformer
+internal sealed class FetchTransformer(CacheEngine engine, UpstreamRequest request, UpstreamResponse response, CachedResponse? validate, bool dropClientNoCache, bool background, bool noCache, bool toShields, CachedResponse? complete = null) : HttpTransformer
 {
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
@@ -14,7 +14,7 @@ internal sealed class FetchTransformer(CacheEngine engine, UpstreamRequest reque
         RequestRewriter.Apply(proxyRequest, request, engine, request.Headers["Connection"], toShields);
         RequestRewriter.SetConnectTimeout(httpContext, proxyRequest);
         // A request with the client's body (a POST) goes as the client sent it, as a pass-through would.
-        if (request.Body is null) response.SentValidators = RequestRewriter.ApplyFetch(proxyRequest, validate, dropClientNoCache, background, noCache);
+        if (request.Body is null) response.SentValidators = RequestRewriter.ApplyFetch(proxyRequest, validate, dropClientNoCache, background, noCache, complete);
         response.RequestTime = engine.Time.GetUtcNow();
     }
 

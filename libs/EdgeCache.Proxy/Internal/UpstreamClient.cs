@@ -18,8 +18,9 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, CacheEngine engin
 {
     public static readonly HttpRequestOptionsKey<TimeSpan> ConnectTimeoutKey = new("EdgeCache.ConnectTimeout");
 
-    /// <summary>Fetches for the cache; returns once the response head arrived (the body keeps streaming into it) or the fetch failed.</summary>
-    public async Task<UpstreamResponse> FetchAsync(UpstreamRequest request, UpstreamTarget target, CachedResponse? validate, bool dropClientNoCache, bool background, CancellationToken cancellationToken, bool noCache = false)
+    /// <summary>Fetches for the cache; returns once the response head arrived (the body keeps streaming into it) or the fetch failed.
+    /// <paramref name="complete"/>, a stored partial, asks for the rest of it (<see cref="RequestRewriter.ApplyFetch"/>).</summary>
+    public async Task<UpstreamResponse> FetchAsync(UpstreamRequest request, UpstreamTarget target, CachedResponse? validate, bool dropClientNoCache, bool background, CancellationToken cancellationToken, bool noCache = false, CachedResponse? complete = null)
     {
         UpstreamResponse? next = null;
         UpstreamResponse? sent = null;
@@ -48,7 +49,7 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, CacheEngine engin
             var response = sent = next!;
             response.StartDeadline(target.HostPolicy.TransferTimeout);
             using var link = cancellationToken.Register(static r => ((UpstreamResponse)r!).Abort(), response);
-            var transformer = new FetchTransformer(engine, request, response, validate, dropClientNoCache, background, noCache, ToShields(target));
+            var transformer = new FetchTransformer(engine, request, response, validate, dropClientNoCache, background, noCache, ToShields(target), complete);
             var send = ForwardAsync(ctx, destination, target, transformer);
             await Task.WhenAny(response.Head.Task, send).ConfigureAwait(false);
             if (response.Head.Task.IsCompleted)
