@@ -187,11 +187,13 @@ public sealed class CacheBody
         }
     }
 
+    /// <summary>Marks the body complete; a second call, or one after <see cref="Fail"/>, changes nothing.</summary>
     public void Complete()
     {
         TaskCompletionSource<bool>? done;
         lock (_gate)
         {
+            if (_completed || _failure is not null) return;
             if (_segments.Count > 0 && _lastSegmentFill < _segments[^1].Length)
             {
                 // Trim the last segment so a stored body holds no slack.
@@ -206,11 +208,14 @@ public sealed class CacheBody
         done?.TrySetResult(_failure is null);
     }
 
+    /// <summary>Marks the body failed, unless it is already complete: every byte it announced arrived, and
+    /// what its readers and its store already have stays true.</summary>
     public void Fail(Exception error)
     {
         TaskCompletionSource<bool>? done;
         lock (_gate)
         {
+            if (_completed) return;
             _failure ??= error;
             Signal(final: true);
             done = TakeDone();

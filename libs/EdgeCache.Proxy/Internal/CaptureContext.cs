@@ -118,14 +118,40 @@ internal static class CaptureContext
 
         public override void SetLength(long value) => throw new NotSupportedException();
 
-        public override void Write(byte[] buffer, int offset, int count) => response.Body.Append(buffer.AsSpan(offset, count));
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
-        public override void Write(ReadOnlySpan<byte> buffer) => response.Body.Append(buffer);
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            response.Body.Append(buffer);
+            CompleteAtLength();
+        }
 
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
-            response.Body.AppendAsync(buffer, cancellationToken);
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var append = response.Body.AppendAsync(buffer, cancellationToken);
+            if (!append.IsCompletedSuccessfully) return AppendedAsync(append);
+            append.GetAwaiter().GetResult();
+            CompleteAtLength();
+            return default;
+        }
 
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            response.Body.AppendAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        private async ValueTask AppendedAsync(ValueTask append)
+        {
+            await append.ConfigureAwait(false);
+            CompleteAtLength();
+        }
+
+        /// <summary>
+        /// The body is complete once it holds its Content-Length (HttpClient reads no further), not only once the
+        /// forwarder's whole exchange has ended on another continuation: the copy is stored, and the client's
+        /// last bytes (which wait for that, see <see cref="FetchResult.InMemory"/>) go, without that wait.
+        /// </summary>
+        private void CompleteAtLength()
+        {
+            if (response.ContentLength is { } length && response.Body.Length == length) response.Body.Complete();
+        }
     }
 }
