@@ -19,6 +19,7 @@ public class TlsTopology : Topology
         var request = new CertificateRequest("CN=www.example.com", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         var san = new SubjectAlternativeNameBuilder();
         san.AddDnsName(Site);
+        san.AddDnsName(HintsSite);
         request.CertificateExtensions.Add(san.Build());
         using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
         File.WriteAllBytes(_pfx, cert.Export(X509ContentType.Pfx, "test"));

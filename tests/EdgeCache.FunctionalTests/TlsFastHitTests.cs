@@ -22,6 +22,22 @@ public sealed class TlsFastHitTests(TlsTopology cdn)
     private Task<List<RawHttp.Response>> ExchangeAsync(string requests, bool[] heads, string? alpn = "http/1.1") =>
         RawTls.ExchangeAsync(cdn.TlsUri, cdn.Thumbprint, requests, heads, alpn);
 
+    [Fact]
+    public async Task Over_TLS_a_page_with_remembered_preload_links_gets_a_103_before_its_response()
+    {
+        var path = "/tls-hints/" + Guid.NewGuid().ToString("N");
+        cdn.Origin.MapStatic(path, "page", ("Cache-Control", "no-store"), ("Link", "</style.css>; rel=preload; as=style"));
+        var get = $"GET {path} HTTP/1.1\r\nHost: {Topology.HintsSite}\r\n\r\n";
+        await ExchangeAsync(get, [false]);
+
+        var next = await ExchangeAsync(get, [false, false]);
+
+        Assert.Equal("HTTP/1.1 103 Early Hints", next[0].StatusLine);
+        Assert.Equal("</style.css>; rel=preload; as=style", next[0].Header("Link"));
+        Assert.StartsWith("HTTP/1.1 200", next[1].StatusLine, StringComparison.Ordinal);
+        Assert.Equal("page", System.Text.Encoding.ASCII.GetString(next[1].Body));
+    }
+
     [Theory]
     [InlineData(0, "GET")]
     [InlineData(5, "GET")]
