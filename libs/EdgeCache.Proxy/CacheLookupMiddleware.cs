@@ -116,9 +116,9 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
 
         // Read once: the disk tier can be swapped (reopened, wiped) between two reads. The fast path may
         // have just looked this request up on disk before handing it over: then it is not looked up again.
-        if (engine.Disk is { } disk
-            && !FastHits.DiskMissedJustNow(ctx.Features.Get<IConnectionItemsFeature>()?.Items, key)
-            && stored is null)
+        if (stored is null
+            && engine.Disk is { } disk
+            && !FastHits.DiskMissedJustNow(ctx.Features.Get<IConnectionItemsFeature>()?.Items, key))
         {
             return LookupDiskAsync(ctx, disk, lookup, urlKnown);
         }

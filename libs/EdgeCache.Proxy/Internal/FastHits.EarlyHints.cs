@@ -23,10 +23,7 @@ internal sealed partial class FastHits
         var line = head[..head.IndexOf("\r\n"u8)];
         if (!line.StartsWith("GET /"u8) || !line.EndsWith(" HTTP/1.1"u8)) return null;
         var target = line[4..^9];
-        foreach (var b in target)
-        {
-            if (b is <= 0x20 or >= 0x7F or (byte)'#') return null;
-        }
+        if (!RequestHead.IsOriginForm(target)) return null;
 
         if (RequestHead.FindField(head, "host"u8, out var host) != 1 || host.IsEmpty) return null;
         foreach (var b in host)

@@ -29,6 +29,18 @@ internal sealed partial class FastHits
             return found;
         }
 
+        /// <summary>An origin-form target (<c>/</c> then visible ASCII, no fragment) the fast path keys as it is.</summary>
+        public static bool IsOriginForm(ReadOnlySpan<byte> target)
+        {
+            if (target.IsEmpty || target[0] != '/') return false;
+            foreach (var b in target)
+            {
+                if (b is <= 0x20 or >= 0x7F or (byte)'#') return false;
+            }
+
+            return true;
+        }
+
         public bool IsHead;
 
         /// <summary>The client sent <c>Connection: close</c>: the answer says so and the connection ends.</summary>
@@ -57,12 +69,7 @@ internal sealed partial class FastHits
             var space = line.IndexOf((byte)' ');
             if (space <= 0 || !line[(space + 1)..].SequenceEqual("HTTP/1.1"u8)) return false;
             var target = line[..space];
-            if (target[0] != '/') return false;
-            foreach (var b in target)
-            {
-                if (b is <= 0x20 or >= 0x7F or (byte)'#') return false;
-            }
-
+            if (!IsOriginForm(target)) return false;
             request.Target = target;
             var hosts = 0;
             var rest = head[(lineEnd + 2)..];
