@@ -100,14 +100,17 @@ public sealed class InvalidationBus : IAsyncDisposable
     }
 
     /// <summary>Reads events from <paramref name="fromSeq"/> on, in order, through an ordered consumer
-    /// (recreated by the client after a disconnect, from the last sequence it delivered).</summary>
+    /// (recreated by the client after a disconnect or two missed idle heartbeats, from the last sequence it
+    /// delivered). Its pull requests are long (<see cref="InvalidationOptions.ConsumerPullExpires"/>) and its
+    /// heartbeats short (<see cref="InvalidationOptions.ConsumerHeartbeat"/>): see those settings for why.</summary>
     public async IAsyncEnumerable<StreamEvent> ConsumeAsync(ulong fromSeq, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var consumer = await _js.CreateOrderedConsumerAsync(
             _options.Stream,
             new NatsJSOrderedConsumerOpts { DeliverPolicy = ConsumerConfigDeliverPolicy.ByStartSequence, OptStartSeq = Math.Max(1, fromSeq) },
             cancellationToken).ConfigureAwait(false);
-        await foreach (var msg in consumer.ConsumeAsync<byte[]>(cancellationToken: cancellationToken).ConfigureAwait(false))
+        var opts = new NatsJSConsumeOpts { MaxMsgs = 1000, Expires = _options.ConsumerPullExpires, IdleHeartbeat = _options.ConsumerHeartbeat };
+        await foreach (var msg in consumer.ConsumeAsync<byte[]>(opts: opts, cancellationToken: cancellationToken).ConfigureAwait(false))
         {
             var meta = msg.Metadata;
             if (meta is not { } m) continue;

@@ -45,6 +45,20 @@ public sealed class InvalidationOptions
     /// <summary>Wait between reconnection attempts. Default 250 ms.</summary>
     public TimeSpan ReconnectWait { get; set; } = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>How long each pull request of a node's stream consumer waits on the server before it expires
+    /// and is renewed. Long, because a request that expires just as an event arrives can be dropped by the
+    /// server without its expiry notice (nats-server before 2.9.15, which Debian ships), and the consumer
+    /// then waits for nothing until <see cref="ConsumerHeartbeat"/> finds it out: the fewer expiries, the
+    /// rarer that stall. Kept well under the ordered consumer's inactivity limit (5 min), past which the server
+    /// deletes a consumer that asked for nothing. Default 2 min.</summary>
+    public TimeSpan ConsumerPullExpires { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How often the server tells a node's stream consumer that its pull request is still waiting
+    /// (JetStream idle heartbeat). Two missed heartbeats make the node's NATS client recreate the consumer from
+    /// the last event it delivered, so this bounds how long a lost pull request stalls the node's purges:
+    /// twice this. 0.5 s to 30 s (the NATS client's limits). Default 0.5 s.</summary>
+    public TimeSpan ConsumerHeartbeat { get; set; } = TimeSpan.FromSeconds(0.5);
+
     /// <summary>Selector rules a node keeps before folding them into per-host rules. Default 100,000.</summary>
     public int MaxRules { get; set; } = 100_000;
 
@@ -87,6 +101,8 @@ public sealed class InvalidationOptions
         if (Lease <= TimeSpan.Zero) return "Lease must be positive";
         if (RequestTimeout <= TimeSpan.Zero) return "RequestTimeout must be positive";
         if (ReconnectWait <= TimeSpan.Zero) return "ReconnectWait must be positive";
+        if (ConsumerHeartbeat < TimeSpan.FromSeconds(0.5) || ConsumerHeartbeat > TimeSpan.FromSeconds(30)) return "ConsumerHeartbeat must be between 0.5 s and 30 s (the NATS client's limits)";
+        if (ConsumerPullExpires < ConsumerHeartbeat * 2) return "ConsumerPullExpires must be at least twice ConsumerHeartbeat";
         if (MaxRules <= 0) return "MaxRules must be positive";
         if (ApplyDelay < TimeSpan.Zero) return "ApplyDelay must not be negative";
         return null;
