@@ -94,6 +94,12 @@ public sealed class MemoryTier
         return match;
     }
 
+    /// <summary>What the tier charges against its budget for storing <paramref name="response"/> under
+    /// <paramref name="primaryKey"/>: the response (<see cref="CachedResponse.Size"/>) and the entry around it.</summary>
+    public static long EntryBytes(string primaryKey, CachedResponse response) => response.Size + KeyBytes(primaryKey);
+
+    private static long KeyBytes(string key) => 160 + 2L * key.Length;
+
     /// <summary>True when some variant of <paramref name="primaryKey"/> is held.</summary>
     public bool Contains(string primaryKey) => _nodes.TryGetValue(primaryKey, out var node) && node.Variants.Length > 0;
 
@@ -115,12 +121,12 @@ public sealed class MemoryTier
                 var old = node.Variants;
                 if (response.IsPartial && HoldsComplete(old, response)) return false;
                 var list = new List<CachedResponse>(old.Length + 1);
-                long delta = size;
+                long delta = size + node.KeyBytes;
                 foreach (var v in old)
                 {
                     if (SameVariant(v, response))
                     {
-                        delta -= v.Size;
+                        delta -= v.Size + node.KeyBytes;
                     }
                     else
                     {
@@ -170,7 +176,7 @@ public sealed class MemoryTier
                 {
                     var n = change(v);
                     if (!ReferenceEquals(n, v)) changed++;
-                    if (n is null) { delta -= v.Size; continue; }
+                    if (n is null) { delta -= v.Size + node.KeyBytes; continue; }
                     delta += n.Size - v.Size;
                     list.Add(n);
                 }
@@ -245,6 +251,11 @@ public sealed class MemoryTier
 
     private sealed class Node(string key)
     {
+        /// <summary>What an entry costs beyond its response, charged with each variant: the key string, this
+        /// node, its dictionary entry, its variants array and its place in the eviction queue (measured by
+        /// <c>MemoryAccountingTests</c>).</summary>
+        public readonly long KeyBytes = MemoryTier.KeyBytes(key);
+
         public string Key { get; } = key;
         public volatile CachedResponse[] Variants = [];
         public long Size;

@@ -18,13 +18,13 @@ public class MemoryTierTests
     public void Working_set_ten_times_the_budget_stays_within_budget_at_every_step()
     {
         var tier = new MemoryTier(MiB, MiB);
-        var size = Entry(10 * 1024).Size;
+        var size = MemoryTier.EntryBytes("https://example.com/0000", Entry(10 * 1024));
         var capacity = MiB / size;
         const int Writes = 1024; // 10 MiB of 10 KiB bodies
 
         for (var i = 0; i < Writes; i++)
         {
-            Assert.True(tier.Set($"https://example.com/{i}", Entry(10 * 1024)));
+            Assert.True(tier.Set($"https://example.com/{i:D4}", Entry(10 * 1024)));
             Assert.InRange(tier.Bytes, 0, tier.BudgetBytes);
             Assert.Equal(Math.Max(0, i + 1 - capacity), tier.Evictions);
         }
@@ -33,8 +33,8 @@ public class MemoryTierTests
         Assert.Equal(capacity, tier.Count);
         Assert.Equal(capacity * size, tier.Bytes);
         Assert.Equal(Writes - capacity, tier.Evictions);
-        Assert.NotNull(tier.Get($"https://example.com/{Writes - 1}", Headers(), out _));
-        Assert.Null(tier.Get("https://example.com/0", Headers(), out var urlKnown));
+        Assert.NotNull(tier.Get($"https://example.com/{Writes - 1:D4}", Headers(), out _));
+        Assert.Null(tier.Get("https://example.com/0000", Headers(), out var urlKnown));
         Assert.False(urlKnown);
     }
 
@@ -51,7 +51,7 @@ public class MemoryTierTests
 
         var small = Entry(32 * 1024);
         Assert.True(tier.Set("small", small));
-        Assert.Equal(small.Size, tier.Bytes);
+        Assert.Equal(MemoryTier.EntryBytes("small", small), tier.Bytes);
     }
 
     [Fact]
@@ -86,7 +86,7 @@ public class MemoryTierTests
         Assert.True(tier.Set("k", br));
 
         Assert.Equal(1, tier.Count);
-        Assert.Equal(gzip.Size + br.Size, tier.Bytes);
+        Assert.Equal(MemoryTier.EntryBytes("k", gzip) + MemoryTier.EntryBytes("k", br), tier.Bytes);
         Assert.Same(gzip, tier.Get("k", gzipRequest, out var urlKnown));
         Assert.True(urlKnown);
         Assert.Same(br, tier.Get("k", Headers(("Accept-Encoding", "br;q=1.0")), out _));
@@ -108,7 +108,7 @@ public class MemoryTierTests
         Assert.True(tier.Set("k", gzipNew));
 
         Assert.Same(gzipNew, tier.Get("k", gzipRequest, out _));
-        Assert.Equal(gzipNew.Size + br.Size, tier.Bytes);
+        Assert.Equal(MemoryTier.EntryBytes("k", gzipNew) + MemoryTier.EntryBytes("k", br), tier.Bytes);
         Assert.Equal(1, tier.Count);
     }
 
@@ -123,7 +123,7 @@ public class MemoryTierTests
         tier.Set("k", second);
 
         Assert.Same(second, tier.Get("k", Headers(), out _));
-        Assert.Equal(second.Size, tier.Bytes);
+        Assert.Equal(MemoryTier.EntryBytes("k", second), tier.Bytes);
     }
 
     [Fact]
@@ -139,7 +139,7 @@ public class MemoryTierTests
         Assert.Equal(3, tier.Remove("k"));
 
         Assert.Equal(1, tier.Count);
-        Assert.Equal(other.Size, tier.Bytes);
+        Assert.Equal(MemoryTier.EntryBytes("other", other), tier.Bytes);
         Assert.Null(tier.Get("k", Headers(("Accept-Language", "en")), out var urlKnown));
         Assert.False(urlKnown);
         Assert.Equal(0, tier.Remove("k"));
@@ -157,7 +157,7 @@ public class MemoryTierTests
         Assert.True(tier.Set("k", again));
 
         Assert.Same(again, tier.Get("k", Headers(), out _));
-        Assert.Equal(again.Size, tier.Bytes);
+        Assert.Equal(MemoryTier.EntryBytes("k", again), tier.Bytes);
     }
 
     [Fact]
@@ -181,7 +181,7 @@ public class MemoryTierTests
     [Fact]
     public void CLOCK_recently_read_entries_survive_eviction_and_unread_ones_go()
     {
-        var size = Entry(1000).Size;
+        var size = MemoryTier.EntryBytes("k0", Entry(1000));
         var tier = new MemoryTier(10 * size, 10 * size);
         for (var i = 0; i < 10; i++) tier.Set($"k{i}", Entry(1000));
 
@@ -209,13 +209,13 @@ public class MemoryTierTests
     [Fact]
     public void CLOCK_without_reads_evicts_oldest_first()
     {
-        var size = Entry(1000).Size;
+        var size = MemoryTier.EntryBytes("k00", Entry(1000));
         var tier = new MemoryTier(10 * size, 10 * size);
-        for (var i = 0; i < 15; i++) tier.Set($"k{i}", Entry(1000));
+        for (var i = 0; i < 15; i++) tier.Set($"k{i:D2}", Entry(1000));
 
         Assert.Equal(5, tier.Evictions);
-        for (var i = 0; i < 5; i++) Assert.Null(tier.Get($"k{i}", Headers(), out _));
-        for (var i = 5; i < 15; i++) Assert.NotNull(tier.Get($"k{i}", Headers(), out _));
+        for (var i = 0; i < 5; i++) Assert.Null(tier.Get($"k{i:D2}", Headers(), out _));
+        for (var i = 5; i < 15; i++) Assert.NotNull(tier.Get($"k{i:D2}", Headers(), out _));
     }
 
     [Fact]
@@ -231,7 +231,7 @@ public class MemoryTierTests
 
         Assert.Equal(2, changed);
         Assert.Equal(1, tier.Count);
-        Assert.Equal(keep.Size, tier.Bytes);
+        Assert.Equal(MemoryTier.EntryBytes("https://b.example/1", keep), tier.Bytes);
         Assert.Same(keep, tier.Get("https://b.example/1", Headers(), out _));
     }
 }
