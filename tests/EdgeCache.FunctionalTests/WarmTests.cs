@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Text.Json;
+using EdgeCache.Client;
 using EdgeCache.FunctionalTests.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EdgeCache.FunctionalTests;
 
@@ -175,6 +177,82 @@ public sealed class WarmTests(InvalidationTopology cdn)
         Assert.All(after, r => Assert.Equal("page v2", r.Body));
 
         // The first fetch and the refresh's: every reader was answered from a cache.
+        Assert.Equal(2, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task A_clients_warming_fields_without_the_tier_secret_change_nothing_and_never_reach_the_shield()
+    {
+        var path = "/warm/spoof-" + Guid.NewGuid().ToString("N");
+        var version = "v1";
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.Headers.CacheControl = "max-age=600";
+            return ctx.Response.WriteAsync("page " + Volatile.Read(ref version));
+        });
+        using (var first = await cdn.GetAsync(0, path))
+        {
+            Assert.Equal("page v1", await first.Content.ReadAsStringAsync());
+        }
+
+        Volatile.Write(ref version, "v2");
+        foreach (var (mode, secret) in new[] { ("refresh", (string?)null), ("refresh", "not-the-tier-secret-0123456789"), ("shield", null) })
+        {
+            using var r = await cdn.GetAsync(0, path, configure: m =>
+            {
+                m.Headers.TryAddWithoutValidation("EdgeCache-Warm", mode);
+                m.Headers.TryAddWithoutValidation("EdgeCache-Copy", "0123456789abcdef");
+                if (secret is not null) m.Headers.TryAddWithoutValidation("EdgeCache-Tier-Auth", secret);
+            });
+            Assert.Equal("page v1", await r.Content.ReadAsStringAsync());
+            Assert.Contains("EdgeCache-Edge; hit;", CacheStatus(r), StringComparison.Ordinal);
+            Assert.False(r.Headers.Contains("EdgeCache-Copy"));
+        }
+
+        Assert.Equal(1, cdn.Origin.Count(path));
+        Assert.All(cdn.Origin.Requests(path), o => Assert.DoesNotContain(o.Headers.Keys, k => k.StartsWith("EdgeCache-", StringComparison.OrdinalIgnoreCase)));
+    }
+
+    [Fact]
+    public async Task The_client_warms_and_refreshes_through_the_real_api()
+    {
+        var path = "/warm/client-" + Guid.NewGuid().ToString("N");
+        var version = "v1";
+        cdn.Origin.Map(path, ctx =>
+        {
+            ctx.Response.Headers.CacheControl = "max-age=600";
+            return ctx.Response.WriteAsync("page " + Volatile.Read(ref version));
+        });
+        var services = new ServiceCollection();
+        services.AddEdgeCacheClient(o =>
+        {
+            o.BaseAddress = cdn.ApiUri;
+            o.ApiKey = InvalidationTopology.SiteKey;
+        });
+        var client = services.BuildServiceProvider().GetRequiredService<EdgeCache.Client.EdgeCacheClient>();
+        var url = new Uri(Url(path));
+
+        var warmed = await client.WarmAsync([url]);
+        using (var r = await cdn.GetAsync(0, path))
+        {
+            Assert.Equal("page v1", await r.Content.ReadAsStringAsync());
+        }
+
+        Volatile.Write(ref version, "v2");
+        var refreshed = await client.RefreshAsync([url], new EdgeCache.Client.RefreshOptions { WaitTimeout = TimeSpan.FromSeconds(10) });
+        var forbidden = await Assert.ThrowsAsync<EdgeCache.Client.EdgeCacheForbiddenException>(() => client.WarmAsync([new Uri("http://img.example.com" + path)]));
+
+        Assert.True(warmed.AllWarmed);
+        Assert.Equal("stored", warmed.Urls.Single().Cache);
+        Assert.True(refreshed.AllWarmed);
+        Assert.True(refreshed.Purge!.Complete);
+        for (var i = 0; i < 2; i++)
+        {
+            using var r = await cdn.GetAsync(i, path);
+            Assert.Equal("page v2", await r.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal(403, forbidden.Problem?.Status);
         Assert.Equal(2, cdn.Origin.Count(path));
     }
 }
