@@ -137,7 +137,8 @@ cat >"$run/purge-api.json" <<JSON
   "PurgeApi": {
     "Listen": "http://127.0.0.1:8070",
     "Keys": [ { "Id": "dev", "Sha256": "$dev_hash", "Hosts": [ "*" ] } ],
-    "Nats": { "NatsUrl": "nats://127.0.0.1:4222" }
+    "Nats": { "NatsUrl": "nats://127.0.0.1:4222" },
+    "Warm": { "TierSecret": "$tier_secret" }
   }
 }
 JSON
