@@ -16,7 +16,7 @@ namespace EdgeCache.Client;
 /// <see cref="EdgeCacheApiException"/>s; connection failures that outlast the retries are
 /// <see cref="HttpRequestException"/>s; the whole call's timeout is a <see cref="TimeoutException"/>.
 /// </summary>
-public sealed class EdgeCacheClient(HttpClient http, IOptions<EdgeCacheClientOptions> options)
+public sealed partial class EdgeCacheClient(HttpClient http, IOptions<EdgeCacheClientOptions> options)
 {
     /// <summary>The <see cref="HttpRequestMessage.Options"/> entry the resilience pipeline reads to lengthen
     /// a waited call's timeouts by its wait.</summary>

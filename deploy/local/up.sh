@@ -5,6 +5,7 @@
 #
 #   deploy/local/up.sh                       # sample origin on :8000
 #   ORIGIN=http://127.0.0.1:3000 deploy/local/up.sh   # every Host goes to that origin (dev catch-all)
+#   SAMPLE_PUBLISHER=1 deploy/local/up.sh    # also the sample publisher app on :8060, served as shop.example.com
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -14,8 +15,10 @@ data="$here/data"
 mkdir -p "$run" "$data"
 
 origin="${ORIGIN:-}"
+sample="${SAMPLE_PUBLISHER:-}"
 ports=(4222 8070 8081 8082 8091 8092 9081 9082 9091 9092)
 [ -z "$origin" ] && ports+=(8000)
+[ "$sample" = 1 ] && ports+=(8060)
 
 # Refuse to start on a taken port, naming who holds it.
 for p in "${ports[@]}"; do
@@ -55,7 +58,9 @@ tier_secret="$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
 
 echo "Building (Release)..."
 : >"$run/build.log"
-for project in edge/EdgeCache.Edge origin-shield/EdgeCache.Shield invalidation/EdgeCache.Invalidation loadtest/EdgeCache.SampleOrigin; do
+projects=(edge/EdgeCache.Edge origin-shield/EdgeCache.Shield invalidation/EdgeCache.Invalidation loadtest/EdgeCache.SampleOrigin)
+[ "$sample" = 1 ] && projects+=(samples/EdgeCache.SamplePublisher)
+for project in "${projects[@]}"; do
   dotnet build "$root/$project" -c Release -v quiet -nologo >>"$run/build.log" 2>&1 \
     || { cat "$run/build.log" >&2; echo "up.sh: building $project failed" >&2; exit 1; }
 done
@@ -69,6 +74,15 @@ if [ -n "$origin" ]; then
 else
   match="\"Hosts\": [ $hosts ], \"Path\": \"{**catch-all}\""
   upstream="http://127.0.0.1:8000"
+fi
+
+# The sample publisher (SAMPLE_PUBLISHER=1): its own route on both tiers, host shop.example.com, ahead of the others.
+shield_routes="" shield_clusters="" edge_routes=""
+if [ "$sample" = 1 ]; then
+  shop='"Match": { "Hosts": [ "shop.example.com" ], "Path": "{**catch-all}" }'
+  shield_routes=", \"publisher\": { \"ClusterId\": \"publisher\", \"Order\": -1, $shop }"
+  shield_clusters=', "publisher": { "Destinations": { "publisher": { "Address": "http://127.0.0.1:8060" } } }'
+  edge_routes=", \"publisher\": { \"ClusterId\": \"shields\", \"Order\": -1, $shop }"
 fi
 
 node_settings() { # id traffic admin [extra settings]: this node's EdgeCache section
@@ -88,8 +102,8 @@ write_shield() { # id traffic admin
 {
 $(node_settings "$1" "$2" "$3")
   "ReverseProxy": {
-    "Routes": { "sites": { "ClusterId": "origin", "Match": { $match } } },
-    "Clusters": { "origin": { "Destinations": { "origin": { "Address": "$upstream" } } } }
+    "Routes": { "sites": { "ClusterId": "origin", "Match": { $match } }$shield_routes },
+    "Clusters": { "origin": { "Destinations": { "origin": { "Address": "$upstream" } } }$shield_clusters }
   }
 }
 JSON
@@ -102,7 +116,7 @@ write_edge() { # id traffic admin
 $(node_settings "$1" "$2" "$3" '
     "ShieldDiscovery": { "Enabled": true },')
   "ReverseProxy": {
-    "Routes": { "sites": { "ClusterId": "shields", "Match": { $match } } },
+    "Routes": { "sites": { "ClusterId": "shields", "Match": { $match } }$edge_routes },
     "Clusters": {
       "shields": {
         "LoadBalancingPolicy": "EdgeCacheConsistentHash",
@@ -137,7 +151,8 @@ cat >"$run/purge-api.json" <<JSON
   "PurgeApi": {
     "Listen": "http://127.0.0.1:8070",
     "Keys": [ { "Id": "dev", "Sha256": "$dev_hash", "Hosts": [ "*" ] } ],
-    "Nats": { "NatsUrl": "nats://127.0.0.1:4222" }
+    "Nats": { "NatsUrl": "nats://127.0.0.1:4222" },
+    "Warm": { "TierSecret": "$tier_secret" }
   }
 }
 JSON
@@ -146,6 +161,12 @@ start purge-api "$(bin invalidation/EdgeCache.Invalidation EdgeCache.Invalidatio
 if [ -z "$origin" ]; then
   nohup dotnet "$(bin loadtest/EdgeCache.SampleOrigin EdgeCache.SampleOrigin)" --urls http://127.0.0.1:8000 >"$run/origin.log" 2>&1 &
   echo $! >"$run/origin.pid"
+fi
+if [ "$sample" = 1 ]; then
+  mkdir -p "$data/sample-publisher"
+  SamplePublisher__Database="$data/sample-publisher/catalogue.db" EdgeCacheClient__ApiKey="$dev_key" \
+    nohup dotnet "$(bin samples/EdgeCache.SamplePublisher EdgeCache.SamplePublisher)" --contentRoot "$root/samples/EdgeCache.SamplePublisher" >"$run/sample-publisher.log" 2>&1 &
+  echo $! >"$run/sample-publisher.pid"
 fi
 write_shield shield-a 8091 9091; start shield-a "$(bin origin-shield/EdgeCache.Shield EdgeCache.Shield)"
 write_shield shield-b 8092 9092; start shield-b "$(bin origin-shield/EdgeCache.Shield EdgeCache.Shield)"
@@ -168,6 +189,7 @@ wait_ready() { # name url
 
 [ -z "$origin" ] && wait_ready origin http://127.0.0.1:8000/__origin/stats
 wait_ready purge-api http://127.0.0.1:8070/readyz
+[ "$sample" = 1 ] && wait_ready sample-publisher http://127.0.0.1:8060/products
 wait_ready shield-a http://127.0.0.1:9091/readyz
 wait_ready shield-b http://127.0.0.1:9092/readyz
 wait_ready edge-1 http://127.0.0.1:9081/readyz
@@ -184,3 +206,10 @@ Try:  curl -si -H 'Host: www.example.com' http://127.0.0.1:8081/hello
       curl -s -H 'Authorization: Bearer $dev_key' -d '{"urls":["http://www.example.com/hello"],"wait":true}' http://127.0.0.1:8070/purge
 Stop: deploy/local/down.sh   (add --wipe to delete the data too)
 TXT
+if [ "$sample" = 1 ]; then
+  cat <<TXT
+Sample publisher: http://127.0.0.1:8060, through the CDN as shop.example.com:
+      curl -si -H 'Host: shop.example.com' http://127.0.0.1:8081/products/1
+      curl -s -X PUT -H 'Content-Type: application/json' -d '{"name":"Espresso cup","price":11}' http://127.0.0.1:8060/products/1
+TXT
+fi

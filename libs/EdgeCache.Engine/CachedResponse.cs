@@ -77,6 +77,21 @@ public sealed class CachedResponse
     /// the node), built on the first fast hit. Copies made by rules start without one.</summary>
     internal object? EncodedHead;
 
+    private int _warmed;
+
+    /// <summary>True until the first hit on a copy a warming request stored (<c>Cache-Status</c> <c>detail=warmed</c>).
+    /// Kept in memory only: a copy read back from disk, or changed by a rule, is no longer "warmed".</summary>
+    public bool IsWarmed => Volatile.Read(ref _warmed) != 0;
+
+    /// <summary>Marks a copy a warming request is about to store.</summary>
+    public void MarkWarmed() => Volatile.Write(ref _warmed, 1);
+
+    /// <summary>True for the one hit that finds this copy still warmed (it is then not warmed any more).</summary>
+    public bool TryClaimWarmed() => Volatile.Read(ref _warmed) != 0 && Interlocked.Exchange(ref _warmed, 0) == 1;
+
+    /// <summary>The copy id a refresh stored this copy with (<see cref="HeaderRules.CopyId"/>), or null.</summary>
+    public string? CopyId => GetHeader(HeaderRules.CopyId) is [{ } id] ? id : null;
+
     private string? _contentCoding;
     private volatile bool _contentCodingKnown;
 

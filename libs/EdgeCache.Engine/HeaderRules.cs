@@ -33,6 +33,16 @@ public static class HeaderRules
     /// (<c>EdgeCache:TierSecrets</c>). Removed from every request before it goes further; never logged.</summary>
     public const string TierAuth = "EdgeCache-Tier-Auth";
 
+    /// <summary>Internal request field: a cache-warming request from the purge API (<c>shield</c>, <c>edge</c> or
+    /// <c>refresh</c>). Honoured only beside a valid <see cref="TierAuth"/>; an edge
+    /// removes it from every other request, so no client can mark what others are served.</summary>
+    public const string Warm = "EdgeCache-Warm";
+
+    /// <summary>Internal field: the copy id a refresh gave the copy it stored on the owning shield (sent by the
+    /// purge API with the refresh, stored with the copy, passed from shields to edges, never sent to clients).
+    /// The refresh's purge spares copies carrying it (<see cref="InvalidationEvent.KeepCopy"/>).</summary>
+    public const string CopyId = "EdgeCache-Copy";
+
     /// <summary>
     /// Request fields that tell an origin the client's address, scheme, host, path prefix or method,
     /// or override them (RFC 7239 <c>Forwarded</c>, the <c>X-Forwarded-*</c> family, and the

@@ -41,7 +41,7 @@ public static class HitDecision
     /// conditionals and ranges (any <c>If-</c> field). A request without them, on a node that is
     /// current, is decided with <see cref="Evaluate"/> and default directives alone.
     /// </summary>
-    public static readonly string[] PlainHitExclusions = ["Cache-Control", "Pragma", "Authorization", "Range"];
+    public static readonly string[] PlainHitExclusions = ["Cache-Control", "Pragma", "Authorization", "Range", HeaderRules.Warm];
 
     /// <summary>The prefix of the conditional request fields (RFC 9110 §13.1), which also rule out a plain hit.</summary>
     public const string ConditionalPrefix = "If-";

@@ -51,6 +51,11 @@ public sealed record InvalidationEvent
     /// <summary>For <see cref="InvalidationKind.Ttl"/>: the new remaining freshness lifetime, in seconds.</summary>
     public long? MaxAge { get; init; }
 
+    /// <summary>A refresh (<c>POST /warm</c> with <c>refresh</c>): the purge of <see cref="Urls"/> spares copies
+    /// whose <see cref="HeaderRules.CopyId"/> is this id, the new copy the refresh stored on the owning shield
+    /// first. Null for every other event. A node that does not know the field purges those copies too (a miss, never a stale page).</summary>
+    public string? KeepCopy { get; init; }
+
     /// <summary>The API's clock when it accepted the event (shown, never compared across machines).</summary>
     public DateTimeOffset IssuedAt { get; init; }
 

@@ -81,7 +81,9 @@ public sealed class InvalidationRules
             if (e.All) Merge(_all, rule);
             foreach (var url in e.Urls)
             {
-                if (locate(url) is { } loc) Merge(Get(_urls, loc), rule);
+                if (locate(url) is not { } loc) continue;
+                if (e.KeepCopy is { } keep && e.Kind == InvalidationKind.Purge && !e.Soft) MergeRefresh(Get(_urls, loc), seq, keep);
+                else Merge(Get(_urls, loc), rule);
             }
 
             foreach (var prefix in e.Prefixes)
@@ -143,13 +145,14 @@ public sealed class InvalidationRules
         }
     }
 
-    /// <summary>The rule that applies to a stored object, given its key, its surrogate keys and the sequence it is current to.</summary>
-    public RuleMatch Evaluate(string primaryKey, string[] tags, ulong storedSeq)
+    /// <summary>The rule that applies to a stored object, given its key, its surrogate keys, the sequence it is
+    /// current to and its copy id (<see cref="CachedResponse.CopyId"/>: a refresh's purge spares the copy it names).</summary>
+    public RuleMatch Evaluate(string primaryKey, string[] tags, ulong storedSeq, string? copyId = null)
     {
         if (storedSeq >= MaxSeq) return default;
         var loc = LocationOf(primaryKey);
         var host = HostName(loc);
-        var best = new Best(storedSeq);
+        var best = new Best(storedSeq, copyId);
         lock (_lock)
         {
             best.Consider(_all);
@@ -204,6 +207,15 @@ public sealed class InvalidationRules
         return e;
     }
 
+    /// <summary>A refresh of one URL: the newest is kept (a copy an older refresh stored predates the newer
+    /// one's purge, so the newer rule covers it too).</summary>
+    private static void MergeRefresh(Entry entry, ulong seq, string keep)
+    {
+        if (seq <= entry.RefreshSeq) return;
+        entry.RefreshSeq = seq;
+        entry.RefreshKeep = keep;
+    }
+
     private static void Merge(Entry entry, Rule rule)
     {
         if (rule.Kind == RuleKind.Hard)
@@ -227,7 +239,9 @@ public sealed class InvalidationRules
         void Fold(string host, Entry e)
         {
             var target = host == AnyHost ? _all : Get(_hosts, host);
-            if (e.HardSeq > 0) Merge(target, new Rule(e.HardSeq, RuleKind.Hard, default));
+            // A folded refresh purges its whole host, the copy it kept included (a miss, never an old page).
+            var hard = Math.Max(e.HardSeq, e.RefreshSeq);
+            if (hard > 0) Merge(target, new Rule(hard, RuleKind.Hard, default));
             if (e.Latest is { } l) Merge(target, l with { Kind = RuleKind.Soft });
         }
 
@@ -296,7 +310,7 @@ public sealed class InvalidationRules
             var max = Math.Max(s.All.HardSeq, s.All.LatestSeq);
             foreach (var d in s.Urls.Values.Concat(s.Tags.Values).Concat(s.Hosts.Values).Concat(s.Prefixes.Values))
             {
-                max = Math.Max(max, Math.Max(d.HardSeq, d.LatestSeq));
+                max = Math.Max(max, Math.Max(Math.Max(d.HardSeq, d.LatestSeq), d.RefreshSeq));
             }
 
             Volatile.Write(ref _maxSeq, Math.Max(_maxSeq, (long)max));
@@ -308,6 +322,8 @@ public sealed class InvalidationRules
     private static EntryDto Dto(Entry e) => new()
     {
         HardSeq = e.HardSeq,
+        RefreshSeq = e.RefreshSeq,
+        RefreshKeep = e.RefreshKeep,
         LatestSeq = e.Latest?.Seq ?? 0,
         LatestKind = e.Latest?.Kind ?? RuleKind.None,
         LatestExpires = e.Latest?.ExpiresAt ?? default,
@@ -316,6 +332,7 @@ public sealed class InvalidationRules
     private static void Restore(Entry e, EntryDto d)
     {
         e.HardSeq = Math.Max(e.HardSeq, d.HardSeq);
+        if (d.RefreshKeep is { } keep) MergeRefresh(e, d.RefreshSeq, keep);
         if (d.LatestKind != RuleKind.None) Merge(e, new Rule(d.LatestSeq, d.LatestKind, d.LatestExpires));
     }
 
@@ -325,9 +342,14 @@ public sealed class InvalidationRules
     {
         public ulong HardSeq;
         public Rule? Latest;
+
+        /// <summary>The newest refresh of this URL: a hard purge at this sequence of every copy but the one
+        /// whose copy id is <see cref="RefreshKeep"/>.</summary>
+        public ulong RefreshSeq;
+        public string? RefreshKeep;
     }
 
-    private struct Best(ulong storedSeq)
+    private struct Best(ulong storedSeq, string? copyId)
     {
         private RuleMatch _result;
 
@@ -339,6 +361,12 @@ public sealed class InvalidationRules
             if (e.HardSeq > storedSeq)
             {
                 _result = new RuleMatch(RuleKind.Hard, e.HardSeq, default);
+                return;
+            }
+
+            if (e.RefreshSeq > storedSeq && !string.Equals(copyId, e.RefreshKeep, StringComparison.Ordinal))
+            {
+                _result = new RuleMatch(RuleKind.Hard, e.RefreshSeq, default);
                 return;
             }
 
@@ -359,6 +387,8 @@ public sealed class InvalidationRules
     internal sealed class EntryDto
     {
         public ulong HardSeq { get; set; }
+        public ulong RefreshSeq { get; set; }
+        public string? RefreshKeep { get; set; }
         public ulong LatestSeq { get; set; }
         public RuleKind LatestKind { get; set; }
         public DateTimeOffset LatestExpires { get; set; }

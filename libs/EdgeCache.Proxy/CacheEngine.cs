@@ -172,7 +172,7 @@ public sealed class CacheEngine : IAsyncDisposable
     private readonly bool _stripOwn;
 
     /// <summary>The fields <see cref="HidesFromClients"/> may hide: what a pass-through removes from an upstream's response.</summary>
-    internal static readonly string[] HideableFields = [HeaderRules.EdgeCacheCacheControl, HeaderRules.CdnCacheControl, HeaderRules.SurrogateKey, HeaderRules.CacheTag];
+    internal static readonly string[] HideableFields = [HeaderRules.EdgeCacheCacheControl, HeaderRules.CopyId, HeaderRules.CdnCacheControl, HeaderRules.SurrogateKey, HeaderRules.CacheTag];
 
     /// <summary>True for fields this node does not send to its clients of a host with <paramref name="policy"/>
     /// (on edges EdgeCache-Cache-Control and surrogate keys; CDN-Cache-Control where the host's
@@ -180,7 +180,7 @@ public sealed class CacheEngine : IAsyncDisposable
     /// hits on both paths, 304s, misses and pass-throughs. The fast path asks once per stored object and
     /// host policy, when it builds the object's head, not per hit.</summary>
     internal bool HidesFromClients(string name, HostCachePolicy policy) =>
-        (_stripOwn && name.Equals(HeaderRules.EdgeCacheCacheControl, StringComparison.OrdinalIgnoreCase))
+        (_stripOwn && (name.Equals(HeaderRules.EdgeCacheCacheControl, StringComparison.OrdinalIgnoreCase) || name.Equals(HeaderRules.CopyId, StringComparison.OrdinalIgnoreCase)))
         || ((policy.StripCdnCacheControl ?? _stripCdn) && name.Equals(HeaderRules.CdnCacheControl, StringComparison.OrdinalIgnoreCase))
         || (_stripTags && (name.Equals(HeaderRules.SurrogateKey, StringComparison.OrdinalIgnoreCase) || name.Equals(HeaderRules.CacheTag, StringComparison.OrdinalIgnoreCase)));
 
@@ -214,7 +214,7 @@ public sealed class CacheEngine : IAsyncDisposable
     {
         if (!entry.NeedsRuleCheck(Rules)) return entry;
         var max = Rules.MaxSeq;
-        var match = Rules.Evaluate(primaryKey, entry.Tags, entry.StoredSeq);
+        var match = Rules.Evaluate(primaryKey, entry.Tags, entry.StoredSeq, entry.CopyId);
         switch (match.Kind)
         {
             case RuleKind.None:
@@ -237,11 +237,13 @@ public sealed class CacheEngine : IAsyncDisposable
 
     /// <summary>
     /// Drops the exact URLs of a hard purge from both tiers at once (its rules are recorded first,
-    /// in <see cref="InvalidationState"/>, so a copy fetched meanwhile is not stored).
+    /// in <see cref="InvalidationState"/>, so a copy fetched meanwhile is not stored). A refresh's purge
+    /// (<see cref="InvalidationEvent.KeepCopy"/>) drops nothing here: the copy it keeps may be this node's, and
+    /// its rule rules out every other copy at its next lookup.
     /// </summary>
     internal void DropPurgedUrls(InvalidationEvent e)
     {
-        if (e.Kind != InvalidationKind.Purge || e.Soft) return;
+        if (e.Kind != InvalidationKind.Purge || e.Soft || e.KeepCopy is not null) return;
         foreach (var url in e.Urls)
         {
             if (Locate(url) is not { } loc) continue;

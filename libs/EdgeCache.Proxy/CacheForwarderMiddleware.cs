@@ -231,6 +231,9 @@ internal sealed partial class CacheForwarderMiddleware
             return new FetchResult { Kind = FetchKind.Failed, Response = response };
         }
 
+        // A copy id is the purge API's, set on a shield's refresh; an origin's is dropped.
+        if (_engine.Options.Role == NodeRole.Shield) response.Headers.Remove(HeaderRules.CopyId);
+        if (state.Warm == WarmMode.Refresh) response.Headers[HeaderRules.CopyId] = state.CopyId;
         var seq = StoredSeqOf(response, startSeq, noCache);
         var heuristics = _engine.Heuristics;
         if (complete is not null && response.StatusCode == StatusCodes.Status206PartialContent
@@ -314,6 +317,7 @@ internal sealed partial class CacheForwarderMiddleware
             return await FetchOnceAsync(request, target, state, background, noCache: true).ConfigureAwait(false);
         }
 
+        if (state.Warm != WarmMode.None) entry.MarkWarmed();
         var inMemory = StoreWhenCompleteAsync(state.Key, entry, UpstreamHolds(response));
         return new FetchResult { Kind = FetchKind.Storable, Entry = entry, Response = response, InMemory = inMemory, Stored = inMemory.Unwrap() };
     }
@@ -372,7 +376,7 @@ internal sealed partial class CacheForwarderMiddleware
     }
 
     private bool PredatesPurge(string key, CachedResponse entry) =>
-        entry.NeedsRuleCheck(_engine.Rules) && _engine.Rules.Evaluate(key, entry.Tags, entry.StoredSeq).Kind == RuleKind.Hard;
+        entry.NeedsRuleCheck(_engine.Rules) && _engine.Rules.Evaluate(key, entry.Tags, entry.StoredSeq, entry.CopyId).Kind == RuleKind.Hard;
 
     /// <summary>
     /// Waits, after the answer was written, until its copy is in the memory tier: the body's
@@ -432,7 +436,8 @@ internal sealed partial class CacheForwarderMiddleware
         if (result.Kind == FetchKind.AlreadyStored)
         {
             _engine.CountRequest(RequestOutcome.Hit, "memory");
-            await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, state.Policy, CacheStatus.ForHit(Name, Ttl(result.Entry!), "memory").Format(), StringValues.Empty).ConfigureAwait(false);
+            var detail = state.Warm == WarmMode.None && result.Entry!.TryClaimWarmed() ? CacheLookupMiddleware.Warmed : "memory";
+            await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, state.Policy, CacheStatus.ForHit(Name, Ttl(result.Entry!), detail).Format(), StringValues.Empty).ConfigureAwait(false);
             return;
         }
 

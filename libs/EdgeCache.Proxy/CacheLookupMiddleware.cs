@@ -95,7 +95,10 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             });
         }
 
-        var lookup = new Lookup(key, policy, directives, effective, forced, honour);
+        string? copyId = null;
+        var warm = request.Headers.ContainsKey(HeaderRules.Warm) ? Warming.Read(request.Headers, engine.Options, out copyId) : WarmMode.None;
+        if (warm != WarmMode.None && isGet && WarmForward(ctx, warm, copyId, key, policy, effective) is { } warming) return warming;
+        var lookup = new Lookup(key, policy, directives, effective, forced, honour) { Warm = warm };
         var stored = engine.Memory.Get(key, request.Headers, out var urlKnown);
         if (stored is not null && stored.NeedsRuleCheck(engine.Rules))
         {
@@ -124,6 +127,37 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
         }
 
         return Decide(ctx, lookup, stored, urlKnown, "memory");
+    }
+
+    /// <summary>
+    /// A warming request that does not start with a lookup here: on an edge, one for the owning shield only
+    /// (<c>shield</c>, <c>refresh</c>) is passed to the shield the key hashes to, by the cluster's own
+    /// load-balancing policy (the one every client miss uses), and stores nothing; on a shield, a refresh
+    /// fetches past its stored copy. Null when the request is looked up as usual (it then fills this node).
+    /// </summary>
+    private Task? WarmForward(HttpContext ctx, WarmMode warm, string? copyId, string key, HostCachePolicy policy, CacheDirectives effective)
+    {
+        if (engine.Options.Role == NodeRole.Edge && warm is WarmMode.Shield or WarmMode.Refresh)
+        {
+            return Forward(ctx, new CacheRequestState { Mode = RequestMode.Pass, Key = key, Policy = policy, RequestDirectives = default, PassReason = "bypass", Warm = warm });
+        }
+
+        if (engine.Options.Role == NodeRole.Shield && warm == WarmMode.Refresh)
+        {
+            return Forward(ctx, new CacheRequestState
+            {
+                Mode = RequestMode.Fetch,
+                Key = key,
+                Policy = policy,
+                RequestDirectives = effective,
+                MustRevalidate = true,
+                MayCollapse = false,
+                Warm = warm,
+                CopyId = copyId,
+            });
+        }
+
+        return null;
     }
 
     /// <summary>A memory miss: look on disk; a small object found there is promoted to memory.</summary>
@@ -211,6 +245,9 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             {
                 case HitKind.Fresh or HitKind.Stale:
                     engine.CountRequest(hit.Kind == HitKind.Fresh ? RequestOutcome.Hit : RequestOutcome.Stale, detail);
+
+                    // The first hit on a copy a warming request stored says so (a warming request's own does not count).
+                    if (lookup.Warm == WarmMode.None && stored.TryClaimWarmed()) detail = Warmed;
                     return ResponseWriter.WriteEntryAsync(ctx, engine, stored, lookup.Policy, HitStatus(hit.Ttl, detail), StringValues.Empty);
                 case HitKind.StaleWhileRevalidate when !streamedFromDisk:
                     mode = RequestMode.StaleWhileRevalidate;
@@ -250,14 +287,21 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             DropClientNoCache = !lookup.Honour,
             MayStore = !lookup.Directives.NoStore,
             UpstreamNoCache = unsure,
+            Warm = lookup.Warm,
         });
     }
+
+    /// <summary>The Cache-Status detail of the first hit on a warmed copy.</summary>
+    internal const string Warmed = "warmed";
 
     /// <summary>What the request asked of the cache, worked out once.</summary>
     private readonly record struct Lookup(string Key, HostCachePolicy Policy, CacheDirectives Directives, CacheDirectives Effective, bool Forced, bool Honour)
     {
         /// <summary>A stored partial of this variant that does not answer the request (see <see cref="CacheRequestState.Partial"/>).</summary>
         public CachedResponse? Partial { get; init; }
+
+        /// <summary>A trusted warming request that fills this node (<see cref="CacheRequestState.Warm"/>).</summary>
+        public WarmMode Warm { get; init; }
     }
 
     private Task Forward(HttpContext ctx, CacheRequestState state)

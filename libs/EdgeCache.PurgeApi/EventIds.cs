@@ -12,4 +12,8 @@ internal static class EventIds
     public const int KeysRefused = 3006;
     public const int AuthFailuresLimited = 3007;
     public const int Replayed = 3008;
+
+    // 3100–3199: cache warming (WarmLog).
+    public const int Warmed = 3101;
+    public const int WarmFailed = 3102;
 }

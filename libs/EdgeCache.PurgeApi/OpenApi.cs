@@ -52,6 +52,22 @@ internal static class OpenApi
         }
       }
     },
+    "/warm": {
+      "post": {
+        "summary": "Warm URLs into the shield each hashes to (and with edges, every edge); with refresh, replace each URL's copies everywhere by a new one fetched first",
+        "description": "Each URL is fetched once into the shield the edges' consistent hash picks for it, joining any miss in flight there; its first hit there carries Cache-Status detail=warmed. With refresh the shield fetches past its stored copy, then one purge removes every older copy on every node (wait: until every live node applied it), so no reader pays the miss. At most PurgeApi:Warm:MaxUrls URLs a call (413), PurgeApi:Warm:UrlsPerSecond per key (429). Hosts must be in the key's scope (403).",
+        "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/WarmRequest" } } } },
+        "responses": {
+          "200": { "description": "Every URL's outcome (warmed or failed with status and reason); for a refresh, its purge.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/WarmResponse" } } } },
+          "400": { "$ref": "#/components/responses/Problem" },
+          "401": { "$ref": "#/components/responses/Problem" },
+          "403": { "$ref": "#/components/responses/Problem" },
+          "413": { "$ref": "#/components/responses/Problem" },
+          "429": { "$ref": "#/components/responses/Problem" },
+          "503": { "$ref": "#/components/responses/Problem" }
+        }
+      }
+    },
     "/purge/{id}": {
       "get": {
         "summary": "A purge's progress, later (the latest purges are kept)",
@@ -80,6 +96,42 @@ internal static class OpenApi
       "Problem": { "description": "RFC 9457 problem details naming what was wrong", "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } } }
     },
     "schemas": {
+      "WarmRequest": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [ "urls" ],
+        "properties": {
+          "urls": { "type": "array", "minItems": 1, "items": { "type": "string", "format": "uri", "maxLength": 4096 }, "description": "Absolute http:// or https:// URLs; repeats are warmed once." },
+          "edges": { "type": "boolean", "description": "Also fetch each warmed URL into every live edge." },
+          "refresh": { "type": "boolean", "description": "Fetch past the shield's stored copy, then purge every older copy on every node." },
+          "wait": { "type": "boolean", "description": "Refresh only: answer once every live node applied the purge of older copies." },
+          "timeoutMs": { "type": "integer", "minimum": 1, "description": "Refresh only: longest wait (at most MaxWaitTimeout)." }
+        }
+      },
+      "WarmResponse": {
+        "type": "object",
+        "required": [ "warmed", "failed", "results" ],
+        "properties": {
+          "warmed": { "type": "integer" },
+          "failed": { "type": "integer" },
+          "results": { "type": "array", "items": { "$ref": "#/components/schemas/WarmUrlResult" } },
+          "purge": { "$ref": "#/components/schemas/PurgeStatus" },
+          "purgeAccepted": { "$ref": "#/components/schemas/PurgeAccepted" }
+        }
+      },
+      "WarmUrlResult": {
+        "type": "object",
+        "required": [ "url", "outcome" ],
+        "properties": {
+          "url": { "type": "string" },
+          "outcome": { "enum": [ "warmed", "failed" ] },
+          "status": { "type": "integer", "description": "The status the CDN answered the warming request with." },
+          "cache": { "enum": [ "stored", "hit", "collapsed" ], "description": "Warmed: fetched and stored now, already held, or joined a miss in flight." },
+          "reason": { "type": "string", "description": "Failed: why (not stored by the shield, unreachable, timed out)." },
+          "via": { "type": "string", "description": "The Via of the answer: which shield and edge." },
+          "edges": { "type": "array", "items": { "type": "object", "properties": { "node": { "type": "string" }, "outcome": { "enum": [ "warmed", "failed" ] }, "status": { "type": "integer" }, "reason": { "type": "string" } } } }
+        }
+      },
       "Selectors": {
         "type": "object",
         "properties": {

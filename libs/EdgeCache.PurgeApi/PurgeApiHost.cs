@@ -19,7 +19,7 @@ namespace EdgeCache.PurgeApi;
 
 /// <summary>Builds the purge API host: <c>POST /purge</c>, <c>POST /ttl</c>, <c>GET /purge/{id}</c>,
 /// <c>/openapi.json</c>, <c>/healthz</c> and <c>/readyz</c>.</summary>
-public static class PurgeApiHost
+public static partial class PurgeApiHost
 {
     public const string ConfigFileVariable = "EDGECACHE_CONFIG_FILE";
 
@@ -48,6 +48,7 @@ public static class PurgeApiHost
         services.AddSingleton<MembershipView>();
         services.AddHostedService(sp => sp.GetRequiredService<MembershipView>());
         services.AddProblemDetails();
+        AddWarming(services);
 
         var listen = builder.Configuration.GetValue<string>(PurgeApiOptions.SectionName + ":Listen") ?? new PurgeApiOptions().Listen;
         builder.WebHost.ConfigureKestrel(k =>
@@ -75,6 +76,7 @@ public static class PurgeApiHost
         app.MapGet("/openapi.json", () => Results.Text(OpenApi.Document, "application/json"));
         app.MapPost("/purge", (Delegate)((HttpContext ctx) => AcceptAsync(ctx, InvalidationKind.Purge, limiters)));
         app.MapPost("/ttl", (Delegate)((HttpContext ctx) => AcceptAsync(ctx, InvalidationKind.Ttl, limiters)));
+        MapWarm(app);
         app.MapGet("/purge/{id}", (HttpContext ctx, string id, PurgeTracker tracker) =>
         {
             if (Authenticate(ctx, out var refusal) is not { } key) return refusal!;

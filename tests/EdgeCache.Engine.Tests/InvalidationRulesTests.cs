@@ -150,4 +150,50 @@ public sealed class InvalidationRulesTests
         Assert.True(extended.IsFresh(Now.AddSeconds(3000)));
         Assert.False(extended.IsFresh(Now.AddSeconds(3611)));
     }
+
+    private static InvalidationEvent Refresh(string keep, params string[] urls) => new() { Id = "r", Kind = InvalidationKind.Purge, Urls = urls, KeepCopy = keep };
+
+    [Fact]
+    public void A_refresh_purges_every_older_copy_of_its_urls_but_the_one_it_keeps()
+    {
+        var rules = new InvalidationRules();
+        rules.Apply(Refresh("new-copy", "http://www.example.com/p"), seq: 10, Now, Locate);
+
+        Assert.Equal(RuleKind.Hard, rules.Evaluate("http://www.example.com/p", [], storedSeq: 9).Kind);
+        Assert.Equal(RuleKind.Hard, rules.Evaluate("https://www.example.com/p", [], storedSeq: 9, copyId: "an-older-refresh").Kind);
+        Assert.Equal(RuleKind.None, rules.Evaluate("http://www.example.com/p", [], storedSeq: 9, copyId: "new-copy").Kind);
+        Assert.Equal(RuleKind.None, rules.Evaluate("http://www.example.com/p", [], storedSeq: 10).Kind);
+        Assert.Equal(RuleKind.None, rules.Evaluate("http://www.example.com/other", [], storedSeq: 9).Kind);
+    }
+
+    [Fact]
+    public void A_newer_refresh_or_a_plain_purge_removes_the_copy_an_earlier_refresh_kept()
+    {
+        var rules = new InvalidationRules();
+        rules.Apply(Refresh("first", "http://www.example.com/p"), seq: 10, Now, Locate);
+        rules.Apply(Refresh("second", "http://www.example.com/p"), seq: 12, Now, Locate);
+
+        Assert.Equal(RuleKind.Hard, rules.Evaluate("http://www.example.com/p", [], storedSeq: 11, copyId: "first").Kind);
+        Assert.Equal(RuleKind.None, rules.Evaluate("http://www.example.com/p", [], storedSeq: 9, copyId: "second").Kind);
+
+        rules.Apply(Purge(b => b.Urls = ["http://www.example.com/p"]), seq: 13, Now, Locate);
+        Assert.Equal(RuleKind.Hard, rules.Evaluate("http://www.example.com/p", [], storedSeq: 12, copyId: "second").Kind);
+    }
+
+    [Fact]
+    public void A_refresh_rule_survives_a_snapshot_and_is_folded_into_a_hard_host_purge()
+    {
+        var rules = new InvalidationRules();
+        rules.Apply(Refresh("kept", "http://www.example.com/p"), seq: 10, Now, Locate);
+        var loaded = new InvalidationRules();
+        Assert.Equal(10UL, loaded.Load(rules.Save(appliedSeq: 10)));
+        Assert.Equal(RuleKind.Hard, loaded.Evaluate("http://www.example.com/p", [], storedSeq: 9).Kind);
+        Assert.Equal(RuleKind.None, loaded.Evaluate("http://www.example.com/p", [], storedSeq: 9, copyId: "kept").Kind);
+
+        var small = new InvalidationRules(maxRules: 1);
+        small.Apply(Refresh("kept", "http://www.example.com/p"), seq: 10, Now, Locate);
+        small.Apply(Purge(b => b.Urls = ["http://www.example.com/q"]), seq: 11, Now, Locate);
+        Assert.Equal(RuleKind.Hard, small.Evaluate("http://www.example.com/p", [], storedSeq: 9, copyId: "kept").Kind);
+        Assert.Equal(RuleKind.Hard, small.Evaluate("http://www.example.com/elsewhere", [], storedSeq: 9).Kind);
+    }
 }

@@ -60,4 +60,11 @@ internal sealed class CacheRequestState
 
     /// <summary>Collapse with other requests (false when the request carries credentials).</summary>
     public bool MayCollapse { get; init; } = true;
+
+    /// <summary>A trusted warming request from the purge API (<see cref="Warming"/>): the copy it stores is
+    /// marked warmed, and a hit it makes does not count as the copy's first.</summary>
+    public WarmMode Warm { get; init; }
+
+    /// <summary>For <see cref="WarmMode.Refresh"/>: the copy id stored with the new copy.</summary>
+    public string? CopyId { get; init; }
 }

@@ -511,6 +511,9 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
         var engine = deps.Engine;
         if (entry.StatusCode != 200 || !entry.Body.IsCompleted || entry.Body.Length > int.MaxValue - MaxHead) return false;
 
+        // The first hit on a warmed copy is the full path's, which says so in Cache-Status (detail=warmed).
+        if (entry.IsWarmed) return false;
+
         var decision = HitDecision.Evaluate(entry, default, forced: false, engine.IsCurrent, accepts, engine.Time.GetUtcNow());
         if (decision.Kind != HitKind.Fresh) return false;
         if (WireHead.For(entry, engine, info.Policy) is not { } wire) return false;

@@ -36,6 +36,19 @@ internal static class Forwarding
         }
 
         h.Remove(HeaderRules.TierAuth);
+
+        // A warming request goes on to the shields only as the purge API sent it, with a tier secret; a
+        // client's warming fields, and any that would reach an origin, are removed.
+        if (!toShields || (incoming.ContainsKey(HeaderRules.Warm) && Warming.Read(incoming, options, out _) == WarmMode.None))
+        {
+            h.Remove(HeaderRules.Warm);
+            h.Remove(HeaderRules.CopyId);
+        }
+        else if (!incoming.ContainsKey(HeaderRules.Warm))
+        {
+            h.Remove(HeaderRules.CopyId);
+        }
+
         if (toShields && options.TierSecrets is [var secret, ..]) h.TryAddWithoutValidation(HeaderRules.TierAuth, secret);
 
         if (trusted)

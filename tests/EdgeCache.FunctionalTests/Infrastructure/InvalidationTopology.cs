@@ -74,6 +74,12 @@ public sealed class InvalidationTopology : Topology
         ["PurgeApi:Keys:2:Hosts:0"] = "img.example.com",
         ["PurgeApi:Keys:2:RateBurst"] = "3",
         ["PurgeApi:Keys:2:RatePerSecond"] = "1",
+
+        // Warming: the nodes' current tier secret; at most 10 URLs a call; bursts of 40 URLs per key, earned back at 1 a second.
+        ["PurgeApi:Warm:TierSecret"] = TierSecrets[0],
+        ["PurgeApi:Warm:MaxUrls"] = "10",
+        ["PurgeApi:Warm:UrlBurst"] = "40",
+        ["PurgeApi:Warm:UrlsPerSecond"] = "1",
     };
 
     private Dictionary<string, string?> WithInvalidation(Dictionary<string, string?> c, string id) =>
