@@ -12,4 +12,7 @@ internal static class EventIds
     public const int KeysRefused = 3006;
     public const int AuthFailuresLimited = 3007;
     public const int Replayed = 3008;
+    public const int FeedInterrupted = 3020;
+    public const int FeedReset = 3021;
+    public const int InstanceLeft = 3022;
 }

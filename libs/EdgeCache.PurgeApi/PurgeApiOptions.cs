@@ -53,6 +53,9 @@ public sealed class PurgeApiOptions
     /// (as <see cref="RecordLimit"/>; each holds the first answer, well under a KiB for a few dozen nodes).</summary>
     public int IdempotencyKeyLimit { get; set; } = 10_000;
 
+    /// <summary>The event feed for publishers' application instances (<c>GET /events</c>).</summary>
+    public EventFeedOptions Feed { get; set; } = new();
+
     /// <summary>The stream, subjects and membership bucket; must match the nodes' <c>EdgeCache:Invalidation</c>.</summary>
     public InvalidationOptions Nats { get; set; } = new() { NatsUrl = "nats://127.0.0.1:4222" };
 
@@ -83,6 +86,7 @@ public sealed class PurgeApiOptions
         if (IdempotencyWindow <= TimeSpan.Zero || IdempotencyWindow > TimeSpan.FromDays(30)) yield return $"{S}:IdempotencyWindow must be positive and at most 30 days.";
         if (IdempotencyKeyLimit <= 0) yield return $"{S}:IdempotencyKeyLimit must be positive.";
         if (MembershipPollInterval <= TimeSpan.Zero) yield return $"{S}:MembershipPollInterval must be positive.";
+        foreach (var f in Feed.Validate(S + ":Feed")) yield return f;
         if (!Nats.Enabled) yield return $"{S}:Nats:NatsUrl is required.";
         else if (Nats.Validate() is { } n) yield return $"{S}:Nats: {n}.";
     }
