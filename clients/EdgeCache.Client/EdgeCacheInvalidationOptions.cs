@@ -14,14 +14,15 @@ public sealed class EdgeCacheInvalidationOptions
     public string InstanceId { get; set; } = DefaultInstanceId();
 
     /// <summary>How long one poll of <c>GET /events</c> waits for an event; must be below <see cref="Lease"/>
-    /// and at most the API's <c>PurgeApi:Feed:MaxPollTimeout</c> (30 s by default). Default 10 s.</summary>
-    public TimeSpan PollTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    /// and at most the API's <c>PurgeApi:Feed:MaxPollTimeout</c> (30 s by default). Default 4 s.</summary>
+    public TimeSpan PollTimeout { get; set; } = TimeSpan.FromSeconds(4);
 
     /// <summary>How long this instance trusts its L1 (memory) entries after its last confirmed poll:
     /// a poll confirms from the moment it was sent. Past it, reads and writes bypass L1 until a poll
     /// succeeds again, after applying every event missed (the nodes' lease, for an application). Must
-    /// exceed <see cref="PollTimeout"/>. Default 30 s.</summary>
-    public TimeSpan Lease { get; set; } = TimeSpan.FromSeconds(30);
+    /// exceed <see cref="PollTimeout"/>. The API's <c>PurgeApi:Feed:InstanceLease</c>, which each poll's
+    /// answer carries, is used instead when it is shorter. Default 10 s.</summary>
+    public TimeSpan Lease { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>The wait after a failed poll, doubled for each further failure up to <see cref="MaxRetryDelay"/>. Default 1 s.</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(1);

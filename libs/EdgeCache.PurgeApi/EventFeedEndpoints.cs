@@ -99,7 +99,7 @@ public static class EventFeedEndpoints
                     if (read.Reset || read.Events.Count > 0 || after is null || deadline.IsCancellationRequested)
                     {
                         if (read.Reset) Log.FeedReset(Logger(ctx), instance, key.Id, after ?? 0, read.Last);
-                        return Results.Json(Page(read), FeedJsonContext.Default.FeedPage);
+                        return Results.Json(Page(read, o.InstanceLease), FeedJsonContext.Default.FeedPage);
                     }
                 }
                 else if (deadline.IsCancellationRequested)
@@ -154,16 +154,19 @@ public static class EventFeedEndpoints
 
     private static string? HostOf(string url) => Uri.TryCreate(url, UriKind.Absolute, out var u) ? u.Host.ToLowerInvariant() : null;
 
-    private static FeedPage Page(FeedRead read) => new(
+    private static FeedPage Page(FeedRead read, TimeSpan instanceLease) => new(
         read.Reset,
         read.Last,
+        (long)instanceLease.TotalMilliseconds,
         [.. read.Events.Select(x => new FeedEvent(x.Sequence, x.Event.Id, x.Event.Kind == InvalidationKind.Ttl ? "ttl" : "purge", x.Event.Urls, x.Event.Prefixes, x.Event.Tags, x.Event.Hosts, x.Event.All, x.Event.Soft, x.Event.MaxAge, x.Event.IssuedAt))]);
 }
 
 /// <summary>One answer of <c>GET /events</c>: <paramref name="Reset"/> when the events after the poll's
 /// <c>after</c> are no longer held (drop everything), the events in order, and <paramref name="Last"/>,
-/// the <c>after</c> of the next poll (it may pass events of other hosts, which are not sent).</summary>
-public sealed record FeedPage(bool Reset, ulong Last, FeedEvent[] Events);
+/// the <c>after</c> of the next poll (it may pass events of other hosts, which are not sent), and
+/// <paramref name="InstanceLeaseMs"/>: an instance must stop trusting what it cached within this long of
+/// its last confirmed poll, since a purge stops waiting for it then.</summary>
+public sealed record FeedPage(bool Reset, ulong Last, long InstanceLeaseMs, FeedEvent[] Events);
 
 /// <summary>An event as an instance sees it: its stream sequence and its selectors within the key's hosts.</summary>
 public sealed record FeedEvent(ulong Sequence, string Id, string Kind, string[] Urls, string[] Prefixes, string[] Tags, string[] Hosts, bool All, bool Soft, long? MaxAge, DateTimeOffset IssuedAt);

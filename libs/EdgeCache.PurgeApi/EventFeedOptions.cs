@@ -12,15 +12,18 @@ public sealed class EventFeedOptions
     /// <summary>Most events in one answer; the rest come with the next poll. Default 500.</summary>
     public int MaxEventsPerPoll { get; set; } = 500;
 
-    /// <summary>How long a poll waits for an event when it gives no <c>timeoutMs</c>. Default 10 s.</summary>
-    public TimeSpan DefaultPollTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>How long a poll waits for an event when it gives no <c>timeoutMs</c>. Default 4 s.</summary>
+    public TimeSpan DefaultPollTimeout { get; set; } = TimeSpan.FromSeconds(4);
 
     /// <summary>Longest <c>timeoutMs</c> a poll may ask for. Default 30 s.</summary>
     public TimeSpan MaxPollTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How long an instance stays registered after its last poll ended: while it is, a purge
     /// with <c>wait</c> from the same key waits for it; past it, it drops out (and is listed under
-    /// <c>instances.left</c>). An instance with a poll open is always registered. Default 10 s.</summary>
+    /// <c>instances.left</c>). An instance with a poll open is always registered. Each answer tells
+    /// instances this lease, and they stop trusting their L1 within it of their last confirmed poll, so
+    /// an instance that drops out no longer serves what it cached. Longer than <see cref="DefaultPollTimeout"/>
+    /// (the .NET client polls for at most half of it). Default 10 s.</summary>
     public TimeSpan InstanceLease { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Most instances registered under one key at once; a further one gets 429. Default 1000.</summary>
@@ -41,7 +44,7 @@ public sealed class EventFeedOptions
         if (MaxEventsPerPoll is < 1 or > 100_000) yield return $"{s}:MaxEventsPerPoll must be between 1 and 100000.";
         if (MaxPollTimeout <= TimeSpan.Zero || MaxPollTimeout > TimeSpan.FromMinutes(5)) yield return $"{s}:MaxPollTimeout must be positive and at most 5 minutes.";
         if (DefaultPollTimeout <= TimeSpan.Zero || DefaultPollTimeout > MaxPollTimeout) yield return $"{s}:DefaultPollTimeout must be positive and at most MaxPollTimeout.";
-        if (InstanceLease <= TimeSpan.Zero) yield return $"{s}:InstanceLease must be positive.";
+        if (InstanceLease <= DefaultPollTimeout) yield return $"{s}:InstanceLease must be longer than DefaultPollTimeout ({DefaultPollTimeout}).";
         if (MaxInstancesPerKey <= 0) yield return $"{s}:MaxInstancesPerKey must be positive.";
         if (ConfirmInterval <= TimeSpan.Zero) yield return $"{s}:ConfirmInterval must be positive.";
         if (Lease <= ConfirmInterval) yield return $"{s}:Lease must be longer than ConfirmInterval ({ConfirmInterval}).";

@@ -21,7 +21,7 @@ internal static class OpenApi
         "parameters": [
           { "name": "instance", "in": "query", "required": true, "schema": { "type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$" }, "description": "The application instance's id, the same on every poll." },
           { "name": "after", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0 }, "description": "The 'last' of the previous answer: every event up to it is applied." },
-          { "name": "timeoutMs", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0, "maximum": 30000, "default": 10000 }, "description": "Longest the poll waits for an event (the maximum is PurgeApi:Feed:MaxPollTimeout)." }
+          { "name": "timeoutMs", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0, "maximum": 30000, "default": 4000 }, "description": "Longest the poll waits for an event (the maximum is PurgeApi:Feed:MaxPollTimeout)." }
         ],
         "responses": {
           "200": { "description": "Events (possibly none) and the next cursor.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/FeedPage" } } } },
@@ -162,9 +162,10 @@ internal static class OpenApi
         "properties": {
           "reset": { "type": "boolean", "description": "The events after 'after' are no longer held: drop everything cached." },
           "last": { "type": "integer", "description": "The 'after' of the next poll." },
+          "instanceLeaseMs": { "type": "integer", "description": "PurgeApi:Feed:InstanceLease: a purge stops waiting for an instance this long after its last poll ended, so an instance must stop trusting its cache within this long of its last confirmed poll." },
           "events": { "type": "array", "items": { "$ref": "#/components/schemas/FeedEvent" } }
         },
-        "required": [ "reset", "last", "events" ]
+        "required": [ "reset", "last", "instanceLeaseMs", "events" ]
       },
       "FeedEvent": {
         "type": "object",

@@ -165,6 +165,22 @@ public sealed class BackplaneTests
     }
 
     [Fact]
+    public async Task The_APIs_shorter_instance_lease_wins_and_polls_last_at_most_half_of_it()
+    {
+        var feed = new FakeFeed(_ => new FeedPage { Last = 10, InstanceLeaseMs = 1000 });
+        var (service, state) = Backplane(feed);
+
+        await service.PollOnceAsync(CancellationToken.None);
+        await service.PollOnceAsync(CancellationToken.None);
+        _clock.Advance(TimeSpan.FromMilliseconds(999));
+        Assert.True(state.IsConfirmed);
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
+
+        Assert.False(state.IsConfirmed); // 1 s, not the configured 3 s
+        Assert.Equal([TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(500)], feed.Timeouts);
+    }
+
+    [Fact]
     public async Task While_unconfirmed_every_call_bypasses_L1_and_keeps_its_other_options()
     {
         var state = new BackplaneState(Options.Create(_options), _clock);

@@ -9,11 +9,14 @@ internal sealed class FakeFeed(params Func<ulong?, FeedPage>[] script) : IInvali
 {
     public List<ulong?> Polls { get; } = [];
 
+    public List<TimeSpan> Timeouts { get; } = [];
+
     public int Leaves { get; private set; }
 
     public Task<FeedPage> PollAsync(ulong? after, TimeSpan timeout, CancellationToken cancellationToken)
     {
         Polls.Add(after);
+        Timeouts.Add(timeout);
         return Task.FromResult(script[Math.Min(Polls.Count - 1, script.Length - 1)](after));
     }
 

@@ -107,14 +107,14 @@ public sealed class BackplaneTests(InvalidationTopology cdn)
     }
 
     [Fact]
-    public async Task An_instance_cut_off_during_an_invalidation_applies_it_from_its_last_sequence_on_reconnect()
+    public async Task An_instance_cut_off_during_an_invalidation_stops_trusting_L1_before_the_wait_ends_and_applies_it_on_reconnect()
     {
         var id = Guid.NewGuid().ToString("N");
         _database[id] = "old";
         await using var link = new TcpProxy(cdn.ApiUri.Port);
         await using var a = await StartAsync("app-a");
 
-        // A lease longer than the cut: B keeps trusting L1, so only replaying the missed event can clear it.
+        // B's own lease is long, but it follows the API's shorter instance lease (3 s here).
         await using var b = await StartAsync("app-b", api: new Uri($"http://127.0.0.1:{link.Port}/"), configure: o => o.Lease = TimeSpan.FromMinutes(5));
         Assert.Equal(("old", "old"), (await a.GetAsync(id), await b.GetAsync(id)));
         var before = b.Backplane.AppliedSequence;
@@ -128,13 +128,19 @@ public sealed class BackplaneTests(InvalidationTopology cdn)
         Assert.Equal([a.Id], result.InstancesAcked.Select(i => i.Instance));
         Assert.Equal([b.Id], result.InstancesLeft);
         Assert.Equal(before, b.Backplane.AppliedSequence);
-        Assert.Equal("old", await b.GetAsync(id)); // within its lease, cut off: the documented window
+
+        // Its lease ended no later than its registration did: cut off, it still never serves the old value once the wait returned.
+        Assert.False(b.Backplane.IsConfirmed);
+        Assert.Equal("new", await b.GetAsync(id));
 
         link.Restore();
-        await Topology.WaitUntilAsync(() => b.Backplane.AppliedSequence >= result.Sequence, TimeSpan.FromSeconds(10), "B resumes from its last sequence and applies the missed event");
+        await Topology.WaitUntilAsync(() => b.Backplane.IsConfirmed, TimeSpan.FromSeconds(10), "B resumes from its last sequence, applies the missed event and confirms");
 
+        // L1 trusted again, and the old entry is gone from it: the missed event was applied, not skipped.
+        Assert.True(b.Backplane.AppliedSequence >= result.Sequence);
         Assert.Equal("new", await b.GetAsync(id));
-        Assert.Equal(2, b.Reads);
+        Assert.Equal("new", await b.GetAsync(id));
+        Assert.Equal(3, b.Reads);
     }
 
     [Fact]

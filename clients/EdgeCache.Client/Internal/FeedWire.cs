@@ -8,6 +8,7 @@ internal sealed class FeedPage
 {
     public bool Reset { get; init; }
     public ulong Last { get; init; }
+    public long? InstanceLeaseMs { get; init; }
     public FeedEvent[] Events { get; init; } = [];
 }
 

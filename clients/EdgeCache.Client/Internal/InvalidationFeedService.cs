@@ -45,7 +45,7 @@ internal sealed class InvalidationFeedService(
                 metrics.PollFailures.Add(1);
                 var delay = Backoff(o, failures);
                 if (ex is EdgeCacheApiException { StatusCode: HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden } refused) BackplaneLog.Refused(logger, (int)refused.StatusCode, delay);
-                else BackplaneLog.PollFailed(logger, ex is EdgeCacheApiException api ? $"{(int)api.StatusCode} {api.Problem?.Title}" : ex.GetType().Name + ": " + ex.Message, delay, o.Lease);
+                else BackplaneLog.PollFailed(logger, ex is EdgeCacheApiException api ? $"{(int)api.StatusCode} {api.Problem?.Title}" : ex.GetType().Name + ": " + ex.Message, delay, state.Lease);
                 CheckLease();
                 try
                 {
@@ -66,7 +66,10 @@ internal sealed class InvalidationFeedService(
     {
         var after = state.Cursor;
         var sentAt = state.Time.GetTimestamp();
-        var page = await feed.PollAsync(after, options.Value.PollTimeout, cancellationToken).ConfigureAwait(false);
+        // Never longer than half the lease in force, so a good poll confirms again before the lease ends.
+        var half = state.Lease / 2;
+        var timeout = options.Value.PollTimeout < half ? options.Value.PollTimeout : half;
+        var page = await feed.PollAsync(after, timeout, cancellationToken).ConfigureAwait(false);
         if (page.Reset)
         {
             await applier.ResetAsync(cancellationToken).ConfigureAwait(false);
@@ -86,7 +89,7 @@ internal sealed class InvalidationFeedService(
         }
 
         if (after is null) BackplaneLog.Started(logger, options.Value.InstanceId, page.Last);
-        if (state.Confirm(page.Last, sentAt) && _leaseLogged)
+        if (state.Confirm(page.Last, sentAt, page.InstanceLeaseMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null) && _leaseLogged)
         {
             _leaseLogged = false;
             BackplaneLog.Reconfirmed(logger, page.Last);
@@ -97,7 +100,7 @@ internal sealed class InvalidationFeedService(
     {
         if (state.IsConfirmed || _leaseLogged || state.Cursor is null) return;
         _leaseLogged = true;
-        BackplaneLog.LeaseEnded(logger, options.Value.Lease);
+        BackplaneLog.LeaseEnded(logger, state.Lease);
     }
 
     internal static TimeSpan Backoff(EdgeCacheInvalidationOptions o, int failures)

@@ -88,6 +88,7 @@ public sealed class InvalidationTopology : Topology
         ["PurgeApi:Keys:4:Sha256"] = ApiKeys.Hash(OtherAppKey),
         ["PurgeApi:Keys:4:Hosts:0"] = Site,
         ["PurgeApi:Feed:InstanceLease"] = InstanceLease.ToString(),
+        ["PurgeApi:Feed:DefaultPollTimeout"] = "00:00:01",
         ["PurgeApi:Feed:ConfirmInterval"] = "00:00:00.200",
         ["PurgeApi:Feed:Lease"] = "00:00:02",
     };
