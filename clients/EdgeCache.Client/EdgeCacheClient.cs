@@ -106,6 +106,9 @@ public sealed partial class EdgeCacheClient(HttpClient http, IOptions<EdgeCacheC
                 Complete = status.Complete ?? false,
                 Acked = [.. (status.Acked ?? []).Select(a => new NodeAck(a.Node, TimeSpan.FromMilliseconds(a.Ms)))],
                 Missing = status.Missing ?? [],
+                InstancesAcked = [.. (status.Instances?.Acked ?? []).Select(a => new InstanceAck(a.Instance, TimeSpan.FromMilliseconds(a.Ms)))],
+                InstancesMissing = status.Instances?.Missing ?? [],
+                InstancesLeft = status.Instances?.Left ?? [],
                 Replayed = response.Headers.TryGetValues(ReplayedHeader, out var replayed) && replayed.Contains("true", StringComparer.OrdinalIgnoreCase),
             };
         }

@@ -16,4 +16,7 @@ internal static class EventIds
     // 3100–3199: cache warming (WarmLog).
     public const int Warmed = 3101;
     public const int WarmFailed = 3102;
+    public const int FeedInterrupted = 3020;
+    public const int FeedReset = 3021;
+    public const int InstanceLeft = 3022;
 }

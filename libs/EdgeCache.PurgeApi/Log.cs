@@ -29,4 +29,13 @@ internal static partial class Log
 
     [LoggerMessage(EventIds.Replayed, LogLevel.Information, "AUDIT {Kind} {Id} replayed: key {KeyId} repeated an Idempotency-Key; no new event.")]
     public static partial void Replayed(ILogger logger, string kind, string id, string keyId);
+
+    [LoggerMessage(EventIds.FeedInterrupted, LogLevel.Warning, "The event feed lost the invalidation stream ({Message}); it reads it again, and polls get 503 once its lease ends.")]
+    public static partial void FeedInterrupted(ILogger logger, string message);
+
+    [LoggerMessage(EventIds.FeedReset, LogLevel.Information, "Instance {Instance} (key {KeyId}) polled after {After}, which the feed no longer holds; told to reset at {Last}.")]
+    public static partial void FeedReset(ILogger logger, string instance, string keyId, ulong after, ulong last);
+
+    [LoggerMessage(EventIds.InstanceLeft, LogLevel.Information, "Instance {Instance} (key {KeyId}) left (was registered: {Registered}).")]
+    public static partial void InstanceLeft(ILogger logger, string instance, string keyId, bool registered);
 }

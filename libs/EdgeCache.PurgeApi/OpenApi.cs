@@ -14,13 +14,40 @@ internal static class OpenApi
   "servers": [ { "url": "http://127.0.0.1:8070" } ],
   "security": [ { "bearer": [] } ],
   "paths": {
+    "/events": {
+      "get": {
+        "summary": "The feed of invalidation events for the key's hosts, for a publisher's application instances (long poll)",
+        "description": "Answers at once with the events after 'after' that touch the key's hosts, or waits up to timeoutMs for one (then answers with none). Poll again with the answer's 'last'. Each poll registers the instance under the key (it stays registered for PurgeApi:Feed:InstanceLease after its last poll ends) and acknowledges every event up to 'after': a purge by the same key with wait waits for the key's registered instances. Without 'after' (a new instance): no events, 'last' is where to start. 'reset' true: the events after 'after' are no longer held; drop everything cached, then go on from 'last'.",
+        "parameters": [
+          { "name": "instance", "in": "query", "required": true, "schema": { "type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$" }, "description": "The application instance's id, the same on every poll." },
+          { "name": "after", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0 }, "description": "The 'last' of the previous answer: every event up to it is applied." },
+          { "name": "timeoutMs", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0, "maximum": 30000, "default": 4000 }, "description": "Longest the poll waits for an event (the maximum is PurgeApi:Feed:MaxPollTimeout)." }
+        ],
+        "responses": {
+          "200": { "description": "Events (possibly none) and the next cursor.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/FeedPage" } } } },
+          "400": { "$ref": "#/components/responses/Problem" },
+          "401": { "$ref": "#/components/responses/Problem" },
+          "429": { "description": "Too many failed authentications, or PurgeApi:Feed:MaxInstancesPerKey instances under this key.", "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } } },
+          "503": { "description": "The API has not confirmed within PurgeApi:Feed:Lease that it is caught up with the invalidation stream: the instance must not count itself confirmed.", "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } } }
+        }
+      },
+      "delete": {
+        "summary": "An application instance leaves (it is stopping): no purge waits for it any more",
+        "parameters": [ { "name": "instance", "in": "query", "required": true, "schema": { "type": "string" } } ],
+        "responses": {
+          "204": { "description": "Left (or was not registered)." },
+          "400": { "$ref": "#/components/responses/Problem" },
+          "401": { "$ref": "#/components/responses/Problem" }
+        }
+      }
+    },
     "/purge": {
       "post": {
         "summary": "Purge (or soft-purge) URLs, prefixes, surrogate keys, hosts, or everything for the key's hosts",
         "parameters": [ { "$ref": "#/components/parameters/IdempotencyKey" } ],
         "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PurgeRequest" } } } },
         "responses": {
-          "200": { "description": "With wait: the purge's progress when every live node applied it, or when timeoutMs passed (complete false).", "headers": { "Idempotent-Replayed": { "$ref": "#/components/headers/IdempotentReplayed" } }, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PurgeStatus" } } } },
+          "200": { "description": "With wait: the purge's progress when every live node and every application instance registered under the key applied it, or when timeoutMs passed (complete false).", "headers": { "Idempotent-Replayed": { "$ref": "#/components/headers/IdempotentReplayed" } }, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PurgeStatus" } } } },
           "202": { "description": "Without wait: accepted and stored in the stream.", "headers": { "Idempotent-Replayed": { "$ref": "#/components/headers/IdempotentReplayed" } }, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PurgeAccepted" } } } },
           "400": { "$ref": "#/components/responses/Problem" },
           "401": { "$ref": "#/components/responses/Problem" },
@@ -167,9 +194,47 @@ internal static class OpenApi
           "sequence": { "type": "integer", "description": "The event's stream sequence." },
           "complete": { "type": "boolean", "description": "Every node live at publication applied it." },
           "acked": { "type": "array", "items": { "type": "object", "properties": { "node": { "type": "string" }, "ms": { "type": "number" } } } },
-          "missing": { "type": "array", "items": { "type": "string" } }
+          "missing": { "type": "array", "items": { "type": "string" } },
+          "instances": { "$ref": "#/components/schemas/InstancesStatus" }
         },
         "required": [ "id", "sequence", "complete", "acked", "missing" ]
+      },
+      "InstancesStatus": {
+        "type": "object",
+        "description": "The application instances registered under the purging key at publication (GET /events). 'complete' covers them too.",
+        "properties": {
+          "acked": { "type": "array", "items": { "type": "object", "properties": { "instance": { "type": "string" }, "ms": { "type": "number" } } } },
+          "missing": { "type": "array", "items": { "type": "string" }, "description": "Not applied yet." },
+          "left": { "type": "array", "items": { "type": "string" }, "description": "Dropped out (lease ended, or left) before applying it: no longer waited for." }
+        },
+        "required": [ "acked", "missing", "left" ]
+      },
+      "FeedPage": {
+        "type": "object",
+        "properties": {
+          "reset": { "type": "boolean", "description": "The events after 'after' are no longer held: drop everything cached." },
+          "last": { "type": "integer", "description": "The 'after' of the next poll." },
+          "instanceLeaseMs": { "type": "integer", "description": "PurgeApi:Feed:InstanceLease: a purge stops waiting for an instance this long after its last poll ended, so an instance must stop trusting its cache within this long of its last confirmed poll." },
+          "events": { "type": "array", "items": { "$ref": "#/components/schemas/FeedEvent" } }
+        },
+        "required": [ "reset", "last", "instanceLeaseMs", "events" ]
+      },
+      "FeedEvent": {
+        "type": "object",
+        "properties": {
+          "sequence": { "type": "integer" },
+          "id": { "type": "string", "description": "The purge's id." },
+          "kind": { "type": "string", "enum": [ "purge", "ttl" ] },
+          "urls": { "type": "array", "items": { "type": "string" } },
+          "prefixes": { "type": "array", "items": { "type": "string" } },
+          "tags": { "type": "array", "items": { "type": "string" } },
+          "hosts": { "type": "array", "items": { "type": "string" } },
+          "all": { "type": "boolean" },
+          "soft": { "type": "boolean" },
+          "maxAge": { "type": "integer" },
+          "issuedAt": { "type": "string", "format": "date-time" }
+        },
+        "required": [ "sequence", "id", "kind", "urls", "prefixes", "tags", "hosts", "all", "soft", "issuedAt" ]
       },
       "Problem": {
         "type": "object",

@@ -47,6 +47,7 @@ public static partial class PurgeApiHost
         services.AddHostedService(sp => sp.GetRequiredService<AckListener>());
         services.AddSingleton<MembershipView>();
         services.AddHostedService(sp => sp.GetRequiredService<MembershipView>());
+        services.AddEventFeed();
         services.AddProblemDetails();
         AddWarming(services);
 
@@ -74,12 +75,14 @@ public static partial class PurgeApiHost
             ? Results.Text("ready\n")
             : Results.Text("not ready: " + (listener.LastError ?? "connecting to NATS") + "\n", statusCode: 503));
         app.MapGet("/openapi.json", () => Results.Text(OpenApi.Document, "application/json"));
+        app.MapEventFeed();
         app.MapPost("/purge", (Delegate)((HttpContext ctx) => AcceptAsync(ctx, InvalidationKind.Purge, limiters)));
         app.MapPost("/ttl", (Delegate)((HttpContext ctx) => AcceptAsync(ctx, InvalidationKind.Ttl, limiters)));
         MapWarm(app);
         app.MapGet("/purge/{id}", (HttpContext ctx, string id, PurgeTracker tracker) =>
         {
             if (Authenticate(ctx, out var refusal) is not { } key) return refusal!;
+            ctx.RequestServices.GetRequiredService<InstanceRegistry>().Sweep();
             var record = tracker.Find(id);
             if (record is null || (record.KeyId != key.Id && key.Hosts is not null))
             {
@@ -97,7 +100,7 @@ public static partial class PurgeApiHost
 
     /// <summary>The request's key, or null and the refusal: 401 for a missing or wrong key, 429 for an
     /// address that has failed too often (<see cref="AuthFailureLimiter"/>).</summary>
-    private static ApiKey? Authenticate(HttpContext ctx, out IResult? refusal)
+    internal static ApiKey? Authenticate(HttpContext ctx, out IResult? refusal)
     {
         var services = ctx.RequestServices;
         var limiter = services.GetRequiredService<AuthFailureLimiter>();
@@ -261,7 +264,7 @@ public static partial class PurgeApiHost
             }
         }
 
-        var record = tracker.Track(id, seq, key.Id, live, publishedAt);
+        var record = tracker.Track(id, seq, key.Id, live, publishedAt, services.GetRequiredService<InstanceRegistry>().Live(key.Id));
         var store = services.GetRequiredService<IdempotencyStore>();
         if (request!.Wait != true)
         {
@@ -325,6 +328,7 @@ public static partial class PurgeApiHost
                 var poll = Task.Delay(options.MembershipPollInterval, wait.Token);
                 await Task.WhenAny(record.Completed, poll).ConfigureAwait(false);
                 if (record.Complete || wait.IsCancellationRequested) break;
+                services.GetRequiredService<InstanceRegistry>().Sweep(); // instances whose lease ended drop out
                 if (membership.Live() is not null) continue;
                 foreach (var n in await bus.LiveNodesAsync(wait.Token).ConfigureAwait(false)) tracker.Observe(n.Node, n.AppliedSeq);
             }

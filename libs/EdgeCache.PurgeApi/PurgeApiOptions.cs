@@ -55,6 +55,8 @@ public sealed class PurgeApiOptions
 
     /// <summary>Cache warming and refresh (<c>POST /warm</c>).</summary>
     public WarmOptions Warm { get; set; } = new();
+    /// <summary>The event feed for publishers' application instances (<c>GET /events</c>).</summary>
+    public EventFeedOptions Feed { get; set; } = new();
 
     /// <summary>The stream, subjects and membership bucket; must match the nodes' <c>EdgeCache:Invalidation</c>.</summary>
     public InvalidationOptions Nats { get; set; } = new() { NatsUrl = "nats://127.0.0.1:4222" };
@@ -87,6 +89,7 @@ public sealed class PurgeApiOptions
         if (IdempotencyKeyLimit <= 0) yield return $"{S}:IdempotencyKeyLimit must be positive.";
         if (MembershipPollInterval <= TimeSpan.Zero) yield return $"{S}:MembershipPollInterval must be positive.";
         foreach (var w in Warm.Validate()) yield return w;
+        foreach (var f in Feed.Validate(S + ":Feed")) yield return f;
         if (!Nats.Enabled) yield return $"{S}:Nats:NatsUrl is required.";
         else if (Nats.Validate() is { } n) yield return $"{S}:Nats: {n}.";
     }

@@ -143,7 +143,8 @@ public static class PurgeRequestParser
         (null, new RequestProblem(403, "Host not allowed", $"This key may not purge the host '{host}'."));
 }
 
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow, MaxDepth = 4, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+// MaxDepth bounds the requests read and the answers written: a status with instances is 5 deep (status, instances, acked, one ack).
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow, MaxDepth = 5, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(PurgeRequest))]
 [JsonSerializable(typeof(PurgeStatus))]
 [JsonSerializable(typeof(PurgeAccepted))]

@@ -6,10 +6,19 @@ namespace EdgeCache.PurgeApi;
 /// <summary>The answer to a purge accepted without <c>wait</c>.</summary>
 public sealed record PurgeAccepted(string Id, ulong Sequence);
 
-/// <summary>A purge's progress: which live nodes applied it, how long each took, which have not.</summary>
-public sealed record PurgeStatus(string Id, ulong Sequence, bool Complete, NodeAckTime[] Acked, string[] Missing);
+/// <summary>A purge's progress: which live nodes applied it, how long each took, which have not; and
+/// the same for the application instances registered under the purging key (<see cref="InstancesStatus"/>).
+/// <paramref name="Complete"/> covers both.</summary>
+public sealed record PurgeStatus(string Id, ulong Sequence, bool Complete, NodeAckTime[] Acked, string[] Missing, InstancesStatus? Instances = null);
 
 public sealed record NodeAckTime(string Node, double Ms);
+
+/// <summary>The purging key's application instances live at publication: those that applied it (with the
+/// time to their acknowledgement), those that have not, and those that dropped out (their lease ended,
+/// or they left) before applying it.</summary>
+public sealed record InstancesStatus(InstanceAckTime[] Acked, string[] Missing, string[] Left);
+
+public sealed record InstanceAckTime(string Instance, double Ms);
 
 /// <summary>
 /// Follows published events until every node that was live when each was published has applied it:
@@ -27,14 +36,18 @@ public sealed class PurgeTracker(PurgeApiOptions options)
     /// <summary>Per node: the highest sequence it reported applied, and when that report arrived.</summary>
     private readonly ConcurrentDictionary<string, (ulong Seq, long At)> _nodeApplied = new(StringComparer.Ordinal);
 
+    /// <summary>Per (key id, instance): the same, for publishers' application instances.</summary>
+    private readonly ConcurrentDictionary<(string Key, string Instance), (ulong Seq, long At)> _instanceApplied = new();
+
     /// <summary>How many purges are remembered.</summary>
     public int Limit => options.RecordLimit;
 
     /// <summary>Purges still waiting on at least one node.</summary>
     public int Pending => _pending.Count;
 
-    /// <summary>Follows a published event; <paramref name="publishedAt"/> is the timestamp taken just before publishing.</summary>
-    public Record Track(string id, ulong seq, string keyId, IEnumerable<NodeInfo> live, long publishedAt)
+    /// <summary>Follows a published event; <paramref name="publishedAt"/> is the timestamp taken just before publishing;
+    /// <paramref name="instances"/>: the application instances registered under <paramref name="keyId"/> now.</summary>
+    public Record Track(string id, ulong seq, string keyId, IEnumerable<NodeInfo> live, long publishedAt, IEnumerable<string>? instances = null)
     {
         var record = new Record(id, seq, keyId, publishedAt);
         foreach (var n in live)
@@ -42,6 +55,8 @@ public sealed class PurgeTracker(PurgeApiOptions options)
             record.Expect(n.Node);
             Observe(n.Node, n.AppliedSeq);
         }
+
+        foreach (var i in instances ?? []) record.ExpectInstance(i);
 
         _byId[id] = record;
         _pending[record] = 0;
@@ -55,6 +70,11 @@ public sealed class PurgeTracker(PurgeApiOptions options)
         {
             // Acknowledgements that arrived before the record existed: timed by their arrival.
             if (_nodeApplied.TryGetValue(n, out var applied) && applied.Seq >= seq) record.Ack(n, applied.At);
+        }
+
+        foreach (var i in record.ExpectedInstances.Keys)
+        {
+            if (_instanceApplied.TryGetValue((keyId, i), out var applied) && applied.Seq >= seq) record.AckInstance(i, applied.At);
         }
 
         if (record.Complete) _pending.TryRemove(record, out _);
@@ -74,6 +94,28 @@ public sealed class PurgeTracker(PurgeApiOptions options)
         }
     }
 
+    /// <summary>An application instance under <paramref name="keyId"/> reports (by its next poll's cursor)
+    /// that it applied everything up to <paramref name="seq"/>.</summary>
+    public void ObserveInstance(string keyId, string instance, ulong seq)
+    {
+        var now = TimeProvider.System.GetTimestamp();
+        _instanceApplied.AddOrUpdate((keyId, instance), (seq, now), (_, old) => seq > old.Seq ? (seq, now) : old);
+        foreach (var (r, _) in _pending)
+        {
+            if (r.Sequence <= seq && r.KeyId == keyId && r.AckInstance(instance, now) && r.Complete) _pending.TryRemove(r, out _);
+        }
+    }
+
+    /// <summary>An instance dropped out (its lease ended, or it left): no purge waits for it any more.</summary>
+    public void ForgetInstance(string keyId, string instance)
+    {
+        _instanceApplied.TryRemove((keyId, instance), out _);
+        foreach (var (r, _) in _pending)
+        {
+            if (r.KeyId == keyId && r.DropInstance(instance) && r.Complete) _pending.TryRemove(r, out _);
+        }
+    }
+
     public sealed class Record(string id, ulong seq, string keyId, long publishedAt)
     {
         private readonly TaskCompletionSource _complete = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -86,6 +128,10 @@ public sealed class PurgeTracker(PurgeApiOptions options)
         /// <summary>Nodes live at publication → milliseconds to their acknowledgement (0 = not yet).</summary>
         public ConcurrentDictionary<string, double> Expected { get; } = new(StringComparer.Ordinal);
 
+        /// <summary>The purging key's instances live at publication → milliseconds to their acknowledgement
+        /// (0 = not yet, -1 = dropped out first).</summary>
+        public ConcurrentDictionary<string, double> ExpectedInstances { get; } = new(StringComparer.Ordinal);
+
         public bool Complete => Volatile.Read(ref _waitingOn) == 0;
 
         public Task Completed => Complete ? Task.CompletedTask : _complete.Task;
@@ -94,6 +140,29 @@ public sealed class PurgeTracker(PurgeApiOptions options)
         internal void Expect(string node)
         {
             if (Expected.TryAdd(node, 0)) _waitingOn++;
+        }
+
+        /// <summary>Adds an instance that must acknowledge (only before the record is shared).</summary>
+        internal void ExpectInstance(string instance)
+        {
+            if (ExpectedInstances.TryAdd(instance, 0)) _waitingOn++;
+        }
+
+        /// <summary>Records an instance's acknowledgement; true when this purge still waited on it.</summary>
+        public bool AckInstance(string instance, long at)
+        {
+            var ms = Math.Max(0.001, TimeProvider.System.GetElapsedTime(publishedAt, at).TotalMilliseconds);
+            return Settle(ExpectedInstances, instance, ms);
+        }
+
+        /// <summary>An instance dropped out before acknowledging; true when this purge still waited on it.</summary>
+        public bool DropInstance(string instance) => Settle(ExpectedInstances, instance, -1);
+
+        private bool Settle(ConcurrentDictionary<string, double> table, string name, double value)
+        {
+            if (!table.TryUpdate(name, value, 0)) return false;
+            if (Interlocked.Decrement(ref _waitingOn) == 0) _complete.TrySetResult();
+            return true;
         }
 
         /// <summary>Records <paramref name="node"/>'s acknowledgement; true when it was one this purge still waited on.</summary>
@@ -110,6 +179,10 @@ public sealed class PurgeTracker(PurgeApiOptions options)
             Sequence,
             Complete,
             [.. Expected.Where(e => e.Value > 0).OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => new NodeAckTime(e.Key, Math.Round(e.Value, 2)))],
-            [.. Expected.Where(e => e.Value == 0).Select(e => e.Key).Order(StringComparer.Ordinal)]);
+            [.. Expected.Where(e => e.Value == 0).Select(e => e.Key).Order(StringComparer.Ordinal)],
+            new InstancesStatus(
+                [.. ExpectedInstances.Where(e => e.Value > 0).OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => new InstanceAckTime(e.Key, Math.Round(e.Value, 2)))],
+                [.. ExpectedInstances.Where(e => e.Value == 0).Select(e => e.Key).Order(StringComparer.Ordinal)],
+                [.. ExpectedInstances.Where(e => e.Value < 0).Select(e => e.Key).Order(StringComparer.Ordinal)]));
     }
 }

@@ -67,4 +67,30 @@ public sealed class PurgeTrackerTests
         Assert.True(record.Complete);
         Assert.True(record.Completed.IsCompleted);
     }
+
+    [Fact]
+    public async Task A_purge_also_waits_for_its_keys_instances_and_not_for_another_keys()
+    {
+        var tracker = new PurgeTracker(new PurgeApiOptions());
+        tracker.ObserveInstance("apps", "app-b", 9); // acknowledged before the purge was tracked: counts
+        var record = tracker.Track("p1", 9, "apps", [Node("edge-1")], Now, ["app-a", "app-b", "hung"]);
+        tracker.Observe("edge-1", 9);
+
+        tracker.ObserveInstance("other", "app-a", 100); // another key's instance of the same name
+        Assert.False(record.Complete);
+        tracker.ObserveInstance("apps", "app-a", 8);    // an older event
+        Assert.Equal(["app-a", "hung"], record.ToStatus().Instances!.Missing);
+
+        tracker.ObserveInstance("apps", "app-a", 10);
+        Assert.False(record.Complete);
+        tracker.ForgetInstance("apps", "hung");          // its lease ended
+        await record.Completed.WaitAsync(TimeSpan.FromSeconds(5));
+
+        var status = record.ToStatus();
+        Assert.True(status.Complete);
+        Assert.Equal(["app-a", "app-b"], status.Instances!.Acked.Select(a => a.Instance));
+        Assert.Equal(["hung"], status.Instances.Left);
+        Assert.Empty(status.Instances.Missing);
+        Assert.Equal(0, tracker.Pending);
+    }
 }

@@ -25,6 +25,21 @@ internal sealed class WireStatus
     public bool? Complete { get; init; }
     public WireAck[]? Acked { get; init; }
     public string[]? Missing { get; init; }
+    public WireInstances? Instances { get; init; }
+}
+
+/// <summary>The purging key's application instances (the backplane), in a waited answer.</summary>
+internal sealed class WireInstances
+{
+    public WireInstanceAck[]? Acked { get; init; }
+    public string[]? Missing { get; init; }
+    public string[]? Left { get; init; }
+}
+
+internal sealed class WireInstanceAck
+{
+    public string Instance { get; init; } = "";
+    public double Ms { get; init; }
 }
 
 internal sealed class WireAck

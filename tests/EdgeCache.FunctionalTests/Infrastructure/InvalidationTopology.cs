@@ -23,6 +23,13 @@ public sealed class InvalidationTopology : Topology
     public const string SiteKey = "test-www-only-key";
     public const string LimitedKey = "test-limited-key";
 
+    /// <summary>The key a publisher's application instances (the HybridCache backplane) use, and another publisher's.</summary>
+    public const string AppKey = "test-app-key";
+    public const string OtherAppKey = "test-other-app-key";
+
+    /// <summary>How long an application instance stays registered after its last poll (BackplaneTests).</summary>
+    public static readonly TimeSpan InstanceLease = TimeSpan.FromSeconds(3);
+
     public NatsServer Nats { get; private set; } = null!;
 
     public TcpProxy Edge2Link { get; private set; } = null!;
@@ -80,6 +87,16 @@ public sealed class InvalidationTopology : Topology
         ["PurgeApi:Warm:MaxUrls"] = "10",
         ["PurgeApi:Warm:UrlBurst"] = "40",
         ["PurgeApi:Warm:UrlsPerSecond"] = "1",
+        ["PurgeApi:Keys:3:Id"] = "apps",
+        ["PurgeApi:Keys:3:Sha256"] = ApiKeys.Hash(AppKey),
+        ["PurgeApi:Keys:3:Hosts:0"] = Site,
+        ["PurgeApi:Keys:4:Id"] = "other-apps",
+        ["PurgeApi:Keys:4:Sha256"] = ApiKeys.Hash(OtherAppKey),
+        ["PurgeApi:Keys:4:Hosts:0"] = Site,
+        ["PurgeApi:Feed:InstanceLease"] = InstanceLease.ToString(),
+        ["PurgeApi:Feed:DefaultPollTimeout"] = "00:00:01",
+        ["PurgeApi:Feed:ConfirmInterval"] = "00:00:00.200",
+        ["PurgeApi:Feed:Lease"] = "00:00:02",
     };
 
     private Dictionary<string, string?> WithInvalidation(Dictionary<string, string?> c, string id) =>
