@@ -47,6 +47,8 @@ public sealed class InvalidationBus : IAsyncDisposable
             ReconnectWaitMin = options.ReconnectWait,
             ReconnectWaitMax = options.ReconnectWait * 4,
             MaxReconnectRetry = -1,
+            PingInterval = options.PingInterval,
+            MaxPingOut = 2,
             RetryOnInitialConnect = true,
             PublishTimeoutOnDisconnected = true,
             LoggerFactory = loggers ?? NullLoggerFactory.Instance,

@@ -12,4 +12,5 @@ internal static class EventIds
     public const int KeysRefused = 3006;
     public const int AuthFailuresLimited = 3007;
     public const int Replayed = 3008;
+    public const int MembershipUnknown = 3009;
 }
