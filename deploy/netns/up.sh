@@ -45,7 +45,7 @@ if [ "${NETNS_NO_BUILD:-0}" != 1 ]; then
   echo "Building (Release)..."
   mkdir -p "$state"
   : >"$state/build.log"
-  for project in edge/EdgeCache.Edge origin-shield/EdgeCache.Shield invalidation/EdgeCache.Invalidation loadtest/EdgeCache.LoadOrigin loadtest/EdgeCache.ClusterTool; do
+  for project in edge/EdgeCache.Edge origin-shield/EdgeCache.Shield invalidation/EdgeCache.Invalidation loadtest/EdgeCache.LoadOrigin loadtest/EdgeCache.ClusterTool loadtest/EdgeCache.PurgeBench; do
     dotnet build "$root/$project" -c Release -v quiet -nologo >>"$state/build.log" 2>&1 \
       || { cat "$state/build.log" >&2; echo "up.sh: building $project failed" >&2; exit 1; }
   done
@@ -80,7 +80,7 @@ if [ "$delay_ms" -gt 0 ]; then
 table ip ${prefix}_delay {
   chain out {
     type nat hook output priority -100;
-    ip daddr $subnet.0/24 ip daddr != { $(addr "$h"), $(addr client) } meta l4proto tcp meta mark != $relay_mark redirect to :$relay_port
+    ip daddr $subnet.0/24 ip daddr != { $(addr "$h"), $(addr client) } meta l4proto tcp meta mark != $relay_mark counter redirect to :$relay_port
   }
 }
 NFT
