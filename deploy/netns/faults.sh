@@ -174,8 +174,8 @@ test_latency() {
   inns client dotnet "$(bin loadtest/EdgeCache.PurgeBench EdgeCache.PurgeBench)" latency --count 200 \
     --edge "$(edge 1)" --purge "$api" --key "$purge_key" | tee "$results/e-latency.txt" | sed 's/^/   /'
   local relayed; relayed="$(inns h1 nft -j list table ip "${prefix}_delay" | jq '[.nftables[].rule? | select(.) | .expr[] | .counter? | select(.) | .packets] | add')"
-  [ "${relayed:-0}" -gt 0 ] || { echo "faults.sh: h1's delay rule redirected no packets: the delay was not in place" >&2; return 1; }
-  echo "   h1's connections to other hosts went through its relay ($relayed packets redirected)"
+  [ "${relayed:-0}" -gt 0 ] || { echo "faults.sh: h1's delay rule redirected no connections: the delay was not in place" >&2; return 1; }
+  echo "   h1's connections to other hosts went through its relay ($relayed connections redirected: the nat chain sees first packets only)"
   echo "   latency: passed"
 }
 
