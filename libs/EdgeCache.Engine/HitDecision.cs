@@ -88,10 +88,14 @@ public static class HitDecision
     }
 
     /// <summary>True when a stored copy may answer a request because the upstream failed or answered
-    /// 500, 502, 503 or 504: fresh, or stale within <c>stale-if-error</c> (RFC 5861 §4) of the response or the request.</summary>
-    public static bool MayServeOnError(CachedResponse stored, in CacheDirectives request, DateTimeOffset now)
+    /// 500, 502, 503 or 504: fresh, or stale within <c>stale-if-error</c> (RFC 5861 §4) of the response or the request.
+    /// Never while the node is not <paramref name="current"/> (its lease lapsed): the copy may be one a purge it
+    /// has not seen removed, and the purge API no longer waits for this node, so serving it would break
+    /// read-your-purge. Found on the namespaces cluster: an edge cut off from NATS and its shields served
+    /// purged copies as "stale-if-error" of its failed revalidations.</summary>
+    public static bool MayServeOnError(CachedResponse stored, in CacheDirectives request, bool current, DateTimeOffset now)
     {
-        if (stored.MustRevalidateWhenStale) return false;
+        if (!current || stored.MustRevalidateWhenStale) return false;
         var staleBy = stored.CurrentAge(now) - stored.FreshnessLifetime;
         if (staleBy <= TimeSpan.Zero && !stored.MarkedStale) return true;
         var allowed = Math.Max(stored.Directives.StaleIfError ?? -1, request.StaleIfError ?? -1);

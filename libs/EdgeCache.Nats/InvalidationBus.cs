@@ -47,6 +47,8 @@ public sealed class InvalidationBus : IAsyncDisposable
             ReconnectWaitMin = options.ReconnectWait,
             ReconnectWaitMax = options.ReconnectWait * 4,
             MaxReconnectRetry = -1,
+            PingInterval = options.PingInterval,
+            MaxPingOut = 2,
             RetryOnInitialConnect = true,
             PublishTimeoutOnDisconnected = true,
             LoggerFactory = loggers ?? NullLoggerFactory.Instance,
@@ -84,6 +86,24 @@ public sealed class InvalidationBus : IAsyncDisposable
     public async Task<StreamState> StreamStateAsync(CancellationToken cancellationToken)
     {
         var stream = await _js.GetStreamAsync(_options.Stream, cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (_options.Replicas > 1 && stream.Info.Cluster is { } cluster)
+        {
+            // A server cut off from the rest of its cluster still answers from its own replica (found on
+            // the namespaces cluster: the cut-off node "caught up" to a stale end and served purged copies).
+            // Only a leader that has heard from a quorum of the stream's replicas within the lease knows the end.
+            if (string.IsNullOrEmpty(cluster.Leader)) throw new InvalidOperationException($"stream {_options.Stream} has no leader: its end is unknown");
+            var reached = 1;
+            foreach (var peer in cluster.Replicas ?? [])
+            {
+                if (peer.Current && !peer.Offline && peer.Active < _options.Lease) reached++;
+            }
+
+            if (reached < (_options.Replicas / 2) + 1)
+            {
+                throw new InvalidOperationException($"stream {_options.Stream}'s leader {cluster.Leader} reaches {reached} of {_options.Replicas} replicas: its end may be stale");
+            }
+        }
+
         var state = stream.Info.State;
         return new StreamState(state.FirstSeq, state.LastSeq, stream.Info.Created);
     }

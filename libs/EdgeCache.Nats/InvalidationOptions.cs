@@ -42,6 +42,11 @@ public sealed class InvalidationOptions
     /// <summary>How long a NATS connection attempt or request may take. Default 2 s.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>How often the client pings its NATS server; two unanswered pings in a row close the
+    /// connection and it reconnects to another server of the cluster. NATS.Net's own default (2 min)
+    /// leaves a node on a partitioned server for 4 minutes. Default 5 s.</summary>
+    public TimeSpan PingInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Wait between reconnection attempts. Default 250 ms.</summary>
     public TimeSpan ReconnectWait { get; set; } = TimeSpan.FromMilliseconds(250);
 
@@ -103,6 +108,7 @@ public sealed class InvalidationOptions
         if (ReconnectWait <= TimeSpan.Zero) return "ReconnectWait must be positive";
         if (ConsumerHeartbeat < TimeSpan.FromSeconds(0.5) || ConsumerHeartbeat > TimeSpan.FromSeconds(30)) return "ConsumerHeartbeat must be between 0.5 s and 30 s (the NATS client's limits)";
         if (ConsumerPullExpires < ConsumerHeartbeat * 2) return "ConsumerPullExpires must be at least twice ConsumerHeartbeat";
+        if (PingInterval < TimeSpan.FromMilliseconds(100)) return "PingInterval must be at least 100 ms";
         if (MaxRules <= 0) return "MaxRules must be positive";
         if (ApplyDelay < TimeSpan.Zero) return "ApplyDelay must not be negative";
         return null;

@@ -446,7 +446,7 @@ internal sealed partial class CacheForwarderMiddleware
         int? upstreamStatus = result.Kind == FetchKind.Failed ? null : result.Response.StatusCode;
 
         var upstreamError = result.Kind == FetchKind.Failed || upstreamStatus is 500 or 502 or 503 or 504;
-        if (upstreamError && stale is not null && HitDecision.MayServeOnError(stale, state.RequestDirectives, _engine.Time.GetUtcNow()))
+        if (upstreamError && stale is not null && HitDecision.MayServeOnError(stale, state.RequestDirectives, _engine.IsCurrent, _engine.Time.GetUtcNow()))
         {
             // RFC 5861 §4: stale-if-error.
             if (result.Kind == FetchKind.NotShareable) result.Response.Abort();

@@ -19,4 +19,5 @@ internal static class EventIds
     public const int FeedInterrupted = 3020;
     public const int FeedReset = 3021;
     public const int InstanceLeft = 3022;
+    public const int MembershipUnknown = 3009;
 }

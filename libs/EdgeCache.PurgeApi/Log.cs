@@ -12,6 +12,9 @@ internal static partial class Log
     [LoggerMessage(EventIds.Refused, LogLevel.Warning, "Refused a request: {Status} {Title} (key {KeyId}).")]
     public static partial void Refused(ILogger logger, int status, string title, string keyId);
 
+    [LoggerMessage(EventIds.MembershipUnknown, LogLevel.Warning, "Purge {Id} (sequence {Sequence}) was published, but membership could not be read, so which nodes must apply it is unknown; it is reported incomplete.")]
+    public static partial void MembershipUnknown(ILogger logger, string id, ulong sequence);
+
     [LoggerMessage(EventIds.NatsUnavailable, LogLevel.Warning, "NATS is unavailable ({Message}); retrying.")]
     public static partial void NatsUnavailable(ILogger logger, string message);
 

@@ -20,7 +20,7 @@ public sealed class MembershipView(InvalidationBus bus, PurgeTracker tracker, IL
     private readonly ConcurrentDictionary<string, (NodeInfo Info, DateTimeOffset Until)> _members = new(StringComparer.Ordinal);
     private volatile bool _caughtUp;
 
-    /// <summary>The nodes live now, or null when the watch is not caught up (read the bucket instead).</summary>
+    /// <summary>The nodes live now, or null when the watch is not caught up or has stalled (read the bucket instead).</summary>
     public List<NodeInfo>? Live()
     {
         if (!_caughtUp) return null;
@@ -31,6 +31,10 @@ public sealed class MembershipView(InvalidationBus bus, PurgeTracker tracker, IL
             if (member.Until > now) live.Add(member.Info);
         }
 
+        // Entries that all expired without being deleted mean the watch has heard nothing for a whole
+        // MembershipTtl while nodes re-put theirs every AnnounceInterval: it is stalled (its server cut
+        // off from the cluster), not an empty cluster. Unknown, so callers read the bucket.
+        if (live.Count == 0 && !_members.IsEmpty) return null;
         return live;
     }
 

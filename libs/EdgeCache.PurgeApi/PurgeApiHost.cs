@@ -251,20 +251,16 @@ public static partial class PurgeApiHost
         Log.Accepted(logger, kind == InvalidationKind.Ttl ? "ttl" : "purge", id, key.Id, e.SelectorCount, Summarize(e), e.Soft, seq);
         var tracker = services.GetRequiredService<PurgeTracker>();
         var membership = services.GetRequiredService<MembershipView>();
-        var live = membership.Live();
-        if (live is null)
-        {
-            try
-            {
-                live = await bus.LiveNodesAsync(ctx.RequestAborted).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                live = [];
-            }
-        }
-
-        var record = tracker.Track(id, seq, key.Id, live, publishedAt, services.GetRequiredService<InstanceRegistry>().Live(key.Id));
+        // Who must apply it. While membership cannot be read (the API's NATS server just died, the
+        // bucket's leader is being elected), it is read again until the wait would end: an empty set
+        // would report the purge complete with no node having applied it. Still unknown then, the purge
+        // waits on a placeholder node and is reported incomplete.
+        var readFor = request!.Wait == true
+            ? (request.TimeoutMs is { } waitMs ? TimeSpan.FromMilliseconds(waitMs) : options.DefaultWaitTimeout)
+            : options.Nats.RequestTimeout;
+        var live = await LiveAtPublicationAsync(membership, bus, readFor, options.MembershipPollInterval, ctx.RequestAborted).ConfigureAwait(false);
+        if (live is null) Log.MembershipUnknown(logger, id, seq);
+        var record = tracker.Track(id, seq, key.Id, live ?? [], publishedAt, services.GetRequiredService<InstanceRegistry>().Live(key.Id), membershipUnknown: live is null);
         var store = services.GetRequiredService<IdempotencyStore>();
         if (request!.Wait != true)
         {
@@ -305,6 +301,34 @@ public static partial class PurgeApiHost
 
         await WaitAsync(ctx, record, request, options).ConfigureAwait(false);
         return Results.Json(record.ToStatus(), PurgeJsonContext.Default.PurgeStatus);
+    }
+
+    /// <summary>The live nodes, read again every <paramref name="poll"/> while membership cannot be read,
+    /// for at most <paramref name="limit"/>; null when it could not be read within it.</summary>
+    private static async Task<List<NodeInfo>?> LiveAtPublicationAsync(MembershipView membership, InvalidationBus bus, TimeSpan limit, TimeSpan poll, CancellationToken cancellationToken)
+    {
+        var started = TimeProvider.System.GetTimestamp();
+        while (true)
+        {
+            if (membership.Live() is { } view) return view;
+            try
+            {
+                return await bus.LiveNodesAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                if (TimeProvider.System.GetElapsedTime(started) >= limit) return null;
+            }
+
+            try
+            {
+                await Task.Delay(poll, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return null;
+            }
+        }
     }
 
     /// <summary>Waits until every node live at publication applied <paramref name="record"/>, the request's

@@ -45,11 +45,17 @@ public sealed class PurgeTracker(PurgeApiOptions options)
     /// <summary>Purges still waiting on at least one node.</summary>
     public int Pending => _pending.Count;
 
+    /// <summary>The placeholder a purge waits on (and names in <c>missing</c>) when membership could not be
+    /// read at its publication: no node can acknowledge it, so it is never reported complete.</summary>
+    public const string MembershipUnavailable = "(membership unavailable)";
+
     /// <summary>Follows a published event; <paramref name="publishedAt"/> is the timestamp taken just before publishing;
-    /// <paramref name="instances"/>: the application instances registered under <paramref name="keyId"/> now.</summary>
-    public Record Track(string id, ulong seq, string keyId, IEnumerable<NodeInfo> live, long publishedAt, IEnumerable<string>? instances = null)
+    /// <paramref name="instances"/>: the application instances registered under <paramref name="keyId"/> now;
+    /// <paramref name="membershipUnknown"/>: membership could not be read, so it waits on <see cref="MembershipUnavailable"/>.</summary>
+    public Record Track(string id, ulong seq, string keyId, IEnumerable<NodeInfo> live, long publishedAt, IEnumerable<string>? instances = null, bool membershipUnknown = false)
     {
         var record = new Record(id, seq, keyId, publishedAt);
+        if (membershipUnknown) record.Expect(MembershipUnavailable);
         foreach (var n in live)
         {
             record.Expect(n.Node);

@@ -528,6 +528,66 @@ public sealed class InvalidationTests(InvalidationTopology cdn)
     }
 
     [Fact]
+    public async Task A_node_whose_lease_lapsed_serves_no_stored_copy_when_its_revalidation_fails()
+    {
+        // Found on the namespaces cluster (deploy/netns, cut-host): an edge cut off from NATS and from its
+        // shields served purged copies as "stale-if-error" of its failed revalidations, though the purge API
+        // had stopped waiting for it. A fresh copy (no stale-if-error) used to be served on any upstream error.
+        var path = NewPath("lapsed-error");
+        Versioned(path);
+        var leaseClock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var natsLink = new TcpProxy(cdn.Nats.Port);
+        var id = "edge-lapsed-" + Guid.NewGuid().ToString("N")[..8];
+        var config = cdn.ExtraEdgeConfig(id);
+        var shieldLinks = new List<TcpProxy>();
+        for (var i = 0; i < cdn.Shields.Count; i++)
+        {
+            var link = new TcpProxy(cdn.ShieldUri(i).Port);
+            shieldLinks.Add(link);
+            config[$"ReverseProxy:Clusters:shields:Destinations:shield-{(char)('a' + i)}:Address"] = $"http://127.0.0.1:{link.Port}/";
+        }
+
+        var node = await cdn.StartExtraNodeAsync(config, natsLink.Url, leaseClock);
+        var lease = TimeSpan.Parse(config["EdgeCache:Invalidation:Lease"]!, CultureInfo.InvariantCulture);
+        var uri = node.Services.GetRequiredService<EdgeCache.Proxy.NodeEndpoints>().TrafficUri();
+        Task<bool> Current() => node.StatusValueAsync<bool>("invalidation", "current");
+        async Task<(int Code, string Body, string Status)> Get()
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, new Uri(uri, path));
+            request.Headers.Host = Topology.Site;
+            using var r = await cdn.Client.SendAsync(request);
+            return ((int)r.StatusCode, await r.BodyAsync(), r.EdgeStatus());
+        }
+
+        try
+        {
+            await Topology.WaitUntilAsync(Current, "the extra edge is current", TimeSpan.FromSeconds(10));
+            await Get();
+            Assert.Contains("hit", (await Get()).Status, StringComparison.Ordinal);
+
+            // Cut off from everything: NATS and every shield. Within its lease it still serves hits.
+            natsLink.Cut();
+            foreach (var link in shieldLinks) link.Cut();
+            Assert.Contains("hit", (await Get()).Status, StringComparison.Ordinal);
+
+            leaseClock.Advance(lease + TimeSpan.FromMilliseconds(1));
+            Assert.False(await Current(), "its lease ran out without a confirmation");
+            var (code, body, status) = await Get();
+            Assert.True(code >= 500, $"a node past its lease served its stored copy ({code} {body}, {status})");
+            Assert.DoesNotContain("stale-if-error", status, StringComparison.Ordinal);
+        }
+        finally
+        {
+            // Back in reach of NATS, so its stop deletes its membership entry (later purges must not wait for it).
+            natsLink.Restore();
+            await node.StopAsync();
+            await node.DisposeAsync();
+            foreach (var link in shieldLinks) await link.DisposeAsync();
+            await cdn.WaitForMembersAsync(4);
+        }
+    }
+
+    [Fact]
     public async Task A_node_stopped_during_a_purge_applies_it_from_the_stream_when_it_restarts()
     {
         var target = NewPath("restart-target");
