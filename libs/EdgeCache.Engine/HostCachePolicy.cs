@@ -66,6 +66,10 @@ public sealed class HostCachePolicy
     /// </summary>
     public bool? StripCdnCacheControl { get; set; }
 
+    /// <summary>Compression at the edge: negotiation by Accept-Encoding and the encodings made (see
+    /// <see cref="CompressionPolicy"/>). Off by default.</summary>
+    public CompressionPolicy Compression { get; set; } = new();
+
     /// <summary>Time to connect to the upstream. Default 5 s.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -134,6 +138,7 @@ public sealed class HostCachePolicy
         if (ConnectTimeout <= TimeSpan.Zero) return "ConnectTimeout must be positive";
         if (ResponseTimeout <= TimeSpan.Zero) return "ResponseTimeout must be positive";
         if (TransferTimeout < ResponseTimeout) return "TransferTimeout must be at least ResponseTimeout";
+        if (Compression.Validate() is { } compression) return compression;
         if (!Enum.IsDefined(Forwarding)) return $"Forwarding must be XForwarded, Forwarded, Both or None (got {Forwarding})";
         foreach (var p in TrustedProxies)
         {

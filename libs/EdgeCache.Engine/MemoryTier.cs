@@ -100,6 +100,10 @@ public sealed class MemoryTier
 
     private static long KeyBytes(string key) => 160 + 2L * key.Length;
 
+    /// <summary>Every variant of <paramref name="primaryKey"/> held (empty when none), without touching its
+    /// reference bit: for finding the original a representation is derived from, on a miss.</summary>
+    public CachedResponse[] Variants(string primaryKey) => _nodes.TryGetValue(primaryKey, out var node) ? node.Variants : [];
+
     /// <summary>True when some variant of <paramref name="primaryKey"/> is held.</summary>
     public bool Contains(string primaryKey) => _nodes.TryGetValue(primaryKey, out var node) && node.Variants.Length > 0;
 

@@ -31,8 +31,16 @@ public sealed class CacheEngine : IAsyncDisposable
             openDisk = () => DiskStore.Open(Options.Disk, diskLogger, Heuristics);
         }
 
+        Derivations = new Internal.Derivations(logger);
         Tiers = new CacheTiers(memory, openDisk, Options.Disk.Directory, Options.Disk.ReopenInterval, logger, Options.Disk.WriteQueueBytes, Options.Disk.WriteConcurrency);
     }
+
+    /// <summary>The representations this node makes (compression), and their counters.</summary>
+    internal Internal.Derivations Derivations { get; }
+
+    /// <summary>True when this node makes encodings for hosts of <paramref name="policy"/> (shields by default).</summary>
+    internal bool Produces(HostCachePolicy policy) =>
+        policy.Compression.Enabled && (policy.Compression.Produce ?? Options.Role == NodeRole.Shield);
 
     /// <summary>Memory, disk, the disk's supervisor and write-behind queue, and the state kept with disk checkpoints.</summary>
     public CacheTiers Tiers { get; }

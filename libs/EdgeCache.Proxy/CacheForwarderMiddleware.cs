@@ -218,6 +218,7 @@ internal sealed partial class CacheForwarderMiddleware
     {
         var validate = state.Stored;
         noCache |= state.UpstreamNoCache;
+        if (!background && !noCache && validate is null && TryDeriveFromStored(request, state) is { } derived) return derived;
 
         // A stored partial this request needs more than is completed with a range request for the rest
         // (RFC 9111 §3.3) when it has a strong validator (entity-tag, or Last-Modified) and its whole representation is no larger than
@@ -272,6 +273,18 @@ internal sealed partial class CacheForwarderMiddleware
             // The disk has a copy already (the one just freshened): the new head's write may wait in the background.
             if (state.MayStore) _ = _engine.Store(state.Key, updated);
             return new FetchResult { Kind = FetchKind.Revalidated, Entry = updated, Response = response };
+        }
+
+        var retry = false;
+        if (state.MayStore && _engine.Produces(state.Policy) && TryStoreOriginal(request, state, response, seq, noCache, out retry) is { } original)
+        {
+            return original;
+        }
+
+        if (retry)
+        {
+            response.Abort();
+            return await FetchOnceAsync(request, target, state, background, noCache: true).ConfigureAwait(false);
         }
 
         var decision = state.MayStore
@@ -433,6 +446,15 @@ internal sealed partial class CacheForwarderMiddleware
 
     private async Task ServeAsync(HttpContext ctx, CacheRequestState state, FetchResult result, bool collapsed)
     {
+        if (result.Derived)
+        {
+            // Made here from a stored original: no upstream exchange, a hit of the object.
+            _engine.CountRequest(RequestOutcome.Hit, "memory");
+            await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, state.Policy, CacheStatus.ForHit(Name, Ttl(result.Entry!), "memory; derived").Format(), StringValues.Empty, result.InMemory).ConfigureAwait(false);
+            await AwaitStoredAsync(ctx, result).ConfigureAwait(false);
+            return;
+        }
+
         if (result.Kind == FetchKind.AlreadyStored)
         {
             _engine.CountRequest(RequestOutcome.Hit, "memory");

@@ -73,6 +73,13 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             });
         }
 
+        if (policy.Compression.Enabled)
+        {
+            // Compression: the client's Accept-Encoding becomes the one coding negotiation picks for it, so
+            // variants are keyed by coding (never by each browser's header) and upstream gets that coding.
+            request.Headers.AcceptEncoding = policy.Compression.Negotiation.Negotiate(request.Headers.AcceptEncoding);
+        }
+
         var directives = CacheDirectives.Parse(request.Headers.CacheControl);
         var clientNoCache = directives.NoCache || (!directives.Present && IsPragmaNoCache(request.Headers.Pragma));
         var honour = policy.ClientNoCache == ClientNoCacheMode.Revalidate;

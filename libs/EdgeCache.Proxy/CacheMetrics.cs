@@ -63,6 +63,10 @@ internal static class CacheMetrics
             meter.CreateObservableCounter("edgecache.tls.handshakes.refused", () => certificates.RefusedHandshakes, "{handshake}", "TLS handshakes refused: no certificate for the server name asked for (or none asked and no default).");
         }
 
+        meter.CreateObservableCounter("edgecache.compression.objects", () => engine.Derivations.Objects, "{object}", "Representations made, by edgecache.encoding (br, zstd, gzip; identity: an origin's coding decoded).");
+        meter.CreateObservableCounter("edgecache.compression.bytes.in", () => engine.Derivations.BytesIn, "By", "Identity bytes read to make representations, by edgecache.encoding.");
+        meter.CreateObservableCounter("edgecache.compression.bytes.out", () => engine.Derivations.BytesOut, "By", "Bytes of the representations made, by edgecache.encoding.");
+        engine.Derivations.Duration = meter.CreateHistogram<double>("edgecache.compression.duration", "s", "Time spent encoding (and decoding) one representation, by edgecache.encoding; waiting for the original's bytes not included.", advice: InvalidationLatency);
         meter.CreateObservableGauge("edgecache.upstream.healthy", () => Upstreams(proxyState), null, "Each upstream destination (shields, on an edge) as this node's health checks see it: 1 healthy or not yet checked, 0 unhealthy. Tagged by cluster and destination.");
         if (engine.Options.Invalidation.Enabled)
         {

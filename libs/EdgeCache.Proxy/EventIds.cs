@@ -39,4 +39,6 @@ internal static class EventIds
     public const int CertificateWatchUnavailable = 1406;
     public const int OriginCertificateRejected = 1410;
     public const int OriginTrustedCaUnusable = 1411;
+    public const int Encoded = 1500;
+    public const int EncodeFailed = 1501;
 }

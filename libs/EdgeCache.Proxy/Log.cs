@@ -115,4 +115,10 @@ internal static partial class Log
 
     [LoggerMessage(EventIds.OriginTrustedCaUnusable, LogLevel.Error, "Upstream TLS: cluster {Cluster}: {Reason}; its upstreams are checked against the system's trusted roots only.")]
     public static partial void OriginTrustedCaUnusable(ILogger logger, string cluster, string reason);
+
+    [LoggerMessage(EventIds.Encoded, LogLevel.Debug, "Compression: made a {Coding} representation, {BytesIn} bytes to {BytesOut}.")]
+    public static partial void Encoded(ILogger logger, string coding, long bytesIn, long bytesOut);
+
+    [LoggerMessage(EventIds.EncodeFailed, LogLevel.Warning, "Compression: making a {Coding} representation failed ({Message}); nothing was stored and the transfer was cut.")]
+    public static partial void EncodeFailed(ILogger logger, string coding, string message);
 }

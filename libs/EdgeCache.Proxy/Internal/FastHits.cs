@@ -415,28 +415,28 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
             var decided = false;
             if (engine.Memory.Contains(key))
             {
-                if (NormalizedAcceptEncoding(head) is { } normalized)
+                if (NormalizedAcceptEncoding(head, parsed.Policy) is { } normalized)
                 {
                     acceptEncoding = normalized;
                     entry = engine.Memory.GetBySingleField(key, "accept-encoding", normalized, out decided);
                 }
 
-                if (!decided) entry = engine.Memory.Get(key, fields = RequestHead.Fields(head), out _);
+                if (!decided) entry = engine.Memory.Get(key, fields = Fields(head, parsed.Policy), out _);
             }
 
             if (entry is null)
             {
                 // What the full path would do next: look on disk.
-                if (engine.Disk is not null) probe = new DiskProbe(key, fields ?? RequestHead.Fields(head), info);
+                if (engine.Disk is not null) probe = new DiskProbe(key, fields ?? Fields(head, parsed.Policy), info);
                 return false;
             }
         }
 
         // Only a copy with a content coding needs the request's Accept-Encoding.
         var accepts = entry.ContentCoding is null
-            || ((acceptEncoding ??= NormalizedAcceptEncoding(head)) is { } ae
+            || ((acceptEncoding ??= NormalizedAcceptEncoding(head, parsed.Policy)) is { } ae
                 ? HitDecision.ClientAcceptsNormalized(entry, ae)
-                : HitDecision.ClientAccepts(entry, (fields ??= RequestHead.Fields(head))[HeaderNames.AcceptEncoding]));
+                : HitDecision.ClientAccepts(entry, (fields ??= Fields(head, parsed.Policy))[HeaderNames.AcceptEncoding]));
         if (entry.NeedsRuleCheck(engine.Rules) && !ReferenceEquals(engine.CheckRules(key, entry, stored: true), entry)) return false;
         if (!TryServe(deps, connection, entry, accepts, info, "memory", out hit)) return false;
         consumed = buffer.GetPosition(head.Length);
@@ -537,22 +537,32 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
         return true;
     }
 
-    /// <summary>The request's Accept-Encoding, normalised as Vary compares it, read from the head's bytes
+    /// <summary>The request's Accept-Encoding, normalised as Vary compares it (for a host that compresses,
+    /// the one coding negotiation picks, as the full path rewrites it), read from the head's bytes
     /// without allocating; null when the head has it more than once or it is too long (then the
     /// caller uses the head's fields).</summary>
-    private static string? NormalizedAcceptEncoding(ReadOnlySpan<byte> head)
+    private static string? NormalizedAcceptEncoding(ReadOnlySpan<byte> head, HostCachePolicy policy)
     {
+        var negotiated = policy.Compression.Enabled;
         switch (RequestHead.FindField(head, "Accept-Encoding"u8, out var value))
         {
             case 0:
-                return Vary.NormalizeAcceptEncoding(ReadOnlySpan<char>.Empty);
+                return negotiated ? AcceptEncodingNegotiation.Identity : Vary.NormalizeAcceptEncoding(ReadOnlySpan<char>.Empty);
             case 1 when value.Length <= 256:
                 Span<char> chars = stackalloc char[value.Length];
                 for (var i = 0; i < value.Length; i++) chars[i] = (char)value[i];
-                return Vary.NormalizeAcceptEncoding(chars);
+                return negotiated ? policy.Compression.Negotiation.Negotiate(chars) : Vary.NormalizeAcceptEncoding(chars);
             default:
                 return null;
         }
+    }
+
+    /// <summary>The head's fields, with Accept-Encoding negotiated for a host that compresses (as the full path does).</summary>
+    private static HeaderDictionary Fields(ReadOnlySpan<byte> head, HostCachePolicy policy)
+    {
+        var fields = RequestHead.Fields(head);
+        if (policy.Compression.Enabled) fields[HeaderNames.AcceptEncoding] = policy.Compression.Negotiation.Negotiate(fields[HeaderNames.AcceptEncoding]);
+        return fields;
     }
 
 }

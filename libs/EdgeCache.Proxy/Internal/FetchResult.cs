@@ -47,5 +47,9 @@ internal sealed class FetchResult
     /// <summary>Not stored because it could never be reused: counted as a pass, not a miss.</summary>
     public bool Pass { get; init; }
 
+    /// <summary>Made here from a stored original (a derived representation, <see cref="Derivations"/>): no upstream
+    /// exchange, so answered as a hit.</summary>
+    public bool Derived { get; init; }
+
     public StringValues UpstreamCacheStatus => Response.Headers[HeaderRules.CacheStatus];
 }

@@ -33,6 +33,9 @@ public class Topology : IAsyncLifetime
     /// <summary>Edges send 103 Early Hints for this host (<c>Hosts:&lt;host&gt;:EarlyHints</c>).</summary>
     public const string HintsSite = "hints.example.com";
 
+    /// <summary>Both tiers compress this host's responses (<c>Hosts:&lt;host&gt;:Compression:Enabled</c>); shields make the encodings.</summary>
+    public const string CompressSite = "compress.example.com";
+
     /// <summary>The tiers' shared secrets (the current one and the one being rotated out).</summary>
     public static readonly string[] TierSecrets = ["tier-secret-current-0123456789", "tier-secret-previous-0123456789"];
 
@@ -105,6 +108,7 @@ public class Topology : IAsyncLifetime
         [$"EdgeCache:Hosts:{ErrorsSite}:StoreErrorStatuses"] = "true",
         [$"EdgeCache:Hosts:{HintsSite}:EarlyHints"] = "true",
         [$"EdgeCache:Hosts:{PostsSite}:StorePostResponses"] = "true",
+        [$"EdgeCache:Hosts:{CompressSite}:Compression:Enabled"] = "true",
         ["EdgeCache:TierSecrets:0"] = TierSecrets[0],
         ["EdgeCache:TierSecrets:1"] = TierSecrets[1],
         ["EdgeCache:Defaults:ConnectTimeout"] = "00:00:01",
@@ -149,7 +153,7 @@ public class Topology : IAsyncLifetime
         return c;
     }
 
-    protected static readonly string[] Hosts = [Site, CookieSite, IgnoreSite, SlowSite, ForwardedSite, ErrorsSite, StripOverrideSite, HintsSite, PostsSite, "img.example.com"];
+    protected static readonly string[] Hosts = [Site, CookieSite, IgnoreSite, SlowSite, ForwardedSite, ErrorsSite, StripOverrideSite, HintsSite, PostsSite, CompressSite, "img.example.com"];
 
     protected async Task<WebApplication> StartNodeAsync(NodeRole role, Dictionary<string, string?> config, Action<WebApplicationBuilder>? configure = null)
     {

@@ -1,0 +1,148 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
+
+namespace EdgeCache.Engine;
+
+/// <summary>
+/// Derived representations: what a tier makes from a stored original (here a content coding; the
+/// same model serves any transformation keyed by one negotiated request field). An original and
+/// everything derived from it are variants of one URL under <c>Vary: Accept-Encoding</c>, each keyed by
+/// the one coding negotiation picks (<see cref="AcceptEncodingNegotiation"/>), never by a client's raw
+/// header. They share the original's freshness, stored sequence and surrogate keys, so purges, TTL
+/// changes and soft purges apply to every one of them as to the URL.
+/// </summary>
+public static class Representation
+{
+    /// <summary>Codings this node can decode an original from (identity needs none).</summary>
+    public static bool IsDecodable(string? coding) => coding is null or "gzip" or "br" or "zstd";
+
+    /// <summary>
+    /// True when a response may be the original of a set of representations, and so a tier may store it
+    /// under its own coding and derive the others from it: a 200 to a GET; no <c>Cache-Control:
+    /// no-transform</c> (RFC 9110 §7.7); a Vary that names no field but Accept-Encoding; no content coding,
+    /// or one this node decodes. <paramref name="compressible"/> says whether other codings may be made
+    /// (the host's content types and size bounds; an origin's own coding is then re-encoded for clients
+    /// that negotiate another); when false, the only derivation is decoding for a client that cannot
+    /// read the origin's coding.
+    /// </summary>
+    public static bool IsOriginal(int status, IHeaderDictionary headers, CompressionPolicy policy, out string? coding, out bool compressible)
+    {
+        coding = null;
+        compressible = false;
+        if (status != StatusCodes.Status200OK || headers.ContainsKey(HeaderNames.ContentRange)) return false;
+        if (CacheDirectives.Parse(headers.CacheControl).NoTransform) return false;
+        foreach (var name in Vary.ParseNames(headers.Vary))
+        {
+            if (name != "accept-encoding") return false;
+        }
+
+        var ce = headers.ContentEncoding;
+        coding = ContentCoding.Of(ce);
+        if (!IsDecodable(coding)) return false;
+        var length = ContentLengthOf(headers);
+        compressible = policy.Compresses(headers.ContentType)
+            && (length is not { } n || (n >= policy.MinBytes && n <= policy.MaxBytes));
+        return coding is not null || compressible;
+    }
+
+    /// <summary>The coding stored for a request that negotiated <paramref name="wanted"/> from an original
+    /// in <paramref name="source"/> (null for identity): the wanted one when the original is in it or
+    /// may be compressed, else identity (the original decoded).</summary>
+    public static string? TargetCoding(string wanted, string? source, bool compressible) =>
+        wanted == AcceptEncodingNegotiation.Identity ? null
+        : wanted == source ? source
+        : compressible ? wanted
+        : null;
+
+    /// <summary>The negotiated name of a coding (null is identity).</summary>
+    public static string Name(string? coding) => coding ?? AcceptEncodingNegotiation.Identity;
+
+    /// <summary>
+    /// The original's fields as stored: its own, with Accept-Encoding added to Vary (merged with what the
+    /// origin listed, RFC 9110 §12.5.5).
+    /// </summary>
+    public static void AddVary(IHeaderDictionary headers)
+    {
+        foreach (var name in Vary.ParseNames(headers.Vary))
+        {
+            if (name == "accept-encoding") return;
+        }
+
+        headers.Vary = StringValues.IsNullOrEmpty(headers.Vary) ? "Accept-Encoding" : StringValues.Concat(headers.Vary, "Accept-Encoding");
+    }
+
+    /// <summary>
+    /// A representation derived from <paramref name="original"/> in <paramref name="coding"/> (null:
+    /// identity), with <paramref name="body"/>, keyed by <paramref name="negotiated"/>: the original's
+    /// fields with Content-Encoding set, no Content-Length (the body's own length is sent), and a strong
+    /// or weak entity-tag given a suffix per coding (RFC 9110 §8.8.3: a different representation needs a
+    /// different tag, so If-None-Match and If-Range work per encoding). Same freshness, sequence, tags.
+    /// </summary>
+    public static CachedResponse Derive(CachedResponse original, string? coding, string negotiated, CacheBody body)
+    {
+        var headers = new List<KeyValuePair<string, StringValues>>(original.Headers.Length + 1);
+        string? etag = null;
+        foreach (var h in original.Headers)
+        {
+            if (h.Key.Equals(HeaderNames.ContentEncoding, StringComparison.OrdinalIgnoreCase)
+                || h.Key.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            if (h.Key.Equals(HeaderNames.ETag, StringComparison.OrdinalIgnoreCase))
+            {
+                etag = SuffixETag(h.Value.Count > 0 ? h.Value[0] : null, Name(coding));
+                if (etag is not null) headers.Add(new(HeaderNames.ETag, etag));
+                continue;
+            }
+
+            headers.Add(h);
+        }
+
+        if (coding is not null) headers.Add(new(HeaderNames.ContentEncoding, coding));
+        var names = original.VaryNames;
+        var values = (string[])original.VaryValues.Clone();
+        for (var i = 0; i < names.Length; i++)
+        {
+            if (names[i] == "accept-encoding") values[i] = negotiated;
+        }
+
+        return new CachedResponse
+        {
+            StatusCode = original.StatusCode,
+            Headers = [.. headers],
+            Body = body,
+            Directives = original.Directives,
+            RequestTime = original.RequestTime,
+            ResponseTime = original.ResponseTime,
+            CorrectedInitialAge = original.CorrectedInitialAge,
+            FreshnessLifetime = original.FreshnessLifetime,
+            HeuristicFreshness = original.HeuristicFreshness,
+            ETag = etag,
+            LastModified = original.LastModified,
+            VaryNames = names,
+            VaryValues = values,
+            Tags = original.Tags,
+            StoredAt = original.StoredAt,
+            MarkedStale = original.MarkedStale,
+            StoredSeq = original.StoredSeq,
+        };
+    }
+
+    /// <summary><c>"abc"</c> becomes <c>"abc-br"</c>, <c>W/"abc"</c> becomes <c>W/"abc-br"</c>; anything
+    /// that is not an entity-tag is dropped (null).</summary>
+    public static string? SuffixETag(string? etag, string suffix)
+    {
+        if (etag is null) return null;
+        var t = etag.Trim();
+        var weak = t.StartsWith("W/", StringComparison.Ordinal);
+        var opaque = weak ? t[2..] : t;
+        if (opaque.Length < 2 || opaque[0] != '"' || opaque[^1] != '"') return null;
+        return (weak ? "W/" : "") + opaque[..^1] + "-" + suffix + "\"";
+    }
+
+    private static long? ContentLengthOf(IHeaderDictionary headers) =>
+        headers.ContentLength;
+}
