@@ -54,21 +54,9 @@ public sealed partial class EdgeCacheClient
         var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body, WarmWireJsonContext.Default.WireWarmRequest));
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("warm", UriKind.Relative)) { Content = content };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", options.Value.ApiKey);
         request.Options.Set(WaitKey, WarmAllowance + (wait ?? TimeSpan.Zero));
-        HttpResponseMessage response;
-        try
+        using (var response = await SendCheckedAsync(request, cancellationToken).ConfigureAwait(false))
         {
-            response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Polly.Timeout.TimeoutRejectedException ex)
-        {
-            throw new TimeoutException("The EdgeCache purge API did not answer in time (EdgeCacheClient:Timeout, retries included).", ex);
-        }
-
-        using (response)
-        {
-            if (!response.IsSuccessStatusCode) throw await ErrorAsync(response, cancellationToken).ConfigureAwait(false);
             var wire = await response.Content.ReadFromJsonAsync(WarmWireJsonContext.Default.WireWarmResponse, cancellationToken).ConfigureAwait(false)
                 ?? throw new EdgeCacheApiException($"The EdgeCache purge API answered {(int)response.StatusCode} with an empty body.");
             PurgeResult? purge = wire.Purge is { } p

@@ -82,7 +82,9 @@ public sealed partial class EdgeCacheClient(HttpClient http, IOptions<EdgeCacheC
         return await SendAsync(request, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<PurgeResult> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    /// <summary>Sends <paramref name="request"/> with the key; a refusal becomes its typed exception, the
+    /// resilience pipeline's timeout a <see cref="TimeoutException"/>. The caller disposes the answer.</summary>
+    internal async Task<HttpResponseMessage> SendCheckedAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", options.Value.ApiKey);
         HttpResponseMessage response;
@@ -95,9 +97,14 @@ public sealed partial class EdgeCacheClient(HttpClient http, IOptions<EdgeCacheC
             throw new TimeoutException("The EdgeCache purge API did not answer in time (EdgeCacheClient:Timeout, retries included).", ex);
         }
 
-        using (response)
+        if (response.IsSuccessStatusCode) return response;
+        using (response) throw await ErrorAsync(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<PurgeResult> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        using (var response = await SendCheckedAsync(request, cancellationToken).ConfigureAwait(false))
         {
-            if (!response.IsSuccessStatusCode) throw await ErrorAsync(response, cancellationToken).ConfigureAwait(false);
             var status = await response.Content.ReadFromJsonAsync(WireJsonContext.Default.WireStatus, cancellationToken).ConfigureAwait(false)
                 ?? throw new EdgeCacheApiException($"The EdgeCache purge API answered {(int)response.StatusCode} with an empty body.");
             return new PurgeResult(status.Id, status.Sequence)
