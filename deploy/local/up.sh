@@ -5,7 +5,8 @@
 #
 #   deploy/local/up.sh                       # sample origin on :8000
 #   ORIGIN=http://127.0.0.1:3000 deploy/local/up.sh   # every Host goes to that origin (dev catch-all)
-#   SAMPLE_PUBLISHER=1 deploy/local/up.sh    # also the sample publisher app on :8060, served as shop.example.com
+#   SAMPLE_PUBLISHER=1 deploy/local/up.sh    # also the sample publisher app (two instances, :8060 and :8061, with
+#                                            # Garnet as their HybridCache L2 on :6380), served as shop.example.com
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -18,7 +19,7 @@ origin="${ORIGIN:-}"
 sample="${SAMPLE_PUBLISHER:-}"
 ports=(4222 8070 8081 8082 8091 8092 9081 9082 9091 9092)
 [ -z "$origin" ] && ports+=(8000)
-[ "$sample" = 1 ] && ports+=(8060)
+[ "$sample" = 1 ] && ports+=(6380 8060 8061)
 
 # Refuse to start on a taken port, naming who holds it.
 for p in "${ports[@]}"; do
@@ -59,7 +60,7 @@ tier_secret="$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
 echo "Building (Release)..."
 : >"$run/build.log"
 projects=(edge/EdgeCache.Edge origin-shield/EdgeCache.Shield invalidation/EdgeCache.Invalidation loadtest/EdgeCache.SampleOrigin)
-[ "$sample" = 1 ] && projects+=(samples/EdgeCache.SamplePublisher)
+[ "$sample" = 1 ] && projects+=(samples/EdgeCache.SampleL2 samples/EdgeCache.SamplePublisher)
 for project in "${projects[@]}"; do
   dotnet build "$root/$project" -c Release -v quiet -nologo >>"$run/build.log" 2>&1 \
     || { cat "$run/build.log" >&2; echo "up.sh: building $project failed" >&2; exit 1; }
@@ -81,7 +82,7 @@ shield_routes="" shield_clusters="" edge_routes=""
 if [ "$sample" = 1 ]; then
   shop='"Match": { "Hosts": [ "shop.example.com" ], "Path": "{**catch-all}" }'
   shield_routes=", \"publisher\": { \"ClusterId\": \"publisher\", \"Order\": -1, $shop }"
-  shield_clusters=', "publisher": { "Destinations": { "publisher": { "Address": "http://127.0.0.1:8060" } } }'
+  shield_clusters=', "publisher": { "Destinations": { "shop-1": { "Address": "http://127.0.0.1:8060" }, "shop-2": { "Address": "http://127.0.0.1:8061" } } }'
   edge_routes=", \"publisher\": { \"ClusterId\": \"shields\", \"Order\": -1, $shop }"
 fi
 
@@ -164,9 +165,16 @@ if [ -z "$origin" ]; then
 fi
 if [ "$sample" = 1 ]; then
   mkdir -p "$data/sample-publisher"
-  SamplePublisher__Database="$data/sample-publisher/catalogue.db" EdgeCacheClient__ApiKey="$dev_key" \
-    nohup dotnet "$(bin samples/EdgeCache.SamplePublisher EdgeCache.SamplePublisher)" --contentRoot "$root/samples/EdgeCache.SamplePublisher" >"$run/sample-publisher.log" 2>&1 &
-  echo $! >"$run/sample-publisher.pid"
+  # Their shared L2 (Garnet, in memory), then two instances of the app: one database, one L2, and the purge
+  # API's event feed as their HybridCache backplane.
+  nohup dotnet "$(bin samples/EdgeCache.SampleL2 EdgeCache.SampleL2)" >"$run/sample-l2.log" 2>&1 &
+  echo $! >"$run/sample-l2.pid"
+  for i in 1 2; do
+    SamplePublisher__Listen="http://127.0.0.1:806$((i - 1))" SamplePublisher__Database="$data/sample-publisher/catalogue.db" \
+    SamplePublisher__L2=127.0.0.1:6380 EdgeCacheClient__ApiKey="$dev_key" EdgeCacheInvalidation__InstanceId="shop-$i" \
+      nohup dotnet "$(bin samples/EdgeCache.SamplePublisher EdgeCache.SamplePublisher)" --contentRoot "$root/samples/EdgeCache.SamplePublisher" >"$run/sample-publisher-$i.log" 2>&1 &
+    echo $! >"$run/sample-publisher-$i.pid"
+  done
 fi
 write_shield shield-a 8091 9091; start shield-a "$(bin origin-shield/EdgeCache.Shield EdgeCache.Shield)"
 write_shield shield-b 8092 9092; start shield-b "$(bin origin-shield/EdgeCache.Shield EdgeCache.Shield)"
@@ -189,7 +197,10 @@ wait_ready() { # name url
 
 [ -z "$origin" ] && wait_ready origin http://127.0.0.1:8000/__origin/stats
 wait_ready purge-api http://127.0.0.1:8070/readyz
-[ "$sample" = 1 ] && wait_ready sample-publisher http://127.0.0.1:8060/products
+if [ "$sample" = 1 ]; then
+  wait_ready sample-publisher-1 http://127.0.0.1:8060/products
+  wait_ready sample-publisher-2 http://127.0.0.1:8061/products
+fi
 wait_ready shield-a http://127.0.0.1:9091/readyz
 wait_ready shield-b http://127.0.0.1:9092/readyz
 wait_ready edge-1 http://127.0.0.1:9081/readyz
@@ -208,8 +219,9 @@ Stop: deploy/local/down.sh   (add --wipe to delete the data too)
 TXT
 if [ "$sample" = 1 ]; then
   cat <<TXT
-Sample publisher: http://127.0.0.1:8060, through the CDN as shop.example.com:
+Sample publisher: http://127.0.0.1:8060 and :8061 (L2: Garnet on 127.0.0.1:6380), through the CDN as shop.example.com:
       curl -si -H 'Host: shop.example.com' http://127.0.0.1:8081/products/1
       curl -s -X PUT -H 'Content-Type: application/json' -d '{"name":"Espresso cup","price":11}' http://127.0.0.1:8060/products/1
+      curl -si http://127.0.0.1:8061/products/1     # the other instance: its HybridCache was cleared too
 TXT
 fi

@@ -32,14 +32,23 @@ public static class PublisherApp
         services.AddSingleton<IValidateOptions<SamplePublisherOptions>, Validator>();
         services.AddEdgeCacheClient(builder.Configuration.GetSection(EdgeCacheClientOptions.SectionName));
 
-        // The one line that changes with the EdgeCache backplane (issue #20):
-        //   services.AddHybridCache().AddEdgeCacheInvalidation(builder.Configuration.GetSection("EdgeCacheInvalidation"));
-        services.AddHybridCache();
+        var sample = builder.Configuration.GetSection(SamplePublisherOptions.SectionName).Get<SamplePublisherOptions>() ?? new();
+        if (sample.L2.Length > 0)
+        {
+            // HybridCache takes the registered IDistributedCache as its L2.
+            services.AddStackExchangeRedisCache(o =>
+            {
+                o.Configuration = sample.L2;
+                o.InstanceName = sample.L2InstanceName;
+            });
+        }
+
+        var hybrid = services.AddHybridCache();
+        if (sample.Backplane) hybrid.AddEdgeCacheInvalidation(builder.Configuration.GetSection("EdgeCacheInvalidation"));
         services.AddSingleton<Catalogue>();
         services.AddSingleton<CatalogueInvalidation>();
         services.AddProblemDetails();
-        var listen = builder.Configuration.GetValue<string>(SamplePublisherOptions.SectionName + ":Listen") ?? new SamplePublisherOptions().Listen;
-        builder.WebHost.UseUrls(listen);
+        builder.WebHost.UseUrls(sample.Listen);
 
         var app = builder.Build();
         app.MapGet("/products", ListAsync);
@@ -126,7 +135,7 @@ public static class PublisherApp
         try
         {
             var purge = await invalidation.InvalidateAsync([ProductTag(id), "products"], cancellationToken).ConfigureAwait(false);
-            return Results.Ok(new { id, purge = new { purge.Id, purge.Sequence, purge.Complete, purge.Missing } });
+            return Results.Ok(new { id, purge = new { purge.Id, purge.Sequence, purge.Complete, purge.Missing, instances = purge.InstancesAcked.Count, purge.InstancesMissing } });
         }
         catch (Exception ex) when (ex is EdgeCacheApiException or HttpRequestException or TimeoutException)
         {

@@ -1,5 +1,7 @@
+using System.Globalization;
 using System.Net.Http.Json;
 using EdgeCache.FunctionalTests.Infrastructure;
+using EdgeCache.SampleL2;
 using EdgeCache.SamplePublisher;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -11,35 +13,27 @@ using Microsoft.Extensions.Logging;
 
 namespace EdgeCache.FunctionalTests;
 
-/// <summary>The sample publisher app (samples/EdgeCache.SamplePublisher) behind the real CDN: one update clears the
-/// CDN's pages (purge by tag with wait, through EdgeCache.Client) and its own HybridCache entry.</summary>
+/// <summary>The sample publisher app (samples/EdgeCache.SamplePublisher) behind the real CDN, as up.sh runs it: two
+/// instances sharing a real Garnet server as HybridCache's L2, with the EdgeCache backplane. One update on one
+/// instance clears the CDN's pages (every edge and shield) and both instances' HybridCache, and its wait covers
+/// both instances.</summary>
 [Collection(InvalidationFixtureGroup.Name)]
 public sealed class SamplePublisherTests(InvalidationTopology cdn)
 {
     [Fact]
-    public async Task An_update_clears_the_product_page_on_every_edge_and_shield_and_the_apps_hybridcache()
+    public async Task An_update_on_one_instance_clears_the_page_on_every_node_and_both_instances_hybridcache()
     {
+        var l2Port = NodeProcess.FreePort();
+        using var garnet = GarnetL2.Start(["--bind", "127.0.0.1", "--port", l2Port.ToString(CultureInfo.InvariantCulture), "--memory", "64m", "--page", "1m", "--index", "1m"]);
         var database = Path.Combine(Path.GetTempPath(), "edgecache-sample-" + Guid.NewGuid().ToString("N") + ".db");
-        await using var app = PublisherApp.Build([], builder =>
-        {
-            builder.Configuration.Sources.Clear();
-            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["SamplePublisher:Listen"] = "http://127.0.0.1:0",
-                ["SamplePublisher:Database"] = database,
-                ["EdgeCacheClient:BaseAddress"] = cdn.ApiUri.ToString(),
-                ["EdgeCacheClient:ApiKey"] = InvalidationTopology.SiteKey,
-            });
-            builder.Logging.ClearProviders();
-        });
-        await app.StartAsync();
-        var sample = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        await using var a = await StartAsync(database, l2Port, "sample-a");
+        await using var b = await StartAsync(database, l2Port, "sample-b");
 
-        // The CDN's origin for this path relays to the sample app (the test origin owns the shields' route).
+        // The CDN's origin for this path relays to instance A (the test origin owns the shields' route).
         var path = "/products/2";
         cdn.Origin.Map(path, async ctx =>
         {
-            using var r = await cdn.Client.GetAsync(new Uri(sample, path));
+            using var r = await cdn.Client.GetAsync(new Uri(a.Uri, path));
             ctx.Response.StatusCode = (int)r.StatusCode;
             foreach (var name in new[] { "Cache-Control", PublisherApp.SurrogateKey, PublisherApp.LookupHeader })
             {
@@ -59,10 +53,15 @@ public sealed class SamplePublisherTests(InvalidationTopology cdn)
 
         Assert.Equal(1, cdn.Origin.Count(path));
 
-        using var update = await cdn.Client.PutAsJsonAsync(new Uri(sample, path), new { name = "Milk jug", price = 15.5m });
+        // B never read the database for it: A's lookup is in the shared L2. Read again, and B has it in L1.
+        Assert.Equal(("hybridcache", "Price: 14.00"), await LookupAsync(b, path));
+        Assert.Equal(("hybridcache", "Price: 14.00"), await LookupAsync(b, path));
+
+        using var update = await cdn.Client.PutAsJsonAsync(new Uri(a.Uri, path), new { name = "Milk jug", price = 15.5m });
         var answer = await update.Content.ReadAsStringAsync();
         Assert.True(update.IsSuccessStatusCode, answer);
         Assert.Contains("\"complete\":true", answer, StringComparison.Ordinal);
+        Assert.Contains("\"instances\":2", answer, StringComparison.Ordinal); // the wait covered A and B
 
         for (var i = 0; i < 2; i++)
         {
@@ -70,14 +69,65 @@ public sealed class SamplePublisherTests(InvalidationTopology cdn)
             Assert.Contains("Price: 15.50", await after.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
 
-        // One more origin fetch for the new page, and it read the database: the HybridCache entry was removed too.
+        // One more origin fetch for the new page. B's L1 entry is gone (the backplane) and the L2's is no
+        // longer taken (HybridCache's tag removal): B answers the new price.
         Assert.Equal(2, cdn.Origin.Count(path));
-        using var direct = await cdn.Client.GetAsync(new Uri(sample, path));
-        Assert.Equal("hybridcache", direct.Headers.GetValues(PublisherApp.LookupHeader).Single());
-        Assert.Contains("Price: 15.50", await direct.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("Price: 15.50", (await LookupAsync(b, path)).Body);
+        Assert.Equal(("hybridcache", "Price: 15.50"), await LookupAsync(a, path));
 
-        await app.StopAsync();
+        await a.DisposeAsync();
+        await b.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         File.Delete(database);
+    }
+
+    private async Task<(string Lookup, string Body)> LookupAsync(SampleInstance instance, string path)
+    {
+        using var r = await cdn.Client.GetAsync(new Uri(instance.Uri, path));
+        var body = await r.Content.ReadAsStringAsync();
+        var price = body.Split('\n').Single(l => l.StartsWith("<p>Price", StringComparison.Ordinal))[3..^4];
+        return (r.Headers.GetValues(PublisherApp.LookupHeader).Single(), price);
+    }
+
+    private async Task<SampleInstance> StartAsync(string database, int l2Port, string instanceId)
+    {
+        var app = PublisherApp.Build([], builder =>
+        {
+            builder.Configuration.Sources.Clear();
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["SamplePublisher:Listen"] = "http://127.0.0.1:0",
+                ["SamplePublisher:Database"] = database,
+                ["SamplePublisher:L2"] = "127.0.0.1:" + l2Port.ToString(CultureInfo.InvariantCulture),
+                ["EdgeCacheClient:BaseAddress"] = cdn.ApiUri.ToString(),
+                ["EdgeCacheClient:ApiKey"] = InvalidationTopology.SiteKey,
+                ["EdgeCacheInvalidation:InstanceId"] = instanceId,
+                ["EdgeCacheInvalidation:PollTimeout"] = "00:00:01",
+                ["EdgeCacheInvalidation:RetryDelay"] = "00:00:00.1",
+                ["EdgeCacheInvalidation:MaxRetryDelay"] = "00:00:00.2",
+            });
+            builder.Logging.ClearProviders();
+        });
+        await app.StartAsync();
+        var instance = new SampleInstance(app, new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()));
+
+        // Registered with the API (its first poll), so a purge's wait covers it.
+        var backplane = app.Services.GetRequiredService<EdgeCache.Client.EdgeCacheInvalidation>();
+        await Topology.WaitUntilAsync(() => backplane.IsConfirmed, TimeSpan.FromSeconds(30), $"{instanceId} confirmed by the event feed");
+        return instance;
+    }
+
+    private sealed class SampleInstance(WebApplication app, Uri uri) : IAsyncDisposable
+    {
+        private int _disposed;
+
+        public Uri Uri => uri;
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
     }
 }
