@@ -428,6 +428,29 @@ public sealed class DeploymentFilesTests
     }
 
     [Fact]
+    public void The_purge_API_warms_with_a_tier_secret_every_node_accepts()
+    {
+        var problems = new List<string>();
+        foreach (var platform in AllContainers().GroupBy(c => c.Platform))
+        {
+            var purge = platform.Single(c => c.Role == DeployRole.PurgeApi);
+            var secret = purge.PurgeApiOptions().Warm.TierSecret;
+            if (string.IsNullOrEmpty(secret))
+            {
+                problems.Add($"{purge}: no PurgeApi:Warm:TierSecret, so POST /warm answers 503");
+                continue;
+            }
+
+            foreach (var node in platform.Where(c => c.Role is DeployRole.Edge or DeployRole.Shield))
+            {
+                if (!node.NodeOptions().TierSecrets.Contains(secret)) problems.Add($"{node}: its TierSecrets do not include the purge API's warm secret");
+            }
+        }
+
+        AssertNone(problems, "warm secrets the tiers would refuse");
+    }
+
+    [Fact]
     public void The_compose_purge_API_has_the_documented_development_key()
     {
         var purge = ComposeDeployment.Containers().Single(c => c.Role == DeployRole.PurgeApi);
