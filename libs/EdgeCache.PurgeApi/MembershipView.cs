@@ -38,6 +38,19 @@ public sealed class MembershipView(InvalidationBus bus, PurgeTracker tracker, IL
         return live;
     }
 
+    private void CaughtUp()
+    {
+        _caughtUp = true;
+        ResolveUnknown();
+    }
+
+    /// <summary>Purges published while membership was unreadable wait on the nodes live now (see
+    /// <see cref="PurgeTracker.ResolveUnknownMembership"/>).</summary>
+    private void ResolveUnknown()
+    {
+        if (tracker.HasUnknownMembership && Live() is { } live) tracker.ResolveUnknownMembership(live);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
@@ -47,7 +60,7 @@ public sealed class MembershipView(InvalidationBus bus, PurgeTracker tracker, IL
             {
                 await bus.EnsureAsync(stoppingToken).ConfigureAwait(false);
                 _members.Clear();
-                await foreach (var change in bus.WatchMembersAsync(() => _caughtUp = true, stoppingToken).ConfigureAwait(false))
+                await foreach (var change in bus.WatchMembersAsync(CaughtUp, stoppingToken).ConfigureAwait(false))
                 {
                     if (change.Info is { } info)
                     {
@@ -56,6 +69,7 @@ public sealed class MembershipView(InvalidationBus bus, PurgeTracker tracker, IL
                         var since = _caughtUp ? DateTimeOffset.UtcNow : change.Created;
                         _members[change.Key] = (info, since + bus.Options.MembershipTtl);
                         tracker.Observe(info.Node, info.AppliedSeq);
+                        if (_caughtUp) ResolveUnknown();
                     }
                     else
                     {

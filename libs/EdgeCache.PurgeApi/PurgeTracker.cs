@@ -55,7 +55,12 @@ public sealed class PurgeTracker(PurgeApiOptions options)
     public Record Track(string id, ulong seq, string keyId, IEnumerable<NodeInfo> live, long publishedAt, IEnumerable<string>? instances = null, bool membershipUnknown = false)
     {
         var record = new Record(id, seq, keyId, publishedAt);
-        if (membershipUnknown) record.Expect(MembershipUnavailable);
+        if (membershipUnknown)
+        {
+            record.Expect(MembershipUnavailable);
+            Interlocked.Increment(ref _unknownMembership);
+        }
+
         foreach (var n in live)
         {
             record.Expect(n.Node);
@@ -69,7 +74,11 @@ public sealed class PurgeTracker(PurgeApiOptions options)
         _order.Enqueue(id);
         while (_order.Count > options.RecordLimit && _order.TryDequeue(out var old))
         {
-            if (_byId.TryRemove(old, out var forgotten)) _pending.TryRemove(forgotten, out _);
+            if (_byId.TryRemove(old, out var forgotten))
+            {
+                _pending.TryRemove(forgotten, out _);
+                if (forgotten.DropPlaceholder()) Interlocked.Decrement(ref _unknownMembership);
+            }
         }
 
         foreach (var n in record.Expected.Keys)
@@ -88,6 +97,38 @@ public sealed class PurgeTracker(PurgeApiOptions options)
     }
 
     public Record? Find(string id) => _byId.GetValueOrDefault(id);
+
+    private int _unknownMembership;
+
+    /// <summary>Whether some remembered purge was published while membership could not be read.</summary>
+    public bool HasUnknownMembership => Volatile.Read(ref _unknownMembership) > 0;
+
+    /// <summary>
+    /// Membership is readable again: every purge still waiting on <see cref="MembershipUnavailable"/> now
+    /// waits on the nodes live now instead, each acknowledged at once if it already reported applying the
+    /// purge's sequence (by ack, or by its membership entry). A node that joined since applies the purge
+    /// from the stream like any other event, so waiting on it is sound; a node that left in between is
+    /// not waited on, as for any purge. So such a purge completes once the cluster has applied it, and
+    /// <c>GET /purge/{id}</c> says so, instead of staying incomplete for ever.
+    /// </summary>
+    public void ResolveUnknownMembership(IReadOnlyCollection<NodeInfo> live)
+    {
+        if (!HasUnknownMembership) return;
+        foreach (var n in live) Observe(n.Node, n.AppliedSeq);
+        foreach (var (r, _) in _pending)
+        {
+            if (!r.Expected.ContainsKey(MembershipUnavailable)) continue;
+            foreach (var n in live) r.ExpectLate(n.Node);
+            if (!r.DropPlaceholder()) continue;
+            Interlocked.Decrement(ref _unknownMembership);
+            foreach (var n in live)
+            {
+                if (_nodeApplied.TryGetValue(n.Node, out var applied) && applied.Seq >= r.Sequence) r.Ack(n.Node, applied.At);
+            }
+
+            if (r.Complete) _pending.TryRemove(r, out _);
+        }
+    }
 
     /// <summary>A node reports (by ack or membership) that it applied everything up to <paramref name="seq"/>.</summary>
     public void Observe(string node, ulong seq)
@@ -146,6 +187,20 @@ public sealed class PurgeTracker(PurgeApiOptions options)
         internal void Expect(string node)
         {
             if (Expected.TryAdd(node, 0)) _waitingOn++;
+        }
+
+        /// <summary>Adds a node that must acknowledge to a record already shared (membership read late).</summary>
+        internal void ExpectLate(string node)
+        {
+            if (Expected.TryAdd(node, 0)) Interlocked.Increment(ref _waitingOn);
+        }
+
+        /// <summary>Stops waiting on <see cref="MembershipUnavailable"/>; true when it was still waited on.</summary>
+        internal bool DropPlaceholder()
+        {
+            if (!Expected.TryRemove(new KeyValuePair<string, double>(MembershipUnavailable, 0))) return false;
+            if (Interlocked.Decrement(ref _waitingOn) == 0) _complete.TrySetResult();
+            return true;
         }
 
         /// <summary>Adds an instance that must acknowledge (only before the record is shared).</summary>

@@ -34,6 +34,46 @@ public sealed class PurgeTrackerTests
     }
 
     [Fact]
+    public async Task A_purge_published_while_membership_was_unreadable_waits_on_the_nodes_live_once_it_is_readable()
+    {
+        var tracker = new PurgeTracker(new PurgeApiOptions());
+        var record = tracker.Track("p1", 5, "dev", [], Now, membershipUnknown: true);
+        tracker.Observe("edge-1", 5); // acked before membership could be read: remembered
+        Assert.False(record.Complete);
+        Assert.Equal([PurgeTracker.MembershipUnavailable], record.ToStatus().Missing);
+        Assert.True(tracker.HasUnknownMembership);
+
+        // Readable again: edge-1 has applied it, edge-2's membership entry says so, shield-a has not yet.
+        tracker.ResolveUnknownMembership([Node("edge-1"), Node("edge-2", applied: 6), Node("shield-a", applied: 4)]);
+        Assert.False(record.Complete);
+        Assert.Equal(["shield-a"], record.ToStatus().Missing);
+        Assert.Equal(["edge-1", "edge-2"], record.ToStatus().Acked.Select(a => a.Node));
+        Assert.False(tracker.HasUnknownMembership);
+
+        tracker.Observe("shield-a", 5);
+        await record.Completed.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.True(record.ToStatus().Complete);
+        Assert.Equal(0, tracker.Pending);
+
+        // Once resolved, a second read changes nothing.
+        tracker.ResolveUnknownMembership([Node("edge-9")]);
+        Assert.Equal(["edge-1", "edge-2", "shield-a"], record.ToStatus().Acked.Select(a => a.Node));
+    }
+
+    [Fact]
+    public void A_purge_published_while_membership_was_unreadable_completes_at_once_when_every_live_node_already_applied_it()
+    {
+        var tracker = new PurgeTracker(new PurgeApiOptions());
+        var record = tracker.Track("p1", 5, "dev", [], Now, membershipUnknown: true);
+        var other = tracker.Track("p2", 6, "dev", Nodes, Now);
+        tracker.ResolveUnknownMembership([Node("edge-1", applied: 9), Node("edge-2", applied: 5)]);
+        Assert.True(record.Complete);
+        Assert.True(record.Completed.IsCompleted);
+        Assert.Equal(["edge-2", "shield-a"], other.ToStatus().Missing); // a purge whose membership was known waits on its own nodes
+        Assert.Equal(1, tracker.Pending);
+    }
+
+    [Fact]
     public void Acknowledgements_and_membership_that_arrived_before_the_purge_was_tracked_count()
     {
         var tracker = new PurgeTracker(new PurgeApiOptions());
