@@ -57,8 +57,17 @@ public static class Conditionals
             return stored.ETag is { } etag && !etag.StartsWith("W/", StringComparison.Ordinal) && !v.StartsWith("W/", StringComparison.Ordinal) && etag == v;
         }
 
-        return HttpDate.TryParseField(ifRange, now ?? stored.ResponseTime, out var date) && stored.LastModified is { } lm && lm == date;
+        // A date matches only a strong Last-Modified (§13.1.5). For a cache comparing it with its stored
+        // entry, that is one whose Date is at least one second after it (§8.8.2.2): otherwise the
+        // representation may have changed twice within that second, and the range would splice two.
+        return HttpDate.TryParseField(ifRange, now ?? stored.ResponseTime, out var date) && stored.LastModified is { } lm && lm == date
+            && DateOf(stored) - lm >= TimeSpan.FromSeconds(1);
     }
+
+    /// <summary>The stored response's Date, or its receipt time when it had none or an invalid one
+    /// (RFC 9110 §6.6.1: a recipient records the receipt time as the Date of what it stores).</summary>
+    private static DateTimeOffset DateOf(CachedResponse stored) =>
+        CachedResponse.ParseDate(stored.GetHeader(HeaderNames.Date), stored.ResponseTime) ?? stored.ResponseTime;
 
     /// <summary>
     /// True when an If-None-Match list (RFC 9110 §13.1.2) names <paramref name="etag"/> by weak

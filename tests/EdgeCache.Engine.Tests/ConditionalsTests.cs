@@ -170,6 +170,17 @@ public class ConditionalsTests
         Assert.False(Conditionals.IfRangeAllows(Headers(("If-Range", "\"v1\"")), WithLastModified()));
     }
 
+    [Theory]
+    [InlineData(0, false)]   // Last-Modified equal to Date: it may have changed again within that second
+    [InlineData(1, true)]    // "a Date value which is at least one second after the Last-Modified value"
+    [InlineData(3600, true)]
+    public void Rfc9110_8_8_2_2_If_Range_date_matches_only_a_Last_Modified_a_second_or_more_before_the_entrys_Date(int secondsBeforeDate, bool allowed)
+    {
+        var lastModified = T0.AddSeconds(-secondsBeforeDate);
+        var stored = Stored(Headers(("Date", Http(T0)), ("Cache-Control", "max-age=60"), ("Last-Modified", Http(lastModified))));
+        Assert.Equal(allowed, Conditionals.IfRangeAllows(Headers(("If-Range", Http(lastModified))), stored));
+    }
+
     [Fact]
     public void Rfc9110_13_1_5_If_Range_date_must_equal_Last_Modified_exactly()
     {
