@@ -33,7 +33,7 @@ internal static class Transformer
         try
         {
             int pages;
-            using (var header = Image.NewFromBuffer(input, access: Enums.Access.Sequential))
+            using (var header = Image.NewFromBuffer(input))
             {
                 pages = header.Contains("n-pages") ? Math.Max(1, (int)header.Get("n-pages")) : 1;
                 var frames = job.KeepAnimation ? pages : 1;

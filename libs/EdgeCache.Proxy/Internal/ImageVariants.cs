@@ -18,8 +18,25 @@ internal readonly record struct ImageOutcome(CachedResponse? Variant, string? Re
 /// <see cref="ImageWorkers"/> process, and owns the <c>edgecache.images.*</c> counters. Collapsing is the
 /// flight table's: one request per variant key gets here at a time.
 /// </summary>
-internal sealed class ImageVariants(ImageWorkers workers, ILogger logger) : IDisposable
+internal sealed class ImageVariants : IDisposable
 {
+    /// <summary>The reasons a variant is not made (each exported from the start, at 0).</summary>
+    internal static readonly string[] Reasons =
+    [
+        "svg", "type-mismatch", "not-an-image", "pixel-limit", "byte-limit", "decode", "encode", "animated", "animated-format",
+        "variant-limit", "no-transform", "encoded", "status", "busy", "timeout", "worker-crashed",
+    ];
+
+    private readonly ImageWorkers _workers;
+    private readonly ILogger _logger;
+
+    public ImageVariants(ImageWorkers workers, ILogger logger)
+    {
+        _workers = workers;
+        _logger = logger;
+        foreach (var r in Reasons) _refusals[r] = 0;
+    }
+
     /// <summary>Formats counted.</summary>
     private static readonly string[] Made = ["jpeg", "png", "gif", "webp", "avif"];
 
@@ -35,7 +52,7 @@ internal sealed class ImageVariants(ImageWorkers workers, ILogger logger) : IDis
     /// <summary>Seconds per transformation (in the worker, the round trip included), by format; set by <see cref="CacheMetrics"/>.</summary>
     public Histogram<double>? Duration { get; set; }
 
-    public ImageWorkers Workers => workers;
+    public ImageWorkers Workers => _workers;
 
     public IEnumerable<Measurement<long>> Variants => Measure(_made);
 
@@ -67,7 +84,7 @@ internal sealed class ImageVariants(ImageWorkers workers, ILogger logger) : IDis
         if (Check(originalKey, original, request, accept, policy, out var target, out var input) is { } refusal) return Refuse(refusal);
         var started = Stopwatch.GetTimestamp();
         var job = new ImageJob(request.PixelWidth ?? 0, request.PixelHeight ?? 0, request.Fit, request.Quality, target!, policy.Animated == AnimatedImages.Keep, policy.MaxPixels, input);
-        var result = await workers.RunAsync(job, policy.Timeout).ConfigureAwait(false);
+        var result = await _workers.RunAsync(job, policy.Timeout).ConfigureAwait(false);
         if (!result.Ok) return Refuse(result.Reason ?? "decode");
         if (result.Output.Length == 0) return Refuse("encode");
         var i = Array.IndexOf(Made, target);
@@ -75,7 +92,7 @@ internal sealed class ImageVariants(ImageWorkers workers, ILogger logger) : IDis
         Interlocked.Add(ref _bytesIn[i], input.Length);
         Interlocked.Add(ref _bytesOut[i], result.Output.Length);
         Duration?.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("edgecache.format", target));
-        Log.ImageMade(logger, target!, result.Width, result.Height, input.Length, result.Output.Length);
+        Log.ImageMade(_logger, target!, result.Width, result.Height, input.Length, result.Output.Length);
         var body = CacheBody.FromBytes(result.Output);
         return new ImageOutcome(Representation.DeriveImage(original, body, ImageFormats.ContentType(target!), request.ETagSuffix(target!), accept, request.OriginalPathAndQuery), null);
     }
@@ -84,7 +101,7 @@ internal sealed class ImageVariants(ImageWorkers workers, ILogger logger) : IDis
     public ImageOutcome Refuse(string reason)
     {
         _refusals.AddOrUpdate(reason, 1, static (_, n) => n + 1);
-        Log.ImageRefused(logger, reason);
+        Log.ImageRefused(_logger, reason);
         return new ImageOutcome(null, reason);
     }
 
@@ -137,7 +154,7 @@ internal sealed class ImageVariants(ImageWorkers workers, ILogger logger) : IDis
         }
     }
 
-    public void Dispose() => workers.Dispose();
+    public void Dispose() => _workers.Dispose();
 
     private sealed class VariantSet(DateTimeOffset stamp)
     {
