@@ -130,10 +130,13 @@ public sealed class CachedResponse
     public CachedResponse WithStoredSeq(ulong seq) =>
         seq == StoredSeq ? this : Copy(FreshnessLifetime, HeuristicFreshness, MarkedStale, seq);
 
-    private CachedResponse Copy(TimeSpan lifetime, bool heuristic, bool markedStale, ulong storedSeq) => new()
+    /// <summary>This copy with other fields (a response made from it and sent, not stored): shares the body.</summary>
+    public CachedResponse WithHeaders(KeyValuePair<string, StringValues>[] headers) => Copy(FreshnessLifetime, HeuristicFreshness, MarkedStale, StoredSeq, headers);
+
+    private CachedResponse Copy(TimeSpan lifetime, bool heuristic, bool markedStale, ulong storedSeq, KeyValuePair<string, StringValues>[]? headers = null) => new()
     {
         StatusCode = StatusCode,
-        Headers = Headers,
+        Headers = headers ?? Headers,
         Body = Body,
         Directives = Directives,
         RequestTime = RequestTime,

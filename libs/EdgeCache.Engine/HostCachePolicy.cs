@@ -70,6 +70,9 @@ public sealed class HostCachePolicy
     /// <see cref="CompressionPolicy"/>). Off by default.</summary>
     public CompressionPolicy Compression { get; set; } = new();
 
+    /// <summary>Image variants under a path prefix (see <see cref="ImagePolicy"/>). Off by default.</summary>
+    public ImagePolicy Images { get; set; } = new();
+
     /// <summary>Time to connect to the upstream. Default 5 s.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -139,6 +142,7 @@ public sealed class HostCachePolicy
         if (ResponseTimeout <= TimeSpan.Zero) return "ResponseTimeout must be positive";
         if (TransferTimeout < ResponseTimeout) return "TransferTimeout must be at least ResponseTimeout";
         if (Compression.Validate() is { } compression) return compression;
+        if (Images.Validate() is { } images) return images;
         if (!Enum.IsDefined(Forwarding)) return $"Forwarding must be XForwarded, Forwarded, Both or None (got {Forwarding})";
         foreach (var p in TrustedProxies)
         {

@@ -170,10 +170,27 @@ public sealed class InvalidationRules
             {
                 if (_tags.TryGetValue(TagKey(host, tag), out var t)) best.Consider(t);
                 if (_tags.TryGetValue(TagKey(AnyHost, tag), out var any)) best.Consider(any);
+                if (tag.StartsWith(Representation.DerivedFromTag, StringComparison.Ordinal)) ConsiderOriginal(ref best, loc, host, tag);
             }
         }
 
         return best.Result;
+    }
+
+    /// <summary>A derived object (an image variant) is purged with its original: the URL and prefix rules of the
+    /// original's location (its own authority, the path the <see cref="Representation.DerivedFromTag"/> tag names).</summary>
+    private void ConsiderOriginal(ref Best best, string loc, string host, string tag)
+    {
+        var slash = loc.IndexOf('/');
+        var original = string.Concat(slash < 0 ? loc : loc.AsSpan(0, slash), tag.AsSpan(Representation.DerivedFromTag.Length));
+        if (_urls.TryGetValue(original, out var u)) best.Consider(u);
+        if (_prefixes.TryGetValue(host, out var list))
+        {
+            foreach (var (prefix, entry) in list)
+            {
+                if (original.StartsWith(prefix, StringComparison.Ordinal)) best.Consider(entry);
+            }
+        }
     }
 
     /// <summary>The key's location: host[:port] and path-and-query, without the scheme (purges name

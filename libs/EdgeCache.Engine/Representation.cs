@@ -131,6 +131,85 @@ public static class Representation
         };
     }
 
+    /// <summary>
+    /// The surrogate key every image variant carries, naming its original's path and query on the same
+    /// host: <see cref="InvalidationRules"/> reads it as a second location, so a purge of the original's URL
+    /// (or of a prefix that covers it) purges the variant too, on every node that stored it.
+    /// </summary>
+    public const string DerivedFromTag = "edgecache-derived:";
+
+    /// <summary>
+    /// An image variant of <paramref name="original"/> (RFC 9110 §8.8.3: another representation, so another
+    /// entity-tag: the original's with <paramref name="etagSuffix"/>), with <paramref name="body"/> in
+    /// <paramref name="contentType"/>. The original's other fields, freshness, validators' dates, stored
+    /// sequence and surrogate keys are kept, and the <see cref="DerivedFromTag"/> tag naming
+    /// <paramref name="originalPathAndQuery"/> added (also to <c>Surrogate-Key</c>, so an edge that stores
+    /// the variant has it). <paramref name="accept"/> is the negotiated Accept of a <c>format=auto</c>
+    /// request: the variant then carries <c>Vary: Accept</c> and is selected by it.
+    /// </summary>
+    public static CachedResponse DeriveImage(CachedResponse original, CacheBody body, string contentType, string etagSuffix, string? accept, string originalPathAndQuery)
+    {
+        var tag = DerivedFromTag + originalPathAndQuery;
+        var headers = new List<KeyValuePair<string, StringValues>>(original.Headers.Length + 3);
+        string? etag = null;
+        var keys = StringValues.Empty;
+        foreach (var h in original.Headers)
+        {
+            if (h.Key.Equals(HeaderNames.ContentType, StringComparison.OrdinalIgnoreCase)
+                || h.Key.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)
+                || h.Key.Equals(HeaderNames.ContentEncoding, StringComparison.OrdinalIgnoreCase)
+                || h.Key.Equals(HeaderNames.ContentRange, StringComparison.OrdinalIgnoreCase)
+                || h.Key.Equals(HeaderNames.ContentMD5, StringComparison.OrdinalIgnoreCase)
+                || h.Key.Equals(HeaderNames.Vary, StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            if (h.Key.Equals(HeaderRules.SurrogateKey, StringComparison.OrdinalIgnoreCase))
+            {
+                keys = h.Value;
+                continue;
+            }
+
+            if (h.Key.Equals(HeaderNames.ETag, StringComparison.OrdinalIgnoreCase))
+            {
+                etag = SuffixETag(h.Value.Count > 0 ? h.Value[0] : null, etagSuffix);
+                if (etag is not null) headers.Add(new(HeaderNames.ETag, etag));
+                continue;
+            }
+
+            headers.Add(h);
+        }
+
+        headers.Add(new(HeaderNames.ContentType, contentType));
+        headers.Add(new(HeaderNames.ContentLength, body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        headers.Add(new(HeaderRules.SurrogateKey, StringValues.IsNullOrEmpty(keys) ? tag : string.Join(' ', keys.ToArray()) + " " + tag));
+        if (accept is not null) headers.Add(new(HeaderNames.Vary, "Accept"));
+        var tags = new string[original.Tags.Length + 1];
+        original.Tags.CopyTo(tags, 0);
+        tags[^1] = tag;
+        return new CachedResponse
+        {
+            StatusCode = original.StatusCode,
+            Headers = [.. headers],
+            Body = body,
+            Directives = original.Directives,
+            RequestTime = original.RequestTime,
+            ResponseTime = original.ResponseTime,
+            CorrectedInitialAge = original.CorrectedInitialAge,
+            FreshnessLifetime = original.FreshnessLifetime,
+            HeuristicFreshness = original.HeuristicFreshness,
+            ETag = etag,
+            LastModified = original.LastModified,
+            VaryNames = accept is null ? [] : ["accept"],
+            VaryValues = accept is null ? [] : [Vary.SelectValues(["accept"], new HeaderDictionary { [HeaderNames.Accept] = accept })[0]],
+            Tags = tags,
+            StoredAt = original.StoredAt,
+            MarkedStale = original.MarkedStale,
+            StoredSeq = original.StoredSeq,
+        };
+    }
+
     /// <summary><c>"abc"</c> becomes <c>"abc-br"</c>, <c>W/"abc"</c> becomes <c>W/"abc-br"</c>; anything
     /// that is not an entity-tag is dropped (null).</summary>
     public static string? SuffixETag(string? etag, string suffix)

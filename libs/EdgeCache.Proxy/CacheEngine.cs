@@ -32,11 +32,19 @@ public sealed class CacheEngine : IAsyncDisposable
         }
 
         Derivations = new Internal.Derivations(logger);
+        Images = new Internal.ImageVariants(new Internal.ImageWorkers(Options.ImageWorkers, logger), logger);
         Tiers = new CacheTiers(memory, openDisk, Options.Disk.Directory, Options.Disk.ReopenInterval, logger, Options.Disk.WriteQueueBytes, Options.Disk.WriteConcurrency);
     }
 
     /// <summary>The representations this node makes (compression), and their counters.</summary>
     internal Internal.Derivations Derivations { get; }
+
+    /// <summary>The image variants this node makes, their worker processes and counters.</summary>
+    internal Internal.ImageVariants Images { get; }
+
+    /// <summary>True when this node makes image variants for hosts of <paramref name="policy"/> (shields by default).</summary>
+    internal bool MakesImages(HostCachePolicy policy) =>
+        policy.Images.Enabled && (policy.Images.Produce ?? Options.Role == NodeRole.Shield);
 
     /// <summary>True when this node makes encodings for hosts of <paramref name="policy"/> (shields by default).</summary>
     internal bool Produces(HostCachePolicy policy) =>
@@ -144,7 +152,11 @@ public sealed class CacheEngine : IAsyncDisposable
     /// <summary>Waits for the disk writes in flight (tests, shutdown).</summary>
     public Task FlushDiskWritesAsync() => Tiers.FlushDiskWritesAsync();
 
-    public ValueTask DisposeAsync() => Tiers.DisposeAsync();
+    public ValueTask DisposeAsync()
+    {
+        Images.Dispose();
+        return Tiers.DisposeAsync();
+    }
 
     public EdgeCacheOptions Options { get; }
 

@@ -218,6 +218,7 @@ internal sealed partial class CacheForwarderMiddleware
     {
         var validate = state.Stored;
         noCache |= state.UpstreamNoCache;
+        if (state.Image is { } image && _engine.MakesImages(state.Policy)) return await FetchImageAsync(request, target, state, image, noCache).ConfigureAwait(false);
         if (!background && !noCache && validate is null && TryDeriveFromStored(request, state) is { } derived) return derived;
 
         // A stored partial this request needs more than is completed with a range request for the rest
@@ -464,6 +465,15 @@ internal sealed partial class CacheForwarderMiddleware
         }
 
         var stale = state.Stored;
+        if (result.ImageFallback is { } refused)
+        {
+            // A variant that could not be made: the original, saying why (never a broken image).
+            _engine.CountRequest(RequestOutcome.Miss);
+            var status = CacheStatus.Forwarded(Name, stale is not null ? "stale" : state.UrlKnown ? "vary-miss" : "uri-miss") with { FwdStatus = result.Entry!.StatusCode, Collapsed = collapsed, Detail = "image-fallback; image-refused=" + refused };
+            await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, state.Policy, status.Format(), StringValues.Empty).ConfigureAwait(false);
+            return;
+        }
+
         var fwd = stale is not null ? (state.ClientForcedRevalidation ? "request" : "stale") : state.Partial is not null ? "partial" : state.UrlKnown ? "vary-miss" : "uri-miss";
         int? upstreamStatus = result.Kind == FetchKind.Failed ? null : result.Response.StatusCode;
 

@@ -57,6 +57,25 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
         var policy = engine.HostPolicies.For(host);
         var key = CacheKey.Build(request.Scheme, host, PathAndQuery(ctx), policy);
         var isGet = HttpMethods.IsGet(method);
+        ImageRequest? image = null;
+        string? originalKey = null;
+        if (policy.Images.Enabled && (isGet || HttpMethods.IsHead(method)))
+        {
+            switch (ImageRequest.TryParse(PathAndQuery(ctx), policy.Images, out image, out var imageError))
+            {
+                case ImageParse.Invalid:
+                    engine.CountRequest(RequestOutcome.Error);
+                    return ResponseWriter.WriteProblemAsync(ctx, engine, StatusCodes.Status400BadRequest, "Invalid image options", imageError!, Status(fwd: "request"));
+                case ImageParse.Image:
+                    // One key per variant, however it was spelt; a format=auto request's Accept becomes the one
+                    // of three values negotiation picks (never the client's raw header), which keys it by Vary.
+                    key = CacheKey.Build(request.Scheme, host, image!.CanonicalPathAndQuery, policy);
+                    originalKey = CacheKey.Build(request.Scheme, host, image.OriginalPathAndQuery, policy);
+                    if (image.Auto) request.Headers.Accept = ImageRequest.NegotiateAccept(request.Headers.Accept, policy.Images.Avif);
+                    break;
+            }
+        }
+
         if (!isGet && !HttpMethods.IsHead(method))
         {
             return Forward(ctx, new CacheRequestState
@@ -99,13 +118,15 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
                 MayCollapse = false,
                 MayStore = !directives.NoStore,
                 DropClientNoCache = !honour,
+                Image = image,
+                OriginalKey = originalKey,
             });
         }
 
         string? copyId = null;
         var warm = request.Headers.ContainsKey(HeaderRules.Warm) ? Warming.Read(request.Headers, engine.Options, out copyId) : WarmMode.None;
         if (warm != WarmMode.None && isGet && WarmForward(ctx, warm, copyId, key, policy, effective) is { } warming) return warming;
-        var lookup = new Lookup(key, policy, directives, effective, forced, honour) { Warm = warm };
+        var lookup = new Lookup(key, policy, directives, effective, forced, honour) { Warm = warm, Image = image, OriginalKey = originalKey };
         var stored = engine.Memory.Get(key, request.Headers, out var urlKnown);
         if (stored is not null && stored.NeedsRuleCheck(engine.Rules))
         {
@@ -295,6 +316,8 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             MayStore = !lookup.Directives.NoStore,
             UpstreamNoCache = unsure,
             Warm = lookup.Warm,
+            Image = lookup.Image,
+            OriginalKey = lookup.OriginalKey,
         });
     }
 
@@ -309,12 +332,17 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
 
         /// <summary>A trusted warming request that fills this node (<see cref="CacheRequestState.Warm"/>).</summary>
         public WarmMode Warm { get; init; }
+
+        /// <summary>An image variant request (<see cref="CacheRequestState.Image"/>).</summary>
+        public ImageRequest? Image { get; init; }
+
+        public string? OriginalKey { get; init; }
     }
 
     private Task Forward(HttpContext ctx, CacheRequestState state)
     {
         ctx.Features.Set(state);
-        ctx.Features.Set(new CacheKeyFeature(RendezvousHash.HashKey(state.Key)));
+        ctx.Features.Set(new CacheKeyFeature(RendezvousHash.HashKey(state.OriginalKey ?? state.Key)));
         return next(ctx);
     }
 

@@ -67,6 +67,12 @@ internal static class CacheMetrics
         meter.CreateObservableCounter("edgecache.compression.bytes.in", () => engine.Derivations.BytesIn, "By", "Identity bytes read to make representations, by edgecache.encoding.");
         meter.CreateObservableCounter("edgecache.compression.bytes.out", () => engine.Derivations.BytesOut, "By", "Bytes of the representations made, by edgecache.encoding.");
         engine.Derivations.Duration = meter.CreateHistogram<double>("edgecache.compression.duration", "s", "Time spent encoding (and decoding) one representation, by edgecache.encoding; waiting for the original's bytes not included.", advice: InvalidationLatency);
+        meter.CreateObservableCounter("edgecache.images.variants", () => engine.Images.Variants, "{variant}", "Image variants made, by edgecache.format (jpeg, png, gif, webp, avif).");
+        meter.CreateObservableCounter("edgecache.images.bytes.in", () => engine.Images.BytesIn, "By", "Bytes of the originals variants were made from, by edgecache.format (the variant's).");
+        meter.CreateObservableCounter("edgecache.images.bytes.out", () => engine.Images.BytesOut, "By", "Bytes of the variants made, by edgecache.format.");
+        meter.CreateObservableCounter("edgecache.images.refused", () => engine.Images.Refusals, "{request}", "Variants not made (the original was served), by edgecache.reason: svg, type-mismatch, not-an-image, pixel-limit, byte-limit, decode, animated, animated-format, variant-limit, no-transform, encoded, status, busy, timeout, worker-crashed.");
+        meter.CreateObservableCounter("edgecache.images.workers.started", () => engine.Images.Workers.Started, "{process}", "Image worker processes started (the first ones, and one after each crash or time-out).");
+        engine.Images.Duration = meter.CreateHistogram<double>("edgecache.images.duration", "s", "Time one image transformation took (in its worker process, the round trip included), by edgecache.format.", advice: InvalidationLatency);
         meter.CreateObservableGauge("edgecache.upstream.healthy", () => Upstreams(proxyState), null, "Each upstream destination (shields, on an edge) as this node's health checks see it: 1 healthy or not yet checked, 0 unhealthy. Tagged by cluster and destination.");
         if (engine.Options.Invalidation.Enabled)
         {

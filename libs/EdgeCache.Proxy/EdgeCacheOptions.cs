@@ -73,6 +73,9 @@ public sealed class EdgeCacheOptions
     /// <summary>The disk tier (FASTER). Off unless <c>Disk:Directory</c> is set.</summary>
     public DiskStoreOptions Disk { get; set; } = new();
 
+    /// <summary>The image worker processes that make image variants (hosts with <c>Images:Enabled</c>).</summary>
+    public ImageWorkerOptions ImageWorkers { get; set; } = new();
+
     /// <summary>Write one access-log line per request (category EdgeCache.AccessLog). Default false.</summary>
     public bool AccessLog { get; set; }
 

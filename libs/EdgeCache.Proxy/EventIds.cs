@@ -41,4 +41,9 @@ internal static class EventIds
     public const int OriginTrustedCaUnusable = 1411;
     public const int Encoded = 1500;
     public const int EncodeFailed = 1501;
+    public const int ImageMade = 1510;
+    public const int ImageRefused = 1511;
+    public const int ImageWorkerRetired = 1512;
+    public const int ImageWorkerSaid = 1513;
+    public const int ImageWorkerFailed = 1514;
 }

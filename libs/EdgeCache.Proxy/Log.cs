@@ -121,4 +121,19 @@ internal static partial class Log
 
     [LoggerMessage(EventIds.EncodeFailed, LogLevel.Warning, "Compression: making a {Coding} representation failed ({Message}); nothing was stored and the transfer was cut.")]
     public static partial void EncodeFailed(ILogger logger, string coding, string message);
+
+    [LoggerMessage(EventIds.ImageMade, LogLevel.Debug, "Images: made a {Format} variant {Width}x{Height}, {BytesIn} bytes to {BytesOut}.")]
+    public static partial void ImageMade(ILogger logger, string format, int width, int height, long bytesIn, long bytesOut);
+
+    [LoggerMessage(EventIds.ImageRefused, LogLevel.Information, "Images: no variant made ({Reason}); the original was served.")]
+    public static partial void ImageRefused(ILogger logger, string reason);
+
+    [LoggerMessage(EventIds.ImageWorkerRetired, LogLevel.Warning, "Images: worker process {Pid} was stopped: {Why}. One variant was lost (the original served); the next job starts a new worker.")]
+    public static partial void ImageWorkerRetired(ILogger logger, int pid, string why);
+
+    [LoggerMessage(EventIds.ImageWorkerSaid, LogLevel.Debug, "Images: worker: {Line}")]
+    public static partial void ImageWorkerSaid(ILogger logger, string line);
+
+    [LoggerMessage(EventIds.ImageWorkerFailed, LogLevel.Error, "Images: the image worker could not be started ({Message}); originals are served instead of variants.")]
+    public static partial void ImageWorkerFailed(ILogger logger, string message);
 }

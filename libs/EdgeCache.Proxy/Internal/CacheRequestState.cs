@@ -65,6 +65,13 @@ internal sealed class CacheRequestState
     /// marked warmed, and a hit it makes does not count as the copy's first.</summary>
     public WarmMode Warm { get; init; }
 
+    /// <summary>An image variant request (<see cref="ImageRequest"/>; the key is its canonical URL's).</summary>
+    public ImageRequest? Image { get; init; }
+
+    /// <summary>For <see cref="Image"/>: the original's primary key (shields are chosen by it, so one shield
+    /// holds an original and makes all its variants).</summary>
+    public string? OriginalKey { get; init; }
+
     /// <summary>For <see cref="WarmMode.Refresh"/>: the copy id stored with the new copy.</summary>
     public string? CopyId { get; init; }
 }

@@ -51,5 +51,9 @@ internal sealed class FetchResult
     /// exchange, so answered as a hit.</summary>
     public bool Derived { get; init; }
 
+    /// <summary>An image variant request answered with its original, for this reason (<see cref="ImageVariants"/>):
+    /// <see cref="Entry"/> is the original, sent with <c>Cache-Control: no-store</c> and stored nowhere.</summary>
+    public string? ImageFallback { get; init; }
+
     public StringValues UpstreamCacheStatus => Response.Headers[HeaderRules.CacheStatus];
 }

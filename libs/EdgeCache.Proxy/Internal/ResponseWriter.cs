@@ -181,6 +181,31 @@ internal static class ResponseWriter
         return response.WriteAsync($"{status} {ReasonPhrase(status)}: {message}\n");
     }
 
+    /// <summary>Writes this node's own <c>application/problem+json</c> answer (RFC 9457) to bad input.</summary>
+    public static Task WriteProblemAsync(HttpContext ctx, CacheEngine engine, int status, string title, string detail, string cacheStatus)
+    {
+        var response = ctx.Response;
+        response.Clear();
+        response.StatusCode = status;
+        response.ContentType = "application/problem+json";
+        response.Headers.CacheControl = "no-store";
+        response.Headers.Via = engine.ViaToken;
+        response.Headers[HeaderRules.CacheStatus] = cacheStatus;
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
+        using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("type", "about:blank");
+            json.WriteString("title", title);
+            json.WriteNumber("status", status);
+            json.WriteString("detail", detail);
+            json.WriteEndObject();
+        }
+
+        response.ContentLength = buffer.WrittenCount;
+        return HttpMethods.IsHead(ctx.Request.Method) ? Task.CompletedTask : response.Body.WriteAsync(buffer.WrittenMemory).AsTask();
+    }
+
     private static async Task CopyBodyAsync(HttpContext ctx, CacheEngine engine, CacheBody body, long start, long count, Task? beforeEnd = null)
     {
         try

@@ -36,6 +36,10 @@ public class Topology : IAsyncLifetime
     /// <summary>Both tiers compress this host's responses (<c>Hosts:&lt;host&gt;:Compression:Enabled</c>); shields make the encodings.</summary>
     public const string CompressSite = "compress.example.com";
 
+    /// <summary>Both tiers make image variants under <c>/_img/</c> here (<c>Hosts:&lt;host&gt;:Images:Enabled</c>); shields make
+    /// them, with a pixel limit of 4 million so a test's decompression bomb is small to make.</summary>
+    public const string ImageSite = "img.example.com";
+
     /// <summary>The tiers' shared secrets (the current one and the one being rotated out).</summary>
     public static readonly string[] TierSecrets = ["tier-secret-current-0123456789", "tier-secret-previous-0123456789"];
 
@@ -109,6 +113,9 @@ public class Topology : IAsyncLifetime
         [$"EdgeCache:Hosts:{HintsSite}:EarlyHints"] = "true",
         [$"EdgeCache:Hosts:{PostsSite}:StorePostResponses"] = "true",
         [$"EdgeCache:Hosts:{CompressSite}:Compression:Enabled"] = "true",
+        [$"EdgeCache:Hosts:{ImageSite}:Images:Enabled"] = "true",
+        [$"EdgeCache:Hosts:{ImageSite}:Images:MaxPixels"] = "4000000",
+        [$"EdgeCache:Hosts:{ImageSite}:Images:MaxVariantsPerOriginal"] = "6",
         ["EdgeCache:TierSecrets:0"] = TierSecrets[0],
         ["EdgeCache:TierSecrets:1"] = TierSecrets[1],
         ["EdgeCache:Defaults:ConnectTimeout"] = "00:00:01",
@@ -153,7 +160,7 @@ public class Topology : IAsyncLifetime
         return c;
     }
 
-    protected static readonly string[] Hosts = [Site, CookieSite, IgnoreSite, SlowSite, ForwardedSite, ErrorsSite, StripOverrideSite, HintsSite, PostsSite, CompressSite, "img.example.com"];
+    protected static readonly string[] Hosts = [Site, CookieSite, IgnoreSite, SlowSite, ForwardedSite, ErrorsSite, StripOverrideSite, HintsSite, PostsSite, CompressSite, ImageSite];
 
     protected async Task<WebApplication> StartNodeAsync(NodeRole role, Dictionary<string, string?> config, Action<WebApplicationBuilder>? configure = null)
     {
