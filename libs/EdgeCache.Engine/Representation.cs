@@ -109,27 +109,32 @@ public static class Representation
             if (names[i] == "accept-encoding") values[i] = negotiated;
         }
 
-        return new CachedResponse
-        {
-            StatusCode = original.StatusCode,
-            Headers = [.. headers],
-            Body = body,
-            Directives = original.Directives,
-            RequestTime = original.RequestTime,
-            ResponseTime = original.ResponseTime,
-            CorrectedInitialAge = original.CorrectedInitialAge,
-            FreshnessLifetime = original.FreshnessLifetime,
-            HeuristicFreshness = original.HeuristicFreshness,
-            ETag = etag,
-            LastModified = original.LastModified,
-            VaryNames = names,
-            VaryValues = values,
-            Tags = original.Tags,
-            StoredAt = original.StoredAt,
-            MarkedStale = original.MarkedStale,
-            StoredSeq = original.StoredSeq,
-        };
+        return DerivedFrom(original, [.. headers], body, etag, names, values, original.Tags);
     }
+
+    /// <summary>A representation derived from <paramref name="original"/>: its own fields, body, entity-tag,
+    /// variant selection and tags; the original's status, directives, freshness (times, age, lifetime),
+    /// Last-Modified, storing time, staleness mark and stored sequence, so purges and TTL changes reach both.</summary>
+    private static CachedResponse DerivedFrom(CachedResponse original, KeyValuePair<string, StringValues>[] headers, CacheBody body, string? etag, string[] varyNames, string[] varyValues, string[] tags) => new()
+    {
+        StatusCode = original.StatusCode,
+        Headers = headers,
+        Body = body,
+        Directives = original.Directives,
+        RequestTime = original.RequestTime,
+        ResponseTime = original.ResponseTime,
+        CorrectedInitialAge = original.CorrectedInitialAge,
+        FreshnessLifetime = original.FreshnessLifetime,
+        HeuristicFreshness = original.HeuristicFreshness,
+        ETag = etag,
+        LastModified = original.LastModified,
+        VaryNames = varyNames,
+        VaryValues = varyValues,
+        Tags = tags,
+        StoredAt = original.StoredAt,
+        MarkedStale = original.MarkedStale,
+        StoredSeq = original.StoredSeq,
+    };
 
     /// <summary>
     /// The surrogate key every image variant carries, naming its original's path and query on the same
@@ -188,26 +193,14 @@ public static class Representation
         var tags = new string[original.Tags.Length + 1];
         original.Tags.CopyTo(tags, 0);
         tags[^1] = tag;
-        return new CachedResponse
-        {
-            StatusCode = original.StatusCode,
-            Headers = [.. headers],
-            Body = body,
-            Directives = original.Directives,
-            RequestTime = original.RequestTime,
-            ResponseTime = original.ResponseTime,
-            CorrectedInitialAge = original.CorrectedInitialAge,
-            FreshnessLifetime = original.FreshnessLifetime,
-            HeuristicFreshness = original.HeuristicFreshness,
-            ETag = etag,
-            LastModified = original.LastModified,
-            VaryNames = accept is null ? [] : ["accept"],
-            VaryValues = accept is null ? [] : [Vary.SelectValues(["accept"], new HeaderDictionary { [HeaderNames.Accept] = accept })[0]],
-            Tags = tags,
-            StoredAt = original.StoredAt,
-            MarkedStale = original.MarkedStale,
-            StoredSeq = original.StoredSeq,
-        };
+        return DerivedFrom(
+            original,
+            [.. headers],
+            body,
+            etag,
+            accept is null ? [] : ["accept"],
+            accept is null ? [] : [Vary.SelectValues(["accept"], new HeaderDictionary { [HeaderNames.Accept] = accept })[0]],
+            tags);
     }
 
     /// <summary><c>"abc"</c> becomes <c>"abc-br"</c>, <c>W/"abc"</c> becomes <c>W/"abc-br"</c>; anything
