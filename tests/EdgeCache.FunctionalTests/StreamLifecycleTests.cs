@@ -49,6 +49,13 @@ public sealed class StreamLifecycleTests(StreamTopology cdn)
             .Select(u => u!["id"]!.GetValue<string>())
             .Order(StringComparer.Ordinal)];
 
+    /// <summary>The shields the edge lists and does not hold unhealthy (a shield still catching up after another test's stream change may be).</summary>
+    private async Task<string[]> UsableShieldsAsync() =>
+        [.. (await cdn.Edges[0].StatusAsync())["upstreams"]!.AsArray()
+            .Where(u => u!["cluster"]!.GetValue<string>() == "shields" && u["health"]!.GetValue<string>() != "unhealthy")
+            .Select(u => u!["id"]!.GetValue<string>())
+            .Order(StringComparer.Ordinal)];
+
     private Task WaitForShieldsAsync(string[] expected, string because) =>
         Topology.WaitUntilAsync(async () => (await ShieldDestinationsAsync()).SequenceEqual(expected), because, TimeSpan.FromSeconds(10));
 
@@ -60,6 +67,7 @@ public sealed class StreamLifecycleTests(StreamTopology cdn)
         // Static configuration names shield-a only; membership adds shield-b.
         await WaitForShieldsAsync(["shield-a", "shield-b"], "shield-b discovered");
         Assert.Equal("nats", await DiscoverySourceAsync());
+        await Topology.WaitUntilAsync(async () => (await UsableShieldsAsync()).SequenceEqual(["shield-a", "shield-b"]), "both shields healthy", TimeSpan.FromSeconds(10));
 
         // Traffic reaches both: the hash sends some objects to each.
         var via = new HashSet<string>(StringComparer.Ordinal);
