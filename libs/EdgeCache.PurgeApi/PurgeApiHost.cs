@@ -125,6 +125,7 @@ public static partial class PurgeApiHost
 
     private static async Task<IResult> AcceptAsync(HttpContext ctx, InvalidationKind kind, ConcurrentDictionary<string, TokenBucketRateLimiter> limiters)
     {
+        ctx.Items[StartedKey] = TimeProvider.System.GetTimestamp();
         var services = ctx.RequestServices;
         var options = services.GetRequiredService<IOptions<PurgeApiOptions>>().Value;
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("EdgeCache.PurgeApi");
@@ -248,6 +249,7 @@ public static partial class PurgeApiHost
             return Results.Problem(statusCode: 503, title: "Invalidation stream unavailable", detail: "The purge was not accepted: the event could not be stored in NATS JetStream. Retry later.");
         }
 
+        var publishMs = TimeProvider.System.GetElapsedTime(publishedAt).TotalMilliseconds;
         Log.Accepted(logger, kind == InvalidationKind.Ttl ? "ttl" : "purge", id, key.Id, e.SelectorCount, Summarize(e), e.Soft, seq);
         var tracker = services.GetRequiredService<PurgeTracker>();
         var membership = services.GetRequiredService<MembershipView>();
@@ -264,6 +266,7 @@ public static partial class PurgeApiHost
         var store = services.GetRequiredService<IdempotencyStore>();
         if (request!.Wait != true)
         {
+            ctx.Response.Headers["Server-Timing"] = ServerTiming(ctx, publishMs, null);
             var accepted = JsonSerializer.SerializeToUtf8Bytes(new PurgeAccepted(id, seq), PurgeJsonContext.Default.PurgeAccepted);
             if (entry is not null) store.Complete(entry, new RememberedResponse(202, id, accepted));
             return new JsonBytesResult(202, accepted);
@@ -271,9 +274,23 @@ public static partial class PurgeApiHost
 
         // Remembered before the wait: a retry while this one waits waits on the same purge (no 409).
         if (entry is not null) store.Complete(entry, new RememberedResponse(200, id, JsonSerializer.SerializeToUtf8Bytes(record.ToStatus(), PurgeJsonContext.Default.PurgeStatus)));
+        var waitStarted = TimeProvider.System.GetTimestamp();
         await WaitAsync(ctx, record, request, options).ConfigureAwait(false);
+        ctx.Response.Headers["Server-Timing"] = ServerTiming(ctx, publishMs, TimeProvider.System.GetElapsedTime(waitStarted).TotalMilliseconds);
         return Results.Json(record.ToStatus(), PurgeJsonContext.Default.PurgeStatus);
     }
+
+    /// <summary>Where an accepted purge's time went (W3C Server Timing, which browsers'
+    /// developer tools and curl show): the JetStream publication until its acknowledgement, and the wait for the nodes'.</summary>
+    internal static string ServerTiming(HttpContext ctx, double publishMs, double? waitMs)
+    {
+        var total = ctx.Items[StartedKey] is long started ? TimeProvider.System.GetElapsedTime(started).TotalMilliseconds : 0;
+        return waitMs is { } w
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"publish;dur={publishMs:0.###}, wait;dur={w:0.###}, total;dur={total:0.###}")
+            : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"publish;dur={publishMs:0.###}, total;dur={total:0.###}");
+    }
+
+    private static readonly object StartedKey = new();
 
     /// <summary>JSON already serialized (so a replay answers the very bytes the first call got).</summary>
     private sealed class JsonBytesResult(int status, byte[] body) : IResult

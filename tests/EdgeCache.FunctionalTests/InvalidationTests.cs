@@ -193,6 +193,28 @@ public sealed class InvalidationTests(InvalidationTopology cdn)
     }
 
     [Fact]
+    public async Task An_accepted_purge_says_in_Server_Timing_where_its_time_went()
+    {
+        async Task<Dictionary<string, double>> TimingsAsync(string json)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(cdn.ApiUri, "/purge")) { Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json") };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", InvalidationTopology.AllKey);
+            using var response = await cdn.Client.SendAsync(request);
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+            var header = Assert.Single(response.Headers.GetValues("Server-Timing"));
+            return header.Split(", ").Select(m => m.Split(";dur=")).ToDictionary(p => p[0], p => double.Parse(p[1], CultureInfo.InvariantCulture));
+        }
+
+        var waited = await TimingsAsync($"{{\"urls\":[\"http://www.example.com{NewPath("timing")}\"],\"wait\":true}}");
+        Assert.Equal(["publish", "total", "wait"], waited.Keys.Order(StringComparer.Ordinal));
+        Assert.True(waited["publish"] > 0 && waited["wait"] >= 0 && waited["publish"] + waited["wait"] <= waited["total"], string.Join(", ", waited));
+
+        var accepted = await TimingsAsync($"{{\"urls\":[\"http://www.example.com{NewPath("timing")}\"]}}");
+        Assert.Equal(["publish", "total"], accepted.Keys.Order(StringComparer.Ordinal));
+        Assert.True(accepted["publish"] <= accepted["total"], string.Join(", ", accepted));
+    }
+
+    [Fact]
     public async Task Surrogate_keys_travel_from_origin_through_the_shield_and_are_removed_at_the_edge()
     {
         var path = NewPath("sk");
