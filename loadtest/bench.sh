@@ -57,7 +57,9 @@
 # product defaults; e.g. "EdgeCache__Listen__InlineScheduling=true"; the table's first line names it);
 # EDGE_BIN (a directory with an EdgeCache.Edge build of another commit, used for the edge instead of
 # this tree's: before/after comparisons, e.g. `git stash; dotnet build edge/EdgeCache.Edge -c Release
-# -o /tmp/edge-before; git stash pop`; the table's first line names it).
+# -o /tmp/edge-before; git stash pop`; the table's first line names it);
+# WRK_HEADER (one request header every wrk row sends to every peer, e.g. "Cache-Control: max-age=86400",
+# which keeps EdgeCache's hits off its fast path: a before/after run of the full path's hits).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -1055,6 +1057,7 @@ run_wrk() { # round row peer
     ws-*) url="http://127.0.0.1:$(port_of "$target")/"; extra=(-s "$work/ws.lua") ;;
     *) url="$(row_url "$row" "$peer")" ;;
   esac
+  [ -n "${WRK_HEADER:-}" ] && extra+=(-H "$WRK_HEADER")
   out="$results/wrk/r$round-$row-$peer.txt"
   local before after c0=() c1=()
   if is_ws_row "$row"; then read -r -a c0 < <(ws_counters "$peer") || true; fi

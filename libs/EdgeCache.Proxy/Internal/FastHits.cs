@@ -200,10 +200,14 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
 
         // From here Kestrel owns the connection, and it writes to the transport's pipe: fast answers
         // between its requests go into that pipe too (after what Kestrel wrote), no longer to the socket.
+        // Over TLS that output goes to the SslStream in 16 KiB writes, as on HTTP/2 (see
+        // Http2OverFullRecordsAsync): Kestrel's own TLS pipe would cut a 100 KiB full-path answer into
+        // 25 records of 4 KiB.
         var transport = connection.Transport;
-        var gate = new BoundaryGate(deps, connection, transport.Input, transport.Output, KeepAliveTimeout, tls: ssl is not null);
+        var output = ssl is null ? transport.Output : PipeWriter.Create(ssl, new StreamPipeWriterOptions(minimumBufferSize: TlsRecordBytes, leaveOpen: true));
+        var gate = new BoundaryGate(deps, connection, transport.Input, output, KeepAliveTimeout, tls: ssl is not null);
         connection.Items[typeof(BoundaryGate)] = gate;
-        connection.Transport = new GatedPipe(gate, transport.Output);
+        connection.Transport = new GatedPipe(gate, output);
         try
         {
             await next(connection).ConfigureAwait(false);
@@ -211,6 +215,7 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
         finally
         {
             connection.Transport = transport;
+            if (ssl is not null) await output.CompleteAsync().ConfigureAwait(false);
         }
     }
 
