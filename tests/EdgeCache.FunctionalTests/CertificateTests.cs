@@ -216,6 +216,50 @@ public sealed class CertificateSelectionTests : IAsyncLifetime, IDisposable
         Assert.Equal("from the origin", await response.Content.ReadAsStringAsync());
     }
 
+    /// <summary>openssl s_client, a real TLS client that says whether it resumed: one full handshake
+    /// saving the session (a TLS 1.3 ticket comes after the handshake, so it reads an answer first),
+    /// then a new connection offering it.</summary>
+    [Theory]
+    [InlineData("-tls1_2", "Reused, TLSv1.2")]
+    [InlineData("-tls1_3", "Reused, TLSv1.3")]
+    public async Task A_client_resumes_its_session_on_a_new_connection(string version, string reused)
+    {
+        var session = Path.Combine(Path.GetTempPath(), "edgecache-session-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var first = await SClientAsync(version, "-sess_out", session);
+            Assert.Contains("New, TLSv1.", first, StringComparison.Ordinal);
+            Assert.Contains("from the origin", first, StringComparison.Ordinal);
+            var second = await SClientAsync(version, "-sess_in", session);
+            Assert.Contains(reused, second, StringComparison.Ordinal);
+            Assert.Contains("from the origin", second, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(session);
+        }
+
+        async Task<string> SClientAsync(string protocol, string sessionFlag, string sessionFile)
+        {
+            var endpoint = _edge.Traffic();
+            var start = new System.Diagnostics.ProcessStartInfo("openssl")
+            {
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            foreach (var a in new[] { "s_client", "-connect", $"127.0.0.1:{endpoint.Port}", "-servername", Shop, protocol, sessionFlag, sessionFile, "-ign_eof" }) start.ArgumentList.Add(a);
+            using var process = System.Diagnostics.Process.Start(start)!;
+            await process.StandardInput.WriteAsync($"GET /page HTTP/1.1\r\nHost: {Shop}\r\nConnection: close\r\n\r\n");
+            process.StandardInput.Close();
+            var output = process.StandardOutput.ReadToEndAsync();
+            var errors = process.StandardError.ReadToEndAsync();
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            await process.WaitForExitAsync(deadline.Token);
+            return await output + await errors;
+        }
+    }
+
     [Fact]
     public async Task Each_certificate_s_remaining_lifetime_is_a_metric()
     {
