@@ -32,6 +32,12 @@ public static partial class PurgeApiHost
             builder.Configuration.AddCommandLine(args);
         }
 
+        // ASP.NET Core's own request logging (request start and end, endpoint, result: six Information
+        // events per purge) is off, as on the nodes: every accepted purge has its AUDIT line, refusals
+        // theirs, and the per-request formatting and log writes sat on the purge's round trip.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Routing", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Http.Result", LogLevel.Warning);
         configure?.Invoke(builder);
         var services = builder.Services;
         services.AddOptions<PurgeApiOptions>().Bind(builder.Configuration.GetSection(PurgeApiOptions.SectionName)).ValidateOnStart();
