@@ -71,6 +71,7 @@ public sealed class RecompressionTests(Topology cdn)
         var text = CompressionTests.Text(100 * 1024);
         MapText(cdn.Origin, path, () => text, () => "\"v1\"");
         var replaced = Recompressions(cdn, coding, "replaced");
+        var notSmaller = Recompressions(cdn, coding, "not-smaller");
 
         using var first = await Get(cdn, path, coding);
         var fast = await first.Content.ReadAsByteArrayAsync();
@@ -86,7 +87,6 @@ public sealed class RecompressionTests(Topology cdn)
             Assert.Equal(fast, await hit.Content.ReadAsByteArrayAsync());
         }
 
-        var notSmaller = Recompressions(cdn, coding, "not-smaller");
         await Topology.WaitUntilAsync(
             () => Recompressions(cdn, coding, "replaced") > replaced || Recompressions(cdn, coding, "not-smaller") > notSmaller,
             TimeSpan.FromSeconds(30),
