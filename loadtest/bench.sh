@@ -84,7 +84,7 @@ WS_ZIPF_S="${WS_ZIPF_S:-0.8}"
 WS_MEMORY_BYTES="${WS_MEMORY_BYTES:-268435456}"
 WS_CLIENTS="${WS_CLIENTS:-8}"
 WS_DISK_BYTES="${WS_DISK_BYTES:-}"
-ALL_ROWS="1k 100k 1m l2 miss miss-1tier ws-uniform ws-zipf tls-1k tls-100k tls-1m h2-1k h2-100k"
+ALL_ROWS="1k 100k 1m text-100k l2 miss miss-1tier ws-uniform ws-zipf tls-1k tls-100k tls-1m h2-1k h2-100k"
 
 # print_table RUNS_TSV CONFIG_TEXT: per row and peer the medians over rounds of req/s, p50 and p99;
 # EdgeCache's ratio to the best peer and to the Kestrel ceiling, computed per round between
@@ -122,6 +122,7 @@ function label(r) {
   if (r == "tls-1k") return "1 KiB hit, HTTP/1.1 TLS"; if (r == "tls-100k") return "100 KiB hit, HTTP/1.1 TLS"
   if (r == "tls-1m") return "1 MiB hit, HTTP/1.1 TLS"; if (r == "h2-1k") return "1 KiB hit, HTTP/2 TLS"
   if (r == "h2-100k") return "100 KiB hit, HTTP/2 TLS"
+  if (r == "text-100k") return "100 KiB text hit, br/gzip"
   return r
 }
 function ms(v) { return v == "" ? "-" : (v >= 100 ? sprintf("%.0fms", v) : sprintf("%.2fms", v)) }
@@ -311,6 +312,8 @@ for c in curl ss; do command -v "$c" >/dev/null || die "$c is needed (Debian: cu
 ensure wrk wrk ""
 ensure varnishd varnish varnish
 ensure nginx nginx nginx
+# The text-100k row's check decodes what each peer sends.
+if has_row text-100k; then ensure brotli brotli ""; ensure zstd zstd ""; ensure gzip gzip ""; fi
 ensure traffic_server trafficserver ats
 
 # TLS rows: one certificate for every peer; h2load for the HTTP/2 rows.
@@ -320,6 +323,11 @@ for r in $ROWS; do
 done
 is_tls_row() { case "$1" in tls-*|h2-*) return 0 ;; esac; return 1; }
 tls_peer() { case "$1" in edgecache|nginx|ats|ceiling) return 0 ;; esac; return 1; }
+# The text-100k row: a compressible 100 KiB text hit, the client asking "br, gzip". EdgeCache compresses
+# (Compression:Enabled on both tiers: the shield makes br once, the edge stores and serves it); nginx caches
+# the origin's own gzip response (proxy_cache honours its Vary: Accept-Encoding), with gzip on as an operator
+# sets it. The others sit it out.
+text_peer() { case "$1" in edgecache|nginx) return 0 ;; esac; return 1; }
 [ $tls_rows -eq 1 ] && ensure openssl openssl ""
 [ $h2_rows -eq 1 ] && ensure h2load nghttp2-client ""
 
@@ -433,13 +441,16 @@ edge_cluster="{
 
 if has_peer edgecache; then
   say "starting EdgeCache: shield :$P_SHIELD, edge :$P_EDGE$([ $disk_tier -eq 1 ] && has_row l2 && echo ", disk-only edge :$P_EDGE_L2")"
-  write_node "$work/shield.json" bench-shield $P_SHIELD $P_SHIELD_ADMIN "$shield_cluster"
+  compression=""
+  has_row text-100k && compression=',
+    "Defaults": { "Compression": { "Enabled": true } }'
+  write_node "$work/shield.json" bench-shield $P_SHIELD $P_SHIELD_ADMIN "$shield_cluster" "$compression"
   if [ $tls_rows -eq 1 ]; then
     # The TLS rows' https endpoint (HTTP/1.1 and HTTP/2 by ALPN) beside the plain one.
-    write_node "$work/edge.json" bench-edge $P_EDGE $P_EDGE_ADMIN "$edge_cluster" "" ", \"https://127.0.0.1:$P_EDGE_TLS\"" \
+    write_node "$work/edge.json" bench-edge $P_EDGE $P_EDGE_ADMIN "$edge_cluster" "$compression" ", \"https://127.0.0.1:$P_EDGE_TLS\"" \
       ", \"CertificatePath\": \"$tls/cert.pfx\", \"CertificatePassword\": \"bench\""
   else
-    write_node "$work/edge.json" bench-edge $P_EDGE $P_EDGE_ADMIN "$edge_cluster"
+    write_node "$work/edge.json" bench-edge $P_EDGE $P_EDGE_ADMIN "$edge_cluster" "$compression"
   fi
   start shield "$work/shield.log" env EDGECACHE_CONFIG_FILE="$work/shield.json" dotnet "$(dll EdgeCache.Shield)"
   # shellcheck disable=SC2086 # EDGE_ENV is a list of NAME=value words
@@ -529,7 +540,11 @@ if has_peer nginx; then
       proxy_buffer_size 16k;
       proxy_buffers 64 16k;
       proxy_busy_buffers_size 256k;
-      add_header X-Cache-Status \$upstream_cache_status always;
+      add_header X-Cache-Status \$upstream_cache_status always;$(has_row text-100k && printf '%s' "
+      gzip on;
+      gzip_types text/html text/plain text/css application/javascript application/json;
+      gzip_proxied any;
+      gzip_vary on;")
     }"
   nginx_ws_server="" nginx_ws_cache=""
   if has_ws_peer nginx; then
@@ -745,7 +760,24 @@ headers_of() { # url [curl options] -> response headers (body discarded)
   curl -sS -k "$@" -D - -o /dev/null --max-time 10 "$url" | tr -d '\r'
 }
 curl_opts() { # row -> curl options for it (HTTP/2 only, no HTTP/1.1 fallback, for the h2 rows)
-  case "$1" in h2-*) echo "--http2" ;; tls-*) echo "--http1.1" ;; esac
+  case "$1" in h2-*) echo "--http2" ;; tls-*) echo "--http1.1" ;; text-*) echo "-HAccept-Encoding:br,gzip" ;; esac
+}
+text_check() { # url -> "<coding>, <framing>, decodes to the origin's bytes", fails when it does not
+  local url="$1" h coding framing
+  h="$(curl -sS -H 'Accept-Encoding: br, gzip' -D - -o "$work/text-body" --max-time 10 "$url" | tr -d '\r')" || return 1
+  coding="$(echo "$h" | awk -F': ' 'tolower($1) == "content-encoding" {print $2}')"
+  if echo "$h" | grep -qi '^content-length:'; then framing="Content-Length $(echo "$h" | awk -F': ' 'tolower($1) == "content-length" {print $2}')"
+  elif echo "$h" | grep -qi '^transfer-encoding: *chunked'; then framing="chunked"; else framing="no length"; fi
+  case "$coding" in
+    br) brotli -d -c "$work/text-body" >"$work/text-decoded" ;;
+    gzip) gzip -d -c "$work/text-body" >"$work/text-decoded" ;;
+    zstd) zstd -d -q -c "$work/text-body" >"$work/text-decoded" ;;
+    "") cp "$work/text-body" "$work/text-decoded" ;;
+    *) return 1 ;;
+  esac || return 1
+  curl -fsS -H 'Accept-Encoding: identity' -o "$work/text-origin" --max-time 10 "$ORIGIN$(row_path text-100k)" || return 1
+  cmp -s "$work/text-decoded" "$work/text-origin" || return 1
+  echo "${coding:-identity} $(stat -c %s "$work/text-body") bytes, $framing, decodes to the origin's $(stat -c %s "$work/text-origin") bytes"
 }
 hit_proof() { # peer headers -> prints the proof, fails when there is none
   local peer="$1" h="$2" v
@@ -771,7 +803,7 @@ hit_proof() { # peer headers -> prints the proof, fails when there is none
   esac
 }
 row_path() { # row -> path of the hit object (the TLS rows: the same paths over https)
-  case "$1" in 1k|100k|1m) echo "/obj/$1/bench-hit" ;; tls-*|h2-*) echo "/obj/${1#*-}/bench-hit" ;; l2) echo "/obj/$L2_SIZE/bench-l2" ;; esac
+  case "$1" in 1k|100k|1m) echo "/obj/$1/bench-hit" ;; tls-*|h2-*) echo "/obj/${1#*-}/bench-hit" ;; text-100k) echo "/text/100k/bench-hit" ;; l2) echo "/obj/$L2_SIZE/bench-l2" ;; esac
 }
 row_url() { # row peer -> the URL of the row's hit object at this peer
   if is_tls_row "$1"; then echo "https://127.0.0.1:$(tls_port_of "$2")$(row_path "$1")"
@@ -792,6 +824,7 @@ row_label() {
     l2) echo "L2 disk hit ($L2_SIZE)" ;; miss) echo "miss ($MISS_SIZE)" ;; miss-1tier) echo "miss 1 tier ($MISS_SIZE)" ;;
     ws-uniform) echo "ws uniform ($WS_SIZE)" ;; ws-zipf) echo "ws Zipf ($WS_SIZE)" ;;
     tls-*) echo "${1#*-} hit TLS h1" ;; h2-*) echo "${1#*-} hit TLS h2" ;;
+    text-100k) echo "100k text hit br/gz" ;;
   esac
 }
 
@@ -800,13 +833,14 @@ say ""
 say "$(elapsed) warming and checking that each peer caches:"
 for peer in $PEERS; do
   ok=1
-  for row in 1k 100k 1m l2 tls-1k tls-100k tls-1m h2-1k h2-100k; do
+  for row in 1k 100k 1m text-100k l2 tls-1k tls-100k tls-1m h2-1k h2-100k; do
     has_row "$row" || continue
     target="$(row_target "$row" "$peer")"
     if [ "$row" = l2 ]; then
       [ "$peer" = edgecache ] && [ $disk_tier -eq 1 ] || continue
     fi
     if is_tls_row "$row"; then tls_peer "$peer" || continue; fi
+    if [ "$row" = text-100k ]; then text_peer "$peer" || continue; fi
     url="$(row_url "$row" "$peer")"
     # shellcheck disable=SC2046 # curl_opts is a list of words
     curl -sS -k $(curl_opts "$row") -o /dev/null --max-time 10 "$url" || true
@@ -828,6 +862,11 @@ for peer in $PEERS; do
     done
     len="$(echo "$h" | awk -F': ' 'tolower($1) == "content-length" {print $2}')"
     want="$(size_bytes "$( [ "$row" = l2 ] && echo "$L2_SIZE" || echo "$row")")"
+    if [ "$row" = text-100k ] && [ -n "$proof" ]; then
+      # Encoded, so not 102400 bytes long, and nginx may send its gzip hit chunked: the bytes are checked
+      # by decoding them and comparing with the origin's.
+      if text="$(text_check "$url")"; then len="$want" proof="$text; $proof"; else len="(did not decode to the origin's bytes)"; fi
+    fi
     if [ -z "$proof" ] || [ "$len" != "$want" ]; then
       say "  $target $row: NOT CACHING or wrong length (Content-Length '$len', want $want). Headers:"
       echo "$h" | sed 's/^/      /' | tee -a "$results/bench.log"
@@ -1055,6 +1094,7 @@ run_wrk() { # round row peer
   case "$row" in
     miss|miss-1tier) url="http://127.0.0.1:$(port_of "$target")/"; extra=(-s "$work/miss.lua") ;;
     ws-*) url="http://127.0.0.1:$(port_of "$target")/"; extra=(-s "$work/ws.lua") ;;
+    text-*) url="$(row_url "$row" "$peer")"; extra=(-H "Accept-Encoding: br, gzip") ;;
     *) url="$(row_url "$row" "$peer")" ;;
   esac
   [ -n "${WRK_HEADER:-}" ] && extra+=(-H "$WRK_HEADER")
@@ -1144,6 +1184,7 @@ for round in $(seq 1 "$ROUNDS"); do
         miss|miss-1tier) [ "$peer" = ceiling ] && continue ;;
         ws-*) has_ws_peer "$peer" || continue ;;
         tls-*) tls_peer "$peer" || continue ;;
+        text-*) text_peer "$peer" || continue ;;
         h2-*) tls_peer "$peer" || continue; run_h2load "$round" "$row" "$peer"; continue ;;
       esac
       run_wrk "$round" "$row" "$peer"

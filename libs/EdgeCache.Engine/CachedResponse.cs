@@ -77,6 +77,14 @@ public sealed class CachedResponse
     /// the node), built on the first fast hit. Copies made by rules start without one.</summary>
     internal object? EncodedHead;
 
+    /// <summary>Counts this copy's hits for a re-encode at a high level once it is hot (a representation made
+    /// here at a fast level, <see cref="CompressionPolicy.RecompressAfterHits"/>); null for every other copy.
+    /// Set once before the copy is stored; not carried to copies made from it (a rule's, a re-encode's).</summary>
+    internal HotTrigger? Hot;
+
+    /// <summary>Counts a hit served from this copy (both hit paths call it).</summary>
+    public void CountHit() => Hot?.Hit();
+
     private int _warmed;
 
     /// <summary>True until the first hit on a copy a warming request stored (<c>Cache-Status</c> <c>detail=warmed</c>).

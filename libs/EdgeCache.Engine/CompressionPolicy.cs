@@ -47,6 +47,20 @@ public sealed class CompressionPolicy
     /// <summary>zstd level (1-22). Default 6.</summary>
     public int ZstdLevel { get; set; } = 6;
 
+    /// <summary>Hits of a representation made at the fast level (<see cref="BrotliLevel"/>, <see cref="ZstdLevel"/>,
+    /// <see cref="GzipLevel"/>) after which it is made again, in the background, at the high level
+    /// (<see cref="RecompressBrotliLevel"/> and so on) and replaces the fast one. Default 4; 0 turns it off.</summary>
+    public int RecompressAfterHits { get; set; } = 4;
+
+    /// <summary>Brotli quality a hot representation is made again at (0-11). Default 11.</summary>
+    public int RecompressBrotliLevel { get; set; } = 11;
+
+    /// <summary>zstd level a hot representation is made again at (1-22). Default 19.</summary>
+    public int RecompressZstdLevel { get; set; } = 19;
+
+    /// <summary>gzip level a hot representation is made again at (1-9). Default 9.</summary>
+    public int RecompressGzipLevel { get; set; } = 9;
+
     /// <summary>
     /// Whether this tier makes encodings: true, false, or null (the default) for "on shields, not on
     /// edges": the shield compresses once for all edges, and edges fetch and store the encoded bytes.
@@ -70,6 +84,19 @@ public sealed class CompressionPolicy
         "zstd" => ZstdLevel,
         _ => throw new ArgumentOutOfRangeException(nameof(coding), coding, "not a coding EdgeCache makes"),
     };
+
+    /// <summary>The level a hot representation in <paramref name="coding"/> is made again at.</summary>
+    public int RecompressLevelFor(string coding) => coding switch
+    {
+        "br" => RecompressBrotliLevel,
+        "gzip" => RecompressGzipLevel,
+        "zstd" => RecompressZstdLevel,
+        _ => throw new ArgumentOutOfRangeException(nameof(coding), coding, "not a coding EdgeCache makes"),
+    };
+
+    /// <summary>True when a representation made in <paramref name="coding"/> at <paramref name="level"/> is made
+    /// again once hot: re-encoding is on and this coding's high level is above the one it was made at.</summary>
+    public bool Recompresses(string coding, int level) => RecompressAfterHits > 0 && RecompressLevelFor(coding) > level;
 
     /// <summary>True when <paramref name="contentType"/> (a Content-Type value) is one this host compresses.</summary>
     public bool Compresses(string? contentType)
@@ -128,6 +155,10 @@ public sealed class CompressionPolicy
         if (BrotliLevel is < 0 or > 11) return $"Compression:BrotliLevel must be 0-11 (got {BrotliLevel})";
         if (GzipLevel is < 1 or > 9) return $"Compression:GzipLevel must be 1-9 (got {GzipLevel})";
         if (ZstdLevel is < 1 or > 22) return $"Compression:ZstdLevel must be 1-22 (got {ZstdLevel})";
+        if (RecompressAfterHits < 0) return $"Compression:RecompressAfterHits must be 0 (off) or a number of hits (got {RecompressAfterHits})";
+        if (RecompressBrotliLevel is < 0 or > 11) return $"Compression:RecompressBrotliLevel must be 0-11 (got {RecompressBrotliLevel})";
+        if (RecompressGzipLevel is < 1 or > 9) return $"Compression:RecompressGzipLevel must be 1-9 (got {RecompressGzipLevel})";
+        if (RecompressZstdLevel is < 1 or > 22) return $"Compression:RecompressZstdLevel must be 1-22 (got {RecompressZstdLevel})";
         return null;
     }
 }

@@ -104,6 +104,10 @@ public sealed class MemoryTier
     /// reference bit: for finding the original a representation is derived from, on a miss.</summary>
     public CachedResponse[] Variants(string primaryKey) => _nodes.TryGetValue(primaryKey, out var node) ? node.Variants : [];
 
+    /// <summary>True when <paramref name="entry"/> itself (by reference) is a variant of <paramref name="primaryKey"/> now.</summary>
+    public bool Holds(string primaryKey, CachedResponse entry) =>
+        _nodes.TryGetValue(primaryKey, out var node) && Array.IndexOf(node.Variants, entry) >= 0;
+
     /// <summary>True when some variant of <paramref name="primaryKey"/> is held.</summary>
     public bool Contains(string primaryKey) => _nodes.TryGetValue(primaryKey, out var node) && node.Variants.Length > 0;
 
@@ -151,6 +155,37 @@ public sealed class MemoryTier
             }
 
             break;
+        }
+
+        EvictIfNeeded();
+        return true;
+    }
+
+    /// <summary>
+    /// Puts <paramref name="replacement"/> in the place of <paramref name="expected"/> when that very copy
+    /// (by reference) is still a variant of <paramref name="primaryKey"/>; false, and nothing changed,
+    /// when it is not: the URL was purged, evicted or stored anew, or a rule replaced the copy, since the
+    /// caller read it. A background re-encode stores its result this way, so it never brings back a copy
+    /// that was removed while it ran.
+    /// </summary>
+    public bool Replace(string primaryKey, CachedResponse expected, CachedResponse replacement)
+    {
+        if (!replacement.Body.IsCompleted) throw new ArgumentException("Only complete bodies are stored.", nameof(replacement));
+        if (!_nodes.TryGetValue(primaryKey, out var node)) return false;
+        var size = replacement.Size;
+        if (size > MaxObjectBytes) return false;
+        lock (node)
+        {
+            if (node.Removed) return false;
+            var variants = node.Variants;
+            var i = Array.IndexOf(variants, expected);
+            if (i < 0) return false;
+            var list = (CachedResponse[])variants.Clone();
+            list[i] = replacement;
+            var delta = size - expected.Size;
+            node.Variants = list;
+            node.Size += delta;
+            Interlocked.Add(ref _bytes, delta);
         }
 
         EvictIfNeeded();

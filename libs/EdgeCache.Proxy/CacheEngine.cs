@@ -31,13 +31,17 @@ public sealed class CacheEngine : IAsyncDisposable
             openDisk = () => DiskStore.Open(Options.Disk, diskLogger, Heuristics);
         }
 
-        Derivations = new Internal.Derivations(logger);
+        Recompressions = new Internal.Recompressions(this, Options.Recompress, logger);
+        Derivations = new Internal.Derivations(logger, Recompressions);
         Images = new Internal.ImageVariants(new Internal.ImageWorkers(Options.ImageWorkers, logger), logger);
         Tiers = new CacheTiers(memory, openDisk, Options.Disk.Directory, Options.Disk.ReopenInterval, logger, Options.Disk.WriteQueueBytes, Options.Disk.WriteConcurrency);
     }
 
     /// <summary>The representations this node makes (compression), and their counters.</summary>
     internal Internal.Derivations Derivations { get; }
+
+    /// <summary>The background re-encode of hot representations at a high level, and its counters.</summary>
+    internal Internal.Recompressions Recompressions { get; }
 
     /// <summary>The image variants this node makes, their worker processes and counters.</summary>
     internal Internal.ImageVariants Images { get; }
@@ -155,6 +159,7 @@ public sealed class CacheEngine : IAsyncDisposable
     public ValueTask DisposeAsync()
     {
         Images.Dispose();
+        Recompressions.Dispose();
         return Tiers.DisposeAsync();
     }
 

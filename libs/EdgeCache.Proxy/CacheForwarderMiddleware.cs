@@ -459,6 +459,7 @@ internal sealed partial class CacheForwarderMiddleware
         if (result.Kind == FetchKind.AlreadyStored)
         {
             _engine.CountRequest(RequestOutcome.Hit, "memory");
+            result.Entry!.CountHit();
             var detail = state.Warm == WarmMode.None && result.Entry!.TryClaimWarmed() ? CacheLookupMiddleware.Warmed : "memory";
             await ResponseWriter.WriteEntryAsync(ctx, _engine, result.Entry!, state.Policy, CacheStatus.ForHit(Name, Ttl(result.Entry!), detail).Format(), StringValues.Empty).ConfigureAwait(false);
             return;

@@ -273,6 +273,7 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
             {
                 case HitKind.Fresh or HitKind.Stale:
                     engine.CountRequest(hit.Kind == HitKind.Fresh ? RequestOutcome.Hit : RequestOutcome.Stale, detail);
+                    stored.CountHit();
 
                     // The first hit on a copy a warming request stored says so (a warming request's own does not count).
                     if (lookup.Warm == WarmMode.None && stored.TryClaimWarmed()) detail = Warmed;

@@ -76,6 +76,9 @@ public sealed class EdgeCacheOptions
     /// <summary>The image worker processes that make image variants (hosts with <c>Images:Enabled</c>).</summary>
     public ImageWorkerOptions ImageWorkers { get; set; } = new();
 
+    /// <summary>The background re-encoder of hot compressed representations (<see cref="RecompressOptions"/>).</summary>
+    public RecompressOptions Recompress { get; set; } = new();
+
     /// <summary>Write one access-log line per request (category EdgeCache.AccessLog). Default false.</summary>
     public bool AccessLog { get; set; }
 

@@ -65,6 +65,7 @@ public sealed class EdgeCacheOptionsValidator : IValidateOptions<EdgeCacheOption
 
         if (o.Disk.Validate() is { } disk) errors.Add($"{S}:Disk: {disk}.");
         if (o.ImageWorkers.Validate() is { } workers) errors.Add($"{S}:ImageWorkers: {workers}.");
+        if (o.Recompress.Validate() is { } recompress) errors.Add($"{S}:Recompress: {recompress}.");
         if (o.Listen.MinHitDataRate < 0 || double.IsNaN(o.Listen.MinHitDataRate)) errors.Add($"{S}:Listen:MinHitDataRate must not be negative (0 leaves Kestrel's MinResponseDataRate).");
         if (o.Listen.MinHitDataRateGracePeriod <= TimeSpan.FromSeconds(1)) errors.Add($"{S}:Listen:MinHitDataRateGracePeriod must be more than 1 s (Kestrel checks data rates once a second).");
         if (o.Listen.ResponseBufferBytes < 0) errors.Add($"{S}:Listen:ResponseBufferBytes must not be negative.");

@@ -41,6 +41,8 @@ internal static class EventIds
     public const int OriginTrustedCaUnusable = 1411;
     public const int Encoded = 1500;
     public const int EncodeFailed = 1501;
+    public const int Recompressed = 1502;
+    public const int RecompressFailed = 1503;
     public const int ImageMade = 1510;
     public const int ImageRefused = 1511;
     public const int ImageWorkerRetired = 1512;

@@ -122,6 +122,12 @@ internal static partial class Log
     [LoggerMessage(EventIds.EncodeFailed, LogLevel.Warning, "Compression: making a {Coding} representation failed ({Message}); nothing was stored and the transfer was cut.")]
     public static partial void EncodeFailed(ILogger logger, string coding, string message);
 
+    [LoggerMessage(EventIds.Recompressed, LogLevel.Debug, "Compression: a hot {Coding} representation was made again at level {Level}, {BytesBefore} bytes to {BytesAfter}.")]
+    public static partial void Recompressed(ILogger logger, string coding, int level, long bytesBefore, long bytesAfter);
+
+    [LoggerMessage(EventIds.RecompressFailed, LogLevel.Warning, "Compression: making a hot {Coding} representation again at level {Level} failed ({Message}); the first copy is kept.")]
+    public static partial void RecompressFailed(ILogger logger, string coding, int level, string message);
+
     [LoggerMessage(EventIds.ImageMade, LogLevel.Debug, "Images: made a {Format} variant {Width}x{Height}, {BytesIn} bytes to {BytesOut}.")]
     public static partial void ImageMade(ILogger logger, string format, int width, int height, long bytesIn, long bytesOut);
 

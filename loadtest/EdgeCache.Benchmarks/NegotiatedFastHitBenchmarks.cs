@@ -49,10 +49,17 @@ public class NegotiatedFastHitBenchmarks
         foreach (var coding in new[] { "identity", "gzip", "br" })
         {
             var request = new Microsoft.AspNetCore.Http.HeaderDictionary { ["Accept-Encoding"] = coding };
-            engine.Memory.Set(key, Samples.Stored(Size, "Accept-Encoding", request, contentEncoding: coding == "identity" ? null : coding));
+            var entry = Samples.Stored(Size, "Accept-Encoding", request, contentEncoding: coding == "identity" ? null : coding);
+            Stored(engine, key, entry, coding);
+            engine.Memory.Set(key, entry);
         }
 
         if (!Run()) throw new InvalidOperationException("expected a fast hit");
+    }
+
+    /// <summary>A hook for a case that marks what it stores.</summary>
+    protected virtual void Stored(CacheEngine engine, string key, CachedResponse entry, string coding)
+    {
     }
 
     [GlobalCleanup]

@@ -73,6 +73,39 @@ internal sealed class OriginState
         return body;
     }
 
+    /// <summary>Compressible text of <paramref name="length"/> bytes for <paramref name="name"/> (numbered lines of markup).</summary>
+    public byte[] Text(string size, string name, int length) => Cached("text/" + size + "/" + name, () =>
+    {
+        var sb = new System.Text.StringBuilder(length + 128);
+        for (var i = 0; sb.Length < length; i++)
+        {
+            sb.Append("<li class=\"item\" data-n=\"").Append(i).Append("\"><a href=\"/").Append(name).Append('/').Append(i * 7919 % 10007)
+              .Append("\">Item number ").Append(i * 7919 % 10007).Append("</a></li>\n");
+        }
+
+        return System.Text.Encoding.ASCII.GetBytes(sb.ToString(0, length));
+    });
+
+    /// <summary><see cref="Text"/> gzip-encoded at level 6 (a web origin's usual gzip).</summary>
+    public byte[] GzipText(string size, string name, int length) => Cached("gzip/" + size + "/" + name, () =>
+    {
+        using var output = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(output, new System.IO.Compression.ZLibCompressionOptions { CompressionLevel = 6 }, leaveOpen: true))
+        {
+            gzip.Write(Text(size, name, length));
+        }
+
+        return output.ToArray();
+    });
+
+    private byte[] Cached(string key, Func<byte[]> make)
+    {
+        if (_bodies.TryGetValue(key, out var body)) return body;
+        body = make();
+        if (Interlocked.Increment(ref _cachedBodies) <= MaxCachedBodies) body = _bodies.GetOrAdd(key, body);
+        return body;
+    }
+
     private static byte[] Fill(int size, string seed)
     {
         var body = new byte[size];

@@ -7,6 +7,9 @@ using EdgeCache.LoadOrigin;
 //                                  Query: ttl=N (max-age, default 3600), swr=N (stale-while-revalidate),
 //                                  sie=N (stale-if-error). ETag "{name}-{size}-v{version}", also in X-Origin-Version.
 //                                  If-None-Match with the current ETag gets 304.
+//   GET  /text/{size}/{name}       the same for compressible text (text/html, numbered lines of markup), with
+//                                  Vary: Accept-Encoding; gzip-encoded (level 6) when the request accepts gzip,
+//                                  as a web origin with gzip on sends it (the bench's text-100k row).
 //   GET  /__origin/stats           {"requests": N, "byPath": {...}, "failMode": "off", "failed": N}
 //                                  (?paths=0 leaves byPath out: cheap to poll during unique-URL runs)
 //   POST /__origin/reset           zeroes the counters (versions and failure mode stay)
@@ -67,6 +70,23 @@ app.MapGet("/obj/{size}/{name}", (HttpContext ctx, string size, string name) =>
     return Results.Bytes(state.Body(size, name, (int)bytes), "application/octet-stream");
 });
 
+app.MapGet("/text/{size}/{name}", (HttpContext ctx, string size, string name) =>
+{
+    if (!EdgeCache.LoadTesting.ObjectSizes.TryParse(size, out var bytes) || bytes > 64L * 1024 * 1024)
+    {
+        return Results.BadRequest("size must be like 1024, 100k or 1m (at most 64m)\n");
+    }
+
+    var headers = ctx.Response.Headers;
+    headers.CacheControl = CacheControl(3600, -1, -1);
+    headers.Vary = "Accept-Encoding";
+    var gzip = AcceptsGzip(ctx.Request.Headers.AcceptEncoding);
+    headers.ETag = $"\"{name}-{size}-text{(gzip ? "-gzip" : "")}\"";
+    if (!gzip) return Results.Bytes(state.Text(size, name, (int)bytes), "text/html; charset=utf-8");
+    headers.ContentEncoding = "gzip";
+    return Results.Bytes(state.GzipText(size, name, (int)bytes), "text/html; charset=utf-8");
+});
+
 app.MapGet("/__origin/stats", (string? paths) => Results.Json(new
 {
     requests = Interlocked.Read(ref state.Total),
@@ -120,6 +140,24 @@ static string CacheControl(long ttl, long swr, long sie)
     if (swr >= 0) cc += ", stale-while-revalidate=" + swr.ToString(CultureInfo.InvariantCulture);
     if (sie >= 0) cc += ", stale-if-error=" + sie.ToString(CultureInfo.InvariantCulture);
     return cc;
+}
+
+static bool AcceptsGzip(Microsoft.Extensions.Primitives.StringValues acceptEncoding)
+{
+    foreach (var line in acceptEncoding)
+    {
+        foreach (var member in (line ?? "").Split(','))
+        {
+            var parts = member.Split(';', 2, StringSplitOptions.TrimEntries);
+            if (!parts[0].Equals("gzip", StringComparison.OrdinalIgnoreCase)) continue;
+            if (parts.Length == 1) return true;
+            var q = parts[1].Replace(" ", "", StringComparison.Ordinal);
+            return !q.StartsWith("q=", StringComparison.OrdinalIgnoreCase)
+                || !double.TryParse(q.AsSpan(2), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var weight) || weight > 0;
+        }
+    }
+
+    return false;
 }
 
 static bool TryQuery(Microsoft.Extensions.Primitives.StringValues value, long fallback, out long result)

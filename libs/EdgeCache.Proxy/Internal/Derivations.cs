@@ -13,7 +13,7 @@ namespace EdgeCache.Proxy.Internal;
 /// is collapsed), off the hit path, while the original is still streaming in. The owner of the encode
 /// counters (<c>edgecache.compression.*</c>).
 /// </summary>
-internal sealed class Derivations(ILogger logger)
+internal sealed class Derivations(ILogger logger, Recompressions recompressions)
 {
     /// <summary>Codings counted (the last is identity: an origin's coding decoded).</summary>
     private static readonly string[] Counted = ["br", "zstd", "gzip", AcceptEncodingNegotiation.Identity];
@@ -54,6 +54,7 @@ internal sealed class Derivations(ILogger logger)
         if (!_inFlight.TryAdd(slot, derived)) return _inFlight.TryGetValue(slot, out running) ? running : derived;
         started = true;
         var level = target is null ? 0 : policy.LevelFor(target);
+        if (target is not null) recompressions.Watch(key, derived, target, level, policy);
         _ = Task.Run(() => RunAsync(slot, original.Body, source, target, level, body));
         return derived;
     }

@@ -529,6 +529,7 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
         hit = new Hit(entry, wire, tail, info.IsHead, info.Close);
 
         engine.CountFastHit(detail);
+        entry.CountHit();
         var traffic = deps.Traffic;
         traffic.Record(info.HostName, hit: true, entry.Body.Length, info.IsHead);
         if (traffic.AccessLogEnabled)

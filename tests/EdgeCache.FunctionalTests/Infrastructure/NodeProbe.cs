@@ -43,7 +43,7 @@ internal static class NodeProbe
     /// node in the test process exports under the same meter name, and a scrape of <c>/metrics</c> cannot tell
     /// which node a series came from.
     /// </summary>
-    public static long Metric(this WebApplication node, string instrument)
+    public static long Metric(this WebApplication node, string instrument, params (string Key, string Value)[] tags)
     {
         var meters = node.Services.GetRequiredService<IMeterFactory>();
         long? total = null;
@@ -52,8 +52,21 @@ internal static class NodeProbe
         {
             if (i.Meter.Name == "EdgeCache" && ReferenceEquals(i.Meter.Scope, meters) && i.Name == instrument) l.EnableMeasurementEvents(i);
         };
-        listener.SetMeasurementEventCallback<int>((_, v, _, _) => total = (total ?? 0) + v);
-        listener.SetMeasurementEventCallback<long>((_, v, _, _) => total = (total ?? 0) + v);
+        // Only the tag sets that carry every one of tags (all of them when none is given).
+        bool Selected(ReadOnlySpan<KeyValuePair<string, object?>> measured)
+        {
+            foreach (var (key, value) in tags)
+            {
+                var found = false;
+                foreach (var t in measured) found |= t.Key == key && Equals(t.Value, value);
+                if (!found) return false;
+            }
+
+            return true;
+        }
+
+        listener.SetMeasurementEventCallback<int>((_, v, t, _) => total = (total ?? 0) + (Selected(t) ? v : 0));
+        listener.SetMeasurementEventCallback<long>((_, v, t, _) => total = (total ?? 0) + (Selected(t) ? v : 0));
         listener.Start();
         listener.RecordObservableInstruments();
         return total ?? throw new InvalidOperationException($"the node exports no {instrument}");

@@ -36,6 +36,11 @@ public class Topology : IAsyncLifetime
     /// <summary>Both tiers compress this host's responses (<c>Hosts:&lt;host&gt;:Compression:Enabled</c>); shields make the encodings.</summary>
     public const string CompressSite = "compress.example.com";
 
+    /// <summary>Both tiers compress this host's responses and edges make the encodings (<c>Compression:Produce</c>, as for
+    /// edges that fetch from origins): a representation is made again at the high level after 3 hits
+    /// (<c>Compression:RecompressAfterHits</c>). Edges queue one re-encode at most (<c>Recompress:QueueLength</c>).</summary>
+    public const string RecompressSite = "recompress.example.com";
+
     /// <summary>Both tiers make image variants under <c>/_img/</c> here (<c>Hosts:&lt;host&gt;:Images:Enabled</c>); shields make
     /// them, with a pixel limit of 4 million so a test's decompression bomb is small to make.</summary>
     public const string ImageSite = "img.example.com";
@@ -113,6 +118,8 @@ public class Topology : IAsyncLifetime
         [$"EdgeCache:Hosts:{HintsSite}:EarlyHints"] = "true",
         [$"EdgeCache:Hosts:{PostsSite}:StorePostResponses"] = "true",
         [$"EdgeCache:Hosts:{CompressSite}:Compression:Enabled"] = "true",
+        [$"EdgeCache:Hosts:{RecompressSite}:Compression:Enabled"] = "true",
+        [$"EdgeCache:Hosts:{RecompressSite}:Compression:RecompressAfterHits"] = "3",
         [$"EdgeCache:Hosts:{ImageSite}:Images:Enabled"] = "true",
         [$"EdgeCache:Hosts:{ImageSite}:Images:MaxPixels"] = "4000000",
         [$"EdgeCache:Hosts:{ImageSite}:Images:MaxVariantsPerOriginal"] = "6",
@@ -125,6 +132,7 @@ public class Topology : IAsyncLifetime
     protected virtual Dictionary<string, string?> ShieldConfig(string id)
     {
         var c = Common(id);
+        c[$"EdgeCache:Hosts:{RecompressSite}:Compression:Produce"] = "false";
         c["ReverseProxy:Routes:sites:ClusterId"] = "origin";
         c["ReverseProxy:Routes:sites:Match:Path"] = "{**catch-all}";
         for (var i = 0; i < Hosts.Length; i++) c[$"ReverseProxy:Routes:sites:Match:Hosts:{i}"] = Hosts[i];
@@ -136,6 +144,8 @@ public class Topology : IAsyncLifetime
     {
         var c = Common(id);
         c[$"EdgeCache:Hosts:{StripOverrideSite}:StripCdnCacheControl"] = "true";
+        c[$"EdgeCache:Hosts:{RecompressSite}:Compression:Produce"] = "true";
+        c["EdgeCache:Recompress:QueueLength"] = "1";
         c["ReverseProxy:Routes:sites:ClusterId"] = "shields";
         c["ReverseProxy:Routes:sites:Match:Path"] = "{**catch-all}";
         for (var i = 0; i < Hosts.Length; i++) c[$"ReverseProxy:Routes:sites:Match:Hosts:{i}"] = Hosts[i];
@@ -160,7 +170,7 @@ public class Topology : IAsyncLifetime
         return c;
     }
 
-    protected static readonly string[] Hosts = [Site, CookieSite, IgnoreSite, SlowSite, ForwardedSite, ErrorsSite, StripOverrideSite, HintsSite, PostsSite, CompressSite, ImageSite];
+    protected static readonly string[] Hosts = [Site, CookieSite, IgnoreSite, SlowSite, ForwardedSite, ErrorsSite, StripOverrideSite, HintsSite, PostsSite, CompressSite, RecompressSite, ImageSite];
 
     protected async Task<WebApplication> StartNodeAsync(NodeRole role, Dictionary<string, string?> config, Action<WebApplicationBuilder>? configure = null)
     {
