@@ -45,15 +45,17 @@ internal static class Transformer
 
             var animated = job.KeepAnimation && pages > 1;
             var box = job.Fit == ImageFit.Cover && job.Width > 0 && job.Height > 0;
+            // fail_on goes to the loader in the option string: thumbnail's own failOn argument does not reach the
+            // shrink-on-load read, which then pads a truncated JPEG with grey and resizes it. With it, libvips
+            // stops at the premature end (the error surfaces in the encode that pulls the pixels): refused.
             using var thumb = Image.ThumbnailBuffer(
                 input,
                 job.Width > 0 ? job.Width : Unbounded,
-                optionString: animated ? "n=-1" : "",
+                optionString: animated ? "n=-1,fail_on=truncated" : "fail_on=truncated",
                 height: job.Height > 0 ? job.Height : Unbounded,
                 size: job.Fit == ImageFit.Contain ? Enums.Size.Both : job.Fit == ImageFit.Cover ? Enums.Size.Both : Enums.Size.Down,
                 crop: box ? Enums.Interesting.Centre : null,
-                outputProfile: "srgb",
-                failOn: Enums.FailOn.Truncated);
+                outputProfile: "srgb");
             using var srgb = thumb.Interpretation is Enums.Interpretation.Srgb or Enums.Interpretation.Bw or Enums.Interpretation.Grey16 or Enums.Interpretation.Rgb16
                 ? thumb.Copy()
                 : thumb.Colourspace(Enums.Interpretation.Srgb);
