@@ -18,10 +18,17 @@ internal sealed class ImageWorkers(ImageWorkerOptions options, ILogger logger) :
     private readonly ConcurrentBag<Worker> _idle = [];
     private readonly ConcurrentDictionary<int, Worker> _all = new();
     private long _started;
+    private int _busy;
     private bool _disposed;
 
     /// <summary>Worker processes started since the node started (the first ones included).</summary>
     public long Started => Interlocked.Read(ref _started);
+
+    /// <summary>Jobs handed to a worker process and not yet answered.</summary>
+    public int Busy => Volatile.Read(ref _busy);
+
+    /// <summary>The process ids of the worker processes alive now (busy or idle): for tests that stop or kill one.</summary>
+    internal IReadOnlyCollection<int> ProcessIds => [.. _all.Keys];
 
     /// <summary>Runs <paramref name="job"/> in a worker within <paramref name="timeout"/>; a refusal when no worker was
     /// free within the queue timeout (<c>busy</c>), the worker died (<c>worker-crashed</c>) or overran (<c>timeout</c>).</summary>
@@ -29,9 +36,12 @@ internal sealed class ImageWorkers(ImageWorkerOptions options, ILogger logger) :
     {
         if (!await _slots.WaitAsync(options.QueueTimeout).ConfigureAwait(false)) return Refused("busy");
         Worker? worker = null;
+        var handed = false;
         try
         {
             worker = Take();
+            Interlocked.Increment(ref _busy);
+            handed = true;
             using var deadline = new CancellationTokenSource(timeout);
             await ImageWorkerProtocol.WriteJobAsync(worker.Input, job, deadline.Token).ConfigureAwait(false);
             var result = await ImageWorkerProtocol.ReadResultAsync(worker.Output, deadline.Token).ConfigureAwait(false);
@@ -63,6 +73,7 @@ internal sealed class ImageWorkers(ImageWorkerOptions options, ILogger logger) :
         }
         finally
         {
+            if (handed) Interlocked.Decrement(ref _busy);
             _slots.Release();
         }
     }

@@ -35,6 +35,14 @@ public static class TestImages
         return image.PngsaveBuffer();
     }
 
+    /// <summary>A large PNG made fast (zlib level 1): libvips cannot shrink a PNG while decoding it, so every one of
+    /// its pixels is decoded for any variant, which takes real time.</summary>
+    public static byte[] LargePng(int width, int height)
+    {
+        using var image = Gradient(width, height);
+        return image.PngsaveBuffer(compression: 1);
+    }
+
     /// <summary>An animated GIF of <paramref name="frames"/> frames of <paramref name="width"/> x <paramref name="height"/>.</summary>
     public static byte[] AnimatedGif(int width, int height, int frames)
     {
