@@ -33,9 +33,11 @@ internal static class Transformer
         try
         {
             int pages;
+            bool profiled;
             using (var header = Image.NewFromBuffer(input))
             {
                 pages = header.Contains("n-pages") ? Math.Max(1, (int)header.Get("n-pages")) : 1;
+                profiled = header.Contains("icc-profile-data");
                 var frames = job.KeepAnimation ? pages : 1;
                 if ((long)header.Width * header.Height * frames > job.MaxPixels || (long)header.Width * header.Height > job.MaxPixels)
                 {
@@ -55,7 +57,10 @@ internal static class Transformer
                 height: job.Height > 0 ? job.Height : Unbounded,
                 size: job.Fit == ImageFit.Contain ? Enums.Size.Both : job.Fit == ImageFit.Cover ? Enums.Size.Both : Enums.Size.Down,
                 crop: box ? Enums.Interesting.Centre : null,
-                outputProfile: "srgb");
+                // Only an embedded profile needs the ICC transform: without one libvips converts from its default sRGB
+                // to sRGB, close to half the work of a variant (measured at one thread, a 2000x1500 photo to a 400 px
+                // WebP: 40 ms with it, 23 ms without). Other colour spaces are converted below either way.
+                outputProfile: profiled ? "srgb" : null);
             using var srgb = thumb.Interpretation is Enums.Interpretation.Srgb or Enums.Interpretation.Bw or Enums.Interpretation.Grey16 or Enums.Interpretation.Rgb16
                 ? thumb.Copy()
                 : thumb.Colourspace(Enums.Interpretation.Srgb);

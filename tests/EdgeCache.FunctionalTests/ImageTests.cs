@@ -277,6 +277,23 @@ public sealed class ImageTests(Topology cdn)
     }
 
     [Fact]
+    public async Task An_embedded_colour_profile_is_applied_and_the_variant_is_plain_srgb()
+    {
+        var original = NewDir() + "/p3.jpg";
+        var p3 = TestImages.RedInDisplayP3();
+        var (raw, tagged) = TestImages.Colour(p3);
+        Assert.True(tagged);
+        Assert.True(raw[0] < 245 && raw[1] > 30, $"P3 red is stored as about (234, 51, 35): {string.Join(", ", raw)}");
+        MapImage(original, p3, "image/jpeg");
+        using var r = await Get(0, "/_img/width=64,format=png" + original);
+        var (means, hasProfile) = TestImages.Colour(await r.Content.ReadAsByteArrayAsync());
+
+        // Converted to sRGB through the embedded profile: red again, and no profile left to apply.
+        Assert.False(hasProfile);
+        Assert.True(means[0] > 250 && means[1] < 8 && means[2] < 8, $"sRGB red: {string.Join(", ", means)}");
+    }
+
+    [Fact]
     public async Task Head_ranges_and_conditional_requests_work_on_a_variant()
     {
         var original = NewDir() + "/hen.jpg";
