@@ -7,6 +7,9 @@ using EdgeCache.LoadOrigin;
 //                                  Query: ttl=N (max-age, default 3600), swr=N (stale-while-revalidate),
 //                                  sie=N (stale-if-error). ETag "{name}-{size}-v{version}", also in X-Origin-Version.
 //                                  If-None-Match with the current ETag gets 304.
+//   GET  /img/{name}               the same 2000x1500 photo-like JPEG for every name (made with libvips on first
+//                                  request, loadtest/Shared/SampleImages.cs), max-age=3600, ETag "photo-{length}":
+//                                  bench.sh's image rows (a new name per request is a new original, so a new variant)
 //   GET  /__origin/stats           {"requests": N, "byPath": {...}, "failMode": "off", "failed": N}
 //                                  (?paths=0 leaves byPath out: cheap to poll during unique-URL runs)
 //   POST /__origin/reset           zeroes the counters (versions and failure mode stay)
@@ -22,6 +25,7 @@ builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
 var app = builder.Build();
 
 var state = new OriginState();
+var photo = new Lazy<byte[]>(() => EdgeCache.LoadTesting.SampleImages.PhotoJpeg(2000, 1500));
 
 app.Use((ctx, next) =>
 {
@@ -65,6 +69,14 @@ app.MapGet("/obj/{size}/{name}", (HttpContext ctx, string size, string name) =>
     headers["X-Origin-Version"] = version.ToString(CultureInfo.InvariantCulture);
     if (ctx.Request.Headers.IfNoneMatch == etag) return Results.StatusCode(StatusCodes.Status304NotModified);
     return Results.Bytes(state.Body(size, name, (int)bytes), "application/octet-stream");
+});
+
+app.MapGet("/img/{name}", (HttpContext ctx, string name) =>
+{
+    var body = photo.Value;
+    ctx.Response.Headers.CacheControl = "public, max-age=3600";
+    ctx.Response.Headers.ETag = $"\"photo-{body.Length}\"";
+    return Results.Bytes(body, "image/jpeg");
 });
 
 app.MapGet("/__origin/stats", (string? paths) => Results.Json(new
