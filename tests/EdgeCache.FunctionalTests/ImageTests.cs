@@ -200,6 +200,7 @@ public sealed class ImageTests(Topology cdn)
     [InlineData("png-labelled-jpeg", "image/jpeg")]
     [InlineData("bomb", "image/png")]
     [InlineData("truncated", "image/jpeg")]
+    [InlineData("truncated-gif", "image/gif")]
     public async Task An_original_that_cannot_be_transformed_safely_is_served_as_it_is_saying_why(string kind, string contentType)
     {
         var body = kind switch
@@ -208,6 +209,7 @@ public sealed class ImageTests(Topology cdn)
             "html-labelled-jpeg" => "<html><script>alert(1)</script></html>"u8.ToArray(),
             "png-labelled-jpeg" => TestImages.Png(64, 64),
             "truncated" => TestImages.Photo[..(TestImages.Photo.Length / 2)],
+            "truncated-gif" => TestImages.AnimatedGif(200, 100, 3)[..(TestImages.AnimatedGif(200, 100, 3).Length * 2 / 3)],
             _ => TestImages.Bomb(),
         };
         var reason = kind switch
@@ -215,7 +217,7 @@ public sealed class ImageTests(Topology cdn)
             "svg" or "svg-labelled-jpeg" => "svg",
             "html-labelled-jpeg" => "not-an-image",
             "png-labelled-jpeg" => "type-mismatch",
-            "truncated" => "decode",
+            "truncated" or "truncated-gif" => "decode",
             _ => "pixel-limit",
         };
         var original = NewDir() + "/" + kind;
