@@ -25,6 +25,19 @@ internal static class Transformer
         Cache.MaxFiles = 0;
     }
 
+    /// <summary>Makes one small WebP and one small JPEG variant before the first job, so that loading the codecs and
+    /// the first-use costs of this code are the worker's start-up, not a job's time.</summary>
+    public static void WarmUp()
+    {
+        using var black = Image.Black(32, 32, bands: 3);
+        using var u8 = black.Cast(Enums.BandFormat.Uchar);
+        var jpeg = new System.Buffers.ReadOnlySequence<byte>(u8.JpegsaveBuffer());
+        foreach (var format in new[] { "webp", "jpeg" })
+        {
+            Run(new ImageJob(16, 0, ImageFit.ScaleDown, 80, format, false, 1_000_000, jpeg));
+        }
+    }
+
     public static ImageJobResult Run(ImageJob job)
     {
         var input = job.Input.IsSingleSegment && System.Runtime.InteropServices.MemoryMarshal.TryGetArray(job.Input.First, out var seg) && seg.Offset == 0 && seg.Count == seg.Array!.Length

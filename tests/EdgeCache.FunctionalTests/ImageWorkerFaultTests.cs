@@ -69,11 +69,11 @@ public sealed class ImageWorkerFaultTests(ImageWorkerTopology cdn)
         return path;
     }
 
-    /// <summary>A variant made on <see cref="Topology.ImageSite"/> (10 s limit): a worker is alive and idle after it.</summary>
-    private async Task AssertAVariantIsMadeAsync()
+    /// <summary>A variant made (by default on <see cref="Topology.ImageSite"/>, 10 s limit): a worker is alive and idle after it.</summary>
+    private async Task AssertAVariantIsMadeAsync(string host = Topology.ImageSite)
     {
         var made = Metric("edgecache.images.variants");
-        using var r = await cdn.GetAsync(0, "/_img/width=128,format=webp" + Original(TestImages.Photo, "image/jpeg"), Topology.ImageSite);
+        using var r = await cdn.GetAsync(0, "/_img/width=128,format=webp" + Original(TestImages.Photo, "image/jpeg"), host);
         Assert.Equal(HttpStatusCode.OK, r.StatusCode);
         Assert.Equal(("webp", 128, 96, 1), TestImages.Decode(await r.Content.ReadAsByteArrayAsync()));
         Assert.Equal(made + 1, Metric("edgecache.images.variants"));
@@ -147,7 +147,9 @@ public sealed class ImageWorkerFaultTests(ImageWorkerTopology cdn)
         Assert.Equal(refused + 1, Metric("edgecache.images.refused"));
         Assert.DoesNotContain(pid, Shield.Images.Workers.ProcessIds);
 
-        await AssertAVariantIsMadeAsync();
+        // The next variant on the same 100 ms host is made by a new worker: its start-up (the runtime, libvips and a
+        // first small variant, before it says it is ready) does not count against the job's limit.
+        await AssertAVariantIsMadeAsync(ImageWorkerTopology.TightSite);
         Assert.Equal(started + 1, Metric("edgecache.images.workers.started"));
         Assert.NotEqual(pid, Assert.Single(Shield.Images.Workers.ProcessIds));
     }

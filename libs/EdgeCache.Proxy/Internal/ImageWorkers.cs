@@ -39,7 +39,7 @@ internal sealed class ImageWorkers(ImageWorkerOptions options, ILogger logger) :
         var handed = false;
         try
         {
-            worker = Take();
+            worker = await TakeAsync().ConfigureAwait(false);
             Interlocked.Increment(ref _busy);
             handed = true;
             using var deadline = new CancellationTokenSource(timeout);
@@ -78,7 +78,7 @@ internal sealed class ImageWorkers(ImageWorkerOptions options, ILogger logger) :
         }
     }
 
-    private Worker Take()
+    private async Task<Worker> TakeAsync()
     {
         while (_idle.TryTake(out var idle))
         {
@@ -86,7 +86,20 @@ internal sealed class ImageWorkers(ImageWorkerOptions options, ILogger logger) :
             Retire(idle, "it exited while idle");
         }
 
-        return Start();
+        var worker = Start();
+        using var ready = new CancellationTokenSource(options.StartTimeout);
+        var why = "it exited before it was ready";
+        try
+        {
+            if (await ImageWorkerProtocol.ReadReadyAsync(worker.Output, ready.Token).ConfigureAwait(false)) return worker;
+        }
+        catch (OperationCanceledException)
+        {
+            why = $"it was not ready within {options.StartTimeout.TotalSeconds:0.#} s";
+        }
+
+        Retire(worker, why);
+        throw new InvalidOperationException("a new image worker " + why);
     }
 
     private Worker Start()
