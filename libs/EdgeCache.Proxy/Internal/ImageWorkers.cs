@@ -97,6 +97,10 @@ internal sealed class ImageWorkers(ImageWorkerOptions options, ILogger logger) :
         {
             why = $"it was not ready within {options.StartTimeout.TotalSeconds:0.#} s";
         }
+        catch (IOException ex)
+        {
+            why = "its output failed before it was ready: " + ex.Message;
+        }
 
         Retire(worker, why);
         throw new InvalidOperationException("a new image worker " + why);
