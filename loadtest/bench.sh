@@ -38,6 +38,18 @@
 # measured run checks the origin saw no request, and gives each peer's hit ratio as its own
 # counters say (EdgeCache /metrics, nginx's $upstream_cache_status log, Traffic Server's
 # stats_over_http, varnishstat). The ceiling sits out the miss-1tier and ws rows.
+# Image rows (selected with ROWS; peers edgecache and nginx only): the origin serves one 2000x1500 photo-like JPEG
+# (836 KiB, loadtest/Shared/SampleImages.cs) under any /img/<name>. img-cold: every request a new original
+# (a unique name, via a wrk Lua script), so every one is a transformation to a 400 px variant: EdgeCache
+# /_img/width=400,format=webp/img/<name> (edge -> shield, which fetches the original and makes the WebP in its
+# image workers) against nginx's image_filter (libnginx-mod-http-image-filter, installed if missing; libgd, JPEG
+# out at image_filter_jpeg_quality 75: it cannot change the format) in a resizing server behind a proxy_cache
+# server, IMG_CONNECTIONS connections. req/s there is variants per second; EdgeCache's run also checks with its
+# shield's counters that each request was a variant made, not a refusal. Before the runs one cold variant from
+# each peer is saved and its bytes and SSIM against a reference resize (ImageMagick -resize 400x300 of the
+# original, Lanczos) are noted under the row (loadtest/EdgeCache.ImageCompare, libvips: this ImageMagick has no
+# SSIM metric), with EdgeCache's other quality steps beside it. img-hit: a hit on that 400 px variant (EdgeCache's
+# WebP, nginx's JPEG from its front proxy_cache), with the same wrk shape as the 100 KiB hit row.
 # After each row the resident set size of each EdgeCache process is printed (the ws edge's is
 # checked against WS_MEMORY_BYTES + Disk:LogMemoryBytes + 256 MiB) and the table gives its largest.
 # The table gives per peer the median over rounds of req/s, p50 and p99; and EdgeCache's ratio to
@@ -48,7 +60,7 @@
 #
 # Settings (environment): DURATION (10s), ROUNDS (3), CONNECTIONS (64), THREADS (1),
 # PEERS ("edgecache varnish nginx ats ceiling"), ROWS ("1k 100k 1m l2 miss miss-1tier"), L2_SIZE (100k),
-# MISS_SIZE (1k), H2_CONNECTIONS (16), H2_STREAMS (10), BUILD_LOCK (/tmp/build.lock: builds are serialised with flock on it);
+# MISS_SIZE (1k), IMG_CONNECTIONS (4: the img-cold row; a shield runs 2 image workers by default), H2_CONNECTIONS (16), H2_STREAMS (10), BUILD_LOCK (/tmp/build.lock: builds are serialised with flock on it);
 # for the ws rows: WS_OBJECTS (20000), WS_SIZE (100k), WS_SEED (42), WS_ZIPF_S (0.8),
 # WS_MEMORY_BYTES (268435456: EdgeCache's MemoryBudgetBytes and Traffic Server's RAM cache),
 # WS_DISK_BYTES (the larger of 4 GiB and twice the set: every peer's disk cache), WS_CLIENTS (8 curl
@@ -73,6 +85,7 @@ PEERS="${PEERS:-edgecache varnish nginx ats ceiling}"
 ROWS="${ROWS:-1k 100k 1m l2 miss miss-1tier}"
 L2_SIZE="${L2_SIZE:-100k}"
 MISS_SIZE="${MISS_SIZE:-1k}"
+IMG_CONNECTIONS="${IMG_CONNECTIONS:-4}"
 BUILD_LOCK="${BUILD_LOCK:-/tmp/build.lock}"
 EDGE_ENV="${EDGE_ENV:-}"
 H2_CONNECTIONS="${H2_CONNECTIONS:-16}"
@@ -84,7 +97,7 @@ WS_ZIPF_S="${WS_ZIPF_S:-0.8}"
 WS_MEMORY_BYTES="${WS_MEMORY_BYTES:-268435456}"
 WS_CLIENTS="${WS_CLIENTS:-8}"
 WS_DISK_BYTES="${WS_DISK_BYTES:-}"
-ALL_ROWS="1k 100k 1m text-100k l2 miss miss-1tier ws-uniform ws-zipf tls-1k tls-100k tls-1m h2-1k h2-100k"
+ALL_ROWS="1k 100k 1m text-100k l2 miss miss-1tier ws-uniform ws-zipf tls-1k tls-100k tls-1m h2-1k h2-100k img-hit img-cold"
 
 # print_table RUNS_TSV CONFIG_TEXT: per row and peer the medians over rounds of req/s, p50 and p99;
 # EdgeCache's ratio to the best peer and to the Kestrel ceiling, computed per round between
@@ -123,6 +136,7 @@ function label(r) {
   if (r == "tls-1m") return "1 MiB hit, HTTP/1.1 TLS"; if (r == "h2-1k") return "1 KiB hit, HTTP/2 TLS"
   if (r == "h2-100k") return "100 KiB hit, HTTP/2 TLS"
   if (r == "text-100k") return "100 KiB text hit, br/gzip"
+  if (r == "img-hit") return "hit, 400 px image variant"; if (r == "img-cold") return "cold variants/s, 2000x1500->400"
   return r
 }
 function ms(v) { return v == "" ? "-" : (v >= 100 ? sprintf("%.0fms", v) : sprintf("%.2fms", v)) }
@@ -191,6 +205,7 @@ P_CEILING=18105
 P_EDGE_TLS=18084 P_NGINX_TLS=18106 P_ATS_TLS=18107 P_CEILING_TLS=18108
 P_EDGE_1T=18085 P_EDGE_1T_ADMIN=18185
 P_EDGE_WS=18083 P_EDGE_WS_ADMIN=18183 P_VARNISH_WS=18109 P_VARNISH_WS_CLI=18110 P_NGINX_WS=18111 P_ATS_WS=18112
+P_NGINX_RESIZE=18113
 
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 results="$root/loadtest/results/bench-$stamp"
@@ -331,6 +346,22 @@ text_peer() { case "$1" in edgecache|nginx) return 0 ;; esac; return 1; }
 [ $tls_rows -eq 1 ] && ensure openssl openssl ""
 [ $h2_rows -eq 1 ] && ensure h2load nghttp2-client ""
 
+# Image rows: nginx's image_filter module (Debian), ImageMagick for the reference resize.
+img_rows=0
+for r in $ROWS; do case "$r" in img-*) img_rows=1 ;; esac; done
+is_img_row() { case "$1" in img-*) return 0 ;; esac; return 1; }
+img_peer() { case "$1" in edgecache) return 0 ;; nginx) [ "${nginx_img:-0}" -eq 1 ] ;; *) return 1 ;; esac; }
+nginx_img_module=/usr/lib/nginx/modules/ngx_http_image_filter_module.so
+nginx_img=0
+if [ $img_rows -eq 1 ] && has_peer nginx; then
+  if [ ! -f "$nginx_img_module" ] && available libnginx-mod-http-image-filter; then
+    say "installing libnginx-mod-http-image-filter from Debian..."
+    apt_install libnginx-mod-http-image-filter || true
+  fi
+  if [ -f "$nginx_img_module" ]; then nginx_img=1; else say "SKIPPED nginx in the image rows: no $nginx_img_module (Debian package libnginx-mod-http-image-filter)"; fi
+fi
+[ $img_rows -eq 1 ] && ensure convert imagemagick ""
+
 # Working-set rows: the set's size, and a disk cache per peer that holds it with room to spare.
 ws_rows=0
 for r in $ROWS; do case "$r" in ws-*) ws_rows=1 ;; esac; done
@@ -361,7 +392,7 @@ fi
 # Ports must be free.
 for p in $P_ORIGIN $P_SHIELD $P_SHIELD_ADMIN $P_EDGE $P_EDGE_ADMIN $P_EDGE_L2 $P_EDGE_L2_ADMIN \
          $P_VARNISH $P_VARNISH_CLI $P_NGINX $P_ATS $P_CEILING $P_EDGE_TLS $P_NGINX_TLS $P_ATS_TLS $P_CEILING_TLS \
-         $P_EDGE_1T $P_EDGE_1T_ADMIN $P_EDGE_WS $P_EDGE_WS_ADMIN $P_VARNISH_WS $P_VARNISH_WS_CLI $P_NGINX_WS $P_ATS_WS; do
+         $P_EDGE_1T $P_EDGE_1T_ADMIN $P_EDGE_WS $P_EDGE_WS_ADMIN $P_VARNISH_WS $P_VARNISH_WS_CLI $P_NGINX_WS $P_ATS_WS $P_NGINX_RESIZE; do
   if ! port_free "$p"; then
     die "port $p is in use ($(ss -H -ltnp "sport = :$p" | sed -n 's/.*users:((\(.*\))).*/\1/p' | head -n1)); stop it and try again."
   fi
@@ -371,7 +402,9 @@ done
 # Build (Release) and copy the binaries, so a rebuild during the run cannot change them.
 say "$(elapsed) building (Release; waits for the build lock $BUILD_LOCK if another build holds it)..."
 lock() { if command -v flock >/dev/null; then flock "$BUILD_LOCK" "$@"; else "$@"; fi; }
-for project in edge/EdgeCache.Edge origin-shield/EdgeCache.Shield loadtest/EdgeCache.LoadOrigin loadtest/EdgeCache.Ceiling; do
+build_projects="edge/EdgeCache.Edge origin-shield/EdgeCache.Shield loadtest/EdgeCache.LoadOrigin loadtest/EdgeCache.Ceiling"
+[ $img_rows -eq 1 ] && build_projects="$build_projects loadtest/EdgeCache.ImageCompare"
+for project in $build_projects; do
   lock dotnet build "$root/$project" -c Release -nologo -v quiet >>"$results/logs/build.log" 2>&1 \
     || { tail -n 30 "$results/logs/build.log" >&2; die "building $project failed (see $results/logs/build.log)"; }
   name="$(basename "$project")"
@@ -441,16 +474,21 @@ edge_cluster="{
 
 if has_peer edgecache; then
   say "starting EdgeCache: shield :$P_SHIELD, edge :$P_EDGE$([ $disk_tier -eq 1 ] && has_row l2 && echo ", disk-only edge :$P_EDGE_L2")"
-  compression=""
-  has_row text-100k && compression=',
-    "Defaults": { "Compression": { "Enabled": true } }'
-  write_node "$work/shield.json" bench-shield $P_SHIELD $P_SHIELD_ADMIN "$shield_cluster" "$compression"
+  # Product defaults, except what the rows chosen need on both tiers: compression for text-100k,
+  # image variants for the image rows.
+  defaults=()
+  has_row text-100k && defaults+=('"Compression": { "Enabled": true }')
+  [ $img_rows -eq 1 ] && defaults+=('"Images": { "Enabled": true }')
+  node_defaults=""
+  [ ${#defaults[@]} -gt 0 ] && node_defaults=",
+    \"Defaults\": { $(IFS=,; echo "${defaults[*]}") }"
+  write_node "$work/shield.json" bench-shield $P_SHIELD $P_SHIELD_ADMIN "$shield_cluster" "$node_defaults"
   if [ $tls_rows -eq 1 ]; then
     # The TLS rows' https endpoint (HTTP/1.1 and HTTP/2 by ALPN) beside the plain one.
-    write_node "$work/edge.json" bench-edge $P_EDGE $P_EDGE_ADMIN "$edge_cluster" "$compression" ", \"https://127.0.0.1:$P_EDGE_TLS\"" \
+    write_node "$work/edge.json" bench-edge $P_EDGE $P_EDGE_ADMIN "$edge_cluster" "$node_defaults" ", \"https://127.0.0.1:$P_EDGE_TLS\"" \
       ", \"CertificatePath\": \"$tls/cert.pfx\", \"CertificatePassword\": \"bench\""
   else
-    write_node "$work/edge.json" bench-edge $P_EDGE $P_EDGE_ADMIN "$edge_cluster" "$compression"
+    write_node "$work/edge.json" bench-edge $P_EDGE $P_EDGE_ADMIN "$edge_cluster" "$node_defaults"
   fi
   start shield "$work/shield.log" env EDGECACHE_CONFIG_FILE="$work/shield.json" dotnet "$(dll EdgeCache.Shield)"
   # shellcheck disable=SC2086 # EDGE_ENV is a list of NAME=value words
@@ -560,6 +598,34 @@ if has_peer nginx; then
 ${nginx_location/proxy_cache bench;/proxy_cache ws;}
   }"
   fi
+  nginx_img_load="" nginx_img_cache="" nginx_img_server="" nginx_img_location=""
+  if [ $nginx_img -eq 1 ]; then
+    # The image rows, as nginx's documentation sets image_filter up: a resizing server (image_filter on the
+    # original, fetched from the origin) behind a proxy_cache server that stores what it makes.
+    mkdir -p "$work/nginx/cache-img" && { id www-data >/dev/null 2>&1 && chown www-data "$work/nginx/cache-img" || true; }
+    nginx_img_load="load_module $nginx_img_module;"
+    nginx_img_cache="proxy_cache_path $work/nginx/cache-img levels=1:2 keys_zone=img:16m max_size=2g inactive=1h use_temp_path=off;"
+    nginx_img_location="    location /resize400/ {
+      proxy_pass http://127.0.0.1:$P_NGINX_RESIZE;
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+      proxy_cache img;
+      proxy_cache_valid 200 1h;
+      proxy_cache_lock on;
+      add_header X-Cache-Status \$upstream_cache_status always;
+    }"
+    nginx_img_server="  server {
+    listen 127.0.0.1:$P_NGINX_RESIZE reuseport backlog=4096;
+    location /resize400/ {
+      proxy_pass http://origin/;
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+      image_filter resize 400 -;
+      image_filter_buffer 8M;
+      image_filter_jpeg_quality 75;
+    }
+  }"
+  fi
   nginx_tls_server=""
   if [ $tls_rows -eq 1 ]; then
     # TLS as an operator sets it up: TLS 1.2/1.3, HTTP/2 by ALPN, a shared session cache.
@@ -576,6 +642,7 @@ $nginx_location
   fi
   cat >"$work/nginx/nginx.conf" <<NGINX
 $( [ "$(id -u)" -eq 0 ] && id www-data >/dev/null 2>&1 && echo "user www-data;" )
+$nginx_img_load
 worker_processes auto;
 worker_rlimit_nofile 65536;
 pid $work/nginx/nginx.pid;
@@ -599,14 +666,17 @@ http {
   scgi_temp_path $work/nginx/tmp/scgi;
   proxy_cache_path $work/nginx/cache levels=1:2 keys_zone=bench:64m max_size=4g inactive=1h use_temp_path=off;
   $nginx_ws_cache
+  $nginx_img_cache
   upstream origin {
     server 127.0.0.1:$P_ORIGIN;
     keepalive 128;
   }
   server {
     listen 127.0.0.1:$P_NGINX reuseport backlog=4096;
+$nginx_img_location
 $nginx_location
   }
+$nginx_img_server
 $nginx_tls_server
 $nginx_ws_server
 }
@@ -805,8 +875,12 @@ hit_proof() { # peer headers -> prints the proof, fails when there is none
 row_path() { # row -> path of the hit object (the TLS rows: the same paths over https)
   case "$1" in 1k|100k|1m) echo "/obj/$1/bench-hit" ;; tls-*|h2-*) echo "/obj/${1#*-}/bench-hit" ;; text-100k) echo "/text/100k/bench-hit" ;; l2) echo "/obj/$L2_SIZE/bench-l2" ;; esac
 }
+img_path() { # peer -> the path under which it serves a 400 px variant of the origin's /img/<name>
+  case "$1" in edgecache) echo "/_img/width=400,format=webp/img/" ;; nginx) echo "/resize400/img/" ;; esac
+}
 row_url() { # row peer -> the URL of the row's hit object at this peer
   if is_tls_row "$1"; then echo "https://127.0.0.1:$(tls_port_of "$2")$(row_path "$1")"
+  elif [ "$1" = img-hit ]; then echo "http://127.0.0.1:$(port_of "$2")$(img_path "$2")bench-hit.jpg"
   else echo "http://127.0.0.1:$(port_of "$(row_target "$1" "$2")")$(row_path "$1")"; fi
 }
 row_target() { # row peer -> the peer whose port serves this row (l2 is EdgeCache's disk-only edge,
@@ -825,6 +899,7 @@ row_label() {
     ws-uniform) echo "ws uniform ($WS_SIZE)" ;; ws-zipf) echo "ws Zipf ($WS_SIZE)" ;;
     tls-*) echo "${1#*-} hit TLS h1" ;; h2-*) echo "${1#*-} hit TLS h2" ;;
     text-100k) echo "100k text hit br/gz" ;;
+    img-hit) echo "img hit (400 px)" ;; img-cold) echo "img cold (400 px)" ;;
   esac
 }
 
@@ -833,8 +908,9 @@ say ""
 say "$(elapsed) warming and checking that each peer caches:"
 for peer in $PEERS; do
   ok=1
-  for row in 1k 100k 1m text-100k l2 tls-1k tls-100k tls-1m h2-1k h2-100k; do
+  for row in 1k 100k 1m text-100k l2 tls-1k tls-100k tls-1m h2-1k h2-100k img-hit; do
     has_row "$row" || continue
+    if is_img_row "$row"; then img_peer "$peer" || continue; fi
     target="$(row_target "$row" "$peer")"
     if [ "$row" = l2 ]; then
       [ "$peer" = edgecache ] && [ $disk_tier -eq 1 ] || continue
@@ -867,6 +943,8 @@ for peer in $PEERS; do
       # by decoding them and comparing with the origin's.
       if text="$(text_check "$url")"; then len="$want" proof="$text; $proof"; else len="(did not decode to the origin's bytes)"; fi
     fi
+    # A variant's length is the encoder's: any, for an image.
+    if [ "$row" = img-hit ] && [ "${len:-0}" -gt 0 ] && echo "$h" | grep -qi '^content-type: image/'; then want="$len"; fi
     if [ -z "$proof" ] || [ "$len" != "$want" ]; then
       say "  $target $row: NOT CACHING or wrong length (Content-Length '$len', want $want). Headers:"
       echo "$h" | sed 's/^/      /' | tee -a "$results/bench.log"
@@ -1002,6 +1080,23 @@ function request()
 end
 LUA
 
+# The img-cold row: a new original per request, so every request is a transformation.
+cat >"$work/img.lua" <<'LUA'
+-- A unique name per request: <IMG_PATH><prefix>-<thread>-<n>.jpg (IMG_PATH is the peer's variant path).
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+local n = 0
+local path = os.getenv("IMG_PATH") or "/img/"
+local prefix = os.getenv("IMG_PREFIX") or tostring(os.time())
+function request()
+  n = n + 1
+  return wrk.format("GET", string.format("%s%s-%d-%d.jpg", path, prefix, tid or 0, n))
+end
+LUA
+
 # The working-set rows: seeded random reads over the set, uniform or Zipf.
 cat >"$work/ws.lua" <<'LUA'
 -- Random reads over /obj/<WS_SIZE>/ws-1 .. ws-<WS_OBJECTS>: WS_DIST uniform, or zipf with exponent
@@ -1089,10 +1184,11 @@ to_ms() { # wrk latency like 612.00us, 2.34ms, 1.02s, 1.5m
     printf "%.3f", n }'
 }
 run_wrk() { # round row peer
-  local round="$1" row="$2" peer="$3" target url out extra=()
+  local round="$1" row="$2" peer="$3" target url out extra=() conns="$CONNECTIONS"
   target="$(row_target "$row" "$peer")"
   case "$row" in
     miss|miss-1tier) url="http://127.0.0.1:$(port_of "$target")/"; extra=(-s "$work/miss.lua") ;;
+    img-cold) url="http://127.0.0.1:$(port_of "$target")/"; extra=(-s "$work/img.lua"); conns="$IMG_CONNECTIONS" ;;
     ws-*) url="http://127.0.0.1:$(port_of "$target")/"; extra=(-s "$work/ws.lua") ;;
     text-*) url="$(row_url "$row" "$peer")"; extra=(-H "Accept-Encoding: br, gzip") ;;
     *) url="$(row_url "$row" "$peer")" ;;
@@ -1101,12 +1197,17 @@ run_wrk() { # round row peer
   out="$results/wrk/r$round-$row-$peer.txt"
   local before after c0=() c1=()
   if is_ws_row "$row"; then read -r -a c0 < <(ws_counters "$peer") || true; fi
+  local made0=0 refused0=0
+  if [ "$row" = img-cold ] && [ "$peer" = edgecache ]; then
+    made0="$(edgecache_metric $P_SHIELD_ADMIN edgecache_images_variants_total)"; refused0="$(edgecache_metric $P_SHIELD_ADMIN edgecache_images_refused_total)"
+  fi
   before="$(origin_requests)"
   # In the background and waited for, so that Ctrl-C reaches the trap at once (bash defers traps
   # while a foreground child runs, and wrk exits normally on SIGINT).
   MISS_SIZE="$MISS_SIZE" MISS_PREFIX="$stamp-r$round-$row-$peer" \
     WS_OBJECTS="$WS_OBJECTS" WS_SIZE="$WS_SIZE" WS_DIST="${row#ws-}" WS_ZIPF_S="$WS_ZIPF_S" WS_SEED="$WS_SEED" \
-    wrk --latency -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "${extra[@]}" "$url" >"$out" 2>&1 &
+    IMG_PATH="$(img_path "$peer")" IMG_PREFIX="$stamp-r$round-$peer" \
+    wrk --latency -t"$THREADS" -c"$conns" -d"$DURATION" "${extra[@]}" "$url" >"$out" 2>&1 &
   wrk_pid=$!
   wait "$wrk_pid" || true
   wrk_pid=""
@@ -1115,6 +1216,16 @@ run_wrk() { # round row peer
   sent="$(awk '/requests in/ {print $1}' "$out")"
   # Hits must not reach the origin; each miss must (once).
   origin_note="  origin saw $((after - before)) of ${sent:-?}"
+  if [ "$row" = img-cold ] && [ "$peer" = edgecache ]; then
+    # Every request must have been a variant made, not the original served instead (busy, timeout...).
+    local made refused
+    made=$(( $(edgecache_metric $P_SHIELD_ADMIN edgecache_images_variants_total) - made0 ))
+    refused=$(( $(edgecache_metric $P_SHIELD_ADMIN edgecache_images_refused_total) - refused0 ))
+    origin_note="$origin_note; its shield made $made variants, refused $refused"
+    echo "shield: $made variants made, $refused refused during this run" >>"$out"
+    printf 'img-cold\tround %s: EdgeCache shield made %s variants, refused %s (wrk sent %s)\n' "$round" "$made" "$refused" "${sent:-?}" >>"$results/img-notes.tsv"
+    [ "$refused" -eq 0 ] || origin_note="$origin_note (WARNING: refusals are originals served, not variants)"
+  fi
   echo "origin requests during this run: $((after - before)) (wrk sent ${sent:-?})" >>"$out"
   if is_ws_row "$row"; then
     [ "$peer" = ats ] && ats_ws_sent=$((ats_ws_sent + ${sent:-0}))
@@ -1174,6 +1285,41 @@ run_h2load() { # round row peer
   record "$round" "$row" "$peer" "$rps" "$p50" "$p99" "$errors" "  origin saw $((after - before)) of ${done_:-?}"
 }
 
+# The img-cold row's output quality: one cold variant from each peer, its bytes and SSIM against a reference
+# resize of the original (ImageMagick's -resize, Lanczos, to 400x300), by EdgeCache.ImageCompare (libvips).
+if has_row img-cold; then
+  mkdir -p "$results/img"
+  samples=()
+  curl -fsS -o "$results/img/original.jpg" "$ORIGIN/img/bench-reference.jpg" || die "the origin did not serve /img/"
+  convert "$results/img/original.jpg" -resize 400x300 "$results/img/reference.png" || die "ImageMagick could not make the reference resize"
+  for peer in $PEERS; do
+    img_peer "$peer" || continue
+    case "$peer" in
+      edgecache)
+        for q in 50 65 80 90; do
+          curl -fsS -o "$results/img/edgecache-q$q.webp" "http://127.0.0.1:$P_EDGE/_img/width=400,format=webp,quality=$q/img/bench-sample-q$q.jpg" \
+            && samples+=("$results/img/edgecache-q$q.webp")
+        done
+        # The same resize to JPEG: the encoder's part apart from the resize's.
+        curl -fsS -o "$results/img/edgecache-jpeg-q80.jpg" "http://127.0.0.1:$P_EDGE/_img/width=400,format=jpeg/img/bench-sample-jpeg.jpg" \
+          && samples+=("$results/img/edgecache-jpeg-q80.jpg") ;;
+      nginx)
+        curl -fsS -o "$results/img/nginx-q75.jpg" "http://127.0.0.1:$P_NGINX/resize400/img/bench-sample.jpg" && samples+=("$results/img/nginx-q75.jpg") ;;
+    esac
+  done
+  if [ ${#samples[@]} -gt 0 ]; then
+    dotnet "$(dll EdgeCache.ImageCompare)" "$results/img/reference.png" "${samples[@]}" >"$results/img/ssim.txt" 2>>"$results/logs/image-compare.log" || true
+    say "$(elapsed) image quality (bytes, SSIM against ImageMagick -resize 400x300 of the $(stat -c %s "$results/img/original.jpg")-byte original):"
+    while read -r file format size bytes ssim rest; do
+      name="$(basename "$file")"; name="${name%.*}"
+      what="$name"
+      case "$name" in edgecache-q80) what="edgecache quality 80 (the default: what the row measures)" ;; edgecache-jpeg-q80) what="edgecache format=jpeg, quality 80" ;; edgecache-q*) what="edgecache quality ${name#edgecache-q}" ;; nginx-q75) what="nginx image_filter_jpeg_quality 75 (what the row measures)" ;; esac
+      say "  $what: $format $size, $bytes bytes, SSIM $ssim $rest"
+      printf 'img-cold\t%s: %s %s, %s bytes, SSIM %s\n' "$what" "$format" "$size" "$bytes" "$ssim" >>"$results/img-notes.tsv"
+    done <"$results/img/ssim.txt"
+  fi
+fi
+
 say ""
 say "$(elapsed) wrk --latency -t$THREADS -c$CONNECTIONS -d$DURATION; h2load -t1 -c$H2_CONNECTIONS -m$H2_STREAMS for h2 rows; $ROUNDS round(s); peers: $PEERS"
 for round in $(seq 1 "$ROUNDS"); do
@@ -1183,6 +1329,7 @@ for round in $(seq 1 "$ROUNDS"); do
         l2) [ "$peer" = edgecache ] && [ $disk_tier -eq 1 ] || continue ;;
         miss|miss-1tier) [ "$peer" = ceiling ] && continue ;;
         ws-*) has_ws_peer "$peer" || continue ;;
+        img-*) img_peer "$peer" || continue ;;
         tls-*) tls_peer "$peer" || continue ;;
         text-*) text_peer "$peer" || continue ;;
         h2-*) tls_peer "$peer" || continue; run_h2load "$round" "$row" "$peer"; continue ;;
@@ -1197,6 +1344,7 @@ done
 # the largest RSS after the row (over the rounds) of the EdgeCache processes that served it.
 notes="$results/notes.tsv"
 : >"$notes"
+[ -f "$results/img-notes.tsv" ] && cat "$results/img-notes.tsv" >>"$notes"
 if [ -f "$results/hits.tsv" ]; then
   awk -F'\t' '
     { k = $2 SUBSEP $3; h[k] += $4; o[k] += $5; if ($6 != "-") { m[k] += $6; hasm[k] = 1 }
@@ -1232,7 +1380,7 @@ fi
 # ---------------------------------------------------------------------------------------------
 # The table.
 table="$results/table.txt"
-config="wrk --latency -t$THREADS -c$CONNECTIONS -d$DURATION$( [ $h2_rows -eq 1 ] && echo ", h2load -t1 -c$H2_CONNECTIONS -m$H2_STREAMS -D $DURATION"), $ROUNDS round(s), $(date -u '+%Y-%m-%d %H:%M UTC'); EdgeCache edge: ${EDGE_ENV:-product defaults}${EDGE_BIN:+, build from $EDGE_BIN}"
+config="wrk --latency -t$THREADS -c$CONNECTIONS -d$DURATION$( [ $h2_rows -eq 1 ] && echo ", h2load -t1 -c$H2_CONNECTIONS -m$H2_STREAMS -D $DURATION")$(has_row img-cold && echo " (img-cold: -c$IMG_CONNECTIONS)"), $ROUNDS round(s), $(date -u '+%Y-%m-%d %H:%M UTC'); EdgeCache edge: ${EDGE_ENV:-product defaults}${EDGE_BIN:+, build from $EDGE_BIN}"
 echo "$config" >"$results/config.txt"
 l2_na=0
 if has_row l2 && { [ $disk_tier -eq 0 ] || ! has_peer edgecache; }; then l2_na=1; fi

@@ -86,11 +86,13 @@ if [ "$sample" = 1 ]; then
   edge_routes=", \"publisher\": { \"ClusterId\": \"shields\", \"Order\": -1, $shop }"
 fi
 
-node_settings() { # id traffic admin [extra settings]: this node's EdgeCache section
+node_settings() { # id traffic admin [extra settings]: this node's EdgeCache section (img.example.com makes image
+  # variants under /_img/ on both tiers: README, "Image variants"; the sample origin serves /images/...)
   cat <<JSON
   "EdgeCache": {
     "NodeId": "$1",${4:-}
     "TierSecrets": [ "$tier_secret" ],
+    "Hosts": { "img.example.com": { "Images": { "Enabled": true } } },
     "Listen": { "Traffic": [ "http://127.0.0.1:$2" ], "Admin": "http://127.0.0.1:$3" },
     "Disk": { "Directory": "$data/$1", "BudgetBytes": ${EDGECACHE_DISK_BUDGET:-4294967296}, "CheckpointInterval": "00:00:30" },
     "Invalidation": { "NatsUrl": "nats://127.0.0.1:4222" }
@@ -214,6 +216,7 @@ EdgeCache local CDN is up.
   purge:   http://127.0.0.1:8070  (key: $dev_key)   NATS: nats://127.0.0.1:4222
   logs:    $run/*.log      data: $data
 Try:  curl -si -H 'Host: www.example.com' http://127.0.0.1:8081/hello
+      curl -s -o cat.webp -H 'Host: img.example.com' -H 'Accept: image/webp' 'http://127.0.0.1:8081/_img/width=400,format=auto/images/photo.jpg'
       curl -s -H 'Authorization: Bearer $dev_key' -d '{"urls":["http://www.example.com/hello"],"wait":true}' http://127.0.0.1:8070/purge
 Stop: deploy/local/down.sh   (add --wipe to delete the data too)
 TXT

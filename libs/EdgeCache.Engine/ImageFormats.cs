@@ -59,24 +59,44 @@ public static class ImageFormats
     };
 
     /// <summary>True when a GIF or WebP original has more than one frame (read from its blocks and chunks, no
-    /// pixel decoded). A GIF too malformed to walk counts as still: the decoder then refuses it.</summary>
+    /// pixel decoded). A GIF too malformed to walk counts as still: <see cref="IsCompleteGif"/> refuses it.</summary>
     public static bool IsAnimated(System.Buffers.ReadOnlySequence<byte> body, string format)
     {
-        var reader = new System.Buffers.SequenceReader<byte>(body);
         if (format == "webp")
         {
             // RIFF....WEBP VP8X: flags byte, bit 1 (0x02) is animation.
             return body.Length >= 21 && Flag(body);
         }
 
-        if (format != "gif" || body.Length < 13) return false;
+        return format == "gif" && WalkGif(body, stopAtFrames: 2).Frames > 1;
+
+        static bool Flag(System.Buffers.ReadOnlySequence<byte> body)
+        {
+            Span<byte> head = stackalloc byte[21];
+            body.Slice(0, 21).CopyTo(head);
+            return head[12..16].SequenceEqual("VP8X"u8) && (head[20] & 0x02) != 0;
+        }
+    }
+
+    /// <summary>True when a GIF's blocks can be walked to its trailer (0x3B). A truncated GIF cannot: libvips' GIF
+    /// loader decodes the frames it has from one and its <c>fail_on</c> does not stop it, so the node refuses it
+    /// before any decoder sees it, as the other loaders refuse their truncated files.</summary>
+    public static bool IsCompleteGif(System.Buffers.ReadOnlySequence<byte> body) => WalkGif(body, stopAtFrames: int.MaxValue).Complete;
+
+    /// <summary>Walks a GIF's blocks (header, colour tables, extensions, image descriptors and their data) until
+    /// <paramref name="stopAtFrames"/> frames are seen, the trailer is reached (<c>Complete</c>) or the bytes end or
+    /// make no sense.</summary>
+    private static (int Frames, bool Complete) WalkGif(System.Buffers.ReadOnlySequence<byte> body, int stopAtFrames)
+    {
+        if (body.Length < 13) return (0, false);
+        var reader = new System.Buffers.SequenceReader<byte>(body);
         reader.Advance(10);
         reader.TryRead(out var packed);
         reader.Advance(2);
         if ((packed & 0x80) != 0)
         {
             var table = 3L << ((packed & 7) + 1);
-            if (reader.Remaining < table) return false;
+            if (reader.Remaining < table) return (0, false);
             reader.Advance(table);
         }
 
@@ -85,36 +105,31 @@ public static class ImageFormats
         {
             switch (block)
             {
+                case 0x3B:
+                    return (frames, true);
                 case 0x21:
-                    if (!reader.TryRead(out _) || !SkipSubBlocks(ref reader)) return false;
+                    if (!reader.TryRead(out _) || !SkipSubBlocks(ref reader)) return (frames, false);
                     break;
                 case 0x2C:
-                    if (++frames > 1) return true;
-                    if (reader.Remaining < 9) return false;
+                    if (++frames >= stopAtFrames) return (frames, false);
+                    if (reader.Remaining < 9) return (frames, false);
                     reader.Advance(8);
                     reader.TryRead(out var local);
                     if ((local & 0x80) != 0)
                     {
                         var table = 3L << ((local & 7) + 1);
-                        if (reader.Remaining < table) return false;
+                        if (reader.Remaining < table) return (frames, false);
                         reader.Advance(table);
                     }
 
-                    if (!reader.TryRead(out _) || !SkipSubBlocks(ref reader)) return false;
+                    if (!reader.TryRead(out _) || !SkipSubBlocks(ref reader)) return (frames, false);
                     break;
                 default:
-                    return false;
+                    return (frames, false);
             }
         }
 
-        return false;
-
-        static bool Flag(System.Buffers.ReadOnlySequence<byte> body)
-        {
-            Span<byte> head = stackalloc byte[21];
-            body.Slice(0, 21).CopyTo(head);
-            return head[12..16].SequenceEqual("VP8X"u8) && (head[20] & 0x02) != 0;
-        }
+        return (frames, false);
     }
 
     private static bool SkipSubBlocks(ref System.Buffers.SequenceReader<byte> reader)

@@ -23,6 +23,7 @@ public static class ImageWorkerProtocol
     public const int MaxOutputBytes = 64 * 1024 * 1024;
 
     private const int Magic = 0x45434931; // "ECI1"
+    private const int ReadyMagic = 0x45434952; // "ECIR"
 
     public static async Task WriteJobAsync(Stream output, ImageJob job, CancellationToken cancellationToken)
     {
@@ -40,6 +41,34 @@ public static class ImageWorkerProtocol
         await output.WriteAsync(head, cancellationToken).ConfigureAwait(false);
         foreach (var segment in job.Input) await output.WriteAsync(segment, cancellationToken).ConfigureAwait(false);
         await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A new worker writes this once, after it has loaded libvips and run a first small transformation,
+    /// before it reads its first job: the supervisor starts a job's time limit only after it, so a worker's own
+    /// start-up never counts against a job.</summary>
+    public static void WriteReady(Stream output)
+    {
+        Span<byte> ready = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(ready, ReadyMagic);
+        output.Write(ready);
+        output.Flush();
+    }
+
+    /// <summary>True when <paramref name="input"/> starts with a worker's ready frame; false when it ends first or
+    /// carries anything else.</summary>
+    public static async Task<bool> ReadReadyAsync(Stream input, CancellationToken cancellationToken)
+    {
+        var ready = new byte[4];
+        try
+        {
+            await input.ReadExactlyAsync(ready, cancellationToken).ConfigureAwait(false);
+        }
+        catch (EndOfStreamException)
+        {
+            return false;
+        }
+
+        return BinaryPrimitives.ReadInt32LittleEndian(ready) == ReadyMagic;
     }
 
     /// <summary>The next job on <paramref name="input"/>, or null at its end.</summary>

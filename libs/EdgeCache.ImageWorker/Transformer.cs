@@ -25,6 +25,19 @@ internal static class Transformer
         Cache.MaxFiles = 0;
     }
 
+    /// <summary>Makes one small WebP and one small JPEG variant before the first job, so that loading the codecs and
+    /// the first-use costs of this code are the worker's start-up, not a job's time.</summary>
+    public static void WarmUp()
+    {
+        using var black = Image.Black(32, 32, bands: 3);
+        using var u8 = black.Cast(Enums.BandFormat.Uchar);
+        var jpeg = new System.Buffers.ReadOnlySequence<byte>(u8.JpegsaveBuffer());
+        foreach (var format in new[] { "webp", "jpeg" })
+        {
+            Run(new ImageJob(16, 0, ImageFit.ScaleDown, 80, format, false, 1_000_000, jpeg));
+        }
+    }
+
     public static ImageJobResult Run(ImageJob job)
     {
         var input = job.Input.IsSingleSegment && System.Runtime.InteropServices.MemoryMarshal.TryGetArray(job.Input.First, out var seg) && seg.Offset == 0 && seg.Count == seg.Array!.Length
@@ -33,9 +46,11 @@ internal static class Transformer
         try
         {
             int pages;
+            bool profiled;
             using (var header = Image.NewFromBuffer(input))
             {
                 pages = header.Contains("n-pages") ? Math.Max(1, (int)header.Get("n-pages")) : 1;
+                profiled = header.Contains("icc-profile-data");
                 var frames = job.KeepAnimation ? pages : 1;
                 if ((long)header.Width * header.Height * frames > job.MaxPixels || (long)header.Width * header.Height > job.MaxPixels)
                 {
@@ -45,15 +60,20 @@ internal static class Transformer
 
             var animated = job.KeepAnimation && pages > 1;
             var box = job.Fit == ImageFit.Cover && job.Width > 0 && job.Height > 0;
+            // fail_on goes to the loader in the option string: thumbnail's own failOn argument does not reach the
+            // shrink-on-load read, which then pads a truncated JPEG with grey and resizes it. With it, libvips
+            // stops at the premature end (the error surfaces in the encode that pulls the pixels): refused.
             using var thumb = Image.ThumbnailBuffer(
                 input,
                 job.Width > 0 ? job.Width : Unbounded,
-                optionString: animated ? "n=-1" : "",
+                optionString: animated ? "n=-1,fail_on=truncated" : "fail_on=truncated",
                 height: job.Height > 0 ? job.Height : Unbounded,
                 size: job.Fit == ImageFit.Contain ? Enums.Size.Both : job.Fit == ImageFit.Cover ? Enums.Size.Both : Enums.Size.Down,
                 crop: box ? Enums.Interesting.Centre : null,
-                outputProfile: "srgb",
-                failOn: Enums.FailOn.Truncated);
+                // Only an embedded profile needs the ICC transform: without one libvips converts from its default sRGB
+                // to sRGB, close to half the work of a variant (measured at one thread, a 2000x1500 photo to a 400 px
+                // WebP: 40 ms with it, 23 ms without). Other colour spaces are converted below either way.
+                outputProfile: profiled ? "srgb" : null);
             using var srgb = thumb.Interpretation is Enums.Interpretation.Srgb or Enums.Interpretation.Bw or Enums.Interpretation.Grey16 or Enums.Interpretation.Rgb16
                 ? thumb.Copy()
                 : thumb.Colourspace(Enums.Interpretation.Srgb);

@@ -75,6 +75,7 @@ internal static class CacheMetrics
         meter.CreateObservableCounter("edgecache.images.bytes.out", () => engine.Images.BytesOut, "By", "Bytes of the variants made, by edgecache.format.");
         meter.CreateObservableCounter("edgecache.images.refused", () => engine.Images.Refusals, "{request}", "Variants not made (the original was served), by edgecache.reason: svg, type-mismatch, not-an-image, pixel-limit, byte-limit, decode, animated, animated-format, variant-limit, no-transform, encoded, status, busy, timeout, worker-crashed.");
         meter.CreateObservableCounter("edgecache.images.workers.started", () => engine.Images.Workers.Started, "{process}", "Image worker processes started (the first ones, and one after each crash or time-out).");
+        meter.CreateObservableGauge("edgecache.images.workers.busy", () => engine.Images.Workers.Busy, "{job}", "Jobs running in image worker processes now (at most EdgeCache:ImageWorkers:Count).");
         engine.Images.Duration = meter.CreateHistogram<double>("edgecache.images.duration", "s", "Time one image transformation took (in its worker process, the round trip included), by edgecache.format.", advice: InvalidationLatency);
         meter.CreateObservableGauge("edgecache.upstream.healthy", () => Upstreams(proxyState), null, "Each upstream destination (shields, on an edge) as this node's health checks see it: 1 healthy or not yet checked, 0 unhealthy. Tagged by cluster and destination.");
         if (engine.Options.Invalidation.Enabled)

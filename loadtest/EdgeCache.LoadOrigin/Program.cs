@@ -10,6 +10,9 @@ using EdgeCache.LoadOrigin;
 //   GET  /text/{size}/{name}       the same for compressible text (text/html, numbered lines of markup), with
 //                                  Vary: Accept-Encoding; gzip-encoded (level 6) when the request accepts gzip,
 //                                  as a web origin with gzip on sends it (the bench's text-100k row).
+//   GET  /img/{name}               the same 2000x1500 photo-like JPEG for every name (made with libvips on first
+//                                  request, loadtest/Shared/SampleImages.cs), max-age=3600, ETag "photo-{length}":
+//                                  bench.sh's image rows (a new name per request is a new original, so a new variant)
 //   GET  /__origin/stats           {"requests": N, "byPath": {...}, "failMode": "off", "failed": N}
 //                                  (?paths=0 leaves byPath out: cheap to poll during unique-URL runs)
 //   POST /__origin/reset           zeroes the counters (versions and failure mode stay)
@@ -25,6 +28,7 @@ builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
 var app = builder.Build();
 
 var state = new OriginState();
+var photo = new Lazy<byte[]>(() => EdgeCache.LoadTesting.SampleImages.PhotoJpeg(2000, 1500));
 
 app.Use((ctx, next) =>
 {
@@ -85,6 +89,14 @@ app.MapGet("/text/{size}/{name}", (HttpContext ctx, string size, string name) =>
     if (!gzip) return Results.Bytes(state.Text(size, name, (int)bytes), "text/html; charset=utf-8");
     headers.ContentEncoding = "gzip";
     return Results.Bytes(state.GzipText(size, name, (int)bytes), "text/html; charset=utf-8");
+});
+
+app.MapGet("/img/{name}", (HttpContext ctx, string name) =>
+{
+    var body = photo.Value;
+    ctx.Response.Headers.CacheControl = "public, max-age=3600";
+    ctx.Response.Headers.ETag = $"\"photo-{body.Length}\"";
+    return Results.Bytes(body, "image/jpeg");
 });
 
 app.MapGet("/__origin/stats", (string? paths) => Results.Json(new

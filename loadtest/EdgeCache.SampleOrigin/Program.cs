@@ -7,12 +7,23 @@ using System.Globalization;
 //   GET /obj/{size}/{name}      `size` bytes (e.g. 1024, 100k, 1m), max-age=3600; same bytes for the same name;
 //                               Surrogate-Key: obj size-{size} [{?tag=}]
 //   GET /private                Cache-Control: private
+//   GET /images/{name}          real images made with libvips at start (loadtest/Shared/SampleImages.cs), public,
+//                               max-age=86400, with an ETag: photo.jpg (2000x1500 JPEG, photo-like), disc.png
+//                               (800x600 PNG with transparency), sweep.gif (240x160 animated GIF, 8 frames). The
+//                               local CDN makes variants of them for img.example.com (README, "Image variants").
 //   GET /__origin/stats         {"requests": N, "byPath": {...}}  (never cached)
 //   POST /__origin/reset        zeroes the counters
 var builder = WebApplication.CreateBuilder(args);
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
 builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
 var app = builder.Build();
+
+var images = new Dictionary<string, (byte[] Body, string Type)>(StringComparer.Ordinal)
+{
+    ["photo.jpg"] = (EdgeCache.LoadTesting.SampleImages.PhotoJpeg(2000, 1500), "image/jpeg"),
+    ["disc.png"] = (EdgeCache.LoadTesting.SampleImages.DiscPng(800, 600), "image/png"),
+    ["sweep.gif"] = (EdgeCache.LoadTesting.SampleImages.SweepGif(240, 160, 8), "image/gif"),
+};
 
 var total = 0L;
 var byPath = new ConcurrentDictionary<string, long>();
@@ -54,6 +65,17 @@ app.MapGet("/obj/{size}/{name}", (HttpContext ctx, string size, string name) =>
     var tag = ctx.Request.Query["tag"].ToString().Trim();
     ctx.Response.Headers["Surrogate-Key"] = ("obj size-" + size + " " + tag).Trim();
     return Results.Bytes(body, "application/octet-stream");
+});
+
+app.MapGet("/images/{name}", (HttpContext ctx, string name) =>
+{
+    if (!images.TryGetValue(name, out var image)) return Results.NotFound();
+    var etag = $"\"{name}-{image.Body.Length}\"";
+    ctx.Response.Headers.CacheControl = "public, max-age=86400";
+    ctx.Response.Headers.ETag = etag;
+    ctx.Response.Headers.LastModified = "Mon, 02 Nov 2026 10:00:00 GMT";
+    if (ctx.Request.Headers.IfNoneMatch == etag) return Results.StatusCode(304);
+    return Results.Bytes(image.Body, image.Type);
 });
 
 app.MapGet("/private", (HttpContext ctx) =>

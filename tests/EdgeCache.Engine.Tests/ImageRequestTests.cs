@@ -201,6 +201,15 @@ public class ImageRequestTests
         Assert.False(ImageFormats.IsAnimated(new ReadOnlySequence<byte>(Gif(1)), "gif"));
         Assert.True(ImageFormats.IsAnimated(new ReadOnlySequence<byte>(Gif(2)), "gif"));
         Assert.False(ImageFormats.IsAnimated(new ReadOnlySequence<byte>(Gif(2)[..20]), "gif"));
+
+        // Complete only when the walk reaches the trailer: any cut before it (mid-block, or just the trailer lost) is not.
+        Assert.True(ImageFormats.IsCompleteGif(new ReadOnlySequence<byte>(Gif(1))));
+        Assert.True(ImageFormats.IsCompleteGif(new ReadOnlySequence<byte>(Gif(3))));
+        var three = Gif(3);
+        for (var cut = 0; cut < three.Length; cut++)
+        {
+            Assert.False(ImageFormats.IsCompleteGif(new ReadOnlySequence<byte>(three[..cut])), $"cut at {cut}");
+        }
     }
 
     [Theory]

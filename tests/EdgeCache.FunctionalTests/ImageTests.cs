@@ -199,6 +199,8 @@ public sealed class ImageTests(Topology cdn)
     [InlineData("html-labelled-jpeg", "image/jpeg")]
     [InlineData("png-labelled-jpeg", "image/jpeg")]
     [InlineData("bomb", "image/png")]
+    [InlineData("truncated", "image/jpeg")]
+    [InlineData("truncated-gif", "image/gif")]
     public async Task An_original_that_cannot_be_transformed_safely_is_served_as_it_is_saying_why(string kind, string contentType)
     {
         var body = kind switch
@@ -206,7 +208,8 @@ public sealed class ImageTests(Topology cdn)
             "svg" or "svg-labelled-jpeg" => TestImages.Svg,
             "html-labelled-jpeg" => "<html><script>alert(1)</script></html>"u8.ToArray(),
             "png-labelled-jpeg" => TestImages.Png(64, 64),
-            "truncated" => TestImages.Photo[..(TestImages.Photo.Length / 3)],
+            "truncated" => TestImages.Photo[..(TestImages.Photo.Length / 2)],
+            "truncated-gif" => TestImages.AnimatedGif(200, 100, 3)[..(TestImages.AnimatedGif(200, 100, 3).Length * 2 / 3)],
             _ => TestImages.Bomb(),
         };
         var reason = kind switch
@@ -214,7 +217,7 @@ public sealed class ImageTests(Topology cdn)
             "svg" or "svg-labelled-jpeg" => "svg",
             "html-labelled-jpeg" => "not-an-image",
             "png-labelled-jpeg" => "type-mismatch",
-            "truncated" => "decode",
+            "truncated" or "truncated-gif" => "decode",
             _ => "pixel-limit",
         };
         var original = NewDir() + "/" + kind;
@@ -273,6 +276,23 @@ public sealed class ImageTests(Topology cdn)
         Assert.Equal(("jpeg", 320, 427, 1), TestImages.Decode(body));
         Assert.False(TestImages.HasMetadata(body));
         Assert.DoesNotContain("secret camera notes"u8.ToArray(), body.Chunk(19).Select(c => c.ToArray()));
+    }
+
+    [Fact]
+    public async Task An_embedded_colour_profile_is_applied_and_the_variant_is_plain_srgb()
+    {
+        var original = NewDir() + "/p3.jpg";
+        var p3 = TestImages.RedInDisplayP3();
+        var (raw, tagged) = TestImages.Colour(p3);
+        Assert.True(tagged);
+        Assert.True(raw[0] < 245 && raw[1] > 30, $"P3 red is stored as about (234, 51, 35): {string.Join(", ", raw)}");
+        MapImage(original, p3, "image/jpeg");
+        using var r = await Get(0, "/_img/width=64,format=png" + original);
+        var (means, hasProfile) = TestImages.Colour(await r.Content.ReadAsByteArrayAsync());
+
+        // Converted to sRGB through the embedded profile: red again, and no profile left to apply.
+        Assert.False(hasProfile);
+        Assert.True(means[0] > 250 && means[1] < 8 && means[2] < 8, $"sRGB red: {string.Join(", ", means)}");
     }
 
     [Fact]

@@ -124,6 +124,7 @@ internal sealed class ImageVariants : IDisposable
         if (sniffed == "svg" || declared == "svg") return "svg";
         if (sniffed is null) return "not-an-image";
         if (declared != sniffed) return "type-mismatch";
+        if (sniffed == "gif" && !ImageFormats.IsCompleteGif(input)) return "decode";
         var animated = ImageFormats.IsAnimated(input, sniffed);
         target = request.TargetFormat(sniffed, animated, ImageRequest.Chosen(accept), policy, out var refusal);
         if (target is null) return refusal;

@@ -18,10 +18,17 @@ internal sealed class ImageWorkers(ImageWorkerOptions options, ILogger logger) :
     private readonly ConcurrentBag<Worker> _idle = [];
     private readonly ConcurrentDictionary<int, Worker> _all = new();
     private long _started;
+    private int _busy;
     private bool _disposed;
 
     /// <summary>Worker processes started since the node started (the first ones included).</summary>
     public long Started => Interlocked.Read(ref _started);
+
+    /// <summary>Jobs handed to a worker process and not yet answered.</summary>
+    public int Busy => Volatile.Read(ref _busy);
+
+    /// <summary>The process ids of the worker processes alive now (busy or idle): for tests that stop or kill one.</summary>
+    internal IReadOnlyCollection<int> ProcessIds => [.. _all.Keys];
 
     /// <summary>Runs <paramref name="job"/> in a worker within <paramref name="timeout"/>; a refusal when no worker was
     /// free within the queue timeout (<c>busy</c>), the worker died (<c>worker-crashed</c>) or overran (<c>timeout</c>).</summary>
@@ -29,9 +36,12 @@ internal sealed class ImageWorkers(ImageWorkerOptions options, ILogger logger) :
     {
         if (!await _slots.WaitAsync(options.QueueTimeout).ConfigureAwait(false)) return Refused("busy");
         Worker? worker = null;
+        var handed = false;
         try
         {
-            worker = Take();
+            worker = await TakeAsync().ConfigureAwait(false);
+            Interlocked.Increment(ref _busy);
+            handed = true;
             using var deadline = new CancellationTokenSource(timeout);
             await ImageWorkerProtocol.WriteJobAsync(worker.Input, job, deadline.Token).ConfigureAwait(false);
             var result = await ImageWorkerProtocol.ReadResultAsync(worker.Output, deadline.Token).ConfigureAwait(false);
@@ -63,11 +73,12 @@ internal sealed class ImageWorkers(ImageWorkerOptions options, ILogger logger) :
         }
         finally
         {
+            if (handed) Interlocked.Decrement(ref _busy);
             _slots.Release();
         }
     }
 
-    private Worker Take()
+    private async Task<Worker> TakeAsync()
     {
         while (_idle.TryTake(out var idle))
         {
@@ -75,7 +86,24 @@ internal sealed class ImageWorkers(ImageWorkerOptions options, ILogger logger) :
             Retire(idle, "it exited while idle");
         }
 
-        return Start();
+        var worker = Start();
+        using var ready = new CancellationTokenSource(options.StartTimeout);
+        var why = "it exited before it was ready";
+        try
+        {
+            if (await ImageWorkerProtocol.ReadReadyAsync(worker.Output, ready.Token).ConfigureAwait(false)) return worker;
+        }
+        catch (OperationCanceledException)
+        {
+            why = $"it was not ready within {options.StartTimeout.TotalSeconds:0.#} s";
+        }
+        catch (IOException ex)
+        {
+            why = "its output failed before it was ready: " + ex.Message;
+        }
+
+        Retire(worker, why);
+        throw new InvalidOperationException("a new image worker " + why);
     }
 
     private Worker Start()

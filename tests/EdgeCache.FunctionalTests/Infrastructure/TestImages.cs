@@ -35,6 +35,40 @@ public static class TestImages
         return image.PngsaveBuffer();
     }
 
+    /// <summary>A 64x64 JPEG of pure sRGB red converted to Display P3 with the P3 profile embedded, as phone cameras
+    /// write them: its pixel values are P3's (about 234, 51, 35), and only a reader that applies the profile sees red.</summary>
+    public static byte[] RedInDisplayP3()
+    {
+        using var black = Image.Black(64, 64, bands: 3);
+        using var red = black + new double[] { 255, 0, 0 };
+        using var u8 = red.Cast(Enums.BandFormat.Uchar).Copy(interpretation: Enums.Interpretation.Srgb);
+        using var p3 = u8.IccTransform("p3", inputProfile: "srgb", embedded: false);
+        using var tagged = p3.Cast(Enums.BandFormat.Uchar);
+        return tagged.JpegsaveBuffer(q: 95);
+    }
+
+    /// <summary>The mean of each band of a decoded image, and whether it carries an ICC profile.</summary>
+    public static (double[] Means, bool HasProfile) Colour(byte[] body)
+    {
+        using var image = Image.NewFromBuffer(body);
+        var means = new double[image.Bands];
+        for (var b = 0; b < image.Bands; b++)
+        {
+            using var band = image[b];
+            means[b] = band.Avg();
+        }
+
+        return (means, image.Contains("icc-profile-data"));
+    }
+
+    /// <summary>A large PNG made fast (zlib level 1): libvips cannot shrink a PNG while decoding it, so every one of
+    /// its pixels is decoded for any variant, which takes real time.</summary>
+    public static byte[] LargePng(int width, int height)
+    {
+        using var image = Gradient(width, height);
+        return image.PngsaveBuffer(compression: 1);
+    }
+
     /// <summary>An animated GIF of <paramref name="frames"/> frames of <paramref name="width"/> x <paramref name="height"/>.</summary>
     public static byte[] AnimatedGif(int width, int height, int frames)
     {
