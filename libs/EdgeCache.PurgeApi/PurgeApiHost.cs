@@ -137,15 +137,6 @@ public static partial class PurgeApiHost
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("EdgeCache.PurgeApi");
         if (Authenticate(ctx, out var refusal) is not { } key) return refusal!;
 
-        // Before the API follows the nodes' acknowledgements (just started, or NATS lost), a purge could be
-        // published but its acks would go unheard: a waited purge hung until its timeout. Refused at once.
-        if (!services.GetRequiredService<AckListener>().Ready)
-        {
-            ctx.Response.Headers.RetryAfter = "1";
-            Log.Refused(logger, 503, "not ready", key.Id);
-            return Results.Problem(statusCode: 503, title: "Purge API not ready", detail: "It is still connecting to NATS JetStream or subscribing to the nodes' acknowledgements (see /readyz); nothing was published. Retry in a second.");
-        }
-
         var rate = key.RatePerSecond ?? options.RatePerSecond;
         var burst = key.RateBurst ?? options.RateBurst;
         var limiter = limiters.GetOrAdd($"{key.Id}/{rate}/{burst}", _ => new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
@@ -245,6 +236,16 @@ public static partial class PurgeApiHost
         {
             Log.Refused(logger, problem!.Status, problem.Title, key.Id);
             return Results.Problem(statusCode: problem.Status, title: problem.Title, detail: problem.Detail);
+        }
+
+        // Before the API follows the nodes' acknowledgements (just started, or NATS lost), a purge could be
+        // published but its acks would go unheard: a waited purge hung until its timeout. A valid request is
+        // refused at once instead (an invalid one still gets its 4xx).
+        if (!services.GetRequiredService<AckListener>().Ready)
+        {
+            ctx.Response.Headers.RetryAfter = "1";
+            Log.Refused(logger, 503, "not ready", key.Id);
+            return Results.Problem(statusCode: 503, title: "Purge API not ready", detail: "It is still connecting to NATS JetStream or subscribing to the nodes' acknowledgements (see /readyz); nothing was published. Retry in a second.");
         }
 
         var bus = services.GetRequiredService<InvalidationBus>();

@@ -53,8 +53,11 @@ public sealed class PurgeApiReadinessTests
         // Refused before publishing: not the publish's failure after its timeout ("Invalidation stream unavailable").
         Assert.Contains("nothing was published", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
 
-        // Credentials are still checked first: no key, 401, ready or not.
+        // Credentials and the request are still checked first: no key is 401, a body with no selector 400.
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.PostAsync(new Uri(uri, "/purge"), new StringContent("{}"))).StatusCode);
+        using var empty = new HttpRequestMessage(HttpMethod.Post, new Uri(uri, "/purge")) { Content = new StringContent("{}", Encoding.UTF8, "application/json") };
+        empty.Headers.Authorization = new AuthenticationHeaderValue("Bearer", InvalidationTopology.AllKey);
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.SendAsync(empty)).StatusCode);
         await api.StopAsync();
     }
 }
