@@ -43,6 +43,13 @@ public static class HeaderRules
     /// The refresh's purge spares copies carrying it (<see cref="InvalidationEvent.KeepCopy"/>).</summary>
     public const string CopyId = "EdgeCache-Copy";
 
+    /// <summary>Internal field: the coding and level an EdgeCache tier made a representation in (<c>br; level=5</c>),
+    /// stored with the copies it makes (<see cref="Representation.Derive"/>, <see cref="Representation.Remade"/>) and
+    /// passed from shields to edges, never sent to clients. An edge that stores a copy its shield made at a fast level
+    /// watches it and re-encodes it when it is hot at the edge; a shield drops an origin's, so an origin's own
+    /// Content-Encoding is never taken for one EdgeCache made.</summary>
+    public const string Encoded = "EdgeCache-Encoded";
+
     /// <summary>
     /// Request fields that tell an origin the client's address, scheme, host, path prefix or method,
     /// or override them (RFC 7239 <c>Forwarded</c>, the <c>X-Forwarded-*</c> family, and the

@@ -78,15 +78,17 @@ public static class Representation
     /// fields with Content-Encoding set, no Content-Length (the body's own length is sent), and a strong
     /// or weak entity-tag given a suffix per coding (RFC 9110 §8.8.3: a different representation needs a
     /// different tag, so If-None-Match and If-Range work per encoding). Same freshness, sequence, tags.
+    /// An encoding made at <paramref name="level"/> carries <see cref="HeaderRules.Encoded"/> saying so.
     /// </summary>
-    public static CachedResponse Derive(CachedResponse original, string? coding, string negotiated, CacheBody body)
+    public static CachedResponse Derive(CachedResponse original, string? coding, string negotiated, CacheBody body, int level = 0)
     {
-        var headers = new List<KeyValuePair<string, StringValues>>(original.Headers.Length + 1);
+        var headers = new List<KeyValuePair<string, StringValues>>(original.Headers.Length + 2);
         string? etag = null;
         foreach (var h in original.Headers)
         {
             if (h.Key.Equals(HeaderNames.ContentEncoding, StringComparison.OrdinalIgnoreCase)
-                || h.Key.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase))
+                || h.Key.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)
+                || h.Key.Equals(HeaderRules.Encoded, StringComparison.OrdinalIgnoreCase))
             {
                 continue;
             }
@@ -101,7 +103,12 @@ public static class Representation
             headers.Add(h);
         }
 
-        if (coding is not null) headers.Add(new(HeaderNames.ContentEncoding, coding));
+        if (coding is not null)
+        {
+            headers.Add(new(HeaderNames.ContentEncoding, coding));
+            headers.Add(new(HeaderRules.Encoded, EncodedValue(coding, level)));
+        }
+
         var names = original.VaryNames;
         var values = (string[])original.VaryValues.Clone();
         for (var i = 0; i < names.Length; i++)
@@ -117,14 +124,16 @@ public static class Representation
     /// <paramref name="body"/>, at another level: the same fields, freshness, stored sequence, tags and
     /// variant selection, and an entity-tag with <paramref name="level"/> added to its suffix (<c>"v1-br"</c>
     /// becomes <c>"v1-br11"</c>): other bytes, so another entity-tag (RFC 9110 §8.8.3), and a client holding
-    /// the fast copy's gets the new one in full rather than a 304 for bytes it does not have.
+    /// the fast copy's gets the new one in full rather than a 304 for bytes it does not have. Its
+    /// <see cref="HeaderRules.Encoded"/> names the new level, so a tier that fetches it does not make it again.
     /// </summary>
     public static CachedResponse Remade(CachedResponse made, CacheBody body, int level)
     {
-        var headers = new List<KeyValuePair<string, StringValues>>(made.Headers.Length);
+        var headers = new List<KeyValuePair<string, StringValues>>(made.Headers.Length + 1);
         string? etag = null;
         foreach (var h in made.Headers)
         {
+            if (h.Key.Equals(HeaderRules.Encoded, StringComparison.OrdinalIgnoreCase)) continue;
             if (h.Key.Equals(HeaderNames.ETag, StringComparison.OrdinalIgnoreCase))
             {
                 etag = WithLevel(h.Value.Count > 0 ? h.Value[0] : null, level);
@@ -135,7 +144,37 @@ public static class Representation
             headers.Add(h);
         }
 
+        if (made.ContentCoding is { } coding) headers.Add(new(HeaderRules.Encoded, EncodedValue(coding, level)));
         return DerivedFrom(made, [.. headers], body, etag, made.VaryNames, made.VaryValues, made.Tags);
+    }
+
+    /// <summary>The <see cref="HeaderRules.Encoded"/> value of a representation made in <paramref name="coding"/> at <paramref name="level"/>.</summary>
+    public static string EncodedValue(string coding, int level) =>
+        coding + "; level=" + level.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// True when <paramref name="entry"/> is a representation an EdgeCache tier made (its <see cref="HeaderRules.Encoded"/>
+    /// field, as <see cref="EncodedValue"/> writes it) in its own Content-Encoding, <paramref name="coding"/> (br, zstd or
+    /// gzip), at <paramref name="level"/>, and its entity-tag, if any, is the one <see cref="Derive"/> gives a first copy
+    /// (<c>"…-br"</c>, no level yet): what a re-encode may make again, with the entity-tag the maker would give it. An
+    /// origin's own coding has no such field (a shield drops an origin's: <see cref="HeaderRules.Encoded"/>).
+    /// </summary>
+    public static bool IsMadeFast(CachedResponse entry, out string coding, out int level)
+    {
+        coding = "";
+        level = 0;
+        if (entry.StatusCode != StatusCodes.Status200OK || entry.IsPartial || entry.ContentCoding is not ("br" or "zstd" or "gzip") || entry.GetHeader(HeaderRules.Encoded) is not [{ } value]) return false;
+        var semi = value.IndexOf(';', StringComparison.Ordinal);
+        if (semi <= 0 || !value.AsSpan(0, semi).Trim().Equals(entry.ContentCoding, StringComparison.OrdinalIgnoreCase)) return false;
+        var parameter = value.AsSpan(semi + 1).Trim();
+        if (!parameter.StartsWith("level=", StringComparison.OrdinalIgnoreCase)
+            || !int.TryParse(parameter[6..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out level))
+        {
+            return false;
+        }
+
+        coding = entry.ContentCoding;
+        return entry.ETag is null || entry.ETag.EndsWith("-" + coding + "\"", StringComparison.Ordinal);
     }
 
     /// <summary><c>"abc-br"</c> becomes <c>"abc-br11"</c> (weak ones too); null for anything that is not an entity-tag.</summary>
@@ -200,6 +239,7 @@ public static class Representation
                 || h.Key.Equals(HeaderNames.ContentEncoding, StringComparison.OrdinalIgnoreCase)
                 || h.Key.Equals(HeaderNames.ContentRange, StringComparison.OrdinalIgnoreCase)
                 || h.Key.Equals(HeaderNames.ContentMD5, StringComparison.OrdinalIgnoreCase)
+                || h.Key.Equals(HeaderRules.Encoded, StringComparison.OrdinalIgnoreCase)
                 || h.Key.Equals(HeaderNames.Vary, StringComparison.OrdinalIgnoreCase))
             {
                 continue;

@@ -197,7 +197,7 @@ public sealed class CacheEngine : IAsyncDisposable
     private readonly bool _stripOwn;
 
     /// <summary>The fields <see cref="HidesFromClients"/> may hide: what a pass-through removes from an upstream's response.</summary>
-    internal static readonly string[] HideableFields = [HeaderRules.EdgeCacheCacheControl, HeaderRules.CopyId, HeaderRules.CdnCacheControl, HeaderRules.SurrogateKey, HeaderRules.CacheTag];
+    internal static readonly string[] HideableFields = [HeaderRules.EdgeCacheCacheControl, HeaderRules.CopyId, HeaderRules.Encoded, HeaderRules.CdnCacheControl, HeaderRules.SurrogateKey, HeaderRules.CacheTag];
 
     /// <summary>True for fields this node does not send to its clients of a host with <paramref name="policy"/>
     /// (on edges EdgeCache-Cache-Control and surrogate keys; CDN-Cache-Control where the host's
@@ -205,9 +205,14 @@ public sealed class CacheEngine : IAsyncDisposable
     /// hits on both paths, 304s, misses and pass-throughs. The fast path asks once per stored object and
     /// host policy, when it builds the object's head, not per hit.</summary>
     internal bool HidesFromClients(string name, HostCachePolicy policy) =>
-        (_stripOwn && (name.Equals(HeaderRules.EdgeCacheCacheControl, StringComparison.OrdinalIgnoreCase) || name.Equals(HeaderRules.CopyId, StringComparison.OrdinalIgnoreCase)))
+        (_stripOwn && (name.Equals(HeaderRules.EdgeCacheCacheControl, StringComparison.OrdinalIgnoreCase) || name.Equals(HeaderRules.CopyId, StringComparison.OrdinalIgnoreCase) || name.Equals(HeaderRules.Encoded, StringComparison.OrdinalIgnoreCase)))
         || ((policy.StripCdnCacheControl ?? _stripCdn) && name.Equals(HeaderRules.CdnCacheControl, StringComparison.OrdinalIgnoreCase))
         || (_stripTags && (name.Equals(HeaderRules.SurrogateKey, StringComparison.OrdinalIgnoreCase) || name.Equals(HeaderRules.CacheTag, StringComparison.OrdinalIgnoreCase)));
+
+    /// <summary>True when this node keeps the <see cref="HeaderRules.Encoded"/> field of an upstream's response for a host
+    /// with <paramref name="policy"/>: on an edge that does not make this host's encodings, whose upstream (a shield) does.
+    /// Anywhere else the upstream is an origin, and its field is dropped: an origin's own coding is never re-encoded.</summary>
+    internal bool TrustsUpstreamEncoded(HostCachePolicy policy) => Options.Role == NodeRole.Edge && !Produces(policy);
 
     /// <summary>Shields with an invalidation stream tell edges what sequence each copy is current to.</summary>
     internal bool SendsStoredSeq => Options.Role == NodeRole.Shield && Options.Invalidation.Enabled;

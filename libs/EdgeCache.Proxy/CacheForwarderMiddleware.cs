@@ -236,6 +236,9 @@ internal sealed partial class CacheForwarderMiddleware
         // A copy id is the purge API's, set on a shield's refresh; an origin's is dropped.
         if (_engine.Options.Role == NodeRole.Shield) response.Headers.Remove(HeaderRules.CopyId);
         if (state.Warm == WarmMode.Refresh) response.Headers[HeaderRules.CopyId] = state.CopyId;
+
+        // Which tier made an encoding, and at which level, is the shield's to say; an origin's claim is dropped.
+        if (!_engine.TrustsUpstreamEncoded(state.Policy)) response.Headers.Remove(HeaderRules.Encoded);
         var seq = StoredSeqOf(response, startSeq, noCache);
         var heuristics = _engine.Heuristics;
         if (complete is not null && response.StatusCode == StatusCodes.Status206PartialContent
@@ -332,6 +335,9 @@ internal sealed partial class CacheForwarderMiddleware
         }
 
         if (state.Warm != WarmMode.None) entry.MarkWarmed();
+
+        // A copy the shield made at a fast level is hot here, not there (its hits are this tier's misses): watched here.
+        _engine.Recompressions.WatchFetched(state.Key, entry, state.Policy.Compression);
         var inMemory = StoreWhenCompleteAsync(state.Key, entry, UpstreamHolds(response));
         return new FetchResult { Kind = FetchKind.Storable, Entry = entry, Response = response, InMemory = inMemory, Stored = inMemory.Unwrap() };
     }

@@ -30,8 +30,8 @@ public sealed class RecompressionTests(Topology cdn)
             await ctx.Response.Body.WriteAsync(bytes);
         });
 
-    internal static Task<HttpResponseMessage> Get(Topology cdn, string path, string acceptEncoding, string? ifNoneMatch = null) =>
-        cdn.GetAsync(0, path, Host, m =>
+    internal static Task<HttpResponseMessage> Get(Topology cdn, string path, string acceptEncoding, string? ifNoneMatch = null, string host = Host) =>
+        cdn.GetAsync(0, path, host, m =>
         {
             m.Headers.AcceptEncoding.Clear();
             m.Headers.TryAddWithoutValidation("Accept-Encoding", acceptEncoding);
@@ -137,6 +137,116 @@ public sealed class RecompressionTests(Topology cdn)
         }
 
         Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Theory]
+    [InlineData("br", 11)]
+    [InlineData("zstd", 19)]
+    public async Task A_copy_the_shield_made_fast_is_made_again_by_the_edge_once_hot_at_the_edge(string coding, int high)
+    {
+        // The default placement: shields make the encodings, so the shield sees one request and the edge every hit.
+        const string host = Topology.CompressSite;
+        const int afterHits = 4; // Compression:RecompressAfterHits's default; the fixture leaves it for this host
+        var path = NewPath();
+        var text = CompressionTests.Text(100 * 1024);
+        MapText(cdn.Origin, path, () => text, () => "\"v1\"");
+        var replaced = Recompressions(cdn, coding, "replaced");
+        long AtShields() => cdn.Shields.Sum(s => s.Metric("edgecache.compression.recompressions", ("edgecache.encoding", coding), ("edgecache.outcome", "replaced")));
+        var shieldReplaced = AtShields();
+
+        using var first = await Get(cdn, path, coding, host: host);
+        var fast = await first.Content.ReadAsByteArrayAsync();
+        Assert.Equal(coding, string.Join(",", first.Content.Headers.ContentEncoding));
+        Assert.Equal($"\"v1-{coding}\"", first.Headers.ETag?.ToString());
+        Assert.False(first.Headers.Contains("EdgeCache-Encoded"), "the tiers' field reaches no client");
+        Assert.Equal(text, CompressionTests.Decode(coding, fast));
+
+        for (var i = 0; i < afterHits; i++)
+        {
+            using var hit = await Get(cdn, path, coding, host: host);
+            Assert.StartsWith("EdgeCache-Edge; hit", hit.EdgeStatus(), StringComparison.Ordinal);
+            Assert.Equal(fast, await hit.Content.ReadAsByteArrayAsync());
+        }
+
+        await Topology.WaitUntilAsync(
+            () => Recompressions(cdn, coding, "replaced") > replaced,
+            TimeSpan.FromSeconds(30),
+            "the edge re-encodes the shield's copy: " + string.Join(", ", new[] { "replaced", "superseded", "not-smaller", "failed", "dropped" }.Select(o => o + " " + Recompressions(cdn, coding, o))));
+
+        using var remade = await Get(cdn, path, coding, host: host);
+        var body = await remade.Content.ReadAsByteArrayAsync();
+        Assert.StartsWith("EdgeCache-Edge; hit", remade.EdgeStatus(), StringComparison.Ordinal);
+        Assert.Equal(coding, string.Join(",", remade.Content.Headers.ContentEncoding));
+
+        // The entity-tag the shield gives the same coding at the same level, so the tiers agree on it.
+        Assert.Equal($"\"v1-{coding}{high}\"", remade.Headers.ETag?.ToString());
+        Assert.False(remade.Headers.Contains("EdgeCache-Encoded"), "the tiers' field reaches no client");
+        Assert.Equal(body.Length, remade.Content.Headers.ContentLength);
+        Assert.True(body.Length < fast.Length, $"{coding}: {body.Length} bytes re-encoded, {fast.Length} fast");
+        Assert.Equal(text, CompressionTests.Decode(coding, body));
+
+        using (var current = await Get(cdn, path, coding, $"\"v1-{coding}{high}\"", host))
+        {
+            Assert.Equal(HttpStatusCode.NotModified, current.StatusCode);
+        }
+
+        // The edge did it, from its own copy: the shield made nothing again and the origin was asked once.
+        Assert.Equal(shieldReplaced, AtShields());
+        Assert.Equal(1, cdn.Origin.Count(path));
+    }
+
+    [Fact]
+    public async Task An_origins_own_coding_is_never_re_encoded_even_when_the_origin_claims_EdgeCache_made_it()
+    {
+        // An origin's gzip with an entity-tag like a derived one (as Apache's mod_deflate makes them) and a forged claim.
+        const string host = Topology.CompressSite;
+        var path = NewPath();
+        var text = CompressionTests.Text(30 * 1024);
+        byte[] gz;
+        using (var buffer = new MemoryStream())
+        {
+            using (var z = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true)) z.Write(text);
+            gz = buffer.ToArray();
+        }
+
+        cdn.Origin.Map(path, async ctx =>
+        {
+            ctx.Response.Headers.CacheControl = "max-age=600";
+            ctx.Response.ContentType = "text/html; charset=utf-8";
+            ctx.Response.Headers.ContentEncoding = "gzip";
+            ctx.Response.Headers.ETag = "\"v1-gzip\"";
+            ctx.Response.Headers["EdgeCache-Encoded"] = "gzip; level=1";
+            await ctx.Response.Body.WriteAsync(gz);
+        });
+        var outcomes = new[] { "replaced", "superseded", "not-smaller", "failed", "dropped" };
+        var before = outcomes.Sum(o => Recompressions(cdn, "gzip", o));
+
+        // The shield drops the origin's claim, so its edges never see one.
+        for (var s = 0; s < cdn.Shields.Count; s++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(cdn.ShieldUri(s), path));
+            request.Headers.Host = host;
+            request.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip");
+            using var direct = await cdn.Client.SendAsync(request);
+            Assert.Equal(gz, await direct.Content.ReadAsByteArrayAsync());
+            Assert.False(direct.Headers.Contains("EdgeCache-Encoded"), "the shield kept the origin's claim");
+        }
+
+        for (var i = 0; i < 8; i++)
+        {
+            using var r = await Get(cdn, path, "gzip", host: host);
+            Assert.Equal(gz, await r.Content.ReadAsByteArrayAsync());
+            Assert.Equal("\"v1-gzip\"", r.Headers.ETag?.ToString());
+        }
+
+        // Nothing was queued for it (a queued or running re-encode is pending until it ends, and then counted).
+        Assert.Equal(0, cdn.EdgeEngine(0).Recompressions.Pending);
+        Assert.Equal(before, outcomes.Sum(o => Recompressions(cdn, "gzip", o)));
+        using (var last = await Get(cdn, path, "gzip", host: host))
+        {
+            Assert.Equal(gz, await last.Content.ReadAsByteArrayAsync());
+            Assert.Equal("\"v1-gzip\"", last.Headers.ETag?.ToString());
+        }
     }
 
     [Fact]

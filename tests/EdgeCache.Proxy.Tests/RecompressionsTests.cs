@@ -36,7 +36,7 @@ public sealed class RecompressionsTests
         var headers = new HeaderDictionary { ["Cache-Control"] = "max-age=600", ["Content-Type"] = "text/html", ["ETag"] = etag, ["Vary"] = "Accept-Encoding", ["Surrogate-Key"] = "page" };
         var original = CachedResponseFactory.Create(200, headers, new HeaderDictionary { ["Accept-Encoding"] = "identity" }, CacheBody.FromBytes(Text), now, now, HeuristicOptions.Default).WithStoredSeq(storedSeq);
         var body = CacheBody.FromBytes(Encode(Text, 5));
-        return Representation.Derive(original, "br", "br", body);
+        return Representation.Derive(original, "br", "br", body, 5);
     }
 
     private static byte[] Encode(byte[] text, int quality)
@@ -169,6 +169,58 @@ public sealed class RecompressionsTests
         engine.Recompressions.Watch(Key, fast, "gzip", 9, Policy());
         Assert.Null(fast.Hot);
         fast.CountHit();
+    }
+
+    /// <summary>A br copy as an edge stores it from its shield's response: <paramref name="encoded"/> is the shield's
+    /// <c>EdgeCache-Encoded</c> (null: none, an origin's own coding).</summary>
+    private static CachedResponse Fetched(string? encoded, string etag = "\"v1-br\"", int quality = 5)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var headers = new HeaderDictionary { ["Cache-Control"] = "max-age=600", ["Content-Type"] = "text/html", ["Content-Encoding"] = "br", ["ETag"] = etag, ["Vary"] = "Accept-Encoding", ["Surrogate-Key"] = "page" };
+        if (encoded is not null) headers[HeaderRules.Encoded] = encoded;
+        return CachedResponseFactory.Create(200, headers, new HeaderDictionary { ["Accept-Encoding"] = "br" }, CacheBody.FromBytes(Encode(Text, quality)), now, now, HeuristicOptions.Default).WithStoredSeq(3);
+    }
+
+    [Fact]
+    public void A_copy_the_shield_made_fast_is_watched_where_it_is_stored_and_made_again_with_the_shields_tag()
+    {
+        // What a shield's derivation marks is what an edge's reading accepts.
+        Assert.True(Representation.IsMadeFast(Fast(), out var coding, out var level));
+        Assert.Equal(("br", 5), (coding, level));
+
+        var (engine, _) = Engine();
+        var fetched = Fetched("br; level=5");
+        engine.Recompressions.WatchFetched(Key, fetched, Policy());
+        Assert.True(engine.Memory.Set(Key, fetched));
+        var ticket = Assert.IsType<Recompressions.Ticket>(fetched.Hot);
+        Assert.Equal(("br", 11), (ticket.Coding, ticket.Level));
+
+        Assert.Equal(Recompressions.Outcome.Replaced, engine.Recompressions.Run(ticket));
+        var remade = Current(engine);
+        Assert.Equal(Text, Decode(remade));
+        Assert.Equal(Encode(Text, 11).Length, remade.Body.Length);
+        Assert.Equal("\"v1-br11\"", remade.ETag);
+        Assert.Equal(["page"], remade.Tags);
+        Assert.Equal(3ul, remade.StoredSeq);
+        Assert.Equal("br; level=11", remade.GetHeader(HeaderRules.Encoded).ToString());
+
+        // Fetched again by another tier, the re-encoded copy is not made again.
+        Assert.False(Representation.IsMadeFast(remade, out _, out _));
+    }
+
+    [Theory]
+    [InlineData(null, "\"v1-br\"")] // an origin's own br (an entity-tag like a derived one, as Apache's mod_deflate makes them)
+    [InlineData("br; level=11", "\"v1-br\"")] // made at the high level already
+    [InlineData("br; level=5", "\"v1-br11\"")] // a tag that is not a first copy's
+    [InlineData("gzip; level=6", "\"v1-br\"")] // another coding than the copy's
+    [InlineData("br; quality=5", "\"v1-br\"")]
+    [InlineData("br; level=-5", "\"v1-br\"")]
+    public void A_fetched_copy_is_not_watched_unless_an_EdgeCache_tier_made_it_fast_in_its_own_coding(string? encoded, string etag)
+    {
+        var (engine, _) = Engine();
+        var fetched = Fetched(encoded, etag);
+        engine.Recompressions.WatchFetched(Key, fetched, Policy());
+        Assert.Null(fetched.Hot);
     }
 
     [Fact]

@@ -50,10 +50,10 @@ internal sealed class Derivations(ILogger logger, Recompressions recompressions)
         var slot = (key, negotiated);
         if (_inFlight.TryGetValue(slot, out var running)) return running;
         var body = new CacheBody();
-        var derived = Representation.Derive(original, target, negotiated, body);
+        var level = target is null ? 0 : policy.LevelFor(target);
+        var derived = Representation.Derive(original, target, negotiated, body, level);
         if (!_inFlight.TryAdd(slot, derived)) return _inFlight.TryGetValue(slot, out running) ? running : derived;
         started = true;
-        var level = target is null ? 0 : policy.LevelFor(target);
         if (target is not null) recompressions.Watch(key, derived, target, level, policy);
         _ = Task.Run(() => RunAsync(slot, original.Body, source, target, level, body));
         return derived;

@@ -9,7 +9,9 @@ namespace EdgeCache.Proxy.Internal;
 
 /// <summary>
 /// The background re-encode of hot representations: one this node made at a fast level (the first copy,
-/// made while the original streamed in) is watched (<see cref="Watch"/>); the hit that makes it hot
+/// made while the original streamed in) is watched (<see cref="Watch"/>), and so is one an edge stored as its
+/// shield made it at a fast level (<see cref="WatchFetched"/>: hot at the edge, it is never hot at the shield,
+/// whose hits are the edges' misses); the hit that makes it hot
 /// (<see cref="CompressionPolicy.RecompressAfterHits"/>) queues it once, and a worker makes it again at the
 /// host's high level from its own bytes (decoded, so the original need not still be held) and puts the
 /// result in its place in the memory tier, and on disk. Never on a request's path: the queue is bounded
@@ -117,6 +119,19 @@ internal sealed class Recompressions : IDisposable
     {
         if (!policy.Recompresses(coding, level)) return;
         made.Hot = new Ticket(this, key, made, coding, policy.RecompressLevelFor(coding), policy.RecompressAfterHits);
+    }
+
+    /// <summary>
+    /// Watches <paramref name="fetched"/>, a copy of <paramref name="key"/> this node is storing as its upstream sent
+    /// it, when that upstream (a shield) made it at a fast level (<see cref="Representation.IsMadeFast"/>) and the host
+    /// re-encodes that coding at a higher one: hot here, it is made again here, from its own bytes, with the entity-tag
+    /// the shield would give it. A shield's hits are its edges' misses, so a copy the edges hold is never hot there.
+    /// The caller has dropped an origin's <see cref="HeaderRules.Encoded"/> (<see cref="CacheEngine.TrustsUpstreamEncoded"/>).
+    /// </summary>
+    public void WatchFetched(string key, CachedResponse fetched, CompressionPolicy policy)
+    {
+        if (!policy.Enabled || !Representation.IsMadeFast(fetched, out var coding, out var level)) return;
+        Watch(key, fetched, coding, level, policy);
     }
 
     private void Enqueue(Ticket ticket)

@@ -71,6 +71,7 @@ internal sealed class PassTransformer(CacheEngine engine, UpstreamRequest reques
         }
 
         headers.Remove(HeaderRules.StoredSeq);
+        if (!engine.TrustsUpstreamEncoded(policy)) headers.Remove(HeaderRules.Encoded);
         headers.Via = RequestRewriter.AppendVia(headers.Via, engine.ViaToken);
         var status = (CacheStatus.Forwarded(engine.Options.CacheName, fwd) with { FwdStatus = UpstreamStatus }).Format();
         headers[HeaderRules.CacheStatus] = StringValues.Concat(headers[HeaderRules.CacheStatus], status);
