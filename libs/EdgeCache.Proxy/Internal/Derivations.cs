@@ -69,7 +69,7 @@ internal sealed class Derivations(ILogger logger, Recompressions recompressions)
             var pipe = new Pipe();
             var copy = CopyAsync(original, pipe.Writer);
             await using var input = source is null ? pipe.Reader.AsStream() : Codecs.Decoder(source, pipe.Reader.AsStream());
-            var sink = new BodyStream(body);
+            var sink = new CacheBodyStream(body);
             var output = target is null ? sink : Codecs.Encoder(target, sink, level);
             var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
             try
@@ -134,33 +134,5 @@ internal sealed class Derivations(ILogger logger, Recompressions recompressions)
         {
             yield return new Measurement<long>(Interlocked.Read(ref values[i]), new KeyValuePair<string, object?>("edgecache.encoding", Counted[i]));
         }
-    }
-
-    /// <summary>Writes into a <see cref="CacheBody"/> (the encoders' output).</summary>
-    private sealed class BodyStream(CacheBody body) : Stream
-    {
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => body.Length;
-
-        public override long Position { get => body.Length; set => throw new NotSupportedException(); }
-
-        public override void Flush()
-        {
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => body.Append(buffer.AsSpan(offset, count));
-
-        public override void Write(ReadOnlySpan<byte> buffer) => body.Append(buffer);
     }
 }

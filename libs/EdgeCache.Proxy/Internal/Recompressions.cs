@@ -231,7 +231,7 @@ internal sealed class Recompressions : IDisposable
     {
         var body = new CacheBody();
         using (var input = Codecs.Decoder(coding, PipeReader.Create(fast.AsSequence()).AsStream()))
-        using (var output = Codecs.Encoder(coding, new BodyWriter(body), level))
+        using (var output = Codecs.Encoder(coding, new CacheBodyStream(body), level))
         {
             input.CopyTo(output, 64 * 1024);
         }
@@ -258,33 +258,5 @@ internal sealed class Recompressions : IDisposable
         public int Level => level;
 
         protected override void OnHot() => owner.Enqueue(this);
-    }
-
-    /// <summary>Writes into a <see cref="CacheBody"/> (the encoder's output).</summary>
-    private sealed class BodyWriter(CacheBody body) : Stream
-    {
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => body.Length;
-
-        public override long Position { get => body.Length; set => throw new NotSupportedException(); }
-
-        public override void Flush()
-        {
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => body.Append(buffer.AsSpan(offset, count));
-
-        public override void Write(ReadOnlySpan<byte> buffer) => body.Append(buffer);
     }
 }
