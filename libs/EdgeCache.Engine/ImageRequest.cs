@@ -225,19 +225,33 @@ public sealed class ImageRequest
         bool hasAvif = false, hasWebp = false;
         foreach (var line in accept)
         {
-            if (line is null) continue;
-            foreach (var range in line.AsSpan().Split(','))
-            {
-                var member = line.AsSpan()[range];
-                var semi = member.IndexOf(';');
-                var type = (semi < 0 ? member : member[..semi]).Trim();
-                var refused = semi >= 0 && RefusedByQ(member[(semi + 1)..]);
-                if (type.Equals("image/avif", StringComparison.OrdinalIgnoreCase)) hasAvif = !refused;
-                else if (type.Equals("image/webp", StringComparison.OrdinalIgnoreCase)) hasWebp = !refused;
-            }
+            if (line is not null) Scan(line, ref hasAvif, ref hasWebp);
         }
 
         return avif && hasAvif ? AcceptAvif : hasWebp ? AcceptWebp : AcceptAny;
+    }
+
+    /// <summary>As <see cref="NegotiateAccept(StringValues, bool)"/>, for an Accept sent as one line (the fast
+    /// hit path reads it from the request's bytes), without allocating.</summary>
+    public static string NegotiateAccept(ReadOnlySpan<char> accept, bool avif)
+    {
+        bool hasAvif = false, hasWebp = false;
+        Scan(accept, ref hasAvif, ref hasWebp);
+        return avif && hasAvif ? AcceptAvif : hasWebp ? AcceptWebp : AcceptAny;
+    }
+
+    /// <summary>Whether one line of Accept names (and does not refuse) AVIF and WebP; a later member naming a type overrides an earlier one.</summary>
+    private static void Scan(ReadOnlySpan<char> line, ref bool hasAvif, ref bool hasWebp)
+    {
+        foreach (var range in line.Split(','))
+        {
+            var member = line[range];
+            var semi = member.IndexOf(';');
+            var type = (semi < 0 ? member : member[..semi]).Trim();
+            var refused = semi >= 0 && RefusedByQ(member[(semi + 1)..]);
+            if (type.Equals("image/avif", StringComparison.OrdinalIgnoreCase)) hasAvif = !refused;
+            else if (type.Equals("image/webp", StringComparison.OrdinalIgnoreCase)) hasWebp = !refused;
+        }
     }
 
     /// <summary>The format a negotiated Accept value (<see cref="NegotiateAccept"/>) chooses: avif, webp, or null for the original's.</summary>

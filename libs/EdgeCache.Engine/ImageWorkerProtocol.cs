@@ -5,7 +5,8 @@ using System.Text;
 namespace EdgeCache.Engine;
 
 /// <summary>One transformation asked of an image worker: the original's bytes and what to make of them.
-/// <paramref name="Width"/> and <paramref name="Height"/> are device pixels, 0 when not bounded.</summary>
+/// <paramref name="Width"/> and <paramref name="Height"/> are device pixels, 0 when not bounded; <paramref name="Quality"/> is the
+/// encoder's own (the request's quality scaled for the format, <see cref="ImagePolicy.EncoderQuality"/>).</summary>
 public sealed record ImageJob(int Width, int Height, ImageFit Fit, int Quality, string Format, bool KeepAnimation, long MaxPixels, ReadOnlySequence<byte> Input);
 
 /// <summary>A worker's answer: the variant's bytes and size, or why none was made (<see cref="Reason"/>:

@@ -18,9 +18,11 @@ internal sealed partial class CacheForwarderMiddleware
         var originalRequest = OriginalRequest(request, image, originalKey);
         var stored = _engine.Memory.Get(originalKey, originalRequest.Headers, out _);
         if (stored is not null && stored.NeedsRuleCheck(_engine.Rules)) stored = _engine.CheckRules(originalKey, stored, stored: true);
+        stored ??= await OriginalFromDiskAsync(originalKey, originalRequest.Headers, state.Policy.Images).ConfigureAwait(false);
         if (stored is { IsPartial: true }) stored = null;
         CachedResponse original;
         var fromMemory = false;
+        var revalidated = false;
         if (stored is not null && !noCache && !state.MustRevalidate && stored.Body.IsCompleted
             && HitDecision.Evaluate(stored, default, forced: false, _engine.IsCurrent, acceptsCoding: true, _engine.Time.GetUtcNow()).Kind == HitKind.Fresh)
         {
@@ -58,6 +60,7 @@ internal sealed partial class CacheForwarderMiddleware
             // gets what the origin sent, as for any miss.
             if (fetched.Kind is FetchKind.Failed or FetchKind.NotShareable || fetched.Entry is null) return fetched;
             original = fetched.Entry;
+            revalidated = fetched.Kind == FetchKind.Revalidated;
             if (!await original.Body.WaitForCompletionAsync(CancellationToken.None).ConfigureAwait(false))
             {
                 return new FetchResult { Kind = FetchKind.Failed, Response = new UpstreamResponse { Error = Yarp.ReverseProxy.Forwarder.ForwarderError.ResponseBodyDestination } };
@@ -66,6 +69,22 @@ internal sealed partial class CacheForwarderMiddleware
 
         if (original.StatusCode != StatusCodes.Status200OK) return Fallback(original, _engine.Images.Refuse("status").Refusal!);
         var accept = image.Auto ? request.Headers[HeaderNames.Accept].ToString() : null;
+        if (state.Stored is { } stale && _engine.Images.Freshen(stale, original, image, accept) is { } freshened)
+        {
+            // A stale variant whose original is unchanged (a 304 for it, or a stored or fetched copy with the
+            // same validators): freshened as it is, never transformed again.
+            var inStore = state.MayStore ? StoreWhenCompleteAsync(state.Key, freshened, upstreamHolds: false) : Task.FromResult(Task.CompletedTask);
+            return new FetchResult
+            {
+                Kind = revalidated ? FetchKind.Revalidated : FetchKind.Storable,
+                Entry = freshened,
+                Response = new UpstreamResponse { StatusCode = revalidated ? StatusCodes.Status304NotModified : StatusCodes.Status200OK },
+                InMemory = inStore,
+                Stored = inStore.Unwrap(),
+                Derived = fromMemory,
+            };
+        }
+
         var outcome = await _engine.Images.MakeAsync(originalKey, original, image, accept, state.Policy.Images).ConfigureAwait(false);
         if (outcome.Variant is not { } variant) return Fallback(original, outcome.Refusal!);
         var inMemory = state.MayStore ? StoreWhenCompleteAsync(state.Key, variant, upstreamHolds: false) : Task.FromResult(Task.CompletedTask);
@@ -78,6 +97,37 @@ internal sealed partial class CacheForwarderMiddleware
             Stored = inMemory.Unwrap(),
             Derived = fromMemory,
         };
+    }
+
+    /// <summary>
+    /// The original from the disk tier, when the memory tier has none (an original larger than the memory tier
+    /// takes is only there): read whole (the worker needs every byte, and the disk copy is faster than the
+    /// origin), up to the larger of an image input's limit and what a lookup reads whole, and promoted to memory
+    /// as a disk hit is. Null when the disk has none, a purge removed it, or it is too large to read whole (it
+    /// would be refused as byte-limit: it is then fetched, as it always was).
+    /// </summary>
+    private async ValueTask<CachedResponse?> OriginalFromDiskAsync(string key, IHeaderDictionary headers, ImagePolicy policy)
+    {
+        if (_engine.Disk is not { } disk) return null;
+        var whole = Math.Max(CacheLookupMiddleware.WholeDiskReadBytes(_engine), policy.MaxInputBytes);
+        var found = await disk.GetAsync(key, headers, whole, CancellationToken.None).ConfigureAwait(false);
+        if (found is null) return null;
+        if (!found.Body.IsCompleted)
+        {
+            found.Body.Fail(new OperationCanceledException("The disk read was not needed."));
+            return null;
+        }
+
+        if (found.NeedsRuleCheck(_engine.Rules))
+        {
+            // A purge or TTL rule applies: gone (a hard purge), or the copy it leaves (marked stale, say).
+            found = _engine.CheckRules(key, found, stored: true);
+            if (found is null) return null;
+        }
+
+        _engine.DiskHit(key);
+        _engine.Memory.Set(key, found);
+        return found;
     }
 
     /// <summary>The original's request: the variant request's fields without what concerns the variant (its

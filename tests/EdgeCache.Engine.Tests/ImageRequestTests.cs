@@ -127,8 +127,20 @@ public class ImageRequestTests
     // The normalised values are fixed points: a shield reading an edge's rewritten Accept chooses the same.
     [InlineData(ImageRequest.AcceptAvif, ImageRequest.AcceptAvif)]
     [InlineData(ImageRequest.AcceptWebp, ImageRequest.AcceptWebp)]
-    public void Auto_reduces_any_accept_to_one_of_three_values(string accept, string expected) =>
+    public void Auto_reduces_any_accept_to_one_of_three_values(string accept, string expected)
+    {
         Assert.Equal(expected, ImageRequest.NegotiateAccept(new StringValues(accept), avif: true));
+
+        // The fast hit path's form (one line, from the request's bytes) decides the same.
+        Assert.Equal(expected, ImageRequest.NegotiateAccept(accept.AsSpan(), avif: true));
+    }
+
+    [Fact]
+    public void Accept_sent_as_several_lines_is_read_as_one_list()
+    {
+        Assert.Equal(ImageRequest.AcceptWebp, ImageRequest.NegotiateAccept(new StringValues(["image/png", "image/webp"]), avif: true));
+        Assert.Equal(ImageRequest.AcceptAny, ImageRequest.NegotiateAccept(new StringValues(["image/webp", "image/webp;q=0"]), avif: true));
+    }
 
     [Theory]
     [InlineData("auto", "jpeg", false, "avif", "avif")]
@@ -227,6 +239,29 @@ public class ImageRequestTests
         Assert.Contains("1-100", new ImagePolicy { Qualities = [0] }.Validate(), StringComparison.Ordinal);
         Assert.Contains("0.5-4", new ImagePolicy { Dprs = [8] }.Validate(), StringComparison.Ordinal);
         Assert.Contains("MaxPixels", new ImagePolicy { MaxPixels = 0 }.Validate(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_quality_is_scaled_per_format_for_its_encoder()
+    {
+        var policy = new ImagePolicy();
+        Assert.Equal((76, 80, 66, 80), (policy.EncoderQuality("jpeg", 80), policy.EncoderQuality("webp", 80), policy.EncoderQuality("avif", 80), policy.EncoderQuality("png", 80)));
+        Assert.Equal((48, 50, 42), (policy.EncoderQuality("jpeg", 50), policy.EncoderQuality("webp", 50), policy.EncoderQuality("avif", 50)));
+        var scaled = new ImagePolicy { JpegQualityScale = 2, WebpQualityScale = 1.1, AvifQualityScale = 0.01 };
+        Assert.Null(scaled.Validate());
+        Assert.Equal((100, 88, 1), (scaled.EncoderQuality("jpeg", 90), scaled.EncoderQuality("webp", 80), scaled.EncoderQuality("avif", 50)));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    [InlineData(2.5)]
+    [InlineData(double.NaN)]
+    public void A_quality_scale_out_of_range_is_refused_by_name(double scale)
+    {
+        Assert.Contains("JpegQualityScale", new ImagePolicy { JpegQualityScale = scale }.Validate(), StringComparison.Ordinal);
+        Assert.Contains("WebpQualityScale", new ImagePolicy { WebpQualityScale = scale }.Validate(), StringComparison.Ordinal);
+        Assert.Contains("AvifQualityScale", new ImagePolicy { AvifQualityScale = scale }.Validate(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -110,6 +110,58 @@ public sealed class ImageTests(Topology cdn)
     }
 
     [Fact]
+    public async Task A_format_auto_hit_is_a_fast_hit_and_each_accept_gets_its_own_variant()
+    {
+        var original = NewDir() + "/fast.jpg";
+        MapImage(original, TestImages.Photo, "image/jpeg");
+        var auto = "/_img/width=256,format=auto" + original;
+        const string Avif = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8";
+        const string Webp = "image/webp,*/*";
+        var made = new Dictionary<string, byte[]>();
+        foreach (var (accept, format) in new[] { (Avif, "avif"), (Webp, "webp"), ("*/*", "jpeg") })
+        {
+            using var miss = await Get(0, auto, accept);
+            made[format] = await miss.Content.ReadAsByteArrayAsync();
+            Assert.Equal((format, 256, 192, 1), TestImages.Decode(made[format]));
+        }
+
+        // Hits, alternating between browsers on one connection, and in another spelling of the same options:
+        // each answered by the fast path (its counter, and Cache-Status detail=memory), each with its own variant.
+        var fast = await cdn.Edges[0].FastHitsAsync();
+        var cases = new (string Path, string? Accept, string Format)[]
+        {
+            (auto, Avif, "avif"), (auto, Webp, "webp"), (auto, Avif, "avif"), (auto, "image/png,image/*;q=0.8", "jpeg"),
+            (auto, null, "jpeg"), (auto, "image/avif;q=0,image/webp", "webp"), ("/_img/format=auto,width=250" + original, Webp, "webp"),
+            (auto, "image/webp,*/*", "webp"), (auto, Avif, "avif"),
+        };
+        foreach (var (path, accept, format) in cases)
+        {
+            using var hit = await Get(0, path, accept);
+            Assert.Equal(HttpStatusCode.OK, hit.StatusCode);
+            var body = await hit.Content.ReadAsByteArrayAsync();
+            Assert.Equal((format, 256, 192, 1), TestImages.Decode(body));
+            Assert.Equal(made[format], body);
+            Assert.Equal("image/" + format, hit.Content.Headers.ContentType?.MediaType);
+            Assert.Equal("Accept", string.Join(",", hit.Headers.Vary));
+            Assert.Contains("EdgeCache-Edge; hit; ttl=", Status(hit), StringComparison.Ordinal);
+            Assert.EndsWith("detail=memory", Status(hit), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(fast + cases.Length, await cdn.Edges[0].FastHitsAsync());
+
+        // What the fast path sends is what the full path sends (Max-Forwards leaves it to the full path), byte for byte.
+        string Raw(string fields) => $"GET {auto} HTTP/1.1\r\nHost: {Host}\r\nAccept: image/webp,*/*\r\n{fields}\r\n";
+        var fastHit = (await RawHttp.ExchangeAsync(cdn.EdgeUri(0), Raw(""), [false]))[0];
+        var fullHit = (await RawHttp.ExchangeAsync(cdn.EdgeUri(0), Raw(FastHitTests.FullPathField), [false]))[0];
+        Assert.Equal(fast + cases.Length + 1, await cdn.Edges[0].FastHitsAsync());
+        Assert.Equal(fullHit.StatusLine, fastHit.StatusLine);
+        Assert.Equal(fullHit.SortedHeaderLines(), fastHit.SortedHeaderLines());
+        Assert.Equal(made["webp"], fastHit.Body);
+        Assert.Equal(fullHit.Body, fastHit.Body);
+        Assert.Equal(1, cdn.Origin.Count(original));
+    }
+
+    [Fact]
     public async Task Spellings_of_one_step_are_one_object_and_an_original_is_never_enlarged_by_default()
     {
         var original = NewDir() + "/owl.jpg";
@@ -200,6 +252,7 @@ public sealed class ImageTests(Topology cdn)
     [InlineData("png-labelled-jpeg", "image/jpeg")]
     [InlineData("bomb", "image/png")]
     [InlineData("truncated", "image/jpeg")]
+    [InlineData("truncated-decoded-at-a-quarter", "image/jpeg")]
     [InlineData("truncated-gif", "image/gif")]
     public async Task An_original_that_cannot_be_transformed_safely_is_served_as_it_is_saying_why(string kind, string contentType)
     {
@@ -209,6 +262,7 @@ public sealed class ImageTests(Topology cdn)
             "html-labelled-jpeg" => "<html><script>alert(1)</script></html>"u8.ToArray(),
             "png-labelled-jpeg" => TestImages.Png(64, 64),
             "truncated" => TestImages.Photo[..(TestImages.Photo.Length / 2)],
+            "truncated-decoded-at-a-quarter" => TestImages.Jpeg(2000, 1500)[..(TestImages.Jpeg(2000, 1500).Length / 2)],
             "truncated-gif" => TestImages.AnimatedGif(200, 100, 3)[..(TestImages.AnimatedGif(200, 100, 3).Length * 2 / 3)],
             _ => TestImages.Bomb(),
         };
@@ -217,7 +271,7 @@ public sealed class ImageTests(Topology cdn)
             "svg" or "svg-labelled-jpeg" => "svg",
             "html-labelled-jpeg" => "not-an-image",
             "png-labelled-jpeg" => "type-mismatch",
-            "truncated" or "truncated-gif" => "decode",
+            "truncated" or "truncated-decoded-at-a-quarter" or "truncated-gif" => "decode",
             _ => "pixel-limit",
         };
         var original = NewDir() + "/" + kind;
@@ -276,6 +330,35 @@ public sealed class ImageTests(Topology cdn)
         Assert.Equal(("jpeg", 320, 427, 1), TestImages.Decode(body));
         Assert.False(TestImages.HasMetadata(body));
         Assert.DoesNotContain("secret camera notes"u8.ToArray(), body.Chunk(19).Select(c => c.ToArray()));
+    }
+
+    [Fact]
+    public async Task A_JPEG_decoded_at_a_quarter_of_its_size_keeps_the_asked_size_orientation_and_crop()
+    {
+        // 2000x1500 to 256 px: a reduction of 5.9 to 7.8, so the worker decodes at 1/4 (shrink-on-load) and resizes
+        // the rest; the target applies to the displayed (rotated) image.
+        var dir = NewDir();
+        MapImage(dir + "/sideways.jpg", TestImages.SidewaysJpeg(2000, 1500), "image/jpeg");
+        MapImage(dir + "/wide.jpg", TestImages.Jpeg(2000, 1500), "image/jpeg");
+        using (var sideways = await Get(0, "/_img/width=256" + dir + "/sideways.jpg"))
+        {
+            Assert.Equal(("jpeg", 256, 341, 1), TestImages.Decode(await sideways.Content.ReadAsByteArrayAsync()));
+        }
+
+        using (var tall = await Get(0, "/_img/height=256,format=webp" + dir + "/sideways.jpg"))
+        {
+            Assert.Equal(("webp", 192, 256, 1), TestImages.Decode(await tall.Content.ReadAsByteArrayAsync()));
+        }
+
+        using (var cover = await Get(0, "/_img/width=256,height=256,fit=cover" + dir + "/wide.jpg"))
+        {
+            Assert.Equal(("jpeg", 256, 256, 1), TestImages.Decode(await cover.Content.ReadAsByteArrayAsync()));
+        }
+
+        using (var contain = await Get(0, "/_img/width=128,height=128,fit=contain,format=avif" + dir + "/wide.jpg"))
+        {
+            Assert.Equal(("avif", 128, 96, 1), TestImages.Decode(await contain.Content.ReadAsByteArrayAsync()));
+        }
     }
 
     [Fact]

@@ -24,7 +24,7 @@ internal sealed class ImageVariants : IDisposable
     internal static readonly string[] Reasons =
     [
         "svg", "type-mismatch", "not-an-image", "pixel-limit", "byte-limit", "decode", "encode", "animated", "animated-format",
-        "variant-limit", "no-transform", "encoded", "status", "busy", "timeout", "worker-crashed",
+        "variant-limit", "no-transform", "encoded", "status", "busy", "timeout", "worker-crashed", "memory",
     ];
 
     private readonly ImageWorkers _workers;
@@ -44,6 +44,7 @@ internal sealed class ImageVariants : IDisposable
     private const int MaxTrackedOriginals = 100_000;
 
     private readonly long[] _made = new long[Made.Length];
+    private long _freshened;
     private readonly long[] _bytesIn = new long[Made.Length];
     private readonly long[] _bytesOut = new long[Made.Length];
     private readonly ConcurrentDictionary<string, long> _refusals = new(StringComparer.Ordinal);
@@ -68,6 +69,9 @@ internal sealed class ImageVariants : IDisposable
         }
     }
 
+    /// <summary>Stale variants freshened from their unchanged original, without a transformation.</summary>
+    public long Freshened => Interlocked.Read(ref _freshened);
+
     /// <summary>Variants made in <paramref name="format"/> so far.</summary>
     public long MadeIn(string format) => Interlocked.Read(ref _made[Array.IndexOf(Made, format)]);
 
@@ -83,7 +87,7 @@ internal sealed class ImageVariants : IDisposable
     {
         if (Check(originalKey, original, request, accept, policy, out var target, out var input) is { } refusal) return Refuse(refusal);
         var started = Stopwatch.GetTimestamp();
-        var job = new ImageJob(request.PixelWidth ?? 0, request.PixelHeight ?? 0, request.Fit, request.Quality, target!, policy.Animated == AnimatedImages.Keep, policy.MaxPixels, input);
+        var job = new ImageJob(request.PixelWidth ?? 0, request.PixelHeight ?? 0, request.Fit, policy.EncoderQuality(target!, request.Quality), target!, policy.Animated == AnimatedImages.Keep, policy.MaxPixels, input);
         var result = await _workers.RunAsync(job, policy.Timeout).ConfigureAwait(false);
         if (!result.Ok) return Refuse(result.Reason ?? "decode");
         if (result.Output.Length == 0) return Refuse("encode");
@@ -95,6 +99,26 @@ internal sealed class ImageVariants : IDisposable
         Log.ImageMade(_logger, target!, result.Width, result.Height, input.Length, result.Output.Length);
         var body = CacheBody.FromBytes(result.Output);
         return new ImageOutcome(Representation.DeriveImage(original, body, ImageFormats.ContentType(target!), request.ETagSuffix(target!), accept, request.OriginalPathAndQuery), null);
+    }
+
+    /// <summary>
+    /// <paramref name="stale"/> (a stored variant <paramref name="request"/> selected) freshened from
+    /// <paramref name="original"/> (a complete, fresh 200: revalidated, fetched or stored since) without a
+    /// transformation, when the original is the one it was made from: the variant derived again from this
+    /// original with the stale variant's bytes has the same validators (the entity-tag derived from the
+    /// original's, and Last-Modified; an original with neither cannot be matched). It then carries the
+    /// original's current fields and freshness, as a variant made now would. Null when the variant must be made again.
+    /// </summary>
+    public CachedResponse? Freshen(CachedResponse stale, CachedResponse original, ImageRequest request, string? accept)
+    {
+        if (stale.StatusCode != 200 || stale.IsPartial || !stale.Body.IsCompleted || (stale.ETag is null && stale.LastModified is null)) return null;
+        if (ImageFormats.OfContentType(stale.GetHeader(HeaderNames.ContentType) is { Count: > 0 } ct ? ct[0] : null) is not { } format) return null;
+        var tag = Representation.DerivedFromTag + request.OriginalPathAndQuery;
+        if (Array.IndexOf(stale.Tags, tag) < 0) return null;
+        var again = Representation.DeriveImage(original, stale.Body, ImageFormats.ContentType(format), request.ETagSuffix(format), accept, request.OriginalPathAndQuery);
+        if (again.ETag != stale.ETag || again.LastModified != stale.LastModified) return null;
+        Interlocked.Increment(ref _freshened);
+        return again;
     }
 
     /// <summary>Counts a refusal (also those decided by the caller: an original that is not a 200, say).</summary>

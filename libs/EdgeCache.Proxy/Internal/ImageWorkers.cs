@@ -110,9 +110,16 @@ internal sealed class ImageWorkers(ImageWorkerOptions options, ILogger logger) :
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var path = options.Path ?? DefaultPath();
+        var maxInput = ImageWorkerProtocol.MaxOutputBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var memoryLimit = options.MemoryLimitBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string[] settings = [maxInput, .. new[] { options.Threads, options.WebpEffort, options.AvifEffort }.Select(static n => n.ToString(System.Globalization.CultureInfo.InvariantCulture)), memoryLimit];
         var info = path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase)
-            ? new ProcessStartInfo(DotnetHost(), [path, ImageWorkerProtocol.MaxOutputBytes.ToString(System.Globalization.CultureInfo.InvariantCulture)])
-            : new ProcessStartInfo(path, [ImageWorkerProtocol.MaxOutputBytes.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            ? new ProcessStartInfo(DotnetHost(), [path, .. settings])
+            : new ProcessStartInfo(path, settings);
+
+        // The worker limits its whole process (RLIMIT_DATA) itself; the GC's own limit keeps the managed heap
+        // from growing into what libvips needs (a managed allocation past it is an OutOfMemoryException, not a larger heap).
+        if (options.MemoryLimitBytes > 0) info.Environment["DOTNET_GCHeapHardLimit"] = "0x" + (options.MemoryLimitBytes / 2).ToString("x", System.Globalization.CultureInfo.InvariantCulture);
         info.RedirectStandardInput = true;
         info.RedirectStandardOutput = true;
         info.RedirectStandardError = true;

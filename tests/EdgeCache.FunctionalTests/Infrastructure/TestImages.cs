@@ -10,6 +10,21 @@ public static class TestImages
     /// <summary>An 800x600 JPEG (a colour gradient, so resizing has work to do).</summary>
     public static byte[] Photo => LazyJpeg.Value;
 
+    private static readonly Lazy<byte[]> LazyLarge = new(() => NoisyJpeg(1200, 900));
+
+    /// <summary>A 1200x900 JPEG with per-pixel noise (as photo grain), several hundred kilobytes: larger than a
+    /// small memory tier's per-object limit.</summary>
+    public static byte[] Large => LazyLarge.Value;
+
+    public static byte[] NoisyJpeg(int width, int height)
+    {
+        using var image = Gradient(width, height);
+        using var noise = Image.Gaussnoise(width, height, sigma: 40);
+        using var grain = image + noise;
+        using var clipped = grain.Cast(Enums.BandFormat.Uchar);
+        return clipped.JpegsaveBuffer(q: 90);
+    }
+
     public static byte[] Jpeg(int width, int height)
     {
         using var image = Gradient(width, height);
@@ -67,6 +82,14 @@ public static class TestImages
     {
         using var image = Gradient(width, height);
         return image.PngsaveBuffer(compression: 1);
+    }
+
+    /// <summary>An interlaced (Adam7) PNG: libvips decodes an interlaced PNG into one buffer of all its pixels
+    /// (3 bytes each here) whatever size is asked for, so its memory need is known.</summary>
+    public static byte[] InterlacedPng(int width, int height)
+    {
+        using var image = Gradient(width, height);
+        return image.PngsaveBuffer(compression: 6, interlace: true);
     }
 
     /// <summary>An animated GIF of <paramref name="frames"/> frames of <paramref name="width"/> x <paramref name="height"/>.</summary>
