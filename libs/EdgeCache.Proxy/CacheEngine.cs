@@ -175,6 +175,9 @@ public sealed class CacheEngine : IAsyncDisposable
 
     internal FlightTable Flights { get; } = new();
 
+    /// <summary>The upstream retry loop's counts (retries by reason, requests abandoned to a shield marked down).</summary>
+    internal Internal.UpstreamCounters Upstream { get; } = new();
+
     /// <summary>The 103 Early Hints remembered per URL, for hosts with <c>EarlyHints</c> (edges only).</summary>
     internal EarlyHints EarlyHints => _earlyHints ??= new EarlyHints(Options.EarlyHintsMaxUrls);
 

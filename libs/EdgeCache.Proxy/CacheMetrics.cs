@@ -17,7 +17,7 @@ internal static class CacheMetrics
             foreach (var d in cluster.DestinationsState.AllDestinations)
             {
                 yield return new Measurement<int>(
-                    Internal.StatusPage.Health(d) == "unhealthy" ? 0 : 1,
+                    Internal.StatusPage.IsUnhealthy(d) ? 0 : 1,
                     new KeyValuePair<string, object?>("cluster", cluster.ClusterId),
                     new KeyValuePair<string, object?>("destination", d.DestinationId));
             }
@@ -71,13 +71,16 @@ internal static class CacheMetrics
         meter.CreateObservableCounter("edgecache.compression.recompress.bytes.saved", () => engine.Recompressions.BytesSaved, "By", "Bytes the re-encoded representations are smaller by than the first copies they replaced, by edgecache.encoding.");
         engine.Recompressions.Duration = meter.CreateHistogram<double>("edgecache.compression.recompress.duration", "s", "Time one background re-encode took (decoding the first copy and encoding again), by edgecache.encoding.", advice: InvalidationLatency);
         meter.CreateObservableCounter("edgecache.images.variants", () => engine.Images.Variants, "{variant}", "Image variants made, by edgecache.format (jpeg, png, gif, webp, avif).");
+        meter.CreateObservableCounter("edgecache.images.freshened", () => engine.Images.Freshened, "{variant}", "Stale image variants freshened from their revalidated, unchanged original, without a transformation.");
         meter.CreateObservableCounter("edgecache.images.bytes.in", () => engine.Images.BytesIn, "By", "Bytes of the originals variants were made from, by edgecache.format (the variant's).");
         meter.CreateObservableCounter("edgecache.images.bytes.out", () => engine.Images.BytesOut, "By", "Bytes of the variants made, by edgecache.format.");
-        meter.CreateObservableCounter("edgecache.images.refused", () => engine.Images.Refusals, "{request}", "Variants not made (the original was served), by edgecache.reason: svg, type-mismatch, not-an-image, pixel-limit, byte-limit, decode, animated, animated-format, variant-limit, no-transform, encoded, status, busy, timeout, worker-crashed.");
+        meter.CreateObservableCounter("edgecache.images.refused", () => engine.Images.Refusals, "{request}", "Variants not made (the original was served), by edgecache.reason: svg, type-mismatch, not-an-image, pixel-limit, byte-limit, decode, animated, animated-format, variant-limit, no-transform, encoded, status, busy, timeout, worker-crashed, memory.");
         meter.CreateObservableCounter("edgecache.images.workers.started", () => engine.Images.Workers.Started, "{process}", "Image worker processes started (the first ones, and one after each crash or time-out).");
         meter.CreateObservableGauge("edgecache.images.workers.busy", () => engine.Images.Workers.Busy, "{job}", "Jobs running in image worker processes now (at most EdgeCache:ImageWorkers:Count).");
         engine.Images.Duration = meter.CreateHistogram<double>("edgecache.images.duration", "s", "Time one image transformation took (in its worker process, the round trip included), by edgecache.format.", advice: InvalidationLatency);
         meter.CreateObservableGauge("edgecache.upstream.healthy", () => Upstreams(proxyState), null, "Each upstream destination (shields, on an edge) as this node's health checks see it: 1 healthy or not yet checked, 0 unhealthy. Tagged by cluster and destination.");
+        meter.CreateObservableCounter("edgecache.upstream.retries", () => engine.Upstream.Retries, "{request}", "Upstream requests retried once on the next destination, by edgecache.reason: connection (the first could not be sent), shield-down (the first shield's health checks marked it down before it sent a response head).");
+        meter.CreateObservableCounter("edgecache.upstream.abandoned", () => engine.Upstream.Abandoned, "{request}", "Requests to a shield given up before its response head because its health checks marked it down meanwhile (each retried on the next shield unless it was already the retry).");
         if (engine.Options.Invalidation.Enabled)
         {
             meter.CreateObservableCounter("edgecache.invalidation.events", () => invalidation.EventsApplied, "{event}", "Purge and TTL events applied from the invalidation stream.");

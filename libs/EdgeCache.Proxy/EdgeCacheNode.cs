@@ -161,7 +161,8 @@ public static class EdgeCacheNode
         {
             // HTTP/2 needs ALPN (TLS) or prior knowledge (a dedicated h2c endpoint).
             lo.Protocols = h2c ? HttpProtocols.Http2 : HttpProtocols.Http1;
-            if (uri.Scheme == "https" && !admin && certificates.Configured)
+            var tls = uri.Scheme == "https" && !admin && certificates.Configured;
+            if (tls)
             {
                 // A certificate per connection, by SNI, from the set in force (it reloads); TLS 1.2 and 1.3,
                 // ALPN h2 and http/1.1, resumption on: see Tls.CertificateFiles.ServerOptions. The handshake
@@ -184,7 +185,7 @@ public static class EdgeCacheNode
                 // HTTP/1.1, plain or TLS (after UseHttps it runs on the decrypted stream and leaves
                 // connections that chose h2 by ALPN to Kestrel); h2c always takes Kestrel's full path.
                 if (fast is not null && !h2c) lo.Use(fast.Wrap);
-                endpoints.Traffic.Add(lo);
+                endpoints.AddTraffic(lo, tls, h2c);
             }
         });
     }
@@ -248,7 +249,7 @@ public static class EdgeCacheNode
     private static Task AdminAsync(HttpContext ctx, IHostApplicationLifetime lifetime, CacheEngine engine, StatusPage status, Invalidation.InvalidationService invalidation, Yarp.ReverseProxy.IProxyStateLookup proxyState)
     {
         var destinations = proxyState.GetClusters().SelectMany(c => c.DestinationsState.AllDestinations).ToList();
-        var usable = destinations.Count(d => StatusPage.Health(d) != "unhealthy");
+        var usable = destinations.Count(d => !StatusPage.IsUnhealthy(d));
         var upstreams = destinations.Count == 0 ? "none configured"
             : usable == 0 ? $"0 of {destinations.Count} healthy (serving stored objects only)"
             : $"{usable} of {destinations.Count} healthy";
@@ -287,11 +288,26 @@ public static class EdgeCacheNode
 /// <summary>The endpoints a node listens on; after start-up they carry the bound ports (port 0 in tests).</summary>
 public sealed class NodeEndpoints
 {
+    private readonly Dictionary<ListenOptions, (bool Tls, bool H2c)> _kinds = [];
+
     public List<ListenOptions> Traffic { get; } = [];
 
     public ListenOptions? Admin { get; set; }
 
-    public Uri TrafficUri(int index = 0) => new($"http://{Traffic[index].IPEndPoint}");
+    internal void AddTraffic(ListenOptions listen, bool tls, bool h2c)
+    {
+        Traffic.Add(listen);
+        _kinds[listen] = (tls, h2c);
+    }
+
+    /// <summary>Whether the endpoint takes TLS (an https URL with certificates configured).</summary>
+    public bool IsTls(ListenOptions listen) => _kinds.TryGetValue(listen, out var kind) && kind.Tls;
+
+    /// <summary>The traffic endpoint other nodes are told to reach (membership): the first that speaks
+    /// HTTP/1.1, so not the h2c endpoint (prior-knowledge HTTP/2 only), with its own scheme.</summary>
+    public ListenOptions? AdvertisedTraffic => Traffic.FirstOrDefault(t => !_kinds.TryGetValue(t, out var kind) || !kind.H2c) ?? Traffic.FirstOrDefault();
+
+    public Uri TrafficUri(int index = 0) => new($"{(IsTls(Traffic[index]) ? "https" : "http")}://{Traffic[index].IPEndPoint}");
 
     public Uri? AdminUri => Admin is null ? null : new Uri($"http://{Admin.IPEndPoint}");
 }

@@ -15,6 +15,7 @@ internal static class EventIds
     public const int DiskUnavailable = 1009;
     public const int DiskReopened = 1010;
     public const int ShieldTimedOut = 1011;
+    public const int ShieldMarkedDown = 1012;
     public const int Access = 1100;
     public const int InvalidationResuming = 1200;
     public const int InvalidationGap = 1201;

@@ -15,6 +15,12 @@ internal static partial class Log
     [LoggerMessage(EventIds.ShieldTimedOut, LogLevel.Warning, "Shield {Destination} did not answer a {Method} request within the host's ResponseTimeout; not retried on another shield and not counted against its health (its origin is likely slow).")]
     public static partial void ShieldTimedOut(ILogger logger, string destination, string method);
 
+    /// <summary>A shield that took a request went silent (cut off: packets dropped, not refused) and its health
+    /// checks marked it down before it sent a response head: the request is retried on the next shield instead of
+    /// waiting out the host's ResponseTimeout.</summary>
+    [LoggerMessage(EventIds.ShieldMarkedDown, LogLevel.Warning, "Shield {Destination} was marked down by its health checks while a {Method} request waited for its response head; the request is given up there.")]
+    public static partial void ShieldMarkedDown(ILogger logger, string destination, string method);
+
     [LoggerMessage(EventIds.Retrying, LogLevel.Information, "Retrying an idempotent {Method} request on {Destination} after {Error}.")]
     public static partial void Retrying(ILogger logger, string method, string destination, string error);
 

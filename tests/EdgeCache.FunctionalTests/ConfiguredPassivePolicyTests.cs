@@ -27,6 +27,14 @@ public sealed class ConfiguredPassivePolicyTests(RecordingPolicyTopology cdn) : 
         }
     }
 
+    /// <summary>What the policy heard of <paramref name="path"/>, once it heard <paramref name="count"/> exchanges: it hears
+    /// of one when the forwarder has finished it, which can be just after the client read the whole response.</summary>
+    private async Task<(string Destination, ForwarderError? Error)[]> RecordedAsync(string method, string path, int count)
+    {
+        await Topology.WaitUntilAsync(() => cdn.Policy.For(method, path).Length >= count, TimeSpan.FromSeconds(10), $"the policy heard of {count} exchanges for {path}");
+        return cdn.Policy.For(method, path);
+    }
+
     [Fact]
     public async Task Every_exchange_reaches_the_configured_policy_and_only_it_decides_health()
     {
@@ -34,7 +42,7 @@ public sealed class ConfiguredPassivePolicyTests(RecordingPolicyTopology cdn) : 
         var live = PathOwnedBy("shield-a", "/recorded/live");
         cdn.Origin.MapStatic(live, "live", ("Cache-Control", "max-age=600"));
         using (var r = await cdn.GetAsync(0, live)) Assert.Equal(HttpStatusCode.OK, r.StatusCode);
-        Assert.Equal([("shield-a", (ForwarderError?)null)], cdn.Policy.For("GET", live));
+        Assert.Equal([("shield-a", (ForwarderError?)null)], await RecordedAsync("GET", live, 1));
 
         // Misses the dead shield owns: each reports the failed attempt (with the forwarder's error), then the retry.
         for (var i = 0; i < 12; i++)
@@ -42,7 +50,7 @@ public sealed class ConfiguredPassivePolicyTests(RecordingPolicyTopology cdn) : 
             var dead = PathOwnedBy(DeadShieldTopology.DeadShield, $"/recorded/dead/{i}");
             cdn.Origin.MapStatic(dead, "dead", ("Cache-Control", "max-age=600"));
             using (var r = await cdn.GetAsync(0, dead)) Assert.Equal(HttpStatusCode.OK, r.StatusCode);
-            Assert.Equal([(DeadShieldTopology.DeadShield, ForwarderError.Request), ("shield-a", null)], cdn.Policy.For("GET", dead));
+            Assert.Equal([(DeadShieldTopology.DeadShield, ForwarderError.Request), ("shield-a", null)], await RecordedAsync("GET", dead, 2));
         }
 
         // This policy marks nothing: twelve failures in a row leave the dead shield in use (the

@@ -142,8 +142,12 @@ internal sealed class StatusPage(CacheEngine engine, IProxyStateLookup proxyStat
     }
 
     internal static string Health(DestinationState d) =>
-        d.Health.Active == DestinationHealth.Unhealthy || d.Health.Passive == DestinationHealth.Unhealthy ? "unhealthy"
-        : d.Health.Active == DestinationHealth.Healthy ? "healthy" : "unknown";
+        IsUnhealthy(d) ? "unhealthy" : d.Health.Active == DestinationHealth.Healthy ? "healthy" : "unknown";
+
+    /// <summary>Marked down by either health check, active or passive: what the status page, /readyz, the
+    /// <c>edgecache.upstream.healthy</c> gauge and the upstream retry loop all mean by unhealthy.</summary>
+    internal static bool IsUnhealthy(DestinationState d) =>
+        d.Health.Active == DestinationHealth.Unhealthy || d.Health.Passive == DestinationHealth.Unhealthy;
 
     public static Task WritePageAsync(HttpContext ctx)
     {

@@ -50,8 +50,16 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, CacheEngine engin
             response.StartDeadline(target.HostPolicy.TransferTimeout);
             using var link = cancellationToken.Register(static r => ((UpstreamResponse)r!).Abort(), response);
             var transformer = new FetchTransformer(engine, request, response, validate, dropClientNoCache, background, noCache, ToShields(target), complete);
+            var watch = request.Body is null ? DownWatch.For(destination, target, ToShields(target)) : null;
             var send = ForwardAsync(ctx, destination, target, transformer);
-            await Task.WhenAny(response.Head.Task, send).ConfigureAwait(false);
+            var arrived = Task.WhenAny(response.Head.Task, send);
+            if (watch is not null && await watch.MarkedDownBeforeAsync(arrived).ConfigureAwait(false) && !response.Head.Task.IsCompleted)
+            {
+                Abandon(ctx, destination, request.Method);
+                response.Abort();
+            }
+
+            await arrived.ConfigureAwait(false);
             if (response.Head.Task.IsCompleted)
             {
                 // The body streams on; the passive health policy hears of the exchange when it ends.
@@ -61,6 +69,7 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, CacheEngine engin
 
             var error = await send.ConfigureAwait(false);
             response.StopDeadline();
+            if (Abandoned(ctx)) error = ForwarderError.Request;
             response.Error = error == ForwarderError.None ? ForwarderError.ResponseHeaders : error;
             response.CertificateRejected = Tls.UpstreamTls.Rejected(ctx);
             return response.Error;
@@ -83,6 +92,7 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, CacheEngine engin
             {
                 ctx.Response.Clear();
                 ctx.Features.Set<IForwarderErrorFeature>(null);
+                ctx.Items.Remove(AbandonedItem);
             }
 
             retrying = true;
@@ -100,7 +110,17 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, CacheEngine engin
             c.RequestAborted = deadline.Token;
             try
             {
-                return await ForwardAsync(c, destination, target, transformer).ConfigureAwait(false);
+                var watch = canRetry ? DownWatch.For(destination, target, ToShields(target)) : null;
+                var send = ForwardAsync(c, destination, target, transformer);
+                // The shield's head has arrived once the client's response has started (the forwarder writes it first).
+                if (watch is not null && await watch.MarkedDownBeforeAsync(send, () => c.Response.HasStarted).ConfigureAwait(false) && !c.Response.HasStarted)
+                {
+                    Abandon(c, destination, request.Method);
+                    await deadline.CancelAsync().ConfigureAwait(false);
+                }
+
+                var error = await send.ConfigureAwait(false);
+                return Abandoned(c) && !c.Response.HasStarted && !aborted.IsCancellationRequested ? ForwarderError.Request : error;
             }
             finally
             {
@@ -137,9 +157,11 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, CacheEngine engin
                 return error;
             }
 
-            Log.UpstreamFailed(logger, destination.DestinationId, error.ToString(), method);
+            var abandoned = Abandoned(ctx);
+            if (!abandoned) Log.UpstreamFailed(logger, destination.DestinationId, error.ToString(), method);
             if (attempt == 1 || !mayRetry(ctx)) return error;
-            Log.Retrying(logger, method, "next destination", error.ToString());
+            Log.Retrying(logger, method, "next destination", abandoned ? "its shield was marked down" : error.ToString());
+            engine.Upstream.CountRetry(shieldDown: abandoned);
             failed = destination;
         }
 
@@ -174,6 +196,67 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, CacheEngine engin
         engine.Options.Role == NodeRole.Edge && string.Equals(target.Cluster.ClusterId, engine.Options.ShieldDiscovery.Cluster, StringComparison.OrdinalIgnoreCase);
 
     internal const string ConnectTimeoutItem = "EdgeCache.ConnectTimeout";
+
+    private const string AbandonedItem = "EdgeCache.AbandonedToShieldDown";
+
+    private void Abandon(HttpContext ctx, DestinationState destination, string method)
+    {
+        ctx.Items[AbandonedItem] = true;
+        engine.Upstream.CountAbandoned();
+        Log.ShieldMarkedDown(logger, destination.DestinationId, method);
+    }
+
+    private static bool Abandoned(HttpContext ctx) => ctx.Items.ContainsKey(AbandonedItem);
+
+    /// <summary>
+    /// Watches, while an attempt waits for its response head, whether its shield's health checks mark it down. A
+    /// shield cut off from the network (its packets dropped, not refused) has taken the request and will never
+    /// answer; without this the request would wait out the host's <c>ResponseTimeout</c> (30 s by default, long for
+    /// slow origins), and so would every client collapsed on it. A slow origin is told apart by the checks
+    /// themselves: its shield's <c>/readyz</c> still answers, so it is not marked down, and its request is never
+    /// given up (nor asked of a second shield, which would fetch from the origin again). The checks are read every
+    /// quarter of the active check's interval (at least 10 ms, at most 1 s), or every 250 ms with passive checks only.
+    /// </summary>
+    private sealed class DownWatch(DestinationState destination, TimeSpan period)
+    {
+        /// <summary>A watch for an attempt to a shield that is not already held down (in panic, when every shield is,
+        /// the request is sent to one anyway and waits for it) and has another to retry on; otherwise null.</summary>
+        public static DownWatch? For(DestinationState destination, UpstreamTarget target, bool toShields)
+        {
+            if (!toShields || StatusPage.IsUnhealthy(destination) || target.Cluster.DestinationsState.AllDestinations.Count < 2) return null;
+            var health = target.Cluster.Model.Config.HealthCheck;
+            TimeSpan period;
+            if (health?.Active is { Enabled: true } active)
+            {
+                var quarter = (active.Interval ?? TimeSpan.FromSeconds(15)) / 4;
+                period = quarter < TimeSpan.FromMilliseconds(10) ? TimeSpan.FromMilliseconds(10) : quarter > TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : quarter;
+            }
+            else if (health?.Passive is { Enabled: true })
+            {
+                period = TimeSpan.FromMilliseconds(250);
+            }
+            else
+            {
+                return null;
+            }
+
+            return new DownWatch(destination, period);
+        }
+
+        /// <summary>True once the shield is marked down, if that comes before <paramref name="until"/> completes and
+        /// before <paramref name="headArrived"/> (read at each check) says so.</summary>
+        public async Task<bool> MarkedDownBeforeAsync(Task until, Func<bool>? headArrived = null)
+        {
+            while (!until.IsCompleted)
+            {
+                if (await Task.WhenAny(until, Task.Delay(period)).ConfigureAwait(false) == until) return false;
+                if (headArrived?.Invoke() == true) return false;
+                if (StatusPage.IsUnhealthy(destination)) return !until.IsCompleted;
+            }
+
+            return false;
+        }
+    }
 
     private async Task FinishAsync(Task<ForwarderError> send, UpstreamResponse response)
     {

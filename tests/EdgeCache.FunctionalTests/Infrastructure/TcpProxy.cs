@@ -5,7 +5,9 @@ namespace EdgeCache.FunctionalTests.Infrastructure;
 
 /// <summary>
 /// A loopback TCP proxy that can cut the link (the way NATS.Net's own tests inject faults): while
-/// cut, open connections are closed and new ones are closed on accept.
+/// cut, open connections are closed and new ones are closed on accept. It can also stall it, as a
+/// network that drops packets does: connections stay open (and new ones are accepted) but nothing
+/// is forwarded either way until <see cref="Resume"/>, when what was held goes on.
 /// </summary>
 public sealed class TcpProxy : IAsyncDisposable
 {
@@ -38,6 +40,30 @@ public sealed class TcpProxy : IAsyncDisposable
     }
 
     public void Restore() => _cut = false;
+
+    private volatile TaskCompletionSource? _stalled;
+
+    public void Stall() => _stalled ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void Resume() => Interlocked.Exchange(ref _stalled, null)?.TrySetResult();
+
+    private long _requestChunks;
+
+    /// <summary>Reads from the client side so far (one per request, for small requests such as health probes).</summary>
+    public long RequestChunks => Interlocked.Read(ref _requestChunks);
+
+    /// <summary>Copies <paramref name="from"/> to <paramref name="to"/>, holding each chunk while stalled.</summary>
+    private async Task CopyAsync(NetworkStream from, NetworkStream to, bool fromClient)
+    {
+        var buffer = new byte[16 * 1024];
+        int n;
+        while ((n = await from.ReadAsync(buffer, _stop.Token)) > 0)
+        {
+            if (fromClient) Interlocked.Increment(ref _requestChunks);
+            if (_stalled is { } stalled) await stalled.Task.WaitAsync(_stop.Token);
+            await to.WriteAsync(buffer.AsMemory(0, n), _stop.Token);
+        }
+    }
 
     private async Task AcceptAsync()
     {
@@ -75,8 +101,8 @@ public sealed class TcpProxy : IAsyncDisposable
                 _open.Add(upstream);
             }
 
-            var a = client.GetStream().CopyToAsync(upstream.GetStream(), _stop.Token);
-            var b = upstream.GetStream().CopyToAsync(client.GetStream(), _stop.Token);
+            var a = CopyAsync(client.GetStream(), upstream.GetStream(), fromClient: true);
+            var b = CopyAsync(upstream.GetStream(), client.GetStream(), fromClient: false);
             await Task.WhenAny(a, b);
         }
         catch (Exception)
@@ -94,6 +120,7 @@ public sealed class TcpProxy : IAsyncDisposable
     {
         _stop.Cancel();
         _listener.Stop();
+        Resume();
         Cut();
         try
         {
