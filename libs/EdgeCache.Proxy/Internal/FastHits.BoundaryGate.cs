@@ -45,10 +45,14 @@ internal sealed partial class FastHits
         private async ValueTask<ReadResult> ReadAtBoundaryAsync(CancellationToken cancellationToken)
         {
             // Kestrel started its keep-alive timer when it began this read, and only a request it parses
-            // resets it. So the gate answers for half the timeout at most, then leaves a request to
-            // Kestrel (one full-path hit per half timeout, on a busy connection), which re-arms it after.
+            // resets it. So the gate answers for a quarter of the timeout at most, and never for more than
+            // 1 s, then leaves a request to Kestrel (on a busy connection, one full-path hit per period),
+            // which re-arms it after. Kestrel's timer therefore never runs more than that period ahead of the
+            // client's real idle time: a client that pauses for less than the timeout minus the period is not
+            // closed on (at half the timeout, a pause of just over half, 65 s by default, could be).
             var waitingSince = Stopwatch.GetTimestamp();
-            var limit = keepAliveTimeout() / 2;
+            var quarter = keepAliveTimeout() / 4;
+            var limit = quarter < TimeSpan.FromSeconds(1) ? quarter : TimeSpan.FromSeconds(1);
             while (true)
             {
                 var result = await inner.ReadAsync(cancellationToken).ConfigureAwait(false);

@@ -16,7 +16,7 @@ internal sealed partial class FastHits
         private const int Slots = 4096;
         private readonly Entry?[] _slots = new Entry?[Slots];
 
-        public sealed class Entry(byte[] raw, int hostLength, string host, string hostName, string target, string key, HostCachePolicy policy, object policies)
+        public sealed class Entry(byte[] raw, int hostLength, string host, string hostName, string target, string key, HostCachePolicy policy, object policies, ImageParse image = ImageParse.NotImage, bool imageAuto = false)
         {
             public string Host { get; } = host;
 
@@ -30,6 +30,13 @@ internal sealed partial class FastHits
             public HostCachePolicy Policy { get; } = policy;
 
             public object Policies { get; } = policies;
+
+            /// <summary>Whether the target is an image variant's URL (<see cref="ImageRequest.TryParse"/>, as the full path
+            /// parses it): its <see cref="Key"/> is then the variant's canonical key; an invalid one is the full path's 400.</summary>
+            public ImageParse Image { get; } = image;
+
+            /// <summary>An image variant with <c>format=auto</c>: selected by the request's negotiated Accept.</summary>
+            public bool ImageAuto { get; } = imageAuto;
 
             public bool Matches(ReadOnlySpan<byte> hostBytes, ReadOnlySpan<byte> targetBytes) =>
                 hostLength == hostBytes.Length && raw.Length == hostBytes.Length + targetBytes.Length
@@ -50,8 +57,14 @@ internal sealed partial class FastHits
             var hostName = colon < 0 ? host : host[..colon];
             var target = Encoding.ASCII.GetString(targetBytes);
             var policy = engine.HostPolicies.For(host);
-            var key = CacheKey.Build(scheme, host, target, policy);
-            var entry = new Entry([.. hostBytes, .. targetBytes], hostBytes.Length, host, hostName, target, key, policy, policies);
+            string key;
+            var image = ImageParse.NotImage;
+            ImageRequest? variant = null;
+            if (policy.Images.Enabled) image = ImageRequest.TryParse(target, policy.Images, out variant, out _);
+
+            // An image variant is keyed as the full path keys it: by its options' one spelling.
+            key = CacheKey.Build(scheme, host, variant?.CanonicalPathAndQuery ?? target, policy);
+            var entry = new Entry([.. hostBytes, .. targetBytes], hostBytes.Length, host, hostName, target, key, policy, policies, image, variant?.Auto == true);
             Volatile.Write(ref slot, entry);
             return entry;
         }

@@ -405,7 +405,7 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
 
         var parsed = (tls ? deps.TlsKeys : deps.Keys).Get(engine, request.Host, request.Target);
         var (host, hostName, target, key) = (parsed.Host, parsed.HostName, parsed.Target, parsed.Key);
-        if (!deps.Routes.Covers(hostName)) return false;
+        if (!deps.Routes.Covers(hostName) || parsed.Image == ImageParse.Invalid) return false;
 
         // Over TLS, a Host the connection's certificate does not cover is the full path's 421 (RFC 9110 §15.5.20).
         if (tls && connection.Features.Get<TlsConnectionNames>() is { } names && !names.Covers(hostName)) return false;
@@ -420,19 +420,24 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
             var decided = false;
             if (engine.Memory.Contains(key))
             {
-                if (NormalizedAcceptEncoding(head, parsed.Policy) is { } normalized)
+                if (parsed.ImageAuto)
+                {
+                    // A format=auto image variant: Vary: Accept alone, by the one of three values negotiation picks.
+                    if (NegotiatedAccept(head, parsed.Policy) is { } accept) entry = engine.Memory.GetBySingleField(key, "accept", accept, out decided);
+                }
+                else if (NormalizedAcceptEncoding(head, parsed.Policy) is { } normalized)
                 {
                     acceptEncoding = normalized;
                     entry = engine.Memory.GetBySingleField(key, "accept-encoding", normalized, out decided);
                 }
 
-                if (!decided) entry = engine.Memory.Get(key, fields = Fields(head, parsed.Policy), out _);
+                if (!decided) entry = engine.Memory.Get(key, fields = Fields(head, parsed), out _);
             }
 
             if (entry is null)
             {
                 // What the full path would do next: look on disk.
-                if (engine.Disk is not null) probe = new DiskProbe(key, fields ?? Fields(head, parsed.Policy), info);
+                if (engine.Disk is not null) probe = new DiskProbe(key, fields ?? Fields(head, parsed), info);
                 return false;
             }
         }
@@ -441,7 +446,7 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
         var accepts = entry.ContentCoding is null
             || ((acceptEncoding ??= NormalizedAcceptEncoding(head, parsed.Policy)) is { } ae
                 ? HitDecision.ClientAcceptsNormalized(entry, ae)
-                : HitDecision.ClientAccepts(entry, (fields ??= Fields(head, parsed.Policy))[HeaderNames.AcceptEncoding]));
+                : HitDecision.ClientAccepts(entry, (fields ??= Fields(head, parsed))[HeaderNames.AcceptEncoding]));
         if (entry.NeedsRuleCheck(engine.Rules) && !ReferenceEquals(engine.CheckRules(key, entry, stored: true), entry)) return false;
         if (!TryServe(deps, connection, entry, accepts, info, "memory", out hit)) return false;
         consumed = buffer.GetPosition(head.Length);
@@ -563,12 +568,45 @@ internal sealed partial class FastHits(IServiceProvider services, KestrelServerL
         }
     }
 
-    /// <summary>The head's fields, with Accept-Encoding negotiated for a host that compresses (as the full path does).</summary>
-    private static HeaderDictionary Fields(ReadOnlySpan<byte> head, HostCachePolicy policy)
+    /// <summary>The head's fields, with Accept-Encoding negotiated for a host that compresses and Accept for a
+    /// <c>format=auto</c> image variant (as the full path rewrites them, <see cref="CacheLookupMiddleware"/>).</summary>
+    private static HeaderDictionary Fields(ReadOnlySpan<byte> head, RequestKeys.Entry parsed)
     {
         var fields = RequestHead.Fields(head);
+        var policy = parsed.Policy;
         if (policy.Compression.Enabled) fields[HeaderNames.AcceptEncoding] = policy.Compression.Negotiation.Negotiate(fields[HeaderNames.AcceptEncoding]);
+        if (parsed.ImageAuto) fields[HeaderNames.Accept] = ImageRequest.NegotiateAccept(fields[HeaderNames.Accept], policy.Images.Avif);
         return fields;
     }
+
+    /// <summary>The variant key's Accept value (as Vary stores it) for a <c>format=auto</c> image variant: the
+    /// one of three values negotiation picks from the request's Accept (<see cref="ImageRequest.NegotiateAccept(ReadOnlySpan{char}, bool)"/>),
+    /// read from the head's bytes without allocating; null when the head has it more than once or it is too
+    /// long (then the caller uses the head's fields).</summary>
+    private static string? NegotiatedAccept(ReadOnlySpan<byte> head, HostCachePolicy policy)
+    {
+        switch (RequestHead.FindField(head, "Accept"u8, out var value))
+        {
+            case 0:
+                return StoredAccept(ImageRequest.AcceptAny);
+            case 1 when value.Length <= 512:
+                Span<char> chars = stackalloc char[value.Length];
+                for (var i = 0; i < value.Length; i++) chars[i] = (char)value[i];
+                return StoredAccept(ImageRequest.NegotiateAccept(chars, policy.Images.Avif));
+            default:
+                return null;
+        }
+    }
+
+    private static readonly string[] StoredAccepts =
+        [Vary.Normalize("accept", ImageRequest.AcceptAvif), Vary.Normalize("accept", ImageRequest.AcceptWebp), Vary.Normalize("accept", ImageRequest.AcceptAny)];
+
+    /// <summary>A negotiated Accept as Vary normalises it for the stored variant's selection (computed once).</summary>
+    private static string StoredAccept(string negotiated) => negotiated switch
+    {
+        ImageRequest.AcceptAvif => StoredAccepts[0],
+        ImageRequest.AcceptWebp => StoredAccepts[1],
+        _ => StoredAccepts[2],
+    };
 
 }
