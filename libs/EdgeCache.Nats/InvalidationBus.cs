@@ -188,15 +188,22 @@ public sealed class InvalidationBus : IAsyncDisposable
     }
 
     /// <summary>The nodes whose entries have not expired, read with one watcher over the bucket (each key's
-    /// latest entry, with its value), not a listing of keys and then one request per key.</summary>
+    /// latest entry, with its value), not a listing of keys and then one request per key. A read that has not
+    /// finished within <see cref="InvalidationOptions.RequestTimeout"/> throws <see cref="TimeoutException"/>:
+    /// the watch counts down the entries the bucket held when it started, and one that expires (the bucket's
+    /// MaxAge) before it is delivered is never delivered, so while no node puts, the count never reaches zero.
+    /// Seen in CI, where a membership outage test waited for ever; a purge reading membership then hung until
+    /// its client went away.</summary>
     public async Task<List<NodeInfo>> LiveNodesAsync(CancellationToken cancellationToken)
     {
         var members = _members ?? throw new InvalidOperationException("EnsureAsync has not run.");
         var nodes = new List<NodeInfo>();
         var opts = new NatsKVWatchOpts { OnNoData = static _ => ValueTask.FromResult(true) };
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(_options.RequestTimeout);
         try
         {
-            await foreach (var entry in members.WatchAsync<byte[]>(">", opts: opts, cancellationToken: cancellationToken).ConfigureAwait(false))
+            await foreach (var entry in members.WatchAsync<byte[]>(">", opts: opts, cancellationToken: bounded.Token).ConfigureAwait(false))
             {
                 if (entry.Operation == NatsKVOperation.Put && NatsJsonContext.Decode(entry.Value, NatsJsonContext.Default.NodeInfo) is { } info) nodes.Add(info);
                 if (entry.Delta == 0) break;
@@ -205,6 +212,10 @@ public sealed class InvalidationBus : IAsyncDisposable
         catch (NatsKVException)
         {
             // An empty bucket.
+        }
+        catch (OperationCanceledException) when (bounded.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"The membership bucket was not read within {_options.RequestTimeout.TotalSeconds:0.###} s (Invalidation:RequestTimeout): {nodes.Count} entries read.");
         }
 
         return nodes;

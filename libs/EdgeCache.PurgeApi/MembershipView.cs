@@ -14,13 +14,34 @@ namespace EdgeCache.PurgeApi;
 /// MaxAge (<see cref="InvalidationOptions.MembershipTtl"/>) after it was put, as NATS keeps it; the
 /// bucket drops expired entries without telling watchers. Until the watch has caught up, and while
 /// it is broken, <see cref="Live"/> is null and callers read the bucket as before.
+/// <para>
+/// Through an outage (the namespaces cluster's NATS server leading the stream killed: for longer than
+/// MembershipTtl no node could put, and the watch was restarted on a bucket that had emptied) the bucket
+/// and the watch both say "no nodes" while every node is alive. So the view also remembers the nodes it
+/// knows (put, never deleted), across restarts of the watch: no live entry while it knows nodes is an
+/// outage, not an empty cluster (<see cref="Live"/> is null, and an empty or partial reading of the
+/// bucket is not trusted, <see cref="Trust"/>), until the known nodes have put again.
+/// </para>
 /// </summary>
 public sealed class MembershipView(InvalidationBus bus, PurgeTracker tracker, ILogger<MembershipView> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<string, (NodeInfo Info, DateTimeOffset Until)> _members = new(StringComparer.Ordinal);
+
+    /// <summary>Nodes whose last word was a put (a delete removes them), kept when the watch restarts.</summary>
+    private readonly ConcurrentDictionary<string, byte> _known = new(StringComparer.Ordinal);
+
     private volatile bool _caughtUp;
 
-    /// <summary>The nodes live now, or null when the watch is not caught up or has stalled (read the bucket instead).</summary>
+    /// <summary>Set when no known node had a live entry (an outage); cleared once membership has settled.</summary>
+    private volatile bool _stalled;
+
+    /// <summary>When the first put after a stall arrived (UTC ticks; 0 = none yet).</summary>
+    private long _recoveringSince;
+
+    /// <summary>
+    /// The nodes live now, or null when the watch is not caught up, or when no node it knows is live (a
+    /// stall: read the bucket instead, <see cref="Trust"/>), or while the nodes put again after a stall.
+    /// </summary>
     public List<NodeInfo>? Live()
     {
         if (!_caughtUp) return null;
@@ -31,11 +52,80 @@ public sealed class MembershipView(InvalidationBus bus, PurgeTracker tracker, IL
             if (member.Until > now) live.Add(member.Info);
         }
 
-        // Entries that all expired without being deleted mean the watch has heard nothing for a whole
-        // MembershipTtl while nodes re-put theirs every AnnounceInterval: it is stalled (its server cut
-        // off from the cluster), not an empty cluster. Unknown, so callers read the bucket.
-        if (live.Count == 0 && !_members.IsEmpty) return null;
+        // Known nodes and none of them live: the watch (or the bucket) has heard nothing for a whole
+        // MembershipTtl while nodes re-put theirs every AnnounceInterval. Unknown, not an empty cluster.
+        if (live.Count == 0 && Knows())
+        {
+            MarkStalled();
+            return null;
+        }
+
+        // After a stall the nodes put again one by one, each at its next AnnounceInterval: the first
+        // entries back are not the cluster (a purge waiting on them alone would be answered complete
+        // before the others applied it). Unknown until every node known before the stall is back, or a
+        // whole MembershipTtl has passed since the first came back (a node still silent then is gone, as
+        // it would have been without the stall).
+        if (_stalled)
+        {
+            var since = Interlocked.Read(ref _recoveringSince);
+            if (live.Count < _known.Count && (since == 0 || now.UtcTicks - since < bus.Options.MembershipTtl.Ticks)) return null;
+            _stalled = false;
+        }
+
+        if (live.Count < _known.Count || live.Count < _members.Count) Forget(now);
         return live;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="read"/>, a reading of the bucket made while <see cref="Live"/> was null, can
+    /// say who must apply a purge: not when it is empty while this view knows nodes, nor, during a stall,
+    /// when it lacks one of them (the bucket's MaxAge drops entries while nobody can put, so such a reading
+    /// is the outage). Found on the namespaces cluster: a purge published as the stream's new leader was
+    /// elected read no nodes and was answered complete with no node acknowledging it.
+    /// </summary>
+    public bool Trust(IReadOnlyCollection<NodeInfo> read)
+    {
+        if (!Knows()) return true;
+        if (read.Count == 0) return false;
+        if (!_stalled) return true;
+        foreach (var node in _known.Keys)
+        {
+            var found = false;
+            foreach (var n in read)
+            {
+                if (n.Node == node) { found = true; break; }
+            }
+
+            if (!found) return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>While some entries are live (the watch works and has caught up), a known node without a live
+    /// entry is gone: forgotten, so that a later stall waits only for the nodes live before it.</summary>
+    private void Forget(DateTimeOffset now)
+    {
+        foreach (var entry in _members)
+        {
+            if (entry.Value.Until <= now) _members.TryRemove(entry);
+        }
+
+        foreach (var node in _known.Keys)
+        {
+            if (!_members.ContainsKey(node)) _known.TryRemove(node, out _);
+        }
+    }
+
+    /// <summary>Whether nodes are known: put in the bucket and not deleted, or heard from by their acks (a
+    /// watch that started on a bucket emptied by an outage knows none itself; seen on the namespaces
+    /// cluster, where it then answered a purge complete with no node acknowledging it).</summary>
+    private bool Knows() => !_known.IsEmpty || tracker.HasHeardFromNodes;
+
+    private void MarkStalled()
+    {
+        _stalled = true;
+        Interlocked.Exchange(ref _recoveringSince, 0);
     }
 
     private void CaughtUp()
@@ -67,15 +157,21 @@ public sealed class MembershipView(InvalidationBus bus, PurgeTracker tracker, IL
                         // A put seen as it happens is dated by its arrival here (no clock skew with NATS);
                         // the entries the watch starts with, by when NATS stored them.
                         var since = _caughtUp ? DateTimeOffset.UtcNow : change.Created;
+                        if (_caughtUp && Live() is null && _stalled) Interlocked.CompareExchange(ref _recoveringSince, since.UtcTicks, 0);
                         _members[change.Key] = (info, since + bus.Options.MembershipTtl);
+                        _known[change.Key] = 0;
                         tracker.Observe(info.Node, info.AppliedSeq);
                         if (_caughtUp) ResolveUnknown();
                     }
                     else
                     {
                         _members.TryRemove(change.Key, out _);
+                        _known.TryRemove(change.Key, out _);
+                        tracker.ForgetNode(change.Key);
                     }
                 }
+
+                Log.NatsUnavailable(logger, "the membership watch ended");
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

@@ -336,8 +336,9 @@ public static partial class PurgeApiHost
         return Results.Json(record.ToStatus(), PurgeJsonContext.Default.PurgeStatus);
     }
 
-    /// <summary>The live nodes, read again every <paramref name="poll"/> while membership cannot be read,
-    /// for at most <paramref name="limit"/>; null when it could not be read within it.</summary>
+    /// <summary>The live nodes, read again every <paramref name="poll"/> while membership cannot be read (or a
+    /// reading of the bucket cannot be trusted, <see cref="MembershipView.Trust"/>), for at most
+    /// <paramref name="limit"/>; null when it could not be read within it.</summary>
     private static async Task<List<NodeInfo>?> LiveAtPublicationAsync(MembershipView membership, InvalidationBus bus, TimeSpan limit, TimeSpan poll, CancellationToken cancellationToken)
     {
         var started = TimeProvider.System.GetTimestamp();
@@ -346,12 +347,14 @@ public static partial class PurgeApiHost
             if (membership.Live() is { } view) return view;
             try
             {
-                return await bus.LiveNodesAsync(cancellationToken).ConfigureAwait(false);
+                var read = await bus.LiveNodesAsync(cancellationToken).ConfigureAwait(false);
+                if (membership.Trust(read)) return read;
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
-                if (TimeProvider.System.GetElapsedTime(started) >= limit) return null;
             }
+
+            if (TimeProvider.System.GetElapsedTime(started) >= limit) return null;
 
             try
             {
@@ -387,7 +390,14 @@ public static partial class PurgeApiHost
                 if (record.Complete || wait.IsCancellationRequested) break;
                 services.GetRequiredService<InstanceRegistry>().Sweep(); // instances whose lease ended drop out
                 if (membership.Live() is not null) continue;
-                foreach (var n in await bus.LiveNodesAsync(wait.Token).ConfigureAwait(false)) tracker.Observe(n.Node, n.AppliedSeq);
+                try
+                {
+                    foreach (var n in await bus.LiveNodesAsync(wait.Token).ConfigureAwait(false)) tracker.Observe(n.Node, n.AppliedSeq);
+                }
+                catch (Exception ex) when (ex is TimeoutException or NATS.Client.Core.NatsException)
+                {
+                    // Membership unreadable this time: acknowledgements still complete the purge; read again at the next poll.
+                }
             }
         }
         catch (OperationCanceledException)

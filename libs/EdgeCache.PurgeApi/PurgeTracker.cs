@@ -130,9 +130,17 @@ public sealed class PurgeTracker(PurgeApiOptions options)
         }
     }
 
+    /// <summary>Whether some node has reported (by ack or membership) and not left since: then no node to
+    /// wait on is an outage, not an empty cluster (<see cref="MembershipView"/>).</summary>
+    public bool HasHeardFromNodes => !_nodeApplied.IsEmpty;
+
+    /// <summary>A node left (its membership entry was deleted).</summary>
+    public void ForgetNode(string node) => _nodeApplied.TryRemove(node, out _);
+
     /// <summary>A node reports (by ack or membership) that it applied everything up to <paramref name="seq"/>.</summary>
     public void Observe(string node, ulong seq)
     {
+        if (node == AckListener.WarmUpNode) return;
         var now = TimeProvider.System.GetTimestamp();
         _nodeApplied.AddOrUpdate(node, (seq, now), (_, old) => seq > old.Seq ? (seq, now) : old);
         foreach (var (r, _) in _pending)

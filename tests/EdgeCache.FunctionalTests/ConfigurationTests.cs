@@ -45,6 +45,10 @@ public sealed class ConfigurationTests
     [InlineData("EdgeCache:Listen:Http2MaxHeaderFieldBytes", "100", "EdgeCache:Listen:Http2MaxHeaderFieldBytes must be 4096-1048576")]
     [InlineData("EdgeCache:Listen:MaxRequestHeadersBytes", "0", "EdgeCache:Listen:MaxRequestHeadersBytes must be 4096-1048576")]
     [InlineData("EdgeCache:Listen:MaxRequestHeaderCount", "-1", "EdgeCache:Listen:MaxRequestHeaderCount must be 1-10000")]
+    [InlineData("EdgeCache:ImageWorkers:MemoryLimitBytes", "1048576", "EdgeCache:ImageWorkers: MemoryLimitBytes must be 0 (no limit) or at least 134217728")]
+    [InlineData("EdgeCache:ImageWorkers:Threads", "0", "EdgeCache:ImageWorkers: Threads must be 1-64 (got 0)")]
+    [InlineData("EdgeCache:ImageWorkers:WebpEffort", "7", "EdgeCache:ImageWorkers: WebpEffort must be 0-6 (got 7)")]
+    [InlineData("EdgeCache:Defaults:Images:AvifQualityScale", "3", "Images:AvifQualityScale must be above 0 and at most 2 (got 3)")]
     public async Task A_bad_setting_names_itself(string key, string value, string expected)
     {
         var message = await StartFailure(new() { [key] = value });

@@ -120,6 +120,9 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (!_options.Enabled) return;
+
+        // Not in membership yet: stored objects are revalidated until the entry is put (InvalidationState.Listed).
+        state.Unlisted();
         await Task.Yield();
         ulong? persisted = null;
         var dataWithoutState = false;
@@ -232,6 +235,7 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
         try
         {
             using var cts = new CancellationTokenSource(_options.RequestTimeout);
+            state.Unlisted();
             if (_announced) await bus.LeaveAsync(engine.Options.NodeId, cts.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -240,14 +244,14 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
         }
     }
 
-    /// <summary>The URL other nodes reach a bound endpoint at: its address, or this machine's name when it
-    /// listens on every interface.</summary>
-    private static string? Advertised(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions? listen)
+    /// <summary>The URL other nodes reach a bound endpoint at: its scheme (https where it takes TLS), and its
+    /// address, or this machine's name when it listens on every interface.</summary>
+    private static string? Advertised(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions? listen, bool tls)
     {
         if (listen?.IPEndPoint is not { } ep) return null;
         var host = ep.Address.Equals(System.Net.IPAddress.Any) || ep.Address.Equals(System.Net.IPAddress.IPv6Any) ? System.Net.Dns.GetHostName()
             : ep.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ep.Address}]" : ep.Address.ToString();
-        return $"http://{host}:{ep.Port}";
+        return $"{(tls ? "https" : "http")}://{host}:{ep.Port}";
     }
 
     private async Task CancelConsumerAsync()
@@ -559,7 +563,7 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
                     _lastError = ex.Message;
                 }
 
-                if (!state.IsCurrent && !_leaseLost && _started)
+                if (!state.IsConfirmed && !_leaseLost && _started)
                 {
                     _leaseLost = true;
                     Log.InvalidationLeaseExpired(logger, state.SinceConfirmed ?? TimeSpan.Zero);
@@ -594,8 +598,10 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
                 {
                     using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                     cts.CancelAfter(_options.RequestTimeout);
-                    if (!state.IsCurrent)
+                    if (!state.IsConfirmed)
                     {
+                        // Unlisted first: the node stops serving stored objects before purges stop waiting for it.
+                        state.Unlisted();
                         if (_announced && bus.Connected)
                         {
                             await bus.LeaveAsync(engine.Options.NodeId, cts.Token).ConfigureAwait(false);
@@ -608,6 +614,10 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
                     if (lastAnnounce != long.MinValue && TimeProvider.System.GetElapsedTime(lastAnnounce) < _options.AnnounceInterval && _announced) continue;
                     if (!bus.Connected) continue;
 
+                    // Not before Kestrel has bound the ports: a configured port 0 reads 0 until then, and an
+                    // announced ":0" is a URL no edge can use (seen in a test that started a node on port 0).
+                    if (endpoints.AdvertisedTraffic?.IPEndPoint is { Port: 0 } || endpoints.Admin?.IPEndPoint is { Port: 0 }) continue;
+
                     // Set first: an announcement cut short (by shutdown, say) may still have reached NATS,
                     // and a node that may be listed must leave when it stops.
                     _announced = true;
@@ -617,12 +627,13 @@ public sealed class InvalidationService(CacheEngine engine, InvalidationState st
                             Node = engine.Options.NodeId,
                             Role = engine.Options.Role == NodeRole.Edge ? "edge" : "shield",
                             AppliedSeq = state.AppliedSeq,
-                            Traffic = engine.Options.Listen.AdvertiseTraffic ?? Advertised(endpoints.Traffic.Count > 0 ? endpoints.Traffic[0] : null),
-                            Admin = engine.Options.Listen.AdvertiseAdmin ?? Advertised(endpoints.Admin),
+                            Traffic = engine.Options.Listen.AdvertiseTraffic ?? Advertised(endpoints.AdvertisedTraffic, endpoints.AdvertisedTraffic is { } t && endpoints.IsTls(t)),
+                            Admin = engine.Options.Listen.AdvertiseAdmin ?? Advertised(endpoints.Admin, tls: false),
                             AnnouncedAt = DateTimeOffset.UtcNow,
                         },
                         cts.Token).ConfigureAwait(false);
                     lastAnnounce = TimeProvider.System.GetTimestamp();
+                    state.Listed();
                     _listedOnce = true;
                 }
                 catch (Exception ex) when (InvalidationBus.IsStreamMissing(ex))

@@ -47,18 +47,36 @@ public sealed class InvalidationState
 
     /// <summary>
     /// False when the node uses an invalidation stream and has not confirmed it is caught up within
-    /// the lease: it may have missed purges, so it revalidates stored objects instead of serving them.
-    /// (Read per cache hit: one volatile read and a timestamp comparison.)
+    /// the lease, or is not listed in membership: it may have missed purges, or purges may be answered
+    /// without it, so it revalidates stored objects instead of serving them.
+    /// (Read per cache hit: two volatile reads and a timestamp comparison.)
     /// </summary>
-    public bool IsCurrent
+    public bool IsCurrent => !_enabled || (_listed && Confirmed());
+
+    /// <summary>Whether the lease holds (the node confirmed within it that it applied every event), listed or not.</summary>
+    public bool IsConfirmed => !_enabled || Confirmed();
+
+    private bool Confirmed()
     {
-        get
-        {
-            if (!_enabled) return true;
-            var at = Volatile.Read(ref _confirmedAt);
-            return at != long.MinValue && Time.GetTimestamp() - at <= _leaseTimestamps;
-        }
+        var at = Volatile.Read(ref _confirmedAt);
+        return at != long.MinValue && Time.GetTimestamp() - at <= _leaseTimestamps;
     }
+
+    /// <summary>
+    /// Whether the node's membership entry is in the bucket, so the purge API waits for it. A node that
+    /// serves stored objects must be: a purge published while it is not listed is answered without it.
+    /// Found on the namespaces cluster: an edge whose NATS server was killed left membership, caught up,
+    /// served again at once, and served a purged version of an object whose purge, published before its
+    /// entry was back, was complete. True until <see cref="Unlisted"/> (only the invalidation service
+    /// tracks it).
+    /// </summary>
+    private volatile bool _listed = true;
+
+    /// <summary>The entry is not (or no longer) in the bucket: stored objects are revalidated until <see cref="Listed"/>.</summary>
+    internal void Unlisted() => _listed = false;
+
+    /// <summary>NATS has stored the node's entry.</summary>
+    internal void Listed() => _listed = true;
 
     /// <summary>How long ago this node last confirmed it was caught up with the stream, or null if never.</summary>
     public TimeSpan? SinceConfirmed

@@ -7,10 +7,10 @@ namespace EdgeCache.FunctionalTests.Infrastructure;
 /// <summary>
 /// A loopback proxy between one NATS client and a real nats-server that reads the server's side of the
 /// protocol message by message and can lose one kind of message on purpose: the "408 Request Timeout"
-/// status a JetStream consumer gets when its pull request expires. nats-server before 2.9.15 (the version
-/// Debian ships) can drop that notice when an event arrives just as the request expires
-/// (nats-io/nats-server#3942); the client then believes the server still holds its request, and waits.
-/// What the client sends is passed through untouched.
+/// status a JetStream consumer gets when its pull request expires, or the messages on some subjects. nats-server
+/// before 2.9.15 (the version Debian ships) can drop that notice when an event arrives just as the request
+/// expires (nats-io/nats-server#3942); the client then believes the server still holds its request, and waits.
+/// What the client sends is passed through, except publications on subjects it is told to lose.
 /// </summary>
 public sealed class NatsFaultProxy : IAsyncDisposable
 {
@@ -31,11 +31,17 @@ public sealed class NatsFaultProxy : IAsyncDisposable
 
     public string Url => $"nats://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
 
-    /// <summary>Pull-request timeouts (408 status messages) lost so far.</summary>
+    /// <summary>Messages lost so far (pull-request timeouts, and messages on dropped subjects).</summary>
     public int Dropped => Volatile.Read(ref _dropped);
 
     /// <summary>Loses the next <paramref name="count"/> pull-request timeouts the server sends.</summary>
     public void DropRequestTimeouts(int count = 1) => Interlocked.Exchange(ref _dropTimeouts, count);
+
+    private volatile string? _dropSubjectPrefix;
+
+    /// <summary>Loses every message the server delivers on a subject starting with <paramref name="prefix"/>
+    /// (null: none), as a consumer misses an entry that expired before it was delivered.</summary>
+    public void DropSubjects(string? prefix) => _dropSubjectPrefix = prefix;
 
     private async Task AcceptAsync()
     {
@@ -67,7 +73,7 @@ public sealed class NatsFaultProxy : IAsyncDisposable
                 _open.Add(upstream);
             }
 
-            var toServer = client.GetStream().CopyToAsync(upstream.GetStream(), _stop.Token);
+            var toServer = RelayClientAsync(client.GetStream(), upstream.GetStream(), _stop.Token);
             var toClient = RelayServerAsync(upstream.GetStream(), client.GetStream(), _stop.Token);
             await Task.WhenAny(toServer, toClient);
         }
@@ -82,29 +88,51 @@ public sealed class NatsFaultProxy : IAsyncDisposable
         }
     }
 
-    /// <summary>Copies the server's protocol to the client one control line (and its payload) at a time.</summary>
-    private async Task RelayServerAsync(Stream server, Stream client, CancellationToken cancellationToken)
+    private volatile string? _dropPublishPrefix;
+
+    /// <summary>Loses every message the client publishes on a subject starting with <paramref name="prefix"/>
+    /// (null: none), as a node whose puts to a key-value bucket never arrive.</summary>
+    public void DropPublishes(string? prefix) => _dropPublishPrefix = prefix;
+
+    /// <summary>Copies the client's protocol to the server, losing publications on dropped subjects.</summary>
+    private Task RelayClientAsync(Stream client, Stream server, CancellationToken cancellationToken) =>
+        RelayAsync(client, server, "PUB ", "HPUB ", (subject, _) => _dropPublishPrefix is { } prefix && subject.StartsWith(prefix, StringComparison.Ordinal), cancellationToken);
+
+    /// <summary>Copies the server's protocol to the client, losing the request timeouts and deliveries it is told to.</summary>
+    private Task RelayServerAsync(Stream server, Stream client, CancellationToken cancellationToken) =>
+        RelayAsync(
+            server,
+            client,
+            "MSG ",
+            "HMSG ",
+            (subject, payload) => (IsRequestTimeout(payload) && TryTakeDrop()) || (_dropSubjectPrefix is { } prefix && subject.StartsWith(prefix, StringComparison.Ordinal)),
+            cancellationToken);
+
+    /// <summary>Copies one side's protocol to the other one control line (and its payload) at a time; a
+    /// message (<paramref name="verb"/> or <paramref name="headersVerb"/>) for which <paramref name="drop"/>
+    /// says so is lost.</summary>
+    private async Task RelayAsync(Stream from, Stream to, string verb, string headersVerb, Func<string, byte[], bool> drop, CancellationToken cancellationToken)
     {
-        var reader = new ProtocolReader(server);
+        var reader = new ProtocolReader(from);
         while (await reader.ReadLineAsync(cancellationToken) is { } line)
         {
             var text = Encoding.ASCII.GetString(line);
             byte[]? payload = null;
-            if (text.StartsWith("MSG ", StringComparison.Ordinal) || text.StartsWith("HMSG ", StringComparison.Ordinal))
+            if (text.StartsWith(verb, StringComparison.Ordinal) || text.StartsWith(headersVerb, StringComparison.Ordinal))
             {
-                var total = int.Parse(text.TrimEnd()[(text.TrimEnd().LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+                var trimmed = text.TrimEnd();
+                var total = int.Parse(trimmed[(trimmed.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
                 payload = await reader.ReadExactlyAsync(total + 2, cancellationToken);
+                if (drop(text.Split(' ')[1], payload))
+                {
+                    Interlocked.Increment(ref _dropped);
+                    continue;
+                }
             }
 
-            if (payload is not null && text.StartsWith("HMSG ", StringComparison.Ordinal) && IsRequestTimeout(payload) && TryTakeDrop())
-            {
-                Interlocked.Increment(ref _dropped);
-                continue;
-            }
-
-            await client.WriteAsync(line, cancellationToken);
-            if (payload is not null) await client.WriteAsync(payload, cancellationToken);
-            await client.FlushAsync(cancellationToken);
+            await to.WriteAsync(line, cancellationToken);
+            if (payload is not null) await to.WriteAsync(payload, cancellationToken);
+            await to.FlushAsync(cancellationToken);
         }
     }
 

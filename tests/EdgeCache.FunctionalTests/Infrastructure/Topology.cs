@@ -220,7 +220,8 @@ public class Topology : IAsyncLifetime
     }
 
     /// <summary>Polls an asynchronous <paramref name="condition"/> (an HTTP probe, say; a refused connection
-    /// counts as not yet) until it holds or the deadline passes.</summary>
+    /// counts as not yet, and so does a read that timed out, such as a membership read past
+    /// Invalidation:RequestTimeout) until it holds or the deadline passes.</summary>
     public static async Task WaitUntilAsync(Func<Task<bool>> condition, string because, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
@@ -230,7 +231,7 @@ public class Topology : IAsyncLifetime
             {
                 if (await condition()) return;
             }
-            catch (HttpRequestException)
+            catch (Exception ex) when (ex is HttpRequestException or TimeoutException)
             {
             }
 
