@@ -60,13 +60,14 @@
 #
 # Settings (environment): DURATION (10s), ROUNDS (3), CONNECTIONS (64), THREADS (1),
 # PEERS ("edgecache varnish nginx ats ceiling"), ROWS ("1k 100k 1m l2 miss miss-1tier"), L2_SIZE (100k),
-# MISS_SIZE (1k), IMG_CONNECTIONS (4: the img-cold row; a shield runs 2 image workers by default), H2_CONNECTIONS (16), H2_STREAMS (10), BUILD_LOCK (/tmp/build.lock: builds are serialised with flock on it);
+# MISS_SIZE (1k), IMG_CONNECTIONS (4: the img-cold row; a shield runs one image worker per core by default), IMG_WARMUP (3s of the img-cold load per peer before the rounds, not measured; 0 for none), H2_CONNECTIONS (16), H2_STREAMS (10), BUILD_LOCK (/tmp/build.lock: builds are serialised with flock on it);
 # for the ws rows: WS_OBJECTS (20000), WS_SIZE (100k), WS_SEED (42), WS_ZIPF_S (0.8),
 # WS_MEMORY_BYTES (268435456: EdgeCache's MemoryBudgetBytes and Traffic Server's RAM cache),
 # WS_DISK_BYTES (the larger of 4 GiB and twice the set: every peer's disk cache), WS_CLIENTS (8 curl
 # clients for the warm-up passes);
 # EDGE_ENV (NAME=value words for every EdgeCache edge process (not the shield), to compare settings; default none, the
 # product defaults; e.g. "EdgeCache__Listen__InlineScheduling=true"; the table's first line names it);
+# SHIELD_ENV (the same for the shield, e.g. "EdgeCache__ImageWorkers__Threads=2" for the image rows);
 # EDGE_BIN (a directory with an EdgeCache.Edge build of another commit, used for the edge instead of
 # this tree's: before/after comparisons, e.g. `git stash; dotnet build edge/EdgeCache.Edge -c Release
 # -o /tmp/edge-before; git stash pop`; the table's first line names it);
@@ -86,8 +87,10 @@ ROWS="${ROWS:-1k 100k 1m l2 miss miss-1tier}"
 L2_SIZE="${L2_SIZE:-100k}"
 MISS_SIZE="${MISS_SIZE:-1k}"
 IMG_CONNECTIONS="${IMG_CONNECTIONS:-4}"
+IMG_WARMUP="${IMG_WARMUP:-3s}"
 BUILD_LOCK="${BUILD_LOCK:-/tmp/build.lock}"
 EDGE_ENV="${EDGE_ENV:-}"
+SHIELD_ENV="${SHIELD_ENV:-}"
 H2_CONNECTIONS="${H2_CONNECTIONS:-16}"
 H2_STREAMS="${H2_STREAMS:-10}"
 WS_OBJECTS="${WS_OBJECTS:-20000}"
@@ -490,7 +493,8 @@ if has_peer edgecache; then
   else
     write_node "$work/edge.json" bench-edge $P_EDGE $P_EDGE_ADMIN "$edge_cluster" "$node_defaults"
   fi
-  start shield "$work/shield.log" env EDGECACHE_CONFIG_FILE="$work/shield.json" dotnet "$(dll EdgeCache.Shield)"
+  # shellcheck disable=SC2086 # SHIELD_ENV is a list of NAME=value words
+  start shield "$work/shield.log" env EDGECACHE_CONFIG_FILE="$work/shield.json" $SHIELD_ENV dotnet "$(dll EdgeCache.Shield)"
   # shellcheck disable=SC2086 # EDGE_ENV is a list of NAME=value words
   start edge "$work/edge.log" env EDGECACHE_CONFIG_FILE="$work/edge.json" $EDGE_ENV dotnet "$(dll EdgeCache.Edge)"
   if [ $disk_tier -eq 1 ] && has_row l2; then
@@ -582,7 +586,7 @@ if has_peer nginx; then
       gzip on;
       gzip_types text/html text/plain text/css application/javascript application/json;
       gzip_proxied any;
-      gzip_vary on;")
+      gzip_vary on;" || true)
     }"
   nginx_ws_server="" nginx_ws_cache=""
   if has_ws_peer nginx; then
@@ -1300,9 +1304,11 @@ if has_row img-cold; then
           curl -fsS -o "$results/img/edgecache-q$q.webp" "http://127.0.0.1:$P_EDGE/_img/width=400,format=webp,quality=$q/img/bench-sample-q$q.jpg" \
             && samples+=("$results/img/edgecache-q$q.webp")
         done
-        # The same resize to JPEG: the encoder's part apart from the resize's.
+        # The same resize to JPEG and AVIF at the default quality: each format's default output.
         curl -fsS -o "$results/img/edgecache-jpeg-q80.jpg" "http://127.0.0.1:$P_EDGE/_img/width=400,format=jpeg/img/bench-sample-jpeg.jpg" \
-          && samples+=("$results/img/edgecache-jpeg-q80.jpg") ;;
+          && samples+=("$results/img/edgecache-jpeg-q80.jpg")
+        curl -fsS -o "$results/img/edgecache-avif-q80.avif" "http://127.0.0.1:$P_EDGE/_img/width=400,format=avif/img/bench-sample-avif.jpg" \
+          && samples+=("$results/img/edgecache-avif-q80.avif") ;;
       nginx)
         curl -fsS -o "$results/img/nginx-q75.jpg" "http://127.0.0.1:$P_NGINX/resize400/img/bench-sample.jpg" && samples+=("$results/img/nginx-q75.jpg") ;;
     esac
@@ -1313,11 +1319,23 @@ if has_row img-cold; then
     while read -r file format size bytes ssim rest; do
       name="$(basename "$file")"; name="${name%.*}"
       what="$name"
-      case "$name" in edgecache-q80) what="edgecache quality 80 (the default: what the row measures)" ;; edgecache-jpeg-q80) what="edgecache format=jpeg, quality 80" ;; edgecache-q*) what="edgecache quality ${name#edgecache-q}" ;; nginx-q75) what="nginx image_filter_jpeg_quality 75 (what the row measures)" ;; esac
+      case "$name" in edgecache-q80) what="edgecache quality 80 (the default: what the row measures)" ;; edgecache-jpeg-q80) what="edgecache format=jpeg, quality 80 (the default)" ;; edgecache-avif-q80) what="edgecache format=avif, quality 80 (the default)" ;; edgecache-q*) what="edgecache quality ${name#edgecache-q}" ;; nginx-q75) what="nginx image_filter_jpeg_quality 75 (what the row measures)" ;; esac
       say "  $what: $format $size, $bytes bytes, SSIM $ssim $rest"
       printf 'img-cold\t%s: %s %s, %s bytes, SSIM %s\n' "$what" "$format" "$size" "$bytes" "$ssim" >>"$results/img-notes.tsv"
     done <"$results/img/ssim.txt"
   fi
+fi
+
+# The img-cold row's warm-up: IMG_WARMUP of the same load per peer, not measured, so that the first round is not
+# the one that JIT-compiles the edge's and shield's transformation path (it ran at about half the later rounds' rate).
+if has_row img-cold && [ "$IMG_WARMUP" != 0 ] && [ "$IMG_WARMUP" != 0s ]; then
+  for peer in $PEERS; do
+    img_peer "$peer" || continue
+    IMG_PATH="$(img_path "$peer")" IMG_PREFIX="$stamp-warm-$peer" \
+      wrk -t"$THREADS" -c"$IMG_CONNECTIONS" -d"$IMG_WARMUP" -s "$work/img.lua" "http://127.0.0.1:$(port_of "$(row_target img-cold "$peer")")/" \
+      >"$results/wrk/warmup-img-cold-$peer.txt" 2>&1 || true
+  done
+  say "$(elapsed) img-cold warm-up: $IMG_WARMUP per peer (not measured)"
 fi
 
 say ""
@@ -1380,7 +1398,7 @@ fi
 # ---------------------------------------------------------------------------------------------
 # The table.
 table="$results/table.txt"
-config="wrk --latency -t$THREADS -c$CONNECTIONS -d$DURATION$( [ $h2_rows -eq 1 ] && echo ", h2load -t1 -c$H2_CONNECTIONS -m$H2_STREAMS -D $DURATION")$(has_row img-cold && echo " (img-cold: -c$IMG_CONNECTIONS)"), $ROUNDS round(s), $(date -u '+%Y-%m-%d %H:%M UTC'); EdgeCache edge: ${EDGE_ENV:-product defaults}${EDGE_BIN:+, build from $EDGE_BIN}"
+config="wrk --latency -t$THREADS -c$CONNECTIONS -d$DURATION$( [ $h2_rows -eq 1 ] && echo ", h2load -t1 -c$H2_CONNECTIONS -m$H2_STREAMS -D $DURATION")$(has_row img-cold && echo " (img-cold: -c$IMG_CONNECTIONS)"), $ROUNDS round(s), $(date -u '+%Y-%m-%d %H:%M UTC'); EdgeCache edge: ${EDGE_ENV:-product defaults}${EDGE_BIN:+, build from $EDGE_BIN}${SHIELD_ENV:+; shield: $SHIELD_ENV}"
 echo "$config" >"$results/config.txt"
 l2_na=0
 if has_row l2 && { [ $disk_tier -eq 0 ] || ! has_peer edgecache; }; then l2_na=1; fi

@@ -38,8 +38,10 @@ done
 
 origin_pid=""
 sampler_pid=""
+gc_sampler_pid=""
 cleanup() {
   [ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null || true
+  [ -n "$gc_sampler_pid" ] && kill "$gc_sampler_pid" 2>/dev/null || true
   "$root/deploy/local/down.sh" >/dev/null 2>&1 || true
   [ -n "$origin_pid" ] && kill "$origin_pid" 2>/dev/null || true
 }
@@ -66,6 +68,28 @@ echo "t,node,rss_kib" >"$results/soak-rss.csv"
 ) &
 sampler_pid=$!
 
+# Each node's last garbage collections of each kind (status.json), every GC_SAMPLE_MS: the pauses a
+# late purge acknowledgement or a slow read may sit behind (the runtime keeps the last of each kind).
+python3 - "$results/soak-gc.csv" "${GC_SAMPLE_MS:-500}" edge-1=9081 edge-2=9082 shield-a=9091 shield-b=9092 <<'PY' &
+# One process for the whole run (not a curl and a python per sample, which would load the machine).
+import json, sys, time, urllib.request
+out, period = open(sys.argv[1], "w", buffering=1), int(sys.argv[2]) / 1000
+nodes = [a.split("=") for a in sys.argv[3:]]
+out.write("t_ms,node,kind,index,generation,pause_ms,heap_bytes,compacted\n")
+while True:
+    for node, port in nodes:
+        try:
+            g = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/status.json", timeout=1))["gc"]
+        except Exception:
+            continue
+        for kind in ("lastEphemeral", "lastBackground", "lastFullBlocking"):
+            c = g.get(kind)
+            if c:
+                out.write(f'{int(time.time() * 1000)},{node},{kind},{c["index"]},{c["generation"]},{c["pauseMs"]},{c["heapBytes"]},{c["compacted"]}\n')
+    time.sleep(period)
+PY
+gc_sampler_pid=$!
+
 restart_file="$results/soak-restart.txt"
 rm -f "$restart_file"
 (
@@ -85,8 +109,9 @@ dotnet "$root/loadtest/EdgeCache.PurgeBench/bin/Release/net10.0/EdgeCache.PurgeB
 load_status=$?
 set -e
 wait "$restarter" 2>/dev/null || true
-kill "$sampler_pid" 2>/dev/null || true
+kill "$sampler_pid" "$gc_sampler_pid" 2>/dev/null || true
 sampler_pid=""
+gc_sampler_pid=""
 
 # The memory tier's own size at the end, from each node's status page.
 declare -A admin=([edge-1]=9081 [edge-2]=9082 [shield-a]=9091 [shield-b]=9092)
@@ -118,6 +143,29 @@ print("RSS_OK" if ok else "RSS_FAIL")
 PY
 )"
 
+# The longest garbage-collection pauses seen per node (each collection once, by its index).
+gc_report="$(python3 - "$results/soak-gc.csv" <<'PY'
+import csv, sys
+# A restarted node counts its collections from 1 again: a lower index than the last one starts a new epoch.
+seen, last, epoch = {}, {}, {}
+for r in csv.DictReader(open(sys.argv[1])):
+    node, kind, index = r["node"], r["kind"], int(r["index"])
+    if index < last.get((node, kind), 0):
+        epoch[node] = epoch.get(node, 0) + 1
+        last = {k: v for k, v in last.items() if k[0] != node}
+    last[(node, kind)] = index
+    seen.setdefault((node, epoch.get(node, 0), index, kind), r)
+by_node = {}
+for (node, _, _, _), r in seen.items():
+    by_node.setdefault(node, []).append(r)
+t0 = min((int(r["t_ms"]) for r in seen.values()), default=0)
+for node in sorted(by_node):
+    rs = sorted(by_node[node], key=lambda r: -float(r["pause_ms"]))
+    top = ", ".join(f'{float(r["pause_ms"]):.0f} ms (gen{r["generation"]} {r["kind"][4:].lower()}, ~{(int(r["t_ms"]) - t0) / 1000:.0f} s)' for r in rs[:3])
+    print(f"{node:9} GC: {len(rs)} collections sampled; longest pauses {top}")
+PY
+)"
+
 verdict=PASS
 [ "$load_status" -eq 0 ] || verdict=FAIL
 echo "$rss_report" | grep -q RSS_OK || verdict=FAIL
@@ -129,6 +177,7 @@ $tier_ok || verdict=FAIL
   echo
   echo "$rss_report" | grep -v '^RSS_'
   echo -n "$tiers"
+  echo "$gc_report"
   echo
   echo "Verdict: $verdict (errors outside the shield restart window: must be 0; stale after purge: must be 0;"
   echo "         incomplete purges: must be 0; RSS within the bound; memory tier within its budget)"

@@ -31,6 +31,15 @@ const string Usage = """
                counting per edge: ok, failed before the head, failed mid-body, wrong bytes; fails when a
                strict edge (default: all) failed or served wrong bytes. The origin's request count
                during the load is reported
+      failover --warm-edge URL --edges URLS --origin URL --killed SHIELD [--objects N] [--name S] [--size S]
+               [--concurrency C] [--progress F] [--kill-file F] [--kill-wait-s W] [--ready-file F] [--summary F]
+               reads N objects through the warm edge (stored there and at their owning shield, noted from
+               Via), then each once through every edge in URLS, shuffled (edge misses, shield hits), writing
+               the reads done to F every 250; the caller kills SHIELD meanwhile and writes the kill's Unix
+               time in ms to the kill file (waited for W s after the load, default 30). Fails on a request
+               that failed before its body, a non-200 or wrong bytes; reports mid-body failures apart, the
+               switch (kill to the first of SHIELD's objects served by another shield; latencies), and the
+               origin's requests during the load
     """;
 
 if (args.Length == 0 || args[0] is "-h" or "--help")
@@ -84,6 +93,9 @@ try
             var strict = options.ContainsKey("--strict") ? Urls("--strict") : edges;
             return await new ReadLoad(edges, strict, Required("--origin"), host, Get("--size", "1k"), Get("--name", "r"), GetInt("--objects", 500))
                 .RunAsync(GetInt("--concurrency", 16), Get("--stop-file", ""), TimeSpan.FromSeconds(GetInt("--duration-s", 600)), Get("--ready-file", ""), Get("--summary", ""), stop.Token);
+        case "failover":
+            return await new ShieldFailover(Required("--warm-edge"), Urls("--edges"), Required("--origin"), host, Get("--size", "16k"), Get("--name", "f"), GetInt("--objects", 10000))
+                .RunAsync(GetInt("--concurrency", 16), Required("--killed"), Get("--progress", ""), Get("--kill-file", ""), TimeSpan.FromSeconds(GetInt("--kill-wait-s", 30)), Get("--ready-file", ""), Get("--summary", ""), stop.Token);
         default:
             return Fail($"unknown command '{args[0]}'");
     }

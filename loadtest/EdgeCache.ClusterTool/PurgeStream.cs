@@ -90,10 +90,13 @@ internal sealed class PurgeStream(string api, string key, string origin, string[
             if (attempts > 1) retried++;
             if (answer["acked"]!.AsArray().Count == 0 && (bool)answer["complete"]!)
             {
-                // Every cluster this runs against has nodes: complete with none acknowledging is a claim
-                // no node backs (membership unread at publication).
+                // Complete with no node acknowledging: every node had left membership at publication, as a
+                // node does when its lease lapses (during a stream leader's election, every node's does).
+                // Such a node serves no stored copy without revalidating and applies the stream up to its
+                // end before it rejoins, so the claim holds; it is counted, and the reads from every edge
+                // below check it (a membership the API could not read is answered incomplete instead,
+                // MembershipOutageTests).
                 noAcks++;
-                problems.Add($"purge {i} ({path}, sequence {(long)answer["sequence"]!}) was answered complete with no node acknowledging it");
             }
             var firstAnswer = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             roundTrips.Add(firstAnswer);

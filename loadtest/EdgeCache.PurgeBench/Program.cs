@@ -9,13 +9,17 @@ using System.Text.Json;
 //   latency [--count N]     N sequential single-URL purges with wait:true: round-trip and propagation
 //   tag [--objects N]       load N objects with one surrogate key into one edge, purge the key, check
 //   soak [--duration S]     mixed reads and purges against the load origin (loadtest/soak.sh runs it)
+//   nats [--count N]        the floor: NATS's own round trip and JetStream publication, no EdgeCache code
 const string Usage = """
-    usage: EdgeCache.PurgeBench [latency|tag|soak] [options]
+    usage: EdgeCache.PurgeBench [latency|tag|soak|nats] [options]
       latency          time N sequential purges of one URL each, with wait:true (the default mode)
       tag              load N objects carrying one surrogate key into one edge, then purge that key
       soak             readers over the edges (hot set and misses) while a purger bumps versions at the
                        load origin and purges them; fails on errors or a purged version served after
                        its purge returned
+      nats             the floor under a purge: N core NATS PINGs and N JetStream publications into a
+                       scratch stream no consumer reads, one at a time (no EdgeCache code in the path)
+      --nats URL       nats: the server (default nats://127.0.0.1:4222)
       --duration S     soak: seconds (default 600)
       --concurrency N  soak: readers (default 32)
       --edges URLS     soak: comma-separated edges (default http://127.0.0.1:8081,http://127.0.0.1:8082)
@@ -43,10 +47,11 @@ var edges = "http://127.0.0.1:8081,http://127.0.0.1:8082";
 var origin = "http://127.0.0.1:8000";
 string? restartFile = null;
 string? summaryFile = null;
+var natsUrl = "nats://127.0.0.1:4222";
 for (var i = 0; i < args.Length; i++)
 {
     var a = args[i];
-    if (a is "latency" or "tag" or "soak") { mode = a; continue; }
+    if (a is "latency" or "tag" or "soak" or "nats") { mode = a; continue; }
     if (a is "-h" or "--help") { Console.WriteLine(Usage); return 0; }
     if (i + 1 >= args.Length || !a.StartsWith("--", StringComparison.Ordinal)) return Fail($"unknown argument '{a}'");
     var v = args[++i];
@@ -64,9 +69,12 @@ for (var i = 0; i < args.Length; i++)
         case "--origin": origin = v.TrimEnd('/'); break;
         case "--restart-file": restartFile = v; break;
         case "--summary": summaryFile = v; break;
+        case "--nats": natsUrl = v; break;
         default: return Fail($"bad option '{a} {v}'");
     }
 }
+
+if (mode == "nats") return await NatsFloor.RunAsync(natsUrl, args.Contains("--count") ? count : 300);
 
 using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { Timeout = TimeSpan.FromSeconds(100) };
 var bench = new Bench(http, edge, purge, key, host);
@@ -282,7 +290,7 @@ internal sealed class Bench(HttpClient http, string edge, string purge, string k
         Console.WriteLine($"              the first: {_rateLimitedBody}");
     }
 
-    private static string Row(string name, IEnumerable<double> values)
+    internal static string Row(string name, IEnumerable<double> values)
     {
         var sorted = values.Order().ToArray();
         string P(double q) => sorted.Length == 0 ? "-" : sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)].ToString("F2", CultureInfo.InvariantCulture);
