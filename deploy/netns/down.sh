@@ -13,6 +13,9 @@ for a in "$@"; do
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "down.sh: run as root (it deletes network namespaces)" >&2; exit 1; }
+# Not interrupted half-way: a CI timeout signals the whole process group, and a down.sh cut short left
+# the namespaces and some processes up. It ends by itself (at most 10 s of waiting, then SIGKILL).
+trap '' TERM INT HUP
 
 # Every process in one of our namespaces, whoever started it: TERM, then KILL after 10 s.
 for h in "${hosts[@]}"; do

@@ -7,6 +7,7 @@ run_in() { # host name cmd...: start cmd in the host's namespace, in the backgro
   mkdir -p "$state/logs"
   nohup ip netns exec "$(ns "$h")" "$@" >>"$state/logs/$name.log" 2>&1 &
   echo $! >"$state/$name.pid"
+  disown $!   # not the caller's job: a SIGKILL by a test is not reported as "Killed" in its output
 }
 
 start_nats() { # h1|h2|h3
