@@ -33,6 +33,12 @@ public static class HeaderRules
     /// (<c>EdgeCache:TierSecrets</c>). Removed from every request before it goes further; never logged.</summary>
     public const string TierAuth = "EdgeCache-Tier-Auth";
 
+    /// <summary>Internal request field between shields (replication): <c>fill</c>, a peer asking for a stored copy
+    /// (with <c>only-if-cached</c>), or <c>replicate</c>, a peer asking this shield to fill the object from the
+    /// shields only, never the origin. Honoured only beside a valid <see cref="TierAuth"/> on a shield; removed from
+    /// every request a node forwards, so no client can set it.</summary>
+    public const string Peer = "EdgeCache-Peer";
+
     /// <summary>Internal request field: a cache-warming request from the purge API (<c>shield</c>, <c>edge</c> or
     /// <c>refresh</c>). Honoured only beside a valid <see cref="TierAuth"/>; an edge
     /// removes it from every other request, so no client can mark what others are served.</summary>

@@ -178,6 +178,8 @@ public sealed class CacheEngine : IAsyncDisposable
     /// <summary>The upstream retry loop's counts (retries by reason, requests abandoned to a shield marked down).</summary>
     internal Internal.UpstreamCounters Upstream { get; } = new();
 
+    internal Internal.ReplicationCounters Replication { get; } = new();
+
     /// <summary>The 103 Early Hints remembered per URL, for hosts with <c>EarlyHints</c> (edges only).</summary>
     internal EarlyHints EarlyHints => _earlyHints ??= new EarlyHints(Options.EarlyHintsMaxUrls);
 

@@ -18,14 +18,16 @@ internal sealed partial class CacheForwarderMiddleware
     private readonly CacheEngine _engine;
     private readonly UpstreamClient _upstream;
     private readonly UpstreamPolicies _policies;
+    private readonly Replication _replication;
 
 #pragma warning disable IDE0060 // the pipeline's next step (YARP's own forwarder) is never called: this step forwards.
-    public CacheForwarderMiddleware(RequestDelegate next, CacheEngine engine, UpstreamClient upstream, UpstreamPolicies policies)
+    public CacheForwarderMiddleware(RequestDelegate next, CacheEngine engine, UpstreamClient upstream, UpstreamPolicies policies, Replication replication)
 #pragma warning restore IDE0060
     {
         _engine = engine;
         _upstream = upstream;
         _policies = policies;
+        _replication = replication;
     }
 
     public async Task InvokeAsync(HttpContext ctx)
@@ -125,7 +127,10 @@ internal sealed partial class CacheForwarderMiddleware
         var request = UpstreamRequest.From(ctx, HttpMethods.Get, state.Key);
         FetchResult result;
         var collapsed = false;
-        if (state.MayCollapse)
+
+        // A peer's replication request fills from the shields only and may fail where a client's would not: no
+        // client waits on it.
+        if (state.MayCollapse && _replication.Read(request.Headers) != PeerRequest.Replicate)
         {
             var flight = _engine.Flights.JoinOrStart(state.Key, out var leader);
             if (leader && StoredSinceLookup(ctx, state) is { } already)
@@ -227,7 +232,15 @@ internal sealed partial class CacheForwarderMiddleware
         var complete = mayComplete && validate is null && !background && state.Partial is { } p && PartialContent.MayComplete(p)
             && p.Partial!.Value.Complete <= Math.Min(_engine.MaxStoredObjectBytes, CacheLookupMiddleware.WholeDiskReadBytes(_engine)) ? p : null;
         var startSeq = _engine.AppliedSeq;
-        var response = await _upstream.FetchAsync(request, target, validate, state.DropClientNoCache, background, CancellationToken.None, noCache, complete).ConfigureAwait(false);
+        var peerRequest = _replication.Read(request.Headers);
+        var fromPeer = await PeerFillAsync(request, target, peerRequest, plainMiss: validate is null && !background && !noCache && complete is null).ConfigureAwait(false);
+        if (fromPeer is null && peerRequest == PeerRequest.Replicate)
+        {
+            // Asked to replicate: from the shields only. The peer that asked no longer holds it (or is gone).
+            return new FetchResult { Kind = FetchKind.Failed, Response = new UpstreamResponse { Error = ForwarderError.RequestTimedOut } };
+        }
+
+        var response = fromPeer ?? await _upstream.FetchAsync(request, target, validate, state.DropClientNoCache, background, CancellationToken.None, noCache, complete).ConfigureAwait(false);
         if (response.Failed)
         {
             return new FetchResult { Kind = FetchKind.Failed, Response = response };
@@ -239,8 +252,12 @@ internal sealed partial class CacheForwarderMiddleware
 
         // Which tier made an encoding, and at which level, is the shield's to say; an origin's claim is dropped.
         if (!_engine.TrustsUpstreamEncoded(state.Policy)) response.Headers.Remove(HeaderRules.Encoded);
-        var seq = StoredSeqOf(response, startSeq, noCache);
+        var seq = StoredSeqOf(response, startSeq, noCache, fromPeer is not null);
         var heuristics = _engine.Heuristics;
+
+        // A copy from a peer is checked against the purges applied here whatever this request asked (its own
+        // no-cache goes to the origin, not to a peer), and one a purge rules out is never kept.
+        var checkPurges = !noCache || fromPeer is not null;
         if (complete is not null && response.StatusCode == StatusCodes.Status206PartialContent
             && await CombineAsync(request, target, state, complete, response, seq).ConfigureAwait(false) is { } combined)
         {
@@ -280,7 +297,7 @@ internal sealed partial class CacheForwarderMiddleware
         }
 
         var retry = false;
-        if (state.MayStore && _engine.Produces(state.Policy) && TryStoreOriginal(request, state, response, seq, noCache, out retry) is { } original)
+        if (state.MayStore && _engine.Produces(state.Policy) && TryStoreOriginal(request, state, response, seq, !checkPurges, out retry) is { } original)
         {
             return original;
         }
@@ -288,7 +305,7 @@ internal sealed partial class CacheForwarderMiddleware
         if (retry)
         {
             response.Abort();
-            return await FetchOnceAsync(request, target, state, background, noCache: true).ConfigureAwait(false);
+            return peerRequest == PeerRequest.Replicate ? PeerCopyPurged() : await FetchOnceAsync(request, target, state, background, noCache: true).ConfigureAwait(false);
         }
 
         var decision = state.MayStore
@@ -326,12 +343,12 @@ internal sealed partial class CacheForwarderMiddleware
             return new FetchResult { Kind = FetchKind.NotShareable, Response = response, Pass = true };
         }
 
-        if (!noCache && PredatesPurge(state.Key, entry))
+        if (checkPurges && PredatesPurge(state.Key, entry))
         {
-            // Read-your-purge: the upstream tier served a copy stored before a purge this node has
-            // applied (it has not applied it yet). Ask again, past its cache.
+            // Read-your-purge: the upstream tier (or a peer) served a copy stored before a purge this node has
+            // applied (it has not applied it yet). Ask again, past its cache (a replication request: not at all).
             response.Abort();
-            return await FetchOnceAsync(request, target, state, background, noCache: true).ConfigureAwait(false);
+            return peerRequest == PeerRequest.Replicate ? PeerCopyPurged() : await FetchOnceAsync(request, target, state, background, noCache: true).ConfigureAwait(false);
         }
 
         if (state.Warm != WarmMode.None) entry.MarkWarmed();
@@ -339,7 +356,43 @@ internal sealed partial class CacheForwarderMiddleware
         // A copy the shield made at a fast level is hot here, not there (its hits are this tier's misses): watched here.
         _engine.Recompressions.WatchFetched(state.Key, entry, state.Policy.Compression);
         var inMemory = StoreWhenCompleteAsync(state.Key, entry, UpstreamHolds(response));
+
+        // Fetched from the origin: its second home on the shield tier fills from here once it is in memory.
+        if (fromPeer is null && peerRequest == PeerRequest.None && _replication.Enabled) _replication.Enqueue(request, target.KeyHash, inMemory.Unwrap());
         return new FetchResult { Kind = FetchKind.Storable, Entry = entry, Response = response, InMemory = inMemory, Stored = inMemory.Unwrap() };
+    }
+
+    private static FetchResult PeerCopyPurged() =>
+        new() { Kind = FetchKind.Failed, Response = new UpstreamResponse { Error = ForwarderError.RequestTimedOut } };
+
+    /// <summary>
+    /// Shields that replicate: a plain miss (and a peer's replication request, whatever this shield holds) asks
+    /// the key's peer for its stored copy before the origin (<see cref="Replication"/>). The peer's answer when it
+    /// had one, else null (not asked, no live peer, a 504, no answer within <c>PeerFillTimeout</c>). A peer's own
+    /// fill is never passed on: it was answered from this cache or refused before it came here.
+    /// </summary>
+    private async Task<UpstreamResponse?> PeerFillAsync(UpstreamRequest request, UpstreamTarget target, PeerRequest peerRequest, bool plainMiss)
+    {
+        if (peerRequest == PeerRequest.Fill || request.Body is not null) return null;
+        if (!(peerRequest == PeerRequest.Replicate || (plainMiss && _replication.PeerFill))) return null;
+        if (_replication.PeerTarget(target) is not { } peer) return null;
+        using var timeout = new CancellationTokenSource(_replication.PeerFillTimeout);
+        var response = await _upstream.FetchAsync(request, peer, validate: null, dropClientNoCache: true, background: false, timeout.Token, peerFill: true).ConfigureAwait(false);
+        if (response.Failed)
+        {
+            _engine.Replication.CountFill(hit: null);
+            return null;
+        }
+
+        if (response.StatusCode == StatusCodes.Status504GatewayTimeout)
+        {
+            _engine.Replication.CountFill(hit: false);
+            response.Abort();
+            return null;
+        }
+
+        _engine.Replication.CountFill(hit: true);
+        return response;
     }
 
     /// <summary>
@@ -385,11 +438,14 @@ internal sealed partial class CacheForwarderMiddleware
     /// (<c>EdgeCache-Stored-Seq</c>, from shields) when it served from its cache and this node trusts
     /// it, else this node's applied sequence when the fetch started. The internal field is removed.
     /// </summary>
-    private ulong StoredSeqOf(UpstreamResponse response, ulong startSeq, bool noCache)
+    private ulong StoredSeqOf(UpstreamResponse response, ulong startSeq, bool noCache, bool fromPeer = false)
     {
         var value = response.Headers[HeaderRules.StoredSeq];
-        if (value.Count == 0) return startSeq;
+        if (value.Count == 0) return fromPeer ? 0 : startSeq;
         response.Headers.Remove(HeaderRules.StoredSeq);
+
+        // A peer's copy keeps the peer's sequence (0, older than every purge, when it sent none or a bad one).
+        if (fromPeer) return value.Count == 1 && ulong.TryParse(value[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var peerSeq) ? peerSeq : 0;
         var trust = _engine.Options.Invalidation.TrustUpstreamStoredSeq ?? _engine.Options.Role == NodeRole.Edge;
         if (noCache || !trust || value.Count != 1) return startSeq;
         return ulong.TryParse(value[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seq) ? seq : startSeq;

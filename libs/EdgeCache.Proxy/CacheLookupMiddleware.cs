@@ -277,6 +277,7 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
 
                     // The first hit on a copy a warming request stored says so (a warming request's own does not count).
                     if (lookup.Warm == WarmMode.None && stored.TryClaimWarmed()) detail = Warmed;
+                    if (Replication.Read(ctx.Request.Headers, engine.Options) == PeerRequest.Fill) engine.Replication.CountServedFill(held: true);
                     return ResponseWriter.WriteEntryAsync(ctx, engine, stored, lookup.Policy, HitStatus(hit.Ttl, detail), StringValues.Empty);
                 case HitKind.StaleWhileRevalidate when !streamedFromDisk:
                     mode = RequestMode.StaleWhileRevalidate;
@@ -297,8 +298,10 @@ public sealed class CacheLookupMiddleware(RequestDelegate next, CacheEngine engi
 
         if (lookup.Directives.OnlyIfCached && mode != RequestMode.StaleWhileRevalidate)
         {
-            // §5.2.1.7: no stored response that satisfies the request, and no forwarding allowed.
-            engine.CountRequest(RequestOutcome.Error);
+            // §5.2.1.7: no stored response that satisfies the request, and no forwarding allowed. A peer shield's
+            // fill asks this way on each of its misses: counted as a fill this node did not hold, not as an error.
+            if (Replication.Read(ctx.Request.Headers, engine.Options) == PeerRequest.Fill) engine.Replication.CountServedFill(held: false);
+            else engine.CountRequest(RequestOutcome.Error);
             return ResponseWriter.WriteErrorAsync(ctx, engine, StatusCodes.Status504GatewayTimeout, "only-if-cached was requested and no suitable stored response is held.", Status(fwd: urlKnown ? "vary-miss" : "uri-miss"));
         }
 

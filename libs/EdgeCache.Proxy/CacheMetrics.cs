@@ -81,6 +81,13 @@ internal static class CacheMetrics
         meter.CreateObservableGauge("edgecache.upstream.healthy", () => Upstreams(proxyState), null, "Each upstream destination (shields, on an edge) as this node's health checks see it: 1 healthy or not yet checked, 0 unhealthy. Tagged by cluster and destination.");
         meter.CreateObservableCounter("edgecache.upstream.retries", () => engine.Upstream.Retries, "{request}", "Upstream requests retried once on the next destination, by edgecache.reason: connection (the first could not be sent), shield-down (the first shield's health checks marked it down before it sent a response head).");
         meter.CreateObservableCounter("edgecache.upstream.abandoned", () => engine.Upstream.Abandoned, "{request}", "Requests to a shield given up before its response head because its health checks marked it down meanwhile (each retried on the next shield unless it was already the retry).");
+        if (engine.Options.Role == NodeRole.Shield && engine.Options.Replication.Enabled)
+        {
+            meter.CreateObservableCounter("edgecache.replication.pushes", () => engine.Replication.Pushes, "{object}", "Objects this shield fetched from the origin and asked its peer (the key's next shield) to hold, by outcome: stored (the peer filled it from here), present (it had it), missing (it could not fill it from here: evicted or purged meanwhile), failed (no live peer, an error, a timeout), dropped (the queue was full).");
+            meter.CreateObservableCounter("edgecache.replication.fills", () => engine.Replication.Fills, "{request}", "Misses (and replication requests) this shield asked its peer to answer from its cache before the origin, by outcome: hit (filled from the peer, the origin not asked), miss (the peer had none), failed (no answer in Replication:PeerFillTimeout, or an error).");
+            meter.CreateObservableCounter("edgecache.replication.fills.served", () => engine.Replication.FillsServed, "{request}", "Peers' fills this shield answered, by outcome: hit (from its cache), miss (504: it held none).");
+        }
+
         if (engine.Options.Invalidation.Enabled)
         {
             meter.CreateObservableCounter("edgecache.invalidation.events", () => invalidation.EventsApplied, "{event}", "Purge and TTL events applied from the invalidation stream.");

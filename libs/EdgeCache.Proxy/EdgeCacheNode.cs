@@ -68,6 +68,7 @@ public static class EdgeCacheNode
         services.AddSingleton<CacheEngine>();
         services.AddSingleton<UpstreamClient>();
         services.AddSingleton<UpstreamPolicies>();
+        services.AddSingleton<Replication>();
         services.AddSingleton<NodeEndpoints>();
         services.AddSingleton<StatusPage>();
         services.AddSingleton<Tls.ServerCertificates>();

@@ -76,6 +76,9 @@ public sealed class EdgeCacheOptions
     /// <summary>The image worker processes that make image variants (hosts with <c>Images:Enabled</c>).</summary>
     public ImageWorkerOptions ImageWorkers { get; set; } = new();
 
+    /// <summary>Shields: a second home for each object on another shield (<see cref="ReplicationOptions"/>).</summary>
+    public ReplicationOptions Replication { get; set; } = new();
+
     /// <summary>The background re-encoder of hot compressed representations (<see cref="RecompressOptions"/>).</summary>
     public RecompressOptions Recompress { get; set; } = new();
 

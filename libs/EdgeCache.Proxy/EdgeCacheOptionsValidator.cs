@@ -53,7 +53,14 @@ public sealed class EdgeCacheOptionsValidator : IValidateOptions<EdgeCacheOption
             errors.Add($"{S}:Invalidation: Lease ({o.Invalidation.Lease}) plus AnnounceInterval ({o.Invalidation.AnnounceInterval}) must not exceed MembershipTtl ({o.Invalidation.MembershipTtl}).");
         }
         if (o.ShieldDiscovery.Validate() is { } sd) errors.Add($"{S}:ShieldDiscovery: {sd}.");
-        if (o.ShieldDiscovery.Enabled && o.Role != NodeRole.Edge) errors.Add($"{S}:ShieldDiscovery:Enabled applies to edges only (this node is a shield).");
+        if (o.ShieldDiscovery.Enabled && o.Role != NodeRole.Edge && !(o.Replication.Enabled && string.Equals(o.ShieldDiscovery.Cluster, o.Replication.Cluster, StringComparison.OrdinalIgnoreCase)))
+        {
+            errors.Add($"{S}:ShieldDiscovery:Enabled applies to edges, and to shields only for their peers ({S}:ShieldDiscovery:Cluster naming {S}:Replication:Cluster with replication on).");
+        }
+
+        if (o.Replication.Validate() is { } rep) errors.Add($"{S}:Replication: {rep}.");
+        else if (o.Replication.Enabled && o.Role != NodeRole.Shield) errors.Add($"{S}:Replication:Enabled applies to shields only (this node is an edge).");
+        else if (o.Replication.Enabled && o.TierSecrets.Length == 0) errors.Add($"{S}:Replication:Enabled needs {S}:TierSecrets: shields prove to each other with one that a fill comes from a peer.");
         if (o.ShieldDiscovery.Enabled && !o.Invalidation.Enabled) errors.Add($"{S}:ShieldDiscovery:Enabled needs {S}:Invalidation:NatsUrl (membership lives in NATS).");
         foreach (var (setting, url) in new[] { ("AdvertiseTraffic", o.Listen.AdvertiseTraffic), ("AdvertiseAdmin", o.Listen.AdvertiseAdmin) })
         {

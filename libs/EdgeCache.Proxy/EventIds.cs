@@ -49,4 +49,6 @@ internal static class EventIds
     public const int ImageWorkerRetired = 1512;
     public const int ImageWorkerSaid = 1513;
     public const int ImageWorkerFailed = 1514;
+    public const int ReplicationPushFailed = 1600;
+    public const int ReplicationQueueFull = 1601;
 }

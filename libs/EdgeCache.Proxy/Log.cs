@@ -148,4 +148,10 @@ internal static partial class Log
 
     [LoggerMessage(EventIds.ImageWorkerFailed, LogLevel.Error, "Images: the image worker could not be started ({Message}); originals are served instead of variants.")]
     public static partial void ImageWorkerFailed(ILogger logger, string message);
+
+    [LoggerMessage(EventIds.ReplicationPushFailed, LogLevel.Debug, "Replicating {Key} to shield {Peer} failed: {Reason}.")]
+    public static partial void ReplicationPushFailed(ILogger logger, string key, string peer, string reason);
+
+    [LoggerMessage(EventIds.ReplicationQueueFull, LogLevel.Warning, "The replication queue is full (Replication:QueueLength {Length}): objects fetched now have one home until a peer fill or their next fetch. Further drops are counted in edgecache.replication.pushes{{outcome=\"dropped\"}}, not logged, until the queue has room again.")]
+    public static partial void ReplicationQueueFull(ILogger logger, int length);
 }

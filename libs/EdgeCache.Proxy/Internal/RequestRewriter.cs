@@ -33,6 +33,7 @@ internal static class RequestRewriter
 
         // Internal fields travel only from shields to edges; no client can forge them.
         h.Remove(HeaderRules.StoredSeq);
+        h.Remove(HeaderRules.Peer);
 
         h.Host = request.Host.Value;
         Forwarding.Apply(h, request, engine.Options, engine.HostPolicies, toShields);

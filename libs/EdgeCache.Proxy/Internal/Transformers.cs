@@ -6,7 +6,7 @@ using Yarp.ReverseProxy.Forwarder;
 namespace EdgeCache.Proxy.Internal;
 
 /// <summary>Transforms a cache fetch: request rewritten for the upstream, response head captured.</summary>
-internal sealed class FetchTransformer(CacheEngine engine, UpstreamRequest request, UpstreamResponse response, CachedResponse? validate, bool dropClientNoCache, bool background, bool noCache, bool toShields, CachedResponse? complete = null) : HttpTransformer
+internal sealed class FetchTransformer(CacheEngine engine, UpstreamRequest request, UpstreamResponse response, CachedResponse? validate, bool dropClientNoCache, bool background, bool noCache, bool toShields, CachedResponse? complete = null, bool peerFill = false) : HttpTransformer
 {
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
@@ -15,6 +15,15 @@ internal sealed class FetchTransformer(CacheEngine engine, UpstreamRequest reque
         RequestRewriter.SetConnectTimeout(httpContext, proxyRequest);
         // A request with the client's body (a POST) goes as the client sent it, as a pass-through would.
         if (request.Body is null) response.SentValidators = RequestRewriter.ApplyFetch(proxyRequest, validate, dropClientNoCache, background, noCache, complete);
+        if (peerFill)
+        {
+            // A fill from another shield's cache: its stored copy or a 504, never its origin nor a third shield.
+            proxyRequest.Headers.Remove("Cache-Control");
+            proxyRequest.Headers.Remove("Pragma");
+            proxyRequest.Headers.TryAddWithoutValidation("Cache-Control", "only-if-cached");
+            proxyRequest.Headers.TryAddWithoutValidation(HeaderRules.Peer, "fill");
+        }
+
         response.RequestTime = engine.Time.GetUtcNow();
     }
 

@@ -19,13 +19,15 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, CacheEngine engin
     public static readonly HttpRequestOptionsKey<TimeSpan> ConnectTimeoutKey = new("EdgeCache.ConnectTimeout");
 
     /// <summary>Fetches for the cache; returns once the response head arrived (the body keeps streaming into it) or the fetch failed.
-    /// <paramref name="complete"/>, a stored partial, asks for the rest of it (<see cref="RequestRewriter.ApplyFetch"/>).</summary>
-    public async Task<UpstreamResponse> FetchAsync(UpstreamRequest request, UpstreamTarget target, CachedResponse? validate, bool dropClientNoCache, bool background, CancellationToken cancellationToken, bool noCache = false, CachedResponse? complete = null)
+    /// <paramref name="complete"/>, a stored partial, asks for the rest of it (<see cref="RequestRewriter.ApplyFetch"/>).
+    /// <paramref name="peerFill"/>: a fill from another shield's cache (<see cref="Replication"/>), asked with
+    /// <c>only-if-cached</c> and never retried on another destination.</summary>
+    public async Task<UpstreamResponse> FetchAsync(UpstreamRequest request, UpstreamTarget target, CachedResponse? validate, bool dropClientNoCache, bool background, CancellationToken cancellationToken, bool noCache = false, CachedResponse? complete = null, bool peerFill = false)
     {
         UpstreamResponse? next = null;
         UpstreamResponse? sent = null;
         // A request with the client's body (a POST) is sent once: it is not idempotent, and its body is read as it goes.
-        await ExchangeAsync(target, request.Method, NewContext, SendAsync, request.Body is null ? static _ => true : static _ => false, cancellationToken).ConfigureAwait(false);
+        await ExchangeAsync(target, request.Method, NewContext, SendAsync, request.Body is null && !peerFill ? static _ => true : static _ => false, cancellationToken).ConfigureAwait(false);
         return sent ?? new UpstreamResponse { Error = ForwarderError.NoAvailableDestinations };
 
         // Each attempt has its own captured response, and a context that belongs to no client: the
@@ -49,7 +51,7 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, CacheEngine engin
             var response = sent = next!;
             response.StartDeadline(target.HostPolicy.TransferTimeout);
             using var link = cancellationToken.Register(static r => ((UpstreamResponse)r!).Abort(), response);
-            var transformer = new FetchTransformer(engine, request, response, validate, dropClientNoCache, background, noCache, ToShields(target), complete);
+            var transformer = new FetchTransformer(engine, request, response, validate, dropClientNoCache, background, noCache, ToShields(target), complete, peerFill);
             var watch = request.Body is null ? DownWatch.For(destination, target, ToShields(target)) : null;
             var send = ForwardAsync(ctx, destination, target, transformer);
             var arrived = Task.WhenAny(response.Head.Task, send);
@@ -191,9 +193,12 @@ internal sealed class UpstreamClient(IHttpForwarder forwarder, CacheEngine engin
         return error;
     }
 
-    /// <summary>An edge's requests to its shield cluster (<c>ShieldDiscovery:Cluster</c>) carry the tier secret; nothing else does.</summary>
+    /// <summary>An edge's requests to its shield cluster (<c>ShieldDiscovery:Cluster</c>), and a shield's to its peers
+    /// (<c>Replication:Cluster</c>), carry the tier secret; nothing else does.</summary>
     private bool ToShields(UpstreamTarget target) =>
-        engine.Options.Role == NodeRole.Edge && string.Equals(target.Cluster.ClusterId, engine.Options.ShieldDiscovery.Cluster, StringComparison.OrdinalIgnoreCase);
+        engine.Options.Role == NodeRole.Edge
+            ? string.Equals(target.Cluster.ClusterId, engine.Options.ShieldDiscovery.Cluster, StringComparison.OrdinalIgnoreCase)
+            : engine.Options.Replication.Enabled && string.Equals(target.Cluster.ClusterId, engine.Options.Replication.Cluster, StringComparison.OrdinalIgnoreCase);
 
     internal const string ConnectTimeoutItem = "EdgeCache.ConnectTimeout";
 

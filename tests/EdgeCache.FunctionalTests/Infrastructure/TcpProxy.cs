@@ -12,7 +12,7 @@ namespace EdgeCache.FunctionalTests.Infrastructure;
 public sealed class TcpProxy : IAsyncDisposable
 {
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly int _target;
+    private volatile int _target;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<TcpClient> _open = [];
     private readonly Task _accepting;
@@ -26,6 +26,14 @@ public sealed class TcpProxy : IAsyncDisposable
     }
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    /// <summary>The loopback port connections go on to: settable, for a proxy made before the node behind it has
+    /// its port (nodes that must name each other at start-up).</summary>
+    public int TargetPort
+    {
+        get => _target;
+        set => _target = value;
+    }
 
     public string Url => $"nats://127.0.0.1:{Port}";
 
