@@ -9,6 +9,7 @@
 # purge is acknowledged by all six nodes, prints the endpoints. A failed start tears down what it made.
 #   deploy/netns/up.sh
 #   NETNS_DELAY_MS=10 deploy/netns/up.sh     # 10 ms one way between hosts (delay relays, see delay notes)
+#   NETNS_REPLICATION=0 deploy/netns/up.sh   # shields without replication (each object on its owner only)
 # Settings: NETNS_PREFIX, NETNS_SUBNET, NETNS_STATE (env.sh); NETNS_LEASE, NETNS_ANNOUNCE,
 # NETNS_MEMBERSHIP_TTL (the nodes' Invalidation timings, default 00:00:02, 00:00:01, 00:00:04).
 set -euo pipefail
@@ -16,6 +17,8 @@ source "$(dirname "$0")/env.sh"
 source "$here/nodes.sh"
 delay_ms="${NETNS_DELAY_MS:-0}"
 [[ "$delay_ms" =~ ^[0-9]{1,4}$ ]] || { echo "up.sh: NETNS_DELAY_MS must be a number of milliseconds (got '$delay_ms')" >&2; exit 2; }
+replication="${NETNS_REPLICATION:-1}"
+[[ "$replication" =~ ^[01]$ ]] || { echo "up.sh: NETNS_REPLICATION must be 0 or 1 (got '$replication')" >&2; exit 2; }
 lease="${NETNS_LEASE:-00:00:02}"; announce="${NETNS_ANNOUNCE:-00:00:01}"; ttl="${NETNS_MEMBERSHIP_TTL:-00:00:04}"
 
 [ "$(id -u)" = 0 ] || { echo "up.sh: run as root (it creates network namespaces and a bridge)" >&2; exit 1; }
@@ -145,12 +148,32 @@ $(settings edge $edge_port $edge_admin ',
   }
 }
 JSON
+  # Replication (NETNS_REPLICATION=0 turns it off, for a side-by-side run): each shield names all three in its
+  # peers cluster, with the edges' health checks.
+  if [ "$replication" = 1 ]; then
+    rep_settings=',
+    "Replication": { "Enabled": true, "Cluster": "peers" }'
+    rep_cluster=',
+      "peers": {
+        "HealthCheck": {
+          "AvailableDestinationsPolicy": "HealthyOrPanic",
+          "Active": { "Enabled": true, "Interval": "00:00:01", "Timeout": "00:00:00.500", "Policy": "ConsecutiveFailures", "Path": "/readyz" }
+        },
+        "Destinations": {
+          '"$destinations"'
+        }
+      }'
+  else
+    rep_settings=""; rep_cluster=""
+  fi
   cat >"$state/conf/shield-$n.json" <<JSON
 {
-$(settings shield $shield_port $shield_admin)
+$(settings shield $shield_port $shield_admin "$rep_settings")
   "ReverseProxy": {
     "Routes": { "sites": { "ClusterId": "origin", "Match": { "Hosts": [ "www.example.com" ], "Path": "{**catch-all}" } } },
-    "Clusters": { "origin": { "Destinations": { "origin": { "Address": "http://$(addr origin):$origin_port" } } } }
+    "Clusters": {
+      "origin": { "Destinations": { "origin": { "Address": "http://$(addr origin):$origin_port" } } }$rep_cluster
+    }
   }
 }
 JSON

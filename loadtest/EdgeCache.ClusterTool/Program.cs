@@ -31,7 +31,7 @@ const string Usage = """
                counting per edge: ok, failed before the head, failed mid-body, wrong bytes; fails when a
                strict edge (default: all) failed or served wrong bytes. The origin's request count
                during the load is reported
-      failover --warm-edge URL --edges URLS --origin URL --killed SHIELD [--objects N] [--name S] [--size S]
+      failover --warm-edge URL --edges URLS --origin URL --killed SHIELD [--objects N] [--name S] [--size S] [--replicas ADMINURLS]
                [--concurrency C] [--progress F] [--kill-file F] [--kill-wait-s W] [--ready-file F] [--summary F]
                reads N objects through the warm edge (stored there and at their owning shield, noted from
                Via), then each once through every edge in URLS, shuffled (edge misses, shield hits), writing
@@ -94,7 +94,7 @@ try
             return await new ReadLoad(edges, strict, Required("--origin"), host, Get("--size", "1k"), Get("--name", "r"), GetInt("--objects", 500))
                 .RunAsync(GetInt("--concurrency", 16), Get("--stop-file", ""), TimeSpan.FromSeconds(GetInt("--duration-s", 600)), Get("--ready-file", ""), Get("--summary", ""), stop.Token);
         case "failover":
-            return await new ShieldFailover(Required("--warm-edge"), Urls("--edges"), Required("--origin"), host, Get("--size", "16k"), Get("--name", "f"), GetInt("--objects", 10000))
+            return await new ShieldFailover(Required("--warm-edge"), Urls("--edges"), Required("--origin"), host, Get("--size", "16k"), Get("--name", "f"), GetInt("--objects", 10000), options.ContainsKey("--replicas") ? Urls("--replicas") : [])
                 .RunAsync(GetInt("--concurrency", 16), Required("--killed"), Get("--progress", ""), Get("--kill-file", ""), TimeSpan.FromSeconds(GetInt("--kill-wait-s", 30)), Get("--ready-file", ""), Get("--summary", ""), stop.Token);
         default:
             return Fail($"unknown command '{args[0]}'");

@@ -25,7 +25,7 @@ namespace EdgeCache.ClusterTool;
 /// Fails on a request that failed before its body started, on a non-200 or wrong bytes, or when none of
 /// the killed shield's objects was read after the kill (the test did not test).
 /// </summary>
-internal sealed class ShieldFailover(string warmEdge, string[] edges, string origin, string host, string size, string name, int objects)
+internal sealed class ShieldFailover(string warmEdge, string[] edges, string origin, string host, string size, string name, int objects, string[] replicas)
 {
     private readonly HttpClient _http = Http.Create();
 
@@ -36,6 +36,7 @@ internal sealed class ShieldFailover(string warmEdge, string[] edges, string ori
         var paths = Enumerable.Range(0, objects).Select(i => $"/obj/{size}/{name}{i}").ToArray();
         var expected = new byte[paths.Length][];
         var owner = new string?[paths.Length];
+        var pushesBefore = replicas.Length > 0 ? await PushesAsync(ct) : null;
         var warmed = Stopwatch.StartNew();
         try
         {
@@ -65,6 +66,32 @@ internal sealed class ShieldFailover(string warmEdge, string[] edges, string ori
         {
             Console.WriteLine(new JsonObject { ["problems"] = new JsonArray($"no object was owned by {killedShield} (owners seen: {string.Join(", ", owner.Distinct())})") }.ToJsonString());
             return 1;
+        }
+
+        // Shields that replicate (--replicas, their admin URLs): every object fetched from the origin is pushed to its
+        // second home; the load starts once the shields have settled every push (so all of the objects are replicated).
+        JsonObject? pushes = null;
+        if (replicas.Length > 0)
+        {
+            var settle = Stopwatch.StartNew();
+            Dictionary<string, long> seen = [];
+            while (true)
+            {
+                seen = await PushesAsync(ct);
+                foreach (var (outcome, count) in pushesBefore!) seen[outcome] = seen.GetValueOrDefault(outcome) - count;
+                var settled = seen.Values.Sum();
+                if (settled >= objects) break;
+                if (settle.Elapsed > TimeSpan.FromSeconds(120))
+                {
+                    Console.WriteLine(new JsonObject { ["problems"] = new JsonArray($"the shields settled {settled} pushes of {objects} objects in 120 s") }.ToJsonString());
+                    return 1;
+                }
+
+                await Task.Delay(200, ct);
+            }
+
+            pushes = new JsonObject { ["settledSeconds"] = Math.Round(settle.Elapsed.TotalSeconds, 1) };
+            foreach (var (outcome, count) in seen) pushes[outcome] = count;
         }
 
         // Every (edge, object) once, shuffled: edge misses only, each a shield's hit (or, after the kill, a failover).
@@ -117,6 +144,7 @@ internal sealed class ShieldFailover(string warmEdge, string[] edges, string ori
         if (failedBeforeHead.Length > 0) problems.Add($"{failedBeforeHead.Length} requests failed before their response head (first: {failedBeforeHead[0].Edge}{paths[failedBeforeHead[0].Object]}: {failedBeforeHead[0].Detail})");
         if (notOk.Length > 0) problems.Add($"{notOk.Length} requests were answered with an error (first: {notOk[0].Edge}{paths[notOk[0].Object]}: {notOk[0].Detail})");
         if (wrong.Length > 0) problems.Add($"{wrong.Length} responses had other bytes than the origin's");
+        if (replicas.Length > 0 && originAfter - originBefore > 0) problems.Add($"the origin was asked {originAfter - originBefore} times during the load, with every object replicated before it");
 
         var summary = new JsonObject
         {
@@ -134,6 +162,7 @@ internal sealed class ShieldFailover(string warmEdge, string[] edges, string ori
             ["notOk"] = notOk.Length,
             ["wrongBytes"] = wrong.Length,
             ["originRequestsDuringLoad"] = originAfter - originBefore,
+            ["replication"] = pushes,
         };
 
         if (killMs is not { } kill)
@@ -170,9 +199,8 @@ internal sealed class ShieldFailover(string warmEdge, string[] edges, string ori
                 ["latencyMsLater"] = Latency(after.Where(r => r.StartMs >= kill + 1000)),
                 ["latencyMsOthersBeforeKill"] = Latency(all.Where(r => r.StartMs < kill - 100 && r.EndMs < kill)),
             };
-            // Each of the killed shield's objects is first read after the kill cold at its new owner (no
-            // replication: the issue's warm failover is not built), so the origin is asked once per such
-            // object; a second edge reading it finds the new owner's copy.
+            // Without replication each of the killed shield's objects first read after the kill is cold at its new
+            // owner, so the origin is asked once per such object; with it, the new owner holds a copy already.
             summary["itsObjectsFirstReadAfterKill"] = coldAfter;
             summary["itsObjectsAlsoReadBeforeKill"] = coldBefore;
         }
@@ -196,13 +224,19 @@ internal sealed class ShieldFailover(string warmEdge, string[] edges, string ori
         };
     }
 
-    /// <summary>The shield a response came through: the first <c>Via</c> entry (<c>1.1 shield-2, 1.1 edge-1</c>).</summary>
+    /// <summary>The shield a response came through: the last shield in <c>Via</c> (<c>1.1 shield-2, 1.1 edge-1</c>; a copy
+    /// a shield filled from its peer keeps the peer's entry before its own: <c>1.1 shield-2, 1.1 shield-3, 1.1 edge-1</c>).</summary>
     private static string? ShieldOf(HttpResponseMessage response)
     {
         if (!response.Headers.TryGetValues("Via", out var values)) return null;
-        var first = string.Join(", ", values).Split(',', StringSplitOptions.TrimEntries)[0];
-        var parts = first.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        return parts.Length >= 2 && parts[1].StartsWith("shield", StringComparison.Ordinal) ? parts[1] : null;
+        string? shield = null;
+        foreach (var entry in string.Join(", ", values).Split(',', StringSplitOptions.TrimEntries))
+        {
+            var parts = entry.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length >= 2 && parts[1].StartsWith("shield", StringComparison.Ordinal)) shield = parts[1];
+        }
+
+        return shield;
     }
 
     private async Task<Read> ReadOneAsync(string edge, int i, string path, byte[] expected, Stopwatch clock, CancellationToken ct)
@@ -227,6 +261,27 @@ internal sealed class ShieldFailover(string warmEdge, string[] edges, string ori
         {
             return new Read(i, edge, start, clock.ElapsedMilliseconds, headSeen ? "failed-mid-body" : "failed-before-head", shield, ex.Message);
         }
+    }
+
+    /// <summary>The shields' settled pushes (<c>edgecache_replication_pushes_total</c>) summed over --replicas, by outcome.</summary>
+    private async Task<Dictionary<string, long>> PushesAsync(CancellationToken ct)
+    {
+        var byOutcome = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var admin in replicas)
+        {
+            var text = await _http.GetStringAsync(admin + "/metrics", ct);
+            foreach (var line in text.Split('\n'))
+            {
+                if (!line.StartsWith("edgecache_replication_pushes_total{", StringComparison.Ordinal)) continue;
+                var at = line.IndexOf("outcome=\"", StringComparison.Ordinal);
+                var space = line.LastIndexOf(' ');
+                if (at < 0 || space < 0) continue;
+                var outcome = line[(at + 9)..line.IndexOf('"', at + 9)];
+                if (double.TryParse(line[(space + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var v)) byOutcome[outcome] = byOutcome.GetValueOrDefault(outcome) + (long)v;
+            }
+        }
+
+        return byOutcome;
     }
 
     private async Task<long> OriginRequestsAsync(CancellationToken ct)
