@@ -101,12 +101,28 @@ JSON
 }
 
 write_shield() { # id traffic admin
+  # Each object gets a second home on the other shield (EdgeCache:Replication; README, "Warm failover"): the
+  # shields list each other in "peers", taken from NATS membership like the edges' list, these two the fallback.
   cat >"$run/$1.json" <<JSON
 {
-$(node_settings "$1" "$2" "$3")
+$(node_settings "$1" "$2" "$3" '
+    "Replication": { "Enabled": true, "Cluster": "peers" },
+    "ShieldDiscovery": { "Enabled": true, "Cluster": "peers" },')
   "ReverseProxy": {
     "Routes": { "sites": { "ClusterId": "origin", "Match": { $match } }$shield_routes },
-    "Clusters": { "origin": { "Destinations": { "origin": { "Address": "$upstream" } } }$shield_clusters }
+    "Clusters": {
+      "origin": { "Destinations": { "origin": { "Address": "$upstream" } } }$shield_clusters,
+      "peers": {
+        "HealthCheck": {
+          "AvailableDestinationsPolicy": "HealthyOrPanic",
+          "Active": { "Enabled": true, "Interval": "00:00:02", "Timeout": "00:00:01", "Policy": "ConsecutiveFailures", "Path": "/readyz" }
+        },
+        "Destinations": {
+          "shield-a": { "Address": "http://127.0.0.1:8091", "Health": "http://127.0.0.1:9091" },
+          "shield-b": { "Address": "http://127.0.0.1:8092", "Health": "http://127.0.0.1:9092" }
+        }
+      }
+    }
   }
 }
 JSON
