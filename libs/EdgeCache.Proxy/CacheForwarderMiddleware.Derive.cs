@@ -16,7 +16,9 @@ internal sealed partial class CacheForwarderMiddleware
     /// Null when the response is not an original or may not be stored (the usual path then decides);
     /// <paramref name="retry"/> when it predates a purge this node applied (fetched again past the upstream's cache).
     /// </summary>
-    private FetchResult? TryStoreOriginal(UpstreamRequest request, CacheRequestState state, UpstreamResponse response, ulong seq, bool noCache, out bool retry)
+    /// <paramref name="push"/>: fetched from the origin on a shield that replicates; the original (its own coding) is
+    /// pushed to the key's peer, which makes its codings from it as this shield does.
+    private FetchResult? TryStoreOriginal(UpstreamRequest request, CacheRequestState state, UpstreamResponse response, ulong seq, bool noCache, out bool retry, bool push = false, ulong keyHash = 0)
     {
         retry = false;
         var compression = state.Policy.Compression;
@@ -43,6 +45,7 @@ internal sealed partial class CacheForwarderMiddleware
 
         var upstreamHolds = UpstreamHolds(response);
         var storedOriginal = StoreWhenCompleteAsync(state.Key, original, upstreamHolds);
+        if (push) _replication.Enqueue(request.WithHeaders(originalRequest), keyHash, storedOriginal.Unwrap());
         var wanted = compression.Negotiation.Negotiate(request.Headers[Microsoft.Net.Http.Headers.HeaderNames.AcceptEncoding]);
         var target = Representation.TargetCoding(wanted, source, compressible);
         if (target == source)

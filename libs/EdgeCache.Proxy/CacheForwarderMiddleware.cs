@@ -297,7 +297,7 @@ internal sealed partial class CacheForwarderMiddleware
         }
 
         var retry = false;
-        if (state.MayStore && _engine.Produces(state.Policy) && TryStoreOriginal(request, state, response, seq, !checkPurges, out retry) is { } original)
+        if (state.MayStore && _engine.Produces(state.Policy) && TryStoreOriginal(request, state, response, seq, !checkPurges, out retry, push: fromPeer is null && peerRequest == PeerRequest.None && _replication.Enabled, target.KeyHash) is { } original)
         {
             return original;
         }

@@ -84,9 +84,9 @@ public sealed class ReplicationTests(ReplicationTopology cdn) : IClassFixture<Re
 {
     private static readonly string[] ShieldIds = ["shield-a", "shield-b"];
 
-    private static string Owner(string path)
+    private static string Owner(string path, string host = Topology.Site)
     {
-        var key = CacheKey.Build("http", Topology.Site, path, HostCachePolicy.Default);
+        var key = CacheKey.Build("http", host, path, HostCachePolicy.Default);
         return ShieldIds[RendezvousHash.Pick(RendezvousHash.HashKey(key), ShieldIds.Select(RendezvousHash.HashNode).ToArray())];
     }
 
@@ -193,6 +193,47 @@ public sealed class ReplicationTests(ReplicationTopology cdn) : IClassFixture<Re
         Assert.Equal("shield-a", ServingShield(r));
         Assert.Equal(1, cdn.Origin.Count(path));
         Assert.Equal(filled + 1, cdn.Shields[0].Metric("edgecache.replication.fills", ("outcome", "hit")));
+    }
+
+    [Fact]
+    public async Task On_a_host_the_shields_compress_the_original_is_replicated_and_the_next_shield_makes_the_coding_from_it()
+    {
+        await RestoreShieldAAsync();
+        string path;
+        do
+        {
+            path = "/compress/" + Guid.NewGuid().ToString("N");
+        }
+        while (Owner(path, Topology.CompressSite) != "shield-a");
+        var body = CompressionTests.Text(20_000);
+        cdn.Origin.Map(path, async ctx =>
+        {
+            ctx.Response.Headers.CacheControl = "max-age=600";
+            ctx.Response.ContentType = "text/html; charset=utf-8";
+            ctx.Response.ContentLength = body.Length;
+            await ctx.Response.Body.WriteAsync(body);
+        });
+        var stored = cdn.Shields[0].Metric("edgecache.replication.pushes", ("outcome", "stored"));
+        using (var first = await cdn.GetAsync(0, path, Topology.CompressSite, m => m.Headers.TryAddWithoutValidation("Accept-Encoding", "br")))
+        {
+            Assert.Equal("br", first.Content.Headers.ContentEncoding.Single());
+        }
+
+        await Topology.WaitUntilAsync(() => cdn.Shields[0].Metric("edgecache.replication.pushes", ("outcome", "stored")) == stored + 1, TimeSpan.FromSeconds(10), "shield-a's push of the original stored");
+        await CutShieldAAsync();
+        try
+        {
+            using var r = await cdn.GetAsync(1, path, Topology.CompressSite, m => m.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip"));
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            Assert.Equal("gzip", r.Content.Headers.ContentEncoding.Single());
+            Assert.Equal(body, CompressionTests.Decode("gzip", await r.Content.ReadAsByteArrayAsync()));
+            Assert.Equal("shield-b", ServingShield(r));
+            Assert.Equal(1, cdn.Origin.Count(path));
+        }
+        finally
+        {
+            await RestoreShieldAAsync();
+        }
     }
 
     [Fact]

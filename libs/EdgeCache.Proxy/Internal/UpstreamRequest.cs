@@ -36,6 +36,21 @@ internal sealed class UpstreamRequest
 
     public static UpstreamRequest From(HttpContext ctx, string method, string key) => From(ctx, method, key, body: null);
 
+    /// <summary>This request with other fields (a body-less fetch only).</summary>
+    public UpstreamRequest WithHeaders(HeaderDictionary headers) => new()
+    {
+        Method = Method,
+        Scheme = Scheme,
+        Host = Host,
+        PathBase = PathBase,
+        Path = Path,
+        Query = Query,
+        Protocol = Protocol,
+        Headers = headers,
+        RemoteIp = RemoteIp,
+        Key = Key,
+    };
+
     private static UpstreamRequest From(HttpContext ctx, string method, string key, Stream? body)
     {
         var src = ctx.Request.Headers;
