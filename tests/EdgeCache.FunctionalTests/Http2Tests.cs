@@ -139,6 +139,7 @@ public sealed class Http2LimitTests(Http2LimitTopology cdn) : IClassFixture<Http
 {
     private const int RefusedStream = 0x7;
     private const int EnhanceYourCalm = 0xb;
+    private const int InternalError = 0x2;
 
     /// <summary>A path whose origin answers only when <paramref name="release"/> completes: its streams stay open.</summary>
     private string MapHeld(Task release)
@@ -204,7 +205,9 @@ public sealed class Http2LimitTests(Http2LimitTopology cdn) : IClassFixture<Http
             // may be lost to the TCP reset; the connection ending is what must happen.
             await Topology.WaitUntilAsync(() => h2.Closed, TimeSpan.FromSeconds(15), "the server did not close the connection");
             Assert.True(sent <= 1200, $"the server took {sent} rapid resets before closing the connection");
-            if (h2.GoAway is { } goAway) Assert.Equal(EnhanceYourCalm, goAway.ErrorCode);
+            // Once (a full local run, 2026-12-06) the GOAWAY said INTERNAL_ERROR (2): Kestrel aborts the connection as it
+            // refuses the streams, and a write of the connection that races the abort ends it that way. Either code ends it.
+            if (h2.GoAway is { } goAway) Assert.Contains(goAway.ErrorCode, (int[])[EnhanceYourCalm, InternalError]);
             Assert.True(cdn.Origin.Count(path) <= 1, $"{cdn.Origin.Count(path)} origin requests"); // one fetch, collapsed
         }
         finally
