@@ -10,6 +10,7 @@
 #   deploy/netns/up.sh
 #   NETNS_DELAY_MS=10 deploy/netns/up.sh     # 10 ms one way between hosts (delay relays, see delay notes)
 #   NETNS_REPLICATION=0 deploy/netns/up.sh   # shields without replication (each object on its owner only)
+#   NETNS_LOCAL_NATS=0 deploy/netns/up.sh    # nodes on a random NATS server, not their own host's first
 # Settings: NETNS_PREFIX, NETNS_SUBNET, NETNS_STATE (env.sh); NETNS_LEASE, NETNS_ANNOUNCE,
 # NETNS_MEMBERSHIP_TTL (the nodes' Invalidation timings, default 00:00:02, 00:00:01, 00:00:04).
 set -euo pipefail
@@ -17,6 +18,7 @@ source "$(dirname "$0")/env.sh"
 source "$here/nodes.sh"
 delay_ms="${NETNS_DELAY_MS:-0}"
 [[ "$delay_ms" =~ ^[0-9]{1,4}$ ]] || { echo "up.sh: NETNS_DELAY_MS must be a number of milliseconds (got '$delay_ms')" >&2; exit 2; }
+prefer_local_nats="${NETNS_LOCAL_NATS:-1}"   # 0: nodes connect to a random server of the three, as NATS clients do by default
 replication="${NETNS_REPLICATION:-1}"
 [[ "$replication" =~ ^[01]$ ]] || { echo "up.sh: NETNS_REPLICATION must be 0 or 1 (got '$replication')" >&2; exit 2; }
 lease="${NETNS_LEASE:-00:00:02}"; announce="${NETNS_ANNOUNCE:-00:00:01}"; ttl="${NETNS_MEMBERSHIP_TTL:-00:00:04}"
@@ -94,9 +96,17 @@ fi
 nats_urls="nats://$(addr h1):$nats_port,nats://$(addr h2):$nats_port,nats://$(addr h3):$nats_port"
 tier_secret="$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
 key_hash="$(printf '%s' "$purge_key" | sha256sum | cut -d' ' -f1)"
-invalidation="\"NatsUrl\": \"$nats_urls\", \"Replicas\": 3, \"Lease\": \"$lease\", \"AnnounceInterval\": \"$announce\", \"MembershipTtl\": \"$ttl\", \"PingInterval\": \"00:00:01\""
+invalidation_settings() { # NatsUrl [more fields]
+  echo "\"NatsUrl\": \"$1\"${2:-}, \"Replicas\": 3, \"Lease\": \"$lease\", \"AnnounceInterval\": \"$announce\", \"MembershipTtl\": \"$ttl\", \"PingInterval\": \"00:00:01\""
+}
+invalidation="$(invalidation_settings "$nats_urls")"
 for n in 1 2 3; do
   h="h$n"
+  # Each host's nodes connect to its own NATS server first (Invalidation:PreferFirstServer), the others after it.
+  local_first="nats://$(addr "$h"):$nats_port"
+  for m in 1 2 3; do [ "$m" = "$n" ] || local_first+=",nats://$(addr "h$m"):$nats_port"; done
+  node_invalidation="$invalidation"
+  [ "$prefer_local_nats" = 1 ] && node_invalidation="$(invalidation_settings "$local_first" ', "PreferFirstServer": true')"
   routes=""
   for m in 1 2 3; do [ "$m" = "$n" ] || routes+="${routes:+, }\"nats://$(addr "h$m"):$nats_cluster\""; done
   cat >"$state/conf/nats-$h.conf" <<CONF
@@ -116,7 +126,7 @@ CONF
     "TierSecrets": [ "$tier_secret" ],
     "Listen": { "Traffic": [ "http://$(addr "$h"):$2" ], "Admin": "http://$(addr "$h"):$3" },
     "Disk": { "Directory": "$state/data/$1-$n", "BudgetBytes": 536870912, "LogMemoryBytes": 33554432, "CheckpointInterval": "00:00:05" },
-    "Invalidation": { $invalidation },
+    "Invalidation": { $node_invalidation },
     "Defaults": { "ConnectTimeout": "00:00:01" }${4:-}
   },
 JSON

@@ -40,6 +40,7 @@ public sealed class InvalidationBus : IAsyncDisposable
         _connection = new NatsConnection(new NatsOpts
         {
             Url = options.NatsUrl,
+            NoRandomize = options.PreferFirstServer,
             Name = clientName,
             ConnectTimeout = options.RequestTimeout,
             RequestTimeout = options.RequestTimeout,

@@ -39,6 +39,11 @@ public sealed class InvalidationOptions
     /// up with the stream; past it, it revalidates every stored object and leaves membership. Default 5 s.</summary>
     public TimeSpan Lease { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Connect to the servers of <see cref="NatsUrl"/> in the order given (the first while it answers) rather
+    /// than to a random one, as NATS clients do by default: list the node's nearest server (on its own host or in its
+    /// zone) first, so that a purge's delivery and its acknowledgement cross one hop fewer. Default false.</summary>
+    public bool PreferFirstServer { get; set; }
+
     /// <summary>How long a NATS connection attempt or request may take. Default 2 s.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
