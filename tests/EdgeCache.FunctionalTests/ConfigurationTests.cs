@@ -10,7 +10,7 @@ namespace EdgeCache.FunctionalTests;
 /// <summary>A bad setting stops the node at start-up with a message that names the setting.</summary>
 public sealed class ConfigurationTests
 {
-    private static async Task<string> StartFailure(Dictionary<string, string?> settings)
+    private static async Task<string> StartFailure(Dictionary<string, string?> settings, NodeRole role = NodeRole.Edge)
     {
         var config = new Dictionary<string, string?>
         {
@@ -21,7 +21,7 @@ public sealed class ConfigurationTests
         var error = await Assert.ThrowsAsync<OptionsValidationException>(async () =>
         {
             // Validation runs when the pipeline is built or, at the latest, when the host starts.
-            await using var app = EdgeCacheNode.Build(NodeRole.Edge, [], b =>
+            await using var app = EdgeCacheNode.Build(role, [], b =>
             {
                 b.Configuration.Sources.Clear();
                 b.Configuration.AddInMemoryCollection(config);
@@ -49,10 +49,26 @@ public sealed class ConfigurationTests
     [InlineData("EdgeCache:ImageWorkers:Threads", "0", "EdgeCache:ImageWorkers: Threads must be 1-64 (got 0)")]
     [InlineData("EdgeCache:ImageWorkers:WebpEffort", "7", "EdgeCache:ImageWorkers: WebpEffort must be 0-6 (got 7)")]
     [InlineData("EdgeCache:Defaults:Images:AvifQualityScale", "3", "Images:AvifQualityScale must be above 0 and at most 2 (got 3)")]
+    [InlineData("EdgeCache:Replication:Enabled", "true", "EdgeCache:Replication:Enabled applies to shields only")]
     public async Task A_bad_setting_names_itself(string key, string value, string expected)
     {
         var message = await StartFailure(new() { [key] = value });
         Assert.Contains(expected, message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(null, "EdgeCache:Replication:Enabled needs EdgeCache:TierSecrets")]
+    [InlineData("0", "EdgeCache:Replication: QueueLength must be 1-1000000 (got 0)")]
+    public async Task A_shield_that_replicates_needs_a_tier_secret_and_a_queue(string? queueLength, string expected)
+    {
+        var settings = new Dictionary<string, string?> { ["EdgeCache:Replication:Enabled"] = "true" };
+        if (queueLength is not null)
+        {
+            settings["EdgeCache:Replication:QueueLength"] = queueLength;
+            settings["EdgeCache:TierSecrets:0"] = Topology.TierSecrets[0];
+        }
+
+        Assert.Contains(expected, await StartFailure(settings, NodeRole.Shield), StringComparison.Ordinal);
     }
 
     [Fact]
