@@ -362,6 +362,19 @@ internal sealed partial class CacheForwarderMiddleware
         return new FetchResult { Kind = FetchKind.Storable, Entry = entry, Response = response, InMemory = inMemory, Stored = inMemory.Unwrap() };
     }
 
+    private static async Task DiscardAsync(UpstreamResponse response, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (response.ContentLength is >= 0 and <= 64 * 1024 && await response.Body.WaitForCompletionAsync(cancellationToken).ConfigureAwait(false)) return;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        response.Abort();
+    }
+
     private static FetchResult PeerCopyPurged() =>
         new() { Kind = FetchKind.Failed, Response = new UpstreamResponse { Error = ForwarderError.RequestTimedOut } };
 
@@ -384,10 +397,12 @@ internal sealed partial class CacheForwarderMiddleware
             return null;
         }
 
-        if (response.StatusCode == StatusCodes.Status504GatewayTimeout)
+        if (response.StatusCode == StatusCodes.Status504GatewayTimeout || !Replication.AnsweredFromCache(response.Headers))
         {
-            _engine.Replication.CountFill(hit: false);
-            response.Abort();
+            // No stored copy there (504), or an answer that is not one (the peer's own error, say): the origin is asked.
+            // A short answer is read to its end rather than cut, which would be logged as a failed upstream body.
+            _engine.Replication.CountFill(hit: response.StatusCode == StatusCodes.Status504GatewayTimeout ? false : null);
+            await DiscardAsync(response, timeout.Token).ConfigureAwait(false);
             return null;
         }
 

@@ -51,4 +51,5 @@ internal static class EventIds
     public const int ImageWorkerFailed = 1514;
     public const int ReplicationPushFailed = 1600;
     public const int ReplicationQueueFull = 1601;
+    public const int ReplicationSelfUnnamed = 1602;
 }

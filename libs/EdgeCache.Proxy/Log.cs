@@ -154,4 +154,7 @@ internal static partial class Log
 
     [LoggerMessage(EventIds.ReplicationQueueFull, LogLevel.Warning, "The replication queue is full (Replication:QueueLength {Length}): objects fetched now have one home until a peer fill or their next fetch. Further drops are counted in edgecache.replication.pushes{{outcome=\"dropped\"}}, not logged, until the queue has room again.")]
     public static partial void ReplicationQueueFull(ILogger logger, int length);
+
+    [LoggerMessage(EventIds.ReplicationSelfUnnamed, LogLevel.Warning, "The replication cluster '{Cluster}' has no destination named '{NodeId}' (this shield's EdgeCache:NodeId): name every shield by its node id, this one included, as the edges' shield cluster does, or pushes and peer fills go to the wrong shield.")]
+    public static partial void ReplicationSelfUnnamed(ILogger logger, string cluster, string nodeId);
 }

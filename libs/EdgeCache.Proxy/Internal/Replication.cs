@@ -41,6 +41,7 @@ internal sealed class Replication : IAsyncDisposable
     private readonly Task[] _workers = [];
     private readonly ReplicationCounters _counters;
     private int _warnedFull;
+    private int _warnedUnnamed;
 
     public Replication(CacheEngine engine, IProxyStateLookup proxyState, UpstreamPolicies policies)
     {
@@ -122,10 +123,16 @@ internal sealed class Replication : IAsyncDisposable
         cluster = found;
         var self = _engine.Options.NodeId;
         var live = new List<DestinationState>(4);
+        var named = false;
         foreach (var d in found.DestinationsState.AllDestinations)
         {
-            if (!string.Equals(d.DestinationId, self, StringComparison.OrdinalIgnoreCase) && !StatusPage.IsUnhealthy(d)) live.Add(d);
+            if (string.Equals(d.DestinationId, self, StringComparison.OrdinalIgnoreCase)) named = true;
+            else if (!StatusPage.IsUnhealthy(d)) live.Add(d);
         }
+
+        // The cluster must name this shield by its node id (as the edges' hash does), or the peer chosen is not the
+        // edges' next shield for the key, and this shield may ask itself. Said once.
+        if (!named && Interlocked.Exchange(ref _warnedUnnamed, 1) == 0) Log.ReplicationSelfUnnamed(_engine.Logger, _options.Cluster, self);
 
         return ConsistentHashLoadBalancingPolicy.Pick(keyHash, live, exclude: null);
     }
@@ -201,9 +208,7 @@ internal sealed class Replication : IAsyncDisposable
             }
 
             // The peer's own Cache-Status entry (its last) says whether it held the object already.
-            var status = response.Headers.TryGetValues(HeaderRules.CacheStatus, out var values) ? string.Join(", ", values) : "";
-            var own = status.LastIndexOf(EdgeCacheOptions.ShieldCacheName, StringComparison.Ordinal);
-            var hit = own >= 0 && status.AsSpan(own).StartsWith(EdgeCacheOptions.ShieldCacheName + "; hit", StringComparison.Ordinal);
+            var hit = IsHit(response.Headers.TryGetValues(HeaderRules.CacheStatus, out var values) ? string.Join(", ", values) : "");
             if (hit) _counters.CountPresent();
             else _counters.CountStored();
         }
@@ -215,6 +220,15 @@ internal sealed class Replication : IAsyncDisposable
         catch (OperationCanceledException)
         {
         }
+    }
+
+    /// <summary>True when a peer's answer came from its cache: its own (last) Cache-Status entry is a hit.</summary>
+    public static bool AnsweredFromCache(HeaderDictionary headers) => IsHit(headers[HeaderRules.CacheStatus].ToString());
+
+    private static bool IsHit(string cacheStatus)
+    {
+        var own = cacheStatus.LastIndexOf(EdgeCacheOptions.ShieldCacheName, StringComparison.Ordinal);
+        return own >= 0 && cacheStatus.AsSpan(own).StartsWith(EdgeCacheOptions.ShieldCacheName + "; hit", StringComparison.Ordinal);
     }
 
     /// <summary>The request fields a push repeats: what selects the variant (Accept-Encoding, Accept, cookies the
