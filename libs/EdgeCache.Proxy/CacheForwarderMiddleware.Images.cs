@@ -16,6 +16,19 @@ internal sealed partial class CacheForwarderMiddleware
     {
         var originalKey = state.OriginalKey!;
         var originalRequest = OriginalRequest(request, image, originalKey);
+
+        // The original is fetched (and, on shields that replicate, pushed and peer-filled) as the object it is: by
+        // its own key's hash, not the variant's, so its second home is the shield the edges fail over to for it.
+        var originalTarget = new UpstreamTarget
+        {
+            Route = target.Route,
+            Cluster = target.Cluster,
+            Destinations = target.Destinations,
+            LoadBalancing = target.LoadBalancing,
+            PassiveHealth = target.PassiveHealth,
+            KeyHash = RendezvousHash.HashKey(originalKey),
+            HostPolicy = target.HostPolicy,
+        };
         var stored = _engine.Memory.Get(originalKey, originalRequest.Headers, out _);
         if (stored is not null && stored.NeedsRuleCheck(_engine.Rules)) stored = _engine.CheckRules(originalKey, stored, stored: true);
         stored ??= await OriginalFromDiskAsync(originalKey, originalRequest.Headers, state.Policy.Images).ConfigureAwait(false);
@@ -45,14 +58,14 @@ internal sealed partial class CacheForwarderMiddleware
             var flight = _engine.Flights.JoinOrStart(originalKey, out var leader);
             if (leader)
             {
-                fetched = await LeadAsync(flight, originalRequest, target, originalState).ConfigureAwait(false);
+                fetched = await LeadAsync(flight, originalRequest, originalTarget, originalState).ConfigureAwait(false);
             }
             else
             {
                 fetched = await flight.Outcome.Task.ConfigureAwait(false);
                 if (fetched.Kind is FetchKind.NotShareable || fetched.Personal || fetched.Entry is { IsPartial: true } || (fetched.Entry is { } e && !HitDecision.Selects(e, originalRequest.Headers)))
                 {
-                    fetched = await FetchOnceAsync(originalRequest, target, originalState, noCache: noCache).ConfigureAwait(false);
+                    fetched = await FetchOnceAsync(originalRequest, originalTarget, originalState, noCache: noCache).ConfigureAwait(false);
                 }
             }
 
