@@ -19,16 +19,7 @@ internal sealed partial class CacheForwarderMiddleware
 
         // The original is fetched (and, on shields that replicate, pushed and peer-filled) as the object it is: by
         // its own key's hash, not the variant's, so its second home is the shield the edges fail over to for it.
-        var originalTarget = new UpstreamTarget
-        {
-            Route = target.Route,
-            Cluster = target.Cluster,
-            Destinations = target.Destinations,
-            LoadBalancing = target.LoadBalancing,
-            PassiveHealth = target.PassiveHealth,
-            KeyHash = RendezvousHash.HashKey(originalKey),
-            HostPolicy = target.HostPolicy,
-        };
+        var originalTarget = target with { KeyHash = RendezvousHash.HashKey(originalKey) };
         var stored = _engine.Memory.Get(originalKey, originalRequest.Headers, out _);
         if (stored is not null && stored.NeedsRuleCheck(_engine.Rules)) stored = _engine.CheckRules(originalKey, stored, stored: true);
         stored ??= await OriginalFromDiskAsync(originalKey, originalRequest.Headers, state.Policy.Images).ConfigureAwait(false);

@@ -253,6 +253,9 @@ internal sealed partial class CacheForwarderMiddleware
         // Which tier made an encoding, and at which level, is the shield's to say; an origin's claim is dropped.
         if (!_engine.TrustsUpstreamEncoded(state.Policy)) response.Headers.Remove(HeaderRules.Encoded);
         var seq = StoredSeqOf(response, startSeq, noCache, fromPeer is not null);
+
+        // Fetched from the origin by a shield that replicates: its second home fills from here once it is stored.
+        var push = fromPeer is null && peerRequest == PeerRequest.None && _replication.Enabled;
         var heuristics = _engine.Heuristics;
 
         // A copy from a peer is checked against the purges applied here whatever this request asked (its own
@@ -297,7 +300,7 @@ internal sealed partial class CacheForwarderMiddleware
         }
 
         var retry = false;
-        if (state.MayStore && _engine.Produces(state.Policy) && TryStoreOriginal(request, state, response, seq, !checkPurges, out retry, push: fromPeer is null && peerRequest == PeerRequest.None && _replication.Enabled, target.KeyHash) is { } original)
+        if (state.MayStore && _engine.Produces(state.Policy) && TryStoreOriginal(request, state, response, seq, !checkPurges, out retry, push, target.KeyHash) is { } original)
         {
             return original;
         }
@@ -356,9 +359,7 @@ internal sealed partial class CacheForwarderMiddleware
         // A copy the shield made at a fast level is hot here, not there (its hits are this tier's misses): watched here.
         _engine.Recompressions.WatchFetched(state.Key, entry, state.Policy.Compression);
         var inMemory = StoreWhenCompleteAsync(state.Key, entry, UpstreamHolds(response));
-
-        // Fetched from the origin: its second home on the shield tier fills from here once it is in memory.
-        if (fromPeer is null && peerRequest == PeerRequest.None && _replication.Enabled) _replication.Enqueue(request, target.KeyHash, inMemory.Unwrap());
+        if (push) _replication.Enqueue(request, target.KeyHash, inMemory.Unwrap());
         return new FetchResult { Kind = FetchKind.Storable, Entry = entry, Response = response, InMemory = inMemory, Stored = inMemory.Unwrap() };
     }
 

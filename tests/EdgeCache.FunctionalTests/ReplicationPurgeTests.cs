@@ -2,14 +2,9 @@ using System.Net;
 using System.Text;
 using EdgeCache.FunctionalTests.Infrastructure;
 using EdgeCache.Proxy;
-using EdgeCache.PurgeApi;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
 namespace EdgeCache.FunctionalTests;
@@ -41,15 +36,7 @@ public sealed class ReplicationPurgeTopology() : Topology(shields: 2, edges: 0)
     {
         Nats = await NatsServer.StartAsync();
         ALink = new TcpProxy(Nats.Port);
-        Api = PurgeApiHost.Build([], builder =>
-        {
-            builder.Configuration.Sources.Clear();
-            builder.Configuration.AddInMemoryCollection(InvalidationTopology.ApiConfig(Nats.Url));
-            builder.Logging.ClearProviders();
-        });
-        await Api.StartAsync();
-        ApiUri = new Uri(Api.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
-        await WaitUntilAsync(() => Api.Services.GetRequiredService<AckListener>().Ready, TimeSpan.FromSeconds(15), "the purge API connects to NATS");
+        (Api, ApiUri) = await InvalidationTopology.StartApiAsync(Nats.Url);
         await base.InitializeAsync();
         BTraffic.TargetPort = ShieldUri(1).Port;
         await WaitUntilAsync(

@@ -92,9 +92,6 @@ internal sealed class Replication : IAsyncDisposable
         };
     }
 
-    /// <summary>True for the shield cluster of this node's peers (requests to it carry the tier secret).</summary>
-    public bool IsPeerCluster(string clusterId) => Enabled && string.Equals(clusterId, _options.Cluster, StringComparison.OrdinalIgnoreCase);
-
     /// <summary>
     /// Where a fill between shields goes for a key: the live shield other than this one that ranks highest for
     /// it, as a target with that one destination (no retry on another: a fill never asks a third shield).
@@ -104,15 +101,12 @@ internal sealed class Replication : IAsyncDisposable
     {
         var peer = PickPeer(origin.KeyHash, out var cluster);
         if (peer is null || cluster is null) return null;
-        return new UpstreamTarget
+        return origin with
         {
-            Route = origin.Route,
             Cluster = cluster,
             Destinations = [peer],
             LoadBalancing = _policies.LoadBalancing(cluster.Model.Config),
             PassiveHealth = _policies.PassiveHealth(cluster.Model.Config),
-            KeyHash = origin.KeyHash,
-            HostPolicy = origin.HostPolicy,
         };
     }
 

@@ -10,7 +10,7 @@ namespace EdgeCache.Proxy.Internal;
 /// client asked, and the cluster's configured policies (picking a destination; hearing how each
 /// exchange went). A fetch that outlives its client (a collapsed leader, a background refresh) keeps it.
 /// </summary>
-internal sealed class UpstreamTarget
+internal sealed record UpstreamTarget
 {
     public required RouteModel Route { get; init; }
 

@@ -44,20 +44,27 @@ public sealed class InvalidationTopology : Topology
     {
         Nats = await NatsServer.StartAsync();
         Edge2Link = new TcpProxy(Nats.Port);
-        Api = PurgeApiHost.Build([], builder =>
-        {
-            builder.Configuration.Sources.Clear();
-            builder.Configuration.AddInMemoryCollection(ApiConfig(Nats.Url));
-            builder.Logging.ClearProviders();
-        });
-        await Api.StartAsync();
-        ApiUri = new Uri(Api.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
-        await WaitUntilAsync(() => Api.Services.GetRequiredService<AckListener>().Ready, TimeSpan.FromSeconds(15), "the purge API connects to NATS");
+        (Api, ApiUri) = await StartApiAsync(Nats.Url);
         await base.InitializeAsync();
 
         // Every node is current and announced before tests start.
         await WaitUntilAllCurrentAsync();
         await WaitForMembersAsync(4);
+    }
+
+    /// <summary>A purge API on loopback (<see cref="ApiConfig"/>), started and following the nodes' acks.</summary>
+    public static async Task<(WebApplication Api, Uri Uri)> StartApiAsync(string natsUrl)
+    {
+        var api = PurgeApiHost.Build([], builder =>
+        {
+            builder.Configuration.Sources.Clear();
+            builder.Configuration.AddInMemoryCollection(ApiConfig(natsUrl));
+            builder.Logging.ClearProviders();
+        });
+        await api.StartAsync();
+        var uri = new Uri(api.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        await WaitUntilAsync(() => api.Services.GetRequiredService<AckListener>().Ready, TimeSpan.FromSeconds(15), "the purge API connects to NATS");
+        return (api, uri);
     }
 
     public static Dictionary<string, string?> ApiConfig(string natsUrl) => new()
